@@ -1,0 +1,66 @@
+//! What a handler knows about the invocation it is serving.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::worker::Worker;
+
+/// The invocation a handler is serving, and the worker to make calls with.
+///
+/// ```no_run
+/// # async fn handler(_input: serde_json::Value, ctx: iii::Context) -> Result<(), iii::Error> {
+/// if let Some(caller) = ctx.caller_worker_id() {
+///     println!("called by worker {caller} as {}", ctx.function_id());
+/// }
+/// let total: u64 = ctx.worker().call("billing::total", &serde_json::json!({})).await?;
+/// # let _ = total; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub(crate) invocation_id: Option<Uuid>,
+    pub(crate) function_id: String,
+    pub(crate) caller_worker_id: Option<String>,
+    pub(crate) traceparent: Option<String>,
+    pub(crate) baggage: Option<String>,
+    pub(crate) metadata: Option<Value>,
+    pub(crate) worker: Worker,
+}
+
+impl Context {
+    /// The engine's id for this invocation (absent only for local test calls).
+    pub fn invocation_id(&self) -> Option<Uuid> {
+        self.invocation_id
+    }
+
+    /// The function id this invocation targets.
+    pub fn function_id(&self) -> &str {
+        &self.function_id
+    }
+
+    /// The calling worker, when another worker made the call. The engine adds
+    /// `_caller_worker_id` to object payloads; the SDK removes it from the
+    /// input and hands it over here.
+    pub fn caller_worker_id(&self) -> Option<&str> {
+        self.caller_worker_id.as_deref()
+    }
+
+    /// The W3C `traceparent` of this invocation.
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+
+    /// The W3C `baggage` of this invocation.
+    pub fn baggage(&self) -> Option<&str> {
+        self.baggage.as_deref()
+    }
+
+    /// Per-invocation metadata; for trigger fires, the binding's metadata.
+    pub fn metadata(&self) -> Option<&Value> {
+        self.metadata.as_ref()
+    }
+
+    /// The worker serving this invocation, to call other functions.
+    pub fn worker(&self) -> &Worker {
+        &self.worker
+    }
+}

@@ -1,0 +1,123 @@
+//! What else is connected: functions, workers and trigger types.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::worker::Worker;
+
+/// A function as `engine::functions::list` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionInfo {
+    /// Function id.
+    pub function_id: String,
+    /// Namespace it lives in.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// The worker that exports it.
+    #[serde(default)]
+    pub worker_name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+/// A worker as `engine::workers::list` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// Connection id.
+    pub id: String,
+    /// Worker name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// SDK version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Runtime, e.g. `rust`.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// Operating system.
+    #[serde(default)]
+    pub os: Option<String>,
+    /// Status, e.g. `connected`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Number of functions it exports.
+    #[serde(default)]
+    pub function_count: Option<u64>,
+    /// Other fields the engine reports.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// A trigger type as `engine::triggers::list` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerTypeInfo {
+    /// Type id.
+    pub id: String,
+    /// Namespace of the provider.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Provider worker.
+    #[serde(default)]
+    pub worker_name: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl Worker {
+    /// Every function the engine knows, across all workers.
+    pub async fn list_functions(&self) -> Result<Vec<FunctionInfo>, Error> {
+        #[derive(Deserialize)]
+        struct Out {
+            functions: Vec<FunctionInfo>,
+        }
+        let out: Out = self
+            .invoke("engine::functions::list")
+            .data(json!({}))
+            .call()
+            .await?;
+        Ok(out.functions)
+    }
+
+    /// Every connected worker (the engine lists only workers that sent a pid).
+    pub async fn list_workers(&self) -> Result<Vec<WorkerInfo>, Error> {
+        #[derive(Deserialize)]
+        struct Out {
+            workers: Vec<WorkerInfo>,
+        }
+        let out: Out = self
+            .invoke("engine::workers::list")
+            .data(json!({}))
+            .call()
+            .await?;
+        Ok(out.workers)
+    }
+
+    /// Every trigger type; `include_internal` adds the engine's own.
+    pub async fn list_trigger_types(
+        &self,
+        include_internal: bool,
+    ) -> Result<Vec<TriggerTypeInfo>, Error> {
+        #[derive(Deserialize)]
+        struct Out {
+            triggers: Vec<TriggerTypeInfo>,
+        }
+        let out: Out = self
+            .invoke("engine::triggers::list")
+            .data(json!({"include_internal": include_internal}))
+            .call()
+            .await?;
+        Ok(out.triggers)
+    }
+}

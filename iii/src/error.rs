@@ -1,0 +1,313 @@
+//! The one error type of the SDK, and how it crosses the wire.
+
+use std::time::Duration;
+
+use crate::protocol::{ErrorBody, RegistrationRejected};
+
+/// Error codes the SDK puts on the wire, following the official SDKs.
+pub mod codes {
+    /// A handler failed (returned an error without a code, or panicked).
+    pub const INVOCATION_FAILED: &str = "invocation_failed";
+    /// No handler for the function id on this worker or in the engine.
+    pub const FUNCTION_NOT_FOUND: &str = "function_not_found";
+    /// The input did not decode into the handler's input type.
+    pub const DESERIALIZATION_ERROR: &str = "deserialization_error";
+    /// A local call timeout expired.
+    pub const TIMEOUT: &str = "TIMEOUT";
+    /// The function is HTTP-invoked and cannot run here.
+    pub const FUNCTION_NOT_INVOKABLE: &str = "function_not_invokable";
+    /// A provider has no handler for the trigger type.
+    pub const TRIGGER_TYPE_NOT_FOUND: &str = "trigger_type_not_found";
+    /// The engine stopped a call because the callee went away.
+    pub const INVOCATION_STOPPED: &str = "invocation_stopped";
+}
+
+/// Everything that can go wrong in the SDK, and what a handler returns to fail.
+///
+/// A handler fails with a code of its choosing:
+///
+/// ```
+/// fn check(age: u32) -> Result<(), iii::Error> {
+///     if age < 18 {
+///         return Err(iii::Error::new("too_young", "age must be at least 18"));
+///     }
+///     Ok(())
+/// }
+/// let err = check(3).unwrap_err();
+/// assert_eq!(err.code(), "too_young");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A handler's own failure, with a wire code.
+    #[error("{code}: {message}")]
+    Handler {
+        /// Machine-readable code sent to the caller.
+        code: String,
+        /// Explanation sent to the caller.
+        message: String,
+        /// Optional stack trace sent to the caller.
+        stacktrace: Option<String>,
+    },
+    /// The called function (or the engine) answered with an error.
+    #[error("`{function_id}` failed with {body}")]
+    Remote {
+        /// The function that was called.
+        function_id: String,
+        /// The error as the callee reported it.
+        body: ErrorBody,
+    },
+    /// No answer within the call's timeout.
+    #[error(
+        "call to `{function_id}` timed out after {timeout:?}; raise it with `.timeout(..)` on the request or `default_timeout` on the worker"
+    )]
+    Timeout {
+        /// The function that was called.
+        function_id: String,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// The worker is not connected, so the call was not sent.
+    #[error(
+        "`{function_id}` was not sent: the worker is not connected to the engine (wait with `Worker::wait_connected`)"
+    )]
+    NotConnected {
+        /// The function that was called.
+        function_id: String,
+    },
+    /// The connection dropped while the call was waiting for its answer.
+    #[error(
+        "connection to the engine was lost while `{function_id}` was pending; the call may or may not have run"
+    )]
+    ConnectionLost {
+        /// The function that was called.
+        function_id: String,
+    },
+    /// The worker shut down while the call was pending or before it was sent.
+    #[error("the worker shut down before `{function_id}` completed")]
+    Shutdown {
+        /// The function that was called.
+        function_id: String,
+    },
+    /// The engine URL cannot be used.
+    #[error("invalid engine url `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The engine could not be reached or did not complete the handshake.
+    #[error(
+        "could not connect to the iii engine at {url}: {reason}; is it running? set III_URL to its address"
+    )]
+    Connect {
+        /// The URL dialled.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The engine refused the worker itself; the worker does not reconnect.
+    #[error("the engine rejected this worker ({}): {}", .0.code, rejection_text(.0))]
+    Rejected(RegistrationRejected),
+    /// A configuration or argument was invalid; nothing was sent.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// What was invalid, e.g. "function id" or "http trigger config".
+        what: String,
+        /// Why, and how to fix it.
+        reason: String,
+    },
+    /// A value could not be decoded into the expected Rust type.
+    #[error("could not decode {what}: {reason}")]
+    Decode {
+        /// What was being decoded.
+        what: String,
+        /// The field path and the expected shape.
+        reason: String,
+    },
+    /// A value could not be encoded as JSON.
+    #[error("could not encode {what} as JSON: {source}")]
+    Encode {
+        /// What was being encoded.
+        what: String,
+        /// The serde error.
+        source: serde_json::Error,
+    },
+}
+
+fn rejection_text(r: &RegistrationRejected) -> String {
+    match (&r.worker_name, &r.function_id) {
+        (Some(name), _) => format!(
+            "worker name `{name}` is already used in namespace `{}` by worker {}; choose another name with `.name(..)` or III_WORKER_NAME",
+            r.namespace, r.owner_worker_id
+        ),
+        (None, Some(id)) => format!(
+            "function `{id}` is already exported in namespace `{}` by worker {}",
+            r.namespace, r.owner_worker_id
+        ),
+        (None, None) => format!("in namespace `{}`", r.namespace),
+    }
+}
+
+impl Error {
+    /// A handler failure with a custom code.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Handler {
+            code: code.into(),
+            message: message.into(),
+            stacktrace: None,
+        }
+    }
+
+    /// A handler failure with the default code `invocation_failed`.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Self::new(codes::INVOCATION_FAILED, message)
+    }
+
+    /// Wraps any error as a handler failure (`invocation_failed`), keeping its
+    /// message and the chain of its sources.
+    pub fn other(error: impl std::error::Error) -> Self {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(inner) = source {
+            message.push_str(": ");
+            message.push_str(&inner.to_string());
+            source = inner.source();
+        }
+        Self::msg(message)
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The wire code this error is reported with.
+    pub fn code(&self) -> &str {
+        match self {
+            Error::Handler { code, .. } => code,
+            Error::Remote { body, .. } => &body.code,
+            Error::Timeout { .. } => codes::TIMEOUT,
+            Error::Decode { .. } => codes::DESERIALIZATION_ERROR,
+            Error::Rejected(r) => &r.code,
+            _ => codes::INVOCATION_FAILED,
+        }
+    }
+
+    /// The error as sent to a caller. A remote error is passed through as the
+    /// callee reported it, so `?` on a nested call forwards its code.
+    pub fn to_body(&self) -> ErrorBody {
+        match self {
+            Error::Handler {
+                code,
+                message,
+                stacktrace,
+            } => ErrorBody {
+                code: code.clone(),
+                message: message.clone(),
+                stacktrace: stacktrace.clone(),
+            },
+            Error::Remote { body, .. } => body.clone(),
+            other => ErrorBody::new(other.code(), other.to_string()),
+        }
+    }
+
+    /// For [`Error::Remote`]: the body the callee sent.
+    pub fn remote_body(&self) -> Option<&ErrorBody> {
+        match self {
+            Error::Remote { body, .. } => Some(body),
+            _ => None,
+        }
+    }
+}
+
+impl From<ErrorBody> for Error {
+    /// An error body received from elsewhere, re-raised as a handler error.
+    fn from(body: ErrorBody) -> Self {
+        Error::Handler {
+            code: body.code,
+            message: body.message,
+            stacktrace: body.stacktrace,
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(error: serde_json::Error) -> Self {
+        Error::Decode {
+            what: "JSON".into(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Error::other(error)
+    }
+}
+
+/// Shorthand for `Result<T, iii::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_errors_pass_through_unchanged() {
+        let body = ErrorBody {
+            code: "card_declined".into(),
+            message: "no funds".into(),
+            stacktrace: Some("at pay".into()),
+        };
+        let err = Error::Remote {
+            function_id: "pay".into(),
+            body: body.clone(),
+        };
+        assert_eq!(err.to_body(), body);
+        assert_eq!(err.code(), "card_declined");
+    }
+
+    #[test]
+    fn local_errors_carry_their_code_and_full_text() {
+        let err = Error::Timeout {
+            function_id: "slow".into(),
+            timeout: Duration::from_millis(250),
+        };
+        let body = err.to_body();
+        assert_eq!(body.code, "TIMEOUT");
+        assert!(
+            body.message.contains("`slow`") && body.message.contains("250ms"),
+            "{}",
+            body.message
+        );
+    }
+
+    #[test]
+    fn other_keeps_the_source_chain() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "config.toml missing");
+        let err = Error::other(io);
+        assert_eq!(err.code(), "invocation_failed");
+        assert!(err.to_string().contains("config.toml missing"));
+    }
+
+    #[test]
+    fn worker_name_conflict_says_what_to_do() {
+        let err = Error::Rejected(RegistrationRejected {
+            code: "WORKER_NAMESPACE_CONFLICT".into(),
+            namespace: "default".into(),
+            worker_name: Some("billing".into()),
+            function_id: None,
+            owner_worker_id: "w-1".into(),
+        });
+        let text = err.to_string();
+        assert!(
+            text.contains("`billing`") && text.contains("III_WORKER_NAME"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Function definitions: what a worker exports.
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::error::Error;
+use crate::handler::{ErasedHandler, Handler, erase};
+use crate::protocol::{ErrorBody, HttpInvocation, RegisterFunction};
+use crate::schema::format_of;
+use crate::worker::Worker;
+
+/// A function to register: an id, a handler (or an HTTP endpoint), and the
+/// description, metadata and formats shown by introspection.
+///
+/// ```
+/// use iii::Function;
+///
+/// async fn add(input: (i64, i64)) -> Result<i64, iii::Error> {
+///     Ok(input.0 + input.1)
+/// }
+///
+/// let f = Function::new("math::add", add)
+///     .description("Adds two numbers")
+///     .metadata(serde_json::json!({"team": "math"}));
+/// assert_eq!(f.id(), "math::add");
+/// ```
+pub struct Function {
+    pub(crate) message: RegisterFunction,
+    pub(crate) handler: Option<ErasedHandler>,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Function {
+    /// A function served by `handler` on this worker. Request and response
+    /// formats come from the handler's input and output types.
+    pub fn new<H, Args>(id: impl Into<String>, handler: H) -> Self
+    where
+        H: Handler<Args>,
+    {
+        Function {
+            message: RegisterFunction {
+                id: id.into(),
+                description: None,
+                request_format: format_of::<H::Input>(),
+                response_format: format_of::<H::Output>(),
+                metadata: None,
+                invocation: None,
+            },
+            handler: Some(erase(handler)),
+        }
+    }
+
+    /// A function the engine serves by calling an HTTP endpoint (Lambda,
+    /// Cloudflare Workers, ...). Needs the engine's `iii-http-functions` worker.
+    pub fn http(id: impl Into<String>, invocation: HttpInvocation) -> Self {
+        Function {
+            message: RegisterFunction {
+                id: id.into(),
+                description: None,
+                request_format: None,
+                response_format: None,
+                metadata: None,
+                invocation: Some(invocation),
+            },
+            handler: None,
+        }
+    }
+
+    /// The function id.
+    pub fn id(&self) -> &str {
+        &self.message.id
+    }
+
+    /// Sets the description shown by introspection.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.message.description = Some(description.into());
+        self
+    }
+
+    /// Sets free-form metadata; `{"internal": true}` hides it from listings.
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.message.metadata = Some(metadata);
+        self
+    }
+
+    /// Overrides the request format (JSON Schema); `None` sends none.
+    pub fn request_format(mut self, format: Option<Value>) -> Self {
+        self.message.request_format = format;
+        self
+    }
+
+    /// Overrides the response format (JSON Schema); `None` sends none.
+    pub fn response_format(mut self, format: Option<Value>) -> Self {
+        self.message.response_format = format;
+        self
+    }
+
+    /// The `registerfunction` frame this definition produces.
+    pub fn to_message(&self) -> &RegisterFunction {
+        &self.message
+    }
+}
+
+/// Checks an id the SDK is about to send: non-empty, no control characters.
+pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), Error> {
+    if id.trim().is_empty() {
+        return Err(Error::invalid(
+            what,
+            "it is empty; give it a name such as `service::action`",
+        ));
+    }
+    if let Some(c) = id.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "`{}` contains the control character {c:?}",
+                id.escape_debug()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A registered function. Dropping the handle keeps the function registered;
+/// call [`FunctionHandle::unregister`] to withdraw it.
+#[derive(Debug, Clone)]
+pub struct FunctionHandle {
+    pub(crate) id: String,
+    pub(crate) worker: Worker,
+    pub(crate) status: watch::Receiver<Option<ErrorBody>>,
+}
+
+impl FunctionHandle {
+    /// The function id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The engine's rejection of this function (for example
+    /// `FUNCTION_NAMESPACE_CONFLICT` when another live worker exports the
+    /// same id), if one arrived.
+    pub fn rejection(&self) -> Option<ErrorBody> {
+        self.status.borrow().clone()
+    }
+
+    /// Waits until the engine rejects this function. The engine sends no
+    /// success acknowledgement, so pair this with a timeout.
+    pub async fn rejected(&self) -> ErrorBody {
+        let mut status = self.status.clone();
+        loop {
+            if let Some(body) = status.borrow_and_update().clone() {
+                return body;
+            }
+            if status.changed().await.is_err() {
+                // The function was unregistered: it can no longer be rejected.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Withdraws the function from the engine and stops serving it.
+    pub fn unregister(&self) -> Result<(), Error> {
+        self.worker.unregister_function(&self.id)
+    }
+}

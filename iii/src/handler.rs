@@ -1,0 +1,179 @@
+//! Turning a Rust async fn into something the engine can invoke.
+//!
+//! [`Handler`] is implemented for async fns and closures of three shapes:
+//! `fn() -> Fut`, `fn(I) -> Fut` and `fn(I, Context) -> Fut`, where `Fut`
+//! resolves to `Result<O, E>` with `E: Into<iii::Error>`. The input type is
+//! decoded from the call's JSON with a field path in every error; the output
+//! is encoded back to JSON.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::error::{Error, codes};
+use crate::protocol::ErrorBody;
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A type-erased handler: JSON in, JSON out.
+pub(crate) type ErasedHandler =
+    Arc<dyn Fn(Value, Context) -> BoxFuture<Result<Value, Error>> + Send + Sync>;
+
+/// An async function the engine can invoke. See the module docs for the
+/// accepted shapes; `Args` only tells the shapes apart.
+pub trait Handler<Args>: Send + Sync + 'static {
+    /// Decoded from the invocation's `data`.
+    type Input: DeserializeOwned + JsonSchema;
+    /// Encoded into the invocation's `result`.
+    type Output: Serialize + JsonSchema;
+    /// Converted into [`Error`] on failure.
+    type Error: Into<Error>;
+    /// The handler's future.
+    type Future: Future<Output = Result<Self::Output, Self::Error>> + Send + 'static;
+
+    /// Runs the handler.
+    fn call(&self, input: Self::Input, ctx: Context) -> Self::Future;
+}
+
+impl<F, Fut, I, O, E> Handler<(I, Context)> for F
+where
+    F: Fn(I, Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, E>> + Send + 'static,
+    I: DeserializeOwned + JsonSchema,
+    O: Serialize + JsonSchema,
+    E: Into<Error>,
+{
+    type Input = I;
+    type Output = O;
+    type Error = E;
+    type Future = Fut;
+    fn call(&self, input: I, ctx: Context) -> Fut {
+        self(input, ctx)
+    }
+}
+
+impl<F, Fut, I, O, E> Handler<(I,)> for F
+where
+    F: Fn(I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, E>> + Send + 'static,
+    I: DeserializeOwned + JsonSchema,
+    O: Serialize + JsonSchema,
+    E: Into<Error>,
+{
+    type Input = I;
+    type Output = O;
+    type Error = E;
+    type Future = Fut;
+    fn call(&self, input: I, _ctx: Context) -> Fut {
+        self(input)
+    }
+}
+
+impl<F, Fut, O, E> Handler<()> for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O, E>> + Send + 'static,
+    O: Serialize + JsonSchema,
+    E: Into<Error>,
+{
+    type Input = NoInput;
+    type Output = O;
+    type Error = E;
+    type Future = Fut;
+    fn call(&self, _input: NoInput, _ctx: Context) -> Fut {
+        self()
+    }
+}
+
+/// The input of a handler that takes none: accepts any JSON and ignores it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoInput;
+
+impl<'de> serde::Deserialize<'de> for NoInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| NoInput)
+    }
+}
+
+impl JsonSchema for NoInput {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NoInput".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::Schema::from(true)
+    }
+}
+
+/// Decodes `value` into `T`, naming the failing field path and expected type.
+pub(crate) fn decode<T: DeserializeOwned>(
+    value: Value,
+    what: impl FnOnce() -> String,
+) -> Result<T, Error> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let reason = if path == "." || path.is_empty() {
+            inner.to_string()
+        } else {
+            format!("at `{path}`: {inner}")
+        };
+        Error::Decode {
+            what: what(),
+            reason,
+        }
+    })
+}
+
+/// Erases a typed handler to JSON in, JSON out.
+pub(crate) fn erase<H, Args>(handler: H) -> ErasedHandler
+where
+    H: Handler<Args>,
+{
+    let handler = Arc::new(handler);
+    Arc::new(move |data: Value, ctx: Context| {
+        let decoded = decode::<H::Input>(data, || format!("the input of `{}`", ctx.function_id));
+        let fut = decoded.map(|input| handler.call(input, ctx.clone()));
+        Box::pin(async move {
+            let output = fut?.await.map_err(Into::into)?;
+            serde_json::to_value(output).map_err(|source| Error::Encode {
+                what: format!("the output of `{}`", ctx.function_id),
+                source,
+            })
+        })
+    })
+}
+
+/// Runs an erased handler, turning a panic into an `invocation_failed` error.
+pub(crate) async fn run_guarded(
+    handler: ErasedHandler,
+    data: Value,
+    ctx: Context,
+) -> Result<Value, ErrorBody> {
+    let function_id = ctx.function_id.clone();
+    match AssertUnwindSafe(async move { handler(data, ctx).await })
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_body()),
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-string panic payload".into());
+            Err(ErrorBody::new(
+                codes::INVOCATION_FAILED,
+                format!("handler for `{function_id}` panicked: {text}"),
+            ))
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The shapes of `http` trigger invocations: [`ApiRequest`] in,
+//! [`ApiResponse`] out.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::protocol::StreamChannelRef;
+
+/// What an `http` trigger delivers to its function.
+///
+/// ```
+/// # use iii::http::ApiRequest;
+/// let req: ApiRequest = serde_json::from_value(serde_json::json!({
+///     "method": "GET", "path": "/users/:id",
+///     "path_params": {"id": "7"}, "query_params": {"full": "1"},
+///     "headers": {"accept": "*/*"}, "body": null
+/// })).unwrap();
+/// assert_eq!(req.path_params["id"], "7");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiRequest<B = Value> {
+    /// The actual HTTP method, uppercase.
+    pub method: String,
+    /// The registered route pattern (not the requested URL).
+    #[serde(default)]
+    pub path: String,
+    /// Values of the route's `:name` parameters.
+    #[serde(default)]
+    pub path_params: BTreeMap<String, String>,
+    /// Query parameters (the last value wins when repeated).
+    #[serde(default)]
+    pub query_params: BTreeMap<String, String>,
+    /// Request headers, names lowercased.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The parsed JSON body (`null` unless the content type is JSON).
+    pub body: B,
+    /// Channel carrying the raw request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
+    pub request_body: Option<StreamChannelRef>,
+    /// Channel for a streamed response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
+    pub response: Option<StreamChannelRef>,
+}
+
+/// What an `http`-triggered function returns.
+///
+/// ```
+/// # use iii::http::ApiResponse;
+/// let res = ApiResponse::new(201, serde_json::json!({"id": 7})).header("x-request-id", "abc");
+/// let wire = serde_json::to_value(&res).unwrap();
+/// assert_eq!(wire["status_code"], 201);
+/// assert_eq!(wire["headers"]["x-request-id"], "abc");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiResponse<B = Value> {
+    /// HTTP status (the engine defaults to 200).
+    pub status_code: u16,
+    /// Response headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Body: JSON unless a content type says otherwise; a string body with a
+    /// content-type header is sent raw.
+    pub body: B,
+}
+
+impl<B> ApiResponse<B> {
+    /// A response with `status_code` and `body`.
+    pub fn new(status_code: u16, body: B) -> Self {
+        ApiResponse {
+            status_code,
+            headers: BTreeMap::new(),
+            body,
+        }
+    }
+
+    /// `200 OK` with `body`.
+    pub fn ok(body: B) -> Self {
+        Self::new(200, body)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name.into(), value.into());
+        self
+    }
+}

@@ -1,0 +1,261 @@
+//! Outgoing calls: synchronous, fire-and-forget, and enqueued.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::handler::decode;
+use crate::protocol::{InvokeFunction, Message, TriggerAction};
+use crate::worker::{Pending, Worker, encode_frame, lock};
+
+/// What an enqueued call returns: the queue's receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnqueueReceipt {
+    /// The id the engine gave the queued message.
+    #[serde(rename = "messageReceiptId")]
+    pub message_receipt_id: String,
+}
+
+/// A call being prepared; finish it with [`Invocation::call`],
+/// [`Invocation::void`] or [`Invocation::enqueue`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// # async fn f(worker: iii::Worker) -> Result<(), iii::Error> {
+/// // Wait for the result, with a tighter timeout than the default:
+/// let total: u64 = worker
+///     .invoke("billing::total")
+///     .payload(&serde_json::json!({"account": 7}))
+///     .timeout(Duration::from_secs(2))
+///     .call()
+///     .await?;
+/// // Fire and forget:
+/// worker.invoke("audit::record").payload(&"login").void().await?;
+/// // Through a queue; the receipt names the queued message:
+/// let receipt = worker.invoke("emails::send").payload(&"hi").enqueue("emails").await?;
+/// println!("queued as {}", receipt.message_receipt_id);
+/// # let _ = total; Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "an invocation does nothing until `.call()`, `.void()` or `.enqueue(..)` is awaited"]
+pub struct Invocation {
+    worker: Worker,
+    message: InvokeFunction,
+    payload_error: Option<Error>,
+    timeout: Option<Duration>,
+}
+
+impl Worker {
+    /// Starts a call to `function_id` (payload `null` until set).
+    pub fn invoke(&self, function_id: impl Into<String>) -> Invocation {
+        Invocation {
+            worker: self.clone(),
+            message: InvokeFunction::new(None, function_id, Value::Null),
+            payload_error: None,
+            timeout: None,
+        }
+    }
+
+    /// Calls `function_id` with `input` and decodes its result into `O`.
+    ///
+    /// ```no_run
+    /// # async fn f(worker: iii::Worker) -> Result<(), iii::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Greeting { message: String }
+    /// let g: Greeting = worker.call("greetings::greet", &serde_json::json!({"name": "Ada"})).await?;
+    /// # let _ = g.message; Ok(()) }
+    /// ```
+    pub async fn call<O, I>(&self, function_id: &str, input: &I) -> Result<O, Error>
+    where
+        O: DeserializeOwned,
+        I: Serialize + ?Sized,
+    {
+        self.invoke(function_id).payload(input).call().await
+    }
+}
+
+impl Invocation {
+    /// Sets the payload from any serialisable value.
+    pub fn payload<T: Serialize + ?Sized>(mut self, payload: &T) -> Self {
+        match serde_json::to_value(payload) {
+            Ok(value) => self.message.data = value,
+            Err(source) => {
+                self.payload_error = Some(Error::Encode {
+                    what: format!("the payload for `{}`", self.message.function_id),
+                    source,
+                })
+            }
+        }
+        self
+    }
+
+    /// Sets the payload from a JSON value.
+    pub fn data(mut self, data: Value) -> Self {
+        self.message.data = data;
+        self
+    }
+
+    /// How long [`Invocation::call`] waits (default: the worker's, 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Per-invocation metadata, handed to the callee beside the payload.
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.message.metadata = Some(metadata);
+        self
+    }
+
+    /// The namespace to find the function in (default `default`; the
+    /// caller's own namespace is not used unless named here).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.message.namespace = Some(namespace.into());
+        self
+    }
+
+    /// W3C trace context to continue.
+    pub fn traceparent(mut self, traceparent: impl Into<String>) -> Self {
+        self.message.traceparent = Some(traceparent.into());
+        self
+    }
+
+    /// W3C baggage to send along.
+    pub fn baggage(mut self, baggage: impl Into<String>) -> Self {
+        self.message.baggage = Some(baggage.into());
+        self
+    }
+
+    fn check(&mut self) -> Result<(), Error> {
+        if let Some(error) = self.payload_error.take() {
+            return Err(error);
+        }
+        crate::function::validate_id("function id", &self.message.function_id)?;
+        if self
+            .message
+            .namespace
+            .as_deref()
+            .is_some_and(|ns| ns.trim().is_empty())
+        {
+            return Err(Error::invalid(
+                "namespace",
+                "it is blank; leave it unset for `default`",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends the call and waits for its result, decoded into `O`.
+    pub async fn call<O: DeserializeOwned>(mut self) -> Result<O, Error> {
+        self.check()?;
+        let function_id = self.message.function_id.clone();
+        let timeout = self
+            .timeout
+            .unwrap_or(self.worker.inner.config.default_timeout);
+        let value = round_trip(&self.worker, self.message, timeout).await?;
+        decode(value, || format!("the result of `{function_id}`"))
+    }
+
+    /// Sends the call without waiting for a result. Returns once the frame is
+    /// queued on the connection; fails if there is none.
+    pub async fn void(mut self) -> Result<(), Error> {
+        self.check()?;
+        self.message.action = Some(TriggerAction::Void);
+        let function_id = self.message.function_id.clone();
+        send(
+            &self.worker,
+            &Message::InvokeFunction(self.message),
+            function_id,
+        )
+    }
+
+    /// Hands the call to the engine's queue named `queue` and returns the
+    /// receipt once the queue has accepted it. The function runs later, with
+    /// the queue's retries.
+    pub async fn enqueue(mut self, queue: impl Into<String>) -> Result<EnqueueReceipt, Error> {
+        self.check()?;
+        let queue = queue.into();
+        if queue.trim().is_empty() {
+            return Err(Error::invalid("queue name", "it is empty"));
+        }
+        self.message.action = Some(TriggerAction::Enqueue { queue });
+        let function_id = self.message.function_id.clone();
+        let timeout = self
+            .timeout
+            .unwrap_or(self.worker.inner.config.default_timeout);
+        let value = round_trip(&self.worker, self.message, timeout).await?;
+        decode(value, || format!("the enqueue receipt for `{function_id}`"))
+    }
+}
+
+fn send(worker: &Worker, message: &Message, function_id: String) -> Result<(), Error> {
+    let frame = encode_frame(message)?;
+    let link = lock(&worker.inner.link);
+    match &link.tx {
+        Some(tx) if tx.send(frame).is_ok() => Ok(()),
+        _ if worker.is_shutting_down() => Err(Error::Shutdown { function_id }),
+        _ => Err(Error::NotConnected { function_id }),
+    }
+}
+
+/// Removes a pending call if its future is dropped before the answer.
+struct PendingGuard<'a> {
+    worker: &'a Worker,
+    id: Uuid,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.worker.inner.pending).remove(&self.id);
+    }
+}
+
+/// Sends an invocation with a fresh id and waits for its result.
+async fn round_trip(
+    worker: &Worker,
+    mut message: InvokeFunction,
+    timeout: Duration,
+) -> Result<Value, Error> {
+    let id = crate::ids::next_uuid();
+    message.invocation_id = Some(id);
+    let function_id = message.function_id.clone();
+    let frame = encode_frame(&Message::InvokeFunction(message))?;
+    let (reply, answer) = oneshot::channel();
+    {
+        // Holding the link lock while registering the call means a session
+        // that ends concurrently either fails this call or never saw it.
+        let link = lock(&worker.inner.link);
+        let Some(tx) = &link.tx else {
+            return Err(if worker.is_shutting_down() {
+                Error::Shutdown { function_id }
+            } else {
+                Error::NotConnected { function_id }
+            });
+        };
+        lock(&worker.inner.pending).insert(
+            id,
+            Pending {
+                function_id: function_id.clone(),
+                reply,
+            },
+        );
+        if tx.send(frame).is_err() {
+            lock(&worker.inner.pending).remove(&id);
+            return Err(Error::ConnectionLost { function_id });
+        }
+    }
+    let _guard = PendingGuard { worker, id };
+    match tokio::time::timeout(timeout, answer).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) => Err(Error::ConnectionLost { function_id }),
+        Err(_) => Err(Error::Timeout {
+            function_id,
+            timeout,
+        }),
+    }
+}

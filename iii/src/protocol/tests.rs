@@ -1,0 +1,215 @@
+//! Round trips of the literal frames given in the protocol notes.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+/// Decodes `frame`, re-encodes it and checks the JSON is the same value.
+fn round_trip(frame: &str) -> Message {
+    let message = decode(frame).unwrap_or_else(|e| panic!("decode {frame}: {e}"));
+    let again: Value = serde_json::from_str(&encode(&message).expect("encode")).expect("json");
+    let original: Value = serde_json::from_str(frame).expect("json");
+    assert_eq!(again, original, "re-encoded frame differs");
+    message
+}
+
+#[test]
+fn worker_registered_first_frame() {
+    let m = round_trip(
+        r#"{"type":"workerregistered","worker_id":"39728b2c-0000-4000-8000-000000000001","reattach_token":"6f5a7a43-0000-4000-8000-000000000002"}"#,
+    );
+    let Message::WorkerRegistered(m) = m else {
+        panic!("wrong variant")
+    };
+    assert_eq!(
+        m.reattach_token.as_deref(),
+        Some("6f5a7a43-0000-4000-8000-000000000002")
+    );
+}
+
+#[test]
+fn worker_registered_without_token_from_older_engines() {
+    let Message::WorkerRegistered(m) = round_trip(r#"{"type":"workerregistered","worker_id":"w"}"#)
+    else {
+        panic!("wrong variant")
+    };
+    assert_eq!(m.reattach_token, None);
+}
+
+#[test]
+fn register_function_as_observed() {
+    let m = decode(
+        r#"{"type":"registerfunction","id":"probe::hello","description":"say hello","request_format":{"type":"object"},"response_format":null,"metadata":{"team":"probe"}}"#,
+    )
+    .expect("decode");
+    let Message::RegisterFunction(f) = m else {
+        panic!("wrong variant")
+    };
+    assert_eq!(f.id, "probe::hello");
+    assert_eq!(f.request_format, Some(json!({"type":"object"})));
+    assert_eq!(f.response_format, None, "null and absent are the same");
+    assert_eq!(f.metadata, Some(json!({"team":"probe"})));
+}
+
+#[test]
+fn register_function_with_http_invocation() {
+    round_trip(
+        r#"{"type":"registerfunction","id":"ext::lambda","invocation":{"url":"https://example.test/fn","method":"PUT","timeout_ms":5000,"headers":{"x-a":"1"},"auth":{"type":"api_key","header":"x-key","value_key":"KEY_ENV"}}}"#,
+    );
+    round_trip(
+        r#"{"type":"registerfunction","id":"ext::b","invocation":{"url":"http://h/","auth":{"type":"bearer","token_key":"T"}}}"#,
+    );
+    round_trip(
+        r#"{"type":"registerfunction","id":"ext::c","invocation":{"url":"http://h/","auth":{"type":"hmac","secret_key":"S"}}}"#,
+    );
+}
+
+#[test]
+fn register_trigger_as_observed() {
+    let Message::RegisterTrigger(t) = round_trip(
+        r#"{"type":"registertrigger","id":"t-hello","trigger_type":"http","function_id":"probe::hello","config":{"api_path":"/hello/:name","http_method":"GET"}}"#,
+    ) else {
+        panic!("wrong variant")
+    };
+    assert_eq!(t.config["api_path"], "/hello/:name");
+    round_trip(
+        r#"{"type":"registertrigger","id":"c-bind-1","trigger_type":"probe-type","function_id":"c::handler","config":{"every":1},"metadata":{"mk":"mv"},"namespace":"ns","trigger_namespace":"tns"}"#,
+    );
+}
+
+#[test]
+fn register_trigger_without_config_is_rejected_like_the_engine() {
+    let err =
+        decode(r#"{"type":"registertrigger","id":"t","trigger_type":"http","function_id":"f"}"#)
+            .expect_err("config is required");
+    assert!(err.to_string().contains("config"), "{err}");
+}
+
+#[test]
+fn trigger_registration_result_with_and_without_error() {
+    round_trip(
+        r#"{"type":"triggerregistrationresult","id":"t","trigger_type":"cron","function_id":"f","error":{"code":"trigger_registration_failed","message":"Invalid cron expression"}}"#,
+    );
+    round_trip(
+        r#"{"type":"triggerregistrationresult","id":"t","trigger_type":"cron","function_id":"f"}"#,
+    );
+}
+
+#[test]
+fn unregister_trigger_both_forms() {
+    round_trip(r#"{"type":"unregistertrigger","id":"c-bind-1","trigger_type":"probe-type"}"#);
+    round_trip(r#"{"type":"unregistertrigger","id":"c-bind-1"}"#);
+}
+
+#[test]
+fn register_trigger_type_requires_description() {
+    round_trip(
+        r#"{"type":"registertriggertype","id":"webhook","description":"d","trigger_request_format":{"type":"object"},"call_request_format":{"type":"object"},"namespace":"x"}"#,
+    );
+    assert!(decode(r#"{"type":"registertriggertype","id":"webhook"}"#).is_err());
+}
+
+#[test]
+fn invoke_function_as_observed() {
+    let Message::InvokeFunction(i) = round_trip(
+        r#"{"type":"invokefunction","invocation_id":"df67d10f-0000-4000-8000-000000000003","function_id":"engine::workers::register","data":{"runtime":"python-probe","version":"0.0.1","name":"probe-http","os":"linux","pid":4242}}"#,
+    ) else {
+        panic!("wrong variant")
+    };
+    assert_eq!(i.data["pid"], 4242);
+    round_trip(
+        r#"{"type":"invokefunction","invocation_id":null,"function_id":"f","data":null,"action":{"type":"void"}}"#,
+    );
+    let Message::InvokeFunction(e) = round_trip(
+        r#"{"type":"invokefunction","invocation_id":"df67d10f-0000-4000-8000-000000000004","function_id":"f","data":[1],"action":{"type":"enqueue","queue":"payments"},"metadata":{"m":1},"namespace":"n","traceparent":"00-ab-cd-01","baggage":"k=v"}"#,
+    ) else {
+        panic!("wrong variant")
+    };
+    assert_eq!(
+        e.action,
+        Some(TriggerAction::Enqueue {
+            queue: "payments".into()
+        })
+    );
+}
+
+#[test]
+fn invoke_function_requires_data_and_a_uuid() {
+    assert!(decode(r#"{"type":"invokefunction","function_id":"f"}"#).is_err());
+    assert!(
+        decode(r#"{"type":"invokefunction","invocation_id":"nope","function_id":"f","data":1}"#)
+            .is_err()
+    );
+}
+
+#[test]
+fn invocation_result_outcomes() {
+    let Message::InvocationResult(r) = round_trip(
+        r#"{"type":"invocationresult","invocation_id":"df67d10f-0000-4000-8000-000000000003","function_id":"engine::workers::register","result":{"success":true}}"#,
+    ) else {
+        panic!("wrong variant")
+    };
+    assert_eq!(r.into_outcome(), Ok(json!({"success":true})));
+    let Message::InvocationResult(r) = round_trip(
+        r#"{"type":"invocationresult","invocation_id":"df67d10f-0000-4000-8000-000000000003","function_id":"f","error":{"code":"invocation_failed","message":"boom","stacktrace":"at f"}}"#,
+    ) else {
+        panic!("wrong variant")
+    };
+    assert_eq!(
+        r.into_outcome().expect_err("error").stacktrace.as_deref(),
+        Some("at f")
+    );
+    let Message::InvocationResult(r) = decode(
+        r#"{"type":"invocationresult","invocation_id":"df67d10f-0000-4000-8000-000000000003","function_id":"f","result":null}"#,
+    )
+    .expect("decode") else {
+        panic!("wrong variant")
+    };
+    assert_eq!(r.into_outcome(), Ok(Value::Null));
+    assert!(
+        decode(
+            r#"{"type":"invocationresult","invocation_id":"df67d10f-0000-4000-8000-000000000003"}"#
+        )
+        .is_err(),
+        "function_id is required"
+    );
+}
+
+#[test]
+fn rejection_frames_as_observed() {
+    round_trip(
+        r#"{"type":"registrationrejected","code":"FUNCTION_NAMESPACE_CONFLICT","namespace":"default","function_id":"c::handler","owner_worker_id":"u"}"#,
+    );
+    round_trip(
+        r#"{"type":"registrationrejected","code":"WORKER_NAMESPACE_CONFLICT","namespace":"default","worker_name":"probe-consumer","owner_worker_id":"u"}"#,
+    );
+    round_trip(r#"{"type":"error","error":{"code":"AUTH_ERROR","message":"unauthorized"}}"#);
+}
+
+#[test]
+fn small_frames() {
+    assert_eq!(round_trip(r#"{"type":"ping"}"#), Message::Ping);
+    assert_eq!(round_trip(r#"{"type":"pong"}"#), Message::Pong);
+    round_trip(r#"{"type":"reattach","previous_worker_id":"a","reattach_token":"b"}"#);
+    round_trip(
+        r#"{"type":"registerservice","id":"payments","name":"","description":"d","parent_service_id":"root"}"#,
+    );
+    round_trip(r#"{"type":"unregisterfunction","id":"f"}"#);
+    round_trip(r#"{"type":"unregistertriggertype","id":"webhook"}"#);
+}
+
+#[test]
+fn unknown_fields_are_ignored_and_unknown_types_are_errors() {
+    let m = decode(r#"{"type":"pong","extra":1}"#).expect("extra fields are fine");
+    assert_eq!(m, Message::Pong);
+    let err = decode(r#"{"type":"teleport"}"#).expect_err("unknown type");
+    assert!(err.to_string().contains("teleport"), "{err}");
+}
+
+#[test]
+fn channel_refs_use_lowercase_directions() {
+    let r: StreamChannelRef =
+        serde_json::from_value(json!({"channel_id":"c","access_key":"k","direction":"write"}))
+            .expect("ref");
+    assert_eq!(r.direction, ChannelDirection::Write);
+}

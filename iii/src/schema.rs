@@ -1,0 +1,80 @@
+//! JSON-schema request and response formats, from schemars.
+
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde_json::Value;
+
+/// The JSON Schema dialect of every format this SDK generates.
+pub const SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// The format of `T`, or `None` when `T` says nothing about its shape.
+///
+/// `()` (which is `null`) and `serde_json::Value` (which is anything) carry no
+/// information, so functions taking or returning them register no format.
+///
+/// ```
+/// #[derive(schemars::JsonSchema)]
+/// struct Greet { name: String }
+///
+/// let format = iii::schema::format_of::<Greet>().expect("a struct has a schema");
+/// assert_eq!(format["$schema"], iii::schema::SCHEMA_DIALECT);
+/// assert_eq!(format["properties"]["name"]["type"], "string");
+/// assert!(iii::schema::format_of::<()>().is_none());
+/// assert!(iii::schema::format_of::<serde_json::Value>().is_none());
+/// ```
+pub fn format_of<T: JsonSchema + ?Sized>() -> Option<Value> {
+    let schema = SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    let value = schema.to_value();
+    if says_nothing(&value) {
+        return None;
+    }
+    Some(value)
+}
+
+/// True for the schemas of "anything" and of "null".
+fn says_nothing(schema: &Value) -> bool {
+    let Value::Object(map) = schema else {
+        return schema == &Value::Bool(true);
+    };
+    let mut significant = map
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "$schema" | "title" | "description" | "$defs"));
+    match (significant.next(), significant.next()) {
+        (None, _) => true,
+        (Some((k, v)), None) => k == "type" && v == "null",
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    struct Nested {
+        tags: Vec<String>,
+        age: Option<u32>,
+    }
+
+    #[test]
+    fn structs_get_a_2020_12_schema() {
+        let f = format_of::<Nested>().expect("schema");
+        assert_eq!(f["$schema"], SCHEMA_DIALECT);
+        assert_eq!(f["type"], "object");
+        assert_eq!(f["required"], serde_json::json!(["tags"]));
+    }
+
+    #[test]
+    fn unit_and_value_have_no_format_but_primitives_do() {
+        assert_eq!(format_of::<()>(), None);
+        assert_eq!(format_of::<Value>(), None);
+        assert_eq!(format_of::<String>().expect("schema")["type"], "string");
+        assert_eq!(
+            format_of::<Option<String>>().expect("schema")["type"],
+            serde_json::json!(["string", "null"])
+        );
+    }
+}

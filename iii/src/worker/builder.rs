@@ -1,0 +1,244 @@
+//! `WorkerBuilder`: settings, registrations made before connecting, connect.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::config::{Config, ReconnectPolicy};
+use super::registry::Registry;
+use super::state::{ConnectionState, InFlight};
+use super::{Identity, Inner, Link, Worker, lock};
+use crate::error::Error;
+use crate::function::Function;
+use crate::trigger::Trigger;
+
+/// Configures and connects a [`Worker`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use iii::{ReconnectPolicy, Worker};
+///
+/// # async fn f() -> Result<(), iii::Error> {
+/// let worker = Worker::builder()
+///     .url("ws://127.0.0.1:49134")
+///     .name("billing")
+///     .namespace("payments")
+///     .header("authorization", "Bearer s3cret")
+///     .default_timeout(Duration::from_secs(5))
+///     .reconnect(ReconnectPolicy::default().max_attempts(20))
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `.connect().await`"]
+pub struct WorkerBuilder {
+    config: Config,
+    functions: Vec<Function>,
+    triggers: Vec<Trigger>,
+}
+
+impl WorkerBuilder {
+    pub(crate) fn new() -> Self {
+        WorkerBuilder {
+            config: Config::new(),
+            functions: Vec::new(),
+            triggers: Vec::new(),
+        }
+    }
+
+    /// Reads `III_URL`, `III_WORKER_NAME` and `III_NAMESPACE` where set.
+    pub fn env(mut self) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(url) = var("III_URL") {
+            self.config.url = url;
+        }
+        if let Some(name) = var("III_WORKER_NAME") {
+            self.config.name = name;
+        }
+        if let Some(ns) = var("III_NAMESPACE") {
+            self.config.namespace = Some(ns);
+        }
+        self
+    }
+
+    /// The engine's WebSocket URL (default `ws://127.0.0.1:49134`).
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.config.url = url.into();
+        self
+    }
+
+    /// The worker name; it must be unique among live workers in the namespace
+    /// (default `hostname:pid`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.config.name = name.into();
+        self
+    }
+
+    /// The namespace the worker's functions are registered in.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.config.namespace = Some(namespace.into());
+        self
+    }
+
+    /// A one-line description shown by `engine::workers::list`.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.config.description = Some(description.into());
+        self
+    }
+
+    /// An extra header on the WebSocket upgrade request (for RBAC auth).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Timeout of calls that set none (default 30 s).
+    pub fn default_timeout(mut self, timeout: Duration) -> Self {
+        self.config.default_timeout = timeout;
+        self
+    }
+
+    /// How long `connect` keeps trying before it fails (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How long shutdown waits for running handlers (default 10 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Keepalive: send a ping every `interval`, and treat the link as dead
+    /// after `idle_timeout` without any frame (defaults 20 s and 60 s).
+    pub fn keepalive(mut self, interval: Duration, idle_timeout: Duration) -> Self {
+        self.config.ping_interval = interval;
+        self.config.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// What to do when the connection drops (default: retry forever with
+    /// exponential backoff from 200 ms to 10 s, with jitter).
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.config.reconnect = policy;
+        self
+    }
+
+    /// Registers a function as part of the first connection.
+    pub fn function(mut self, function: Function) -> Self {
+        self.functions.push(function);
+        self
+    }
+
+    /// Registers a trigger as part of the first connection.
+    pub fn trigger(mut self, trigger: Trigger) -> Self {
+        self.triggers.push(trigger);
+        self
+    }
+
+    /// Connects, announces the worker with `engine::workers::register` and
+    /// sends every registration made so far.
+    ///
+    /// Retries a refused or failed connection until the connect timeout; an
+    /// invalid URL or setting fails at once, and so does a rejection by the
+    /// engine (such as a worker-name conflict).
+    pub async fn connect(self) -> Result<Worker, Error> {
+        self.config.validate()?;
+        let (state, _) = watch::channel(ConnectionState::Disconnected);
+        let (shutdown, _) = watch::channel(false);
+        let worker = Worker {
+            inner: Arc::new(Inner {
+                config: self.config,
+                state,
+                link: Mutex::new(Link {
+                    tx: None,
+                    session: 0,
+                    registry: Registry::default(),
+                }),
+                pending: Mutex::new(Default::default()),
+                identity: Mutex::new(Identity::default()),
+                in_flight: InFlight::default(),
+                shutdown,
+                failure: Mutex::new(None),
+                supervisor: Mutex::new(None),
+            }),
+        };
+        for function in self.functions {
+            worker.register_function(function)?;
+        }
+        for trigger in self.triggers {
+            worker.register_trigger(trigger)?;
+        }
+        worker.inner.state.send_replace(ConnectionState::Connecting);
+        let session = match crate::connection::connect_first(&worker).await {
+            Ok(session) => session,
+            Err(error) => {
+                worker.inner.state.send_replace(ConnectionState::Failed);
+                *lock(&worker.inner.failure) = Some(error.to_string());
+                return Err(error);
+            }
+        };
+        let supervisor = tokio::spawn(crate::connection::supervise(worker.clone(), session));
+        *lock(&worker.inner.supervisor) = Some(supervisor);
+        Ok(worker)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bad_settings_fail_before_any_network_io() {
+        let e = Worker::builder()
+            .url("localhost:49134")
+            .connect()
+            .await
+            .expect_err("url");
+        assert!(matches!(e, Error::InvalidUrl { .. }), "{e}");
+        let e = Worker::builder()
+            .namespace("  ")
+            .connect()
+            .await
+            .expect_err("ns");
+        assert!(e.to_string().contains("namespace"), "{e}");
+        let e = Worker::builder()
+            .header("bad header", "x")
+            .connect()
+            .await
+            .expect_err("header");
+        assert!(e.to_string().contains("`bad header`"), "{e}");
+        let e = Worker::builder()
+            .name("")
+            .connect()
+            .await
+            .expect_err("name");
+        assert!(e.to_string().contains("III_WORKER_NAME"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn unreachable_engine_fails_after_the_connect_timeout() {
+        // Bind and drop a listener to find a port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port());
+        let port = port.expect("free port");
+        let started = std::time::Instant::now();
+        let e = Worker::builder()
+            .url(format!("ws://127.0.0.1:{port}"))
+            .connect_timeout(Duration::from_millis(600))
+            .connect()
+            .await
+            .expect_err("nothing listens");
+        let waited = started.elapsed();
+        assert!(matches!(e, Error::Connect { .. }), "{e}");
+        assert!(e.to_string().contains(&port.to_string()), "{e}");
+        assert!(
+            waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+    }
+}

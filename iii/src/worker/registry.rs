@@ -1,0 +1,218 @@
+//! Everything a worker has registered, kept for deterministic replay.
+//!
+//! Each entry gets a sequence number when it is added; a replay sends
+//! services, trigger types, functions and triggers, each group in the order
+//! they were first registered.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::handler::ErasedHandler;
+use crate::protocol::{
+    ErrorBody, Message, RegisterFunction, RegisterService, RegisterTrigger, RegisterTriggerType,
+};
+use crate::trigger_type::ErasedProvider;
+
+pub(crate) struct FunctionEntry {
+    seq: u64,
+    pub(crate) message: RegisterFunction,
+    /// `None` for HTTP-invoked functions, which the engine serves.
+    pub(crate) handler: Option<ErasedHandler>,
+    pub(crate) status: watch::Sender<Option<ErrorBody>>,
+}
+
+pub(crate) struct TriggerEntry {
+    seq: u64,
+    pub(crate) message: RegisterTrigger,
+    pub(crate) status: watch::Sender<Option<ErrorBody>>,
+}
+
+pub(crate) struct TriggerTypeEntry {
+    seq: u64,
+    pub(crate) message: RegisterTriggerType,
+    pub(crate) provider: Arc<dyn ErasedProvider>,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    seq: u64,
+    pub(crate) functions: HashMap<String, FunctionEntry>,
+    pub(crate) triggers: HashMap<String, TriggerEntry>,
+    pub(crate) trigger_types: HashMap<String, TriggerTypeEntry>,
+    services: HashMap<String, (u64, RegisterService)>,
+}
+
+impl Registry {
+    fn next(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub(crate) fn add_function(
+        &mut self,
+        message: RegisterFunction,
+        handler: Option<ErasedHandler>,
+    ) -> watch::Receiver<Option<ErrorBody>> {
+        let seq = self.next();
+        let (status, rx) = watch::channel(None);
+        let id = message.id.clone();
+        self.functions.insert(
+            id,
+            FunctionEntry {
+                seq,
+                message,
+                handler,
+                status,
+            },
+        );
+        rx
+    }
+
+    pub(crate) fn add_trigger(
+        &mut self,
+        message: RegisterTrigger,
+    ) -> watch::Receiver<Option<ErrorBody>> {
+        let seq = self.next();
+        let (status, rx) = watch::channel(None);
+        self.triggers.insert(
+            message.id.clone(),
+            TriggerEntry {
+                seq,
+                message,
+                status,
+            },
+        );
+        rx
+    }
+
+    pub(crate) fn add_trigger_type(
+        &mut self,
+        message: RegisterTriggerType,
+        provider: Arc<dyn ErasedProvider>,
+    ) {
+        let seq = self.next();
+        let id = message.id.clone();
+        self.trigger_types.insert(
+            id,
+            TriggerTypeEntry {
+                seq,
+                message,
+                provider,
+            },
+        );
+    }
+
+    pub(crate) fn add_service(&mut self, message: RegisterService) {
+        let seq = match self.services.get(&message.id) {
+            Some((seq, _)) => *seq,
+            None => self.next(),
+        };
+        self.services.insert(message.id.clone(), (seq, message));
+    }
+
+    /// The frames that recreate this registry on a fresh connection.
+    pub(crate) fn replay(&self) -> Vec<Message> {
+        let mut services: Vec<_> = self.services.values().collect();
+        services.sort_by_key(|(seq, _)| *seq);
+        let mut types: Vec<_> = self.trigger_types.values().collect();
+        types.sort_by_key(|e| e.seq);
+        let mut functions: Vec<_> = self.functions.values().collect();
+        functions.sort_by_key(|e| e.seq);
+        let mut triggers: Vec<_> = self.triggers.values().collect();
+        triggers.sort_by_key(|e| e.seq);
+
+        let mut out =
+            Vec::with_capacity(services.len() + types.len() + functions.len() + triggers.len());
+        out.extend(
+            services
+                .into_iter()
+                .map(|(_, m)| Message::RegisterService(m.clone())),
+        );
+        out.extend(
+            types
+                .into_iter()
+                .map(|e| Message::RegisterTriggerType(e.message.clone())),
+        );
+        out.extend(
+            functions
+                .into_iter()
+                .map(|e| Message::RegisterFunction(e.message.clone())),
+        );
+        out.extend(
+            triggers
+                .into_iter()
+                .map(|e| Message::RegisterTrigger(e.message.clone())),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn function(id: &str) -> RegisterFunction {
+        RegisterFunction {
+            id: id.into(),
+            description: None,
+            request_format: None,
+            response_format: None,
+            metadata: None,
+            invocation: None,
+        }
+    }
+
+    fn trigger(id: &str, f: &str) -> RegisterTrigger {
+        RegisterTrigger {
+            id: id.into(),
+            trigger_type: "http".into(),
+            function_id: f.into(),
+            config: json!({}),
+            metadata: None,
+            namespace: None,
+            trigger_namespace: None,
+        }
+    }
+
+    fn ids(messages: &[Message]) -> Vec<String> {
+        messages
+            .iter()
+            .map(|m| match m {
+                Message::RegisterFunction(f) => format!("fn:{}", f.id),
+                Message::RegisterTrigger(t) => format!("trigger:{}", t.id),
+                Message::RegisterService(s) => format!("service:{}", s.id),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn replay_groups_by_kind_in_registration_order() {
+        let mut r = Registry::default();
+        r.add_trigger(trigger("t2", "b"));
+        r.add_function(function("zeta"), None);
+        r.add_trigger(trigger("t1", "a"));
+        r.add_function(function("alpha"), None);
+        r.add_service(RegisterService {
+            id: "svc".into(),
+            name: String::new(),
+            description: None,
+            parent_service_id: None,
+        });
+        assert_eq!(
+            ids(&r.replay()),
+            [
+                "service:svc",
+                "fn:zeta",
+                "fn:alpha",
+                "trigger:t2",
+                "trigger:t1"
+            ]
+        );
+        // Replaying twice gives the same frames.
+        assert_eq!(r.replay(), r.replay());
+    }
+}
