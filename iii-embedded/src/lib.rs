@@ -1,1 +1,438 @@
-//! placeholder
+//! An iii engine in a library, for tests and local development.
+//!
+//! It speaks the engine's wire protocol on a real WebSocket listener and
+//! serves `http` triggers on a real HTTP listener, so a worker cannot tell it
+//! from the iii engine for everything listed below.
+//!
+//! ```no_run
+//! # async fn f() -> std::io::Result<()> {
+//! let engine = iii_embedded::Engine::start().await?; // ephemeral ports on 127.0.0.1
+//! println!("workers connect to {}, HTTP triggers answer on {}", engine.ws_url(), engine.http_url());
+//! engine.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # What it implements
+//!
+//! - `workerregistered` with a reattach token; registrations buffered until
+//!   `engine::workers::register` (or the 5 s grace period), then applied in
+//!   the declared namespace; `reattach` evicts the old connection abruptly.
+//! - Routing of calls between workers with the caller's invocation id
+//!   reused, `_caller_worker_id` injected into object payloads, `void`,
+//!   `enqueue`, `function_not_found` with the engine's message,
+//!   `invocation_stopped` when the callee disconnects, ping/pong.
+//! - Name conflicts (`WORKER_NAMESPACE_CONFLICT`, then Close) and function
+//!   conflicts (`FUNCTION_NAMESPACE_CONFLICT`); `engine::*` reserved outside
+//!   `default`.
+//! - Worker-provided trigger types: bindings forwarded, replayed when the
+//!   provider (re)registers, parked while there is none, refusals forwarded
+//!   to the binding's owner; providers told when a binding goes.
+//! - Built-in trigger types `http`, `subscribe`, `state`,
+//!   `durable:subscriber`, `engine::workers-available` and
+//!   `engine::functions-available`.
+//! - Built-in functions `engine::workers::register`, `engine::functions::list`,
+//!   `engine::workers::list`, `engine::triggers::list`,
+//!   `engine::register_trigger`, `engine::unregister_trigger`,
+//!   `engine::queue::enqueue` (an in-memory queue with retries),
+//!   `state::{set,get,delete,update,list,list_groups}`, `publish`,
+//!   `iii::durable::publish` and `engine::log::*`.
+//!
+//! # Where it knowingly differs from engine 0.23
+//!
+//! - No channels yet: `engine::channels::create` is not found, `/ws/channels/…`
+//!   answers 404, and `http` payloads carry no `request_body`/`response`
+//!   channel refs. An `http` handler that returns `null` (which the engine
+//!   treats as a streamed response) gets a 500 `streaming_unsupported`.
+//! - No `cron`, `stream`, `log` or `trace` trigger types and no `stream::*`
+//!   functions: such bindings are parked, as with an engine lacking the worker.
+//! - `engine::queue::enqueue` is built in (the real engine needs the external
+//!   `queue` worker); a worker in `default` that registers the id replaces it.
+//! - `engine::functions-available` fires on every change instead of polling
+//!   every 5 s.
+//! - No RBAC, middleware, HTTP-invoked functions or OpenTelemetry.
+
+mod builtins;
+mod conn;
+mod core;
+mod http;
+mod kv;
+mod queue;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use iii::protocol::{DEFAULT_NAMESPACE, ErrorBody, InvokeFunction, RegisterTrigger};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::core::{Caller, Core, Event};
+
+pub use queue::DeadLetter;
+
+/// Resolves once `flag` is true (or its sender is gone).
+pub(crate) async fn raised(flag: &mut watch::Receiver<bool>) {
+    while !*flag.borrow_and_update() {
+        if flag.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Settings of an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    ws_addr: SocketAddr,
+    http_addr: SocketAddr,
+    settings: Settings,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) http_timeout: Duration,
+    pub(crate) namespace_grace: Duration,
+    pub(crate) queue_max_retries: u32,
+    pub(crate) queue_backoff: Duration,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        EngineBuilder {
+            ws_addr: loopback(0),
+            http_addr: loopback(0),
+            settings: Settings {
+                handshake_timeout: Duration::from_secs(10),
+                http_timeout: Duration::from_secs(30),
+                namespace_grace: Duration::from_secs(5),
+                queue_max_retries: 3,
+                queue_backoff: Duration::from_millis(100),
+            },
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// Worker socket address (default `127.0.0.1:0`, an ephemeral port).
+    pub fn ws_addr(mut self, addr: SocketAddr) -> Self {
+        self.ws_addr = addr;
+        self
+    }
+
+    /// REST listener address for `http` triggers (default `127.0.0.1:0`).
+    pub fn http_addr(mut self, addr: SocketAddr) -> Self {
+        self.http_addr = addr;
+        self
+    }
+
+    /// How long an HTTP request waits for its handler before a 504 (default 30 s).
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.http_timeout = timeout;
+        self
+    }
+
+    /// How long registrations wait for `engine::workers::register` before
+    /// they are applied in `default` (default 5 s, as the engine).
+    pub fn namespace_grace(mut self, grace: Duration) -> Self {
+        self.settings.namespace_grace = grace;
+        self
+    }
+
+    /// Retries of a failing queued job before it is dead-lettered (default 3),
+    /// and the first backoff, doubled per retry (default 100 ms).
+    pub fn queue_retries(mut self, max_retries: u32, backoff: Duration) -> Self {
+        self.settings.queue_max_retries = max_retries;
+        self.settings.queue_backoff = backoff;
+        self
+    }
+
+    /// Binds both listeners and starts serving.
+    pub async fn start(self) -> std::io::Result<Engine> {
+        let ws = TcpListener::bind(self.ws_addr).await?;
+        let http = TcpListener::bind(self.http_addr).await?;
+        let ws_addr = ws.local_addr()?;
+        let http_addr = http.local_addr()?;
+        let shared = Arc::new(Shared {
+            core: Mutex::new(Core::new()),
+            kv: Mutex::new(kv::Store::default()),
+            dead_letters: Mutex::new(Vec::new()),
+            settings: self.settings,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let ws_task = tokio::spawn(accept_workers(shared.clone(), ws, stopped.clone()));
+        let http_task = tokio::spawn(http::serve(shared.clone(), http, stopped));
+        tracing::debug!(%ws_addr, %http_addr, "embedded iii engine started");
+        Ok(Engine {
+            shared,
+            ws_addr,
+            http_addr,
+            stop,
+            tasks: vec![ws_task, http_task],
+        })
+    }
+}
+
+async fn accept_workers(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => { tokio::spawn(conn::serve(shared.clone(), stream)); }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = raised(&mut stopped) => return,
+        }
+    }
+}
+
+/// A running in-process engine. Dropping it without [`Engine::shutdown`]
+/// leaves its listeners running until the runtime ends.
+#[derive(Debug)]
+pub struct Engine {
+    shared: Arc<Shared>,
+    ws_addr: SocketAddr,
+    http_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts an engine on ephemeral loopback ports.
+    pub async fn start() -> std::io::Result<Engine> {
+        EngineBuilder::default().start().await
+    }
+
+    /// Settings for an engine on chosen ports.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The URL workers connect to, e.g. `ws://127.0.0.1:49134`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.ws_addr)
+    }
+
+    /// The base URL of `http` triggers, e.g. `http://127.0.0.1:3111`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// Jobs the built-in queue gave up on after all retries.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.shared
+            .dead_letters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Names of the workers connected now.
+    pub fn worker_names(&self) -> Vec<String> {
+        let core = self.shared.lock();
+        let mut names: Vec<String> = core
+            .workers
+            .values()
+            .filter_map(|c| c.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Stops listening and drops every worker connection.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        {
+            let core = self.shared.lock();
+            for conn in core.workers.values() {
+                let _ = conn.kill.send(true);
+            }
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    pub(crate) kv: Mutex<kv::Store>,
+    pub(crate) dead_letters: Mutex<Vec<DeadLetter>>,
+    pub(crate) settings: Settings,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shared")
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Routes a call: a worker's function first (a worker may override a
+    /// built-in in `default`), then the built-ins, then `function_not_found`.
+    pub(crate) fn route(
+        self: Arc<Self>,
+        namespace: String,
+        invoke: InvokeFunction,
+        caller: Caller,
+    ) {
+        let caller = match self
+            .lock()
+            .route_to_worker(&namespace, invoke.clone(), caller)
+        {
+            Ok(()) => return,
+            Err(caller) => caller,
+        };
+        if namespace == DEFAULT_NAMESPACE && builtins::is_builtin(&invoke.function_id) {
+            tokio::spawn(async move {
+                let function_id = invoke.function_id.clone();
+                let outcome = builtins::call(&self, &function_id, invoke.data).await;
+                self.lock().answer(caller, &function_id, outcome);
+            });
+            return;
+        }
+        let core = self.lock();
+        let error = core.not_found(&namespace, &invoke.function_id);
+        core.answer(caller, &invoke.function_id, Err(error));
+    }
+
+    /// Calls a function on behalf of the engine and waits for the outcome.
+    pub(crate) async fn invoke(
+        self: &Arc<Self>,
+        namespace: &str,
+        function_id: &str,
+        data: Value,
+        metadata: Option<Value>,
+    ) -> Result<Value, ErrorBody> {
+        let (tx, rx) = oneshot::channel();
+        let mut invoke = InvokeFunction::new(None, function_id, data);
+        invoke.metadata = metadata;
+        self.clone()
+            .route(namespace.to_string(), invoke, Caller::Internal(tx));
+        rx.await.unwrap_or_else(|_| {
+            Err(ErrorBody::new(
+                "invocation_error",
+                "the result channel was dropped",
+            ))
+        })
+    }
+
+    /// Fires every active binding of a built-in trigger type whose config
+    /// `matches`, checking each binding's condition function first.
+    pub(crate) fn fire(
+        self: &Arc<Self>,
+        trigger_type: &str,
+        payload: Value,
+        matches: impl Fn(&Value) -> bool,
+    ) {
+        let bindings = self.lock().builtin_bindings(trigger_type);
+        for binding in bindings.into_iter().filter(|b| matches(&b.config)) {
+            let shared = self.clone();
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                shared.fire_one(&binding, payload).await;
+            });
+        }
+    }
+
+    /// Runs one binding: its condition (if any), then its function.
+    pub(crate) async fn fire_one(
+        self: &Arc<Self>,
+        binding: &RegisterTrigger,
+        payload: Value,
+    ) -> Option<Result<Value, ErrorBody>> {
+        let namespace = binding
+            .namespace
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+        if let Some(condition) = binding
+            .config
+            .get("condition_function_id")
+            .and_then(Value::as_str)
+        {
+            let verdict = self
+                .invoke(
+                    &namespace,
+                    condition,
+                    payload.clone(),
+                    binding.metadata.clone(),
+                )
+                .await;
+            if matches!(verdict, Ok(Value::Bool(false))) {
+                return None;
+            }
+        }
+        Some(
+            self.invoke(
+                &namespace,
+                &binding.function_id,
+                payload,
+                binding.metadata.clone(),
+            )
+            .await,
+        )
+    }
+
+    /// Delivers events produced while the lock was held.
+    pub(crate) fn deliver(self: &Arc<Self>, events: Vec<Event>) {
+        let mut functions_changed = false;
+        for event in events {
+            match event {
+                Event::Workers(payload) => {
+                    self.fire("engine::workers-available", payload, |_| true)
+                }
+                Event::FunctionsChanged => functions_changed = true,
+            }
+        }
+        if functions_changed {
+            let functions = builtins::function_summaries(&self.lock(), false);
+            self.fire(
+                "engine::functions-available",
+                json!({"event": "functions_changed", "functions": functions}),
+                |_| true,
+            );
+        }
+    }
+
+    /// Applies a worker's buffered registrations in `default` if it has not
+    /// announced itself within the grace period.
+    pub(crate) fn start_grace_timer(self: Arc<Self>, worker_id: String) {
+        tokio::spawn(async move {
+            tokio::time::sleep(self.settings.namespace_grace).await;
+            let mut events = Vec::new();
+            {
+                let mut core = self.lock();
+                let Some(buffered) = core
+                    .workers
+                    .get_mut(&worker_id)
+                    .and_then(|c| c.buffered.take())
+                else {
+                    return;
+                };
+                for message in buffered {
+                    core.apply_registration(&worker_id, message, &mut events);
+                }
+            }
+            self.deliver(events);
+        });
+    }
+}

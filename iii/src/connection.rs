@@ -136,7 +136,7 @@ pub(crate) async fn supervise(worker: Worker, mut reader: JoinHandle<End>) {
             let mut shutdown = inner.shutdown.subscribe();
             tokio::select! {
                 _ = tokio::time::sleep(policy.delay(attempt)) => {}
-                _ = shutdown.wait_for(|s| *s) => return,
+                _ = crate::worker::until(&mut shutdown, |s| *s) => return,
             }
             match open_session(&worker, inner.config.connect_timeout).await {
                 Ok(reader) => {
@@ -270,6 +270,8 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
     let session = {
         let mut link = lock(&inner.link);
         link.session += 1;
+        link.pings_sent = 0;
+        inner.pongs.send_replace((link.session, 0));
         // Reattach must be the first frame, then the replay.
         if let (Some(previous_worker_id), Some(token)) =
             (previous.worker_id, previous.reattach_token)
@@ -341,7 +343,7 @@ async fn announce(worker: &Worker, timeout: Duration) -> Result<Value, Error> {
     let mut data = json!({
         "name": config.name,
         "runtime": "rust",
-        "version": env!("CARGO_PKG_VERSION"),
+        "version": crate::VERSION,
         "os": std::env::consts::OS,
         "pid": std::process::id(),
         "telemetry": {"language": "rust"},
@@ -409,10 +411,12 @@ async fn keepalive(
             kill.notify_one();
             return;
         }
-        let link = lock(&worker.inner.link);
+        let mut link = lock(&worker.inner.link);
         match &link.tx {
             Some(tx) if link.session == session => {
-                let _ = tx.send(String::from("{\"type\":\"ping\"}"));
+                if tx.send(String::from(crate::worker::PING)).is_ok() {
+                    link.pings_sent += 1;
+                }
             }
             _ => return,
         }
@@ -448,7 +452,7 @@ async fn read_loop(
             Frame::Close(_) => break End::Lost("the engine closed the connection".into()),
             _ => continue,
         };
-        if let Some(fatal) = crate::dispatch::handle_frame(&worker, text) {
+        if let Some(fatal) = crate::dispatch::handle_frame(&worker, session, text) {
             break End::Fatal(fatal);
         }
     };

@@ -17,7 +17,7 @@ use crate::worker::{Worker, lock};
 pub const CALLER_WORKER_ID: &str = "_caller_worker_id";
 
 /// Handles one text frame. Returns `Some` when the session must end for good.
-pub(crate) fn handle_frame(worker: &Worker, text: &str) -> Option<Fatal> {
+pub(crate) fn handle_frame(worker: &Worker, session: u64, text: &str) -> Option<Fatal> {
     let message = match protocol::decode(text) {
         Ok(message) => message,
         Err(e) => {
@@ -41,7 +41,14 @@ pub(crate) fn handle_frame(worker: &Worker, text: &str) -> Option<Fatal> {
         Message::Ping => {
             let _ = worker.send(&Message::Pong);
         }
-        Message::Pong | Message::WorkerRegistered(_) => {}
+        Message::Pong => {
+            worker.inner.pongs.send_modify(|(s, n)| {
+                if *s == session {
+                    *n += 1;
+                }
+            });
+        }
+        Message::WorkerRegistered(_) => {}
         other => tracing::debug!("ignoring an unexpected frame from the engine: {other:?}"),
     }
     None

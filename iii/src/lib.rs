@@ -56,6 +56,9 @@ pub use trigger::{Trigger, TriggerHandle};
 pub use trigger_type::{TriggerType, TriggerTypeHandle};
 pub use worker::{ConnectionState, ReconnectPolicy, Worker, WorkerBuilder};
 
+/// The SDK version, announced to the engine as the worker's `version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Re-exports for generated code and advanced use.
 #[doc(hidden)]
 pub mod __private {

@@ -156,6 +156,7 @@ impl WorkerBuilder {
                 link: Mutex::new(Link {
                     tx: None,
                     session: 0,
+                    pings_sent: 0,
                     registry: Registry::default(),
                 }),
                 pending: Mutex::new(Default::default()),
@@ -164,6 +165,7 @@ impl WorkerBuilder {
                 shutdown,
                 failure: Mutex::new(None),
                 supervisor: Mutex::new(None),
+                pongs: watch::channel((0, 0)).0,
             }),
         };
         for function in self.functions {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 pub use builder::WorkerBuilder;
 pub use config::{DEFAULT_URL, ReconnectPolicy};
 pub use state::ConnectionState;
+pub(crate) use state::until;
 
 use crate::error::Error;
 use crate::function::{Function, FunctionHandle, validate_id};
@@ -78,6 +79,8 @@ pub(crate) struct Link {
     pub(crate) tx: Option<mpsc::UnboundedSender<String>>,
     /// Which session `tx` belongs to.
     pub(crate) session: u64,
+    /// Pings sent on this session (the engine answers them in order).
+    pub(crate) pings_sent: u64,
     pub(crate) registry: Registry,
 }
 
@@ -99,7 +102,12 @@ pub(crate) struct Inner {
     /// Why the worker moved to `Failed`.
     pub(crate) failure: Mutex<Option<String>>,
     pub(crate) supervisor: Mutex<Option<JoinHandle<()>>>,
+    /// (session, pongs received on it).
+    pub(crate) pongs: watch::Sender<(u64, u64)>,
 }
+
+/// The JSON keepalive frame.
+pub(crate) const PING: &str = "{\"type\":\"ping\"}";
 
 impl Worker {
     /// A builder with the defaults: `ws://127.0.0.1:49134`, name `hostname:pid`.
@@ -339,11 +347,11 @@ impl Worker {
                 self.shutdown().await;
                 Ok(())
             }
-            _ = shutdown.wait_for(|s| *s) => {
+            _ = state::until(&mut shutdown, |s| *s) => {
                 self.shutdown().await;
                 Ok(())
             }
-            _ = state.wait_for(|s| *s == ConnectionState::Failed) => Err(self.failure_error()),
+            _ = state::until(&mut state, |s| *s == ConnectionState::Failed) => Err(self.failure_error()),
         }
     }
 

@@ -63,8 +63,8 @@ impl Worker {
         timeout: Duration,
     ) -> Result<(), Error> {
         let mut rx = self.inner.state.subscribe();
-        match tokio::time::timeout(timeout, rx.wait_for(|s| *s == state)).await {
-            Ok(Ok(_)) => Ok(()),
+        match tokio::time::timeout(timeout, until(&mut rx, |s| *s == state)).await {
+            Ok(Some(_)) => Ok(()),
             _ => Err(Error::Connect {
                 url: self.inner.config.url.clone(),
                 reason: format!(
@@ -81,11 +81,13 @@ impl Worker {
         let mut rx = self.inner.state.subscribe();
         let reached = tokio::time::timeout(
             timeout,
-            rx.wait_for(|s| matches!(s, ConnectionState::Connected | ConnectionState::Failed)),
+            until(&mut rx, |s| {
+                matches!(s, ConnectionState::Connected | ConnectionState::Failed)
+            }),
         )
         .await;
         match reached {
-            Ok(Ok(s)) if *s == ConnectionState::Connected => Ok(()),
+            Ok(Some(ConnectionState::Connected)) => Ok(()),
             Ok(_) => Err(self.failure_error()),
             Err(_) => Err(Error::Connect {
                 url: self.inner.config.url.clone(),
@@ -96,6 +98,67 @@ impl Worker {
             }),
         }
     }
+}
+
+impl Worker {
+    /// Waits until the engine has read every frame this worker sent before
+    /// the call, registrations included.
+    ///
+    /// The engine acknowledges neither functions nor triggers, so another
+    /// worker calling a function right after it was registered can race the
+    /// registration. The engine answers pings in order, so the answer to a
+    /// ping sent now proves everything before it was processed.
+    ///
+    /// ```no_run
+    /// # async fn f(worker: iii::Worker, other: iii::Worker) -> Result<(), iii::Error> {
+    /// worker.register_function(iii::Function::new("math::inc", |x: i64| async move { Ok::<_, iii::Error>(x + 1) }))?;
+    /// worker.flush().await?; // now every worker can call it
+    /// let two: i64 = other.call("math::inc", &1).await?;
+    /// # let _ = two; Ok(()) }
+    /// ```
+    pub async fn flush(&self) -> Result<(), Error> {
+        let (session, target) = {
+            let mut link = super::lock(&self.inner.link);
+            let sent = link
+                .tx
+                .as_ref()
+                .is_some_and(|tx| tx.send(String::from(super::PING)).is_ok());
+            if !sent {
+                return Err(Error::NotConnected {
+                    function_id: "flush".into(),
+                });
+            }
+            link.pings_sent += 1;
+            (link.session, link.pings_sent)
+        };
+        let mut pongs = self.inner.pongs.subscribe();
+        let timeout = self.inner.config.default_timeout;
+        let seen = tokio::time::timeout(
+            timeout,
+            until(&mut pongs, |(s, n)| *s != session || *n >= target),
+        )
+        .await;
+        match seen {
+            Ok(Some((s, _))) if s == session => Ok(()),
+            Ok(_) => Err(Error::ConnectionLost {
+                function_id: "flush".into(),
+            }),
+            Err(_) => Err(Error::Timeout {
+                function_id: "flush".into(),
+                timeout,
+            }),
+        }
+    }
+}
+
+/// Waits until `rx` holds a value matching `pred`; returns a copy of it, or
+/// `None` if the sender is gone. Unlike `watch::Receiver::wait_for`, no
+/// read guard outlives the call, so the caller may write the same channel.
+pub(crate) async fn until<T: Clone>(
+    rx: &mut watch::Receiver<T>,
+    pred: impl Fn(&T) -> bool,
+) -> Option<T> {
+    rx.wait_for(|v| pred(v)).await.ok().map(|v| v.clone())
 }
 
 /// Counts running handlers so shutdown can wait for them.

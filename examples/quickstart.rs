@@ -1,0 +1,66 @@
+//! The quickstart: a worker with one function behind an HTTP route.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! curl http://127.0.0.1:3111/greet/world
+//! ```
+//!
+//! With `III_URL` unset it starts the in-process engine (HTTP on
+//! 127.0.0.1:3111); with `III_URL=ws://host:49134` it joins that engine.
+
+use std::net::SocketAddr;
+
+use iii::http::{ApiRequest, ApiResponse};
+use iii::trigger::{Http, Trigger};
+use iii::{Function, Worker};
+use serde::Serialize;
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Greeting {
+    message: String,
+}
+
+/// Greets whoever is named in the path.
+async fn greet(req: ApiRequest) -> Result<ApiResponse<Greeting>, iii::Error> {
+    let name = req
+        .path_params
+        .get("name")
+        .map_or("stranger", String::as_str);
+    Ok(ApiResponse::ok(Greeting {
+        message: format!("Hello, {name}!"),
+    }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().with_env_filter("info").init();
+
+    // No III_URL: bring our own engine, the way tests and local development do.
+    let mut embedded = None;
+    let mut http_base =
+        std::env::var("III_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:3111".into());
+    let mut builder = Worker::from_env().name("quickstart");
+    if std::env::var("III_URL").is_err() {
+        let engine = iii_embedded::Engine::builder()
+            .http_addr(SocketAddr::from(([127, 0, 0, 1], 3111)))
+            .start()
+            .await?;
+        builder = builder.url(engine.ws_url());
+        http_base = engine.http_url();
+        embedded = Some(engine);
+    }
+
+    let worker = builder.connect().await?;
+    worker
+        .register_function(Function::new("greetings::greet", greet).description("Greets a user"))?;
+    worker.register_trigger(Trigger::new("greetings::greet", Http::get("/greet/:name")))?;
+
+    println!(
+        "greetings::greet is live. Try:\n\n    curl {http_base}/greet/world\n\nctrl-c to stop."
+    );
+    worker.run().await?;
+    if let Some(engine) = embedded {
+        engine.shutdown().await;
+    }
+    Ok(())
+}

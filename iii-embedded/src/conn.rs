@@ -1,0 +1,245 @@
+//! One worker connection: handshake, reading frames, writing frames.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use iii::protocol::{
+    self, DEFAULT_NAMESPACE, ErrorBody, InvokeFunction, Message, TriggerAction, WorkerRegistered,
+};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use uuid::Uuid;
+
+use crate::Shared;
+use crate::core::{Caller, Conn, Event};
+
+/// Accepts one TCP connection as a worker socket.
+pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    // The callback's type is fixed by tungstenite.
+    #[allow(clippy::result_large_err)]
+    let check_path = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        let path = request.uri().path();
+        if path == "/" || path.is_empty() {
+            return Ok(response);
+        }
+        let mut refusal = ErrorResponse::new(Some("Channel not found".into()));
+        *refusal.status_mut() = StatusCode::NOT_FOUND;
+        Err(refusal)
+    };
+    let socket = match tokio::time::timeout(
+        shared.settings.handshake_timeout,
+        tokio_tungstenite::accept_hdr_async(stream, check_path),
+    )
+    .await
+    {
+        Ok(Ok(socket)) => socket,
+        Ok(Err(e)) => {
+            tracing::debug!("websocket handshake failed: {e}");
+            return;
+        }
+        Err(_) => return,
+    };
+    let (mut sink, mut stream) = socket.split();
+    let worker_id = Uuid::new_v4().to_string();
+    let token = Uuid::new_v4().to_string();
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (kill, mut killed) = watch::channel(false);
+    let welcome = Message::WorkerRegistered(WorkerRegistered {
+        worker_id: worker_id.clone(),
+        reattach_token: Some(token.clone()),
+    });
+    if let Ok(frame) = protocol::encode(&welcome) {
+        let _ = tx.send(frame);
+    }
+    {
+        let mut core = shared.lock();
+        core.workers.insert(
+            worker_id.clone(),
+            Conn {
+                tx,
+                kill,
+                reattach_token: token,
+                buffered: Some(Vec::new()),
+                namespace: DEFAULT_NAMESPACE.into(),
+                info: json!({}),
+                name: None,
+                has_pid: false,
+                connected_at_ms: crate::now_ms(),
+            },
+        );
+    }
+    shared.deliver(vec![Event::Workers(
+        json!({"event":"worker_connected","worker_id":worker_id}),
+    )]);
+    shared.clone().start_grace_timer(worker_id.clone());
+
+    // Writer: drains the queue; a dropped queue means a graceful Close, a
+    // kill means the socket is dropped without one.
+    let (writer_done_tx, mut writer_done) = watch::channel(false);
+    let mut writer_killed = killed.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                frame = rx.recv() => match frame {
+                    Some(frame) => {
+                        if sink.feed(Frame::text(frame)).await.is_err() { break; }
+                        while let Ok(more) = rx.try_recv() {
+                            if sink.feed(Frame::text(more)).await.is_err() { break; }
+                        }
+                        if sink.flush().await.is_err() { break; }
+                    }
+                    None => {
+                        let _ = sink.send(Frame::Close(None)).await;
+                        break;
+                    }
+                },
+                _ = crate::raised(&mut writer_killed) => break,
+            }
+        }
+        let _ = writer_done_tx.send(true);
+    });
+
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = crate::raised(&mut killed) => break,
+            _ = crate::raised(&mut writer_done) => break,
+        };
+        let text = match frame {
+            Some(Ok(Frame::Text(text))) => text.as_str().to_owned(),
+            Some(Ok(Frame::Binary(bytes))) => {
+                if bytes.starts_with(b"OTLP")
+                    || bytes.starts_with(b"MTRC")
+                    || bytes.starts_with(b"LOGS")
+                {
+                    continue;
+                }
+                match String::from_utf8(bytes.to_vec()) {
+                    Ok(text) => text,
+                    Err(_) => continue,
+                }
+            }
+            Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(_)) => continue,
+        };
+        handle_frame(&shared, &worker_id, &text);
+    }
+    let mut events = Vec::new();
+    shared.lock().remove_worker(&worker_id, &mut events);
+    shared.deliver(events);
+}
+
+fn handle_frame(shared: &Arc<Shared>, worker_id: &str, text: &str) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let message = match protocol::decode(text) {
+        Ok(message) => message,
+        Err(e) => {
+            tracing::warn!(worker_id, "json decode error, frame dropped: {e}");
+            return;
+        }
+    };
+    match message {
+        Message::RegisterFunction(_)
+        | Message::UnregisterFunction(_)
+        | Message::RegisterTrigger(_)
+        | Message::UnregisterTrigger(_)
+        | Message::RegisterTriggerType(_) => {
+            let mut events = Vec::new();
+            {
+                let mut core = shared.lock();
+                let Some(conn) = core.workers.get_mut(worker_id) else {
+                    return;
+                };
+                match &mut conn.buffered {
+                    Some(queue) => queue.push(message),
+                    None => core.apply_registration(worker_id, message, &mut events),
+                }
+            }
+            shared.deliver(events);
+        }
+        Message::RegisterService(_) => {}
+        Message::UnregisterTriggerType(t) => {
+            tracing::warn!(
+                worker_id,
+                id = t.id,
+                "json decode error: unknown message type `unregistertriggertype`, frame dropped"
+            );
+        }
+        Message::InvokeFunction(invoke) => handle_invoke(shared, worker_id, invoke),
+        Message::InvocationResult(result) => shared.lock().complete(worker_id, result),
+        Message::TriggerRegistrationResult(result) => {
+            shared.lock().provider_verdict(worker_id, result)
+        }
+        Message::Ping => shared.lock().send_to(worker_id, &Message::Pong),
+        Message::Reattach(reattach) => {
+            let mut events = Vec::new();
+            {
+                let mut core = shared.lock();
+                let matches = reattach.previous_worker_id != worker_id
+                    && core
+                        .workers
+                        .get(&reattach.previous_worker_id)
+                        .is_some_and(|old| {
+                            reattach.reattach_token.as_deref() == Some(old.reattach_token.as_str())
+                        });
+                if matches {
+                    if let Some(old) = core.workers.get(&reattach.previous_worker_id) {
+                        let _ = old.kill.send(true);
+                    }
+                    core.remove_worker(&reattach.previous_worker_id, &mut events);
+                }
+            }
+            shared.deliver(events);
+        }
+        other => tracing::debug!(worker_id, "ignoring {other:?}"),
+    }
+}
+
+fn handle_invoke(shared: &Arc<Shared>, worker_id: &str, mut invoke: InvokeFunction) {
+    let namespace = invoke
+        .namespace
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+    let void = matches!(invoke.action, Some(TriggerAction::Void));
+    let caller = match invoke.invocation_id {
+        Some(invocation_id) if !void => Caller::Worker {
+            worker_id: worker_id.to_string(),
+            invocation_id,
+        },
+        _ => Caller::Nobody,
+    };
+    if namespace.trim().is_empty() {
+        let error = ErrorBody::new("INVALID_NAMESPACE", "namespace must not be blank");
+        shared
+            .lock()
+            .answer(caller, &invoke.function_id, Err(error));
+        return;
+    }
+    if let Value::Object(map) = &mut invoke.data {
+        map.insert(
+            iii::CALLER_WORKER_ID.into(),
+            Value::String(worker_id.to_string()),
+        );
+    }
+    if let Some(TriggerAction::Enqueue { queue }) = invoke.action.take() {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let function_id = invoke.function_id.clone();
+            let outcome = crate::queue::enqueue(&shared, &namespace, &queue, invoke).await;
+            shared.lock().answer(caller, &function_id, outcome);
+        });
+        return;
+    }
+    if namespace == DEFAULT_NAMESPACE && invoke.function_id == "engine::workers::register" {
+        crate::builtins::register_worker(shared, worker_id, invoke.data, caller);
+        return;
+    }
+    shared.clone().route(namespace, invoke, caller);
+}

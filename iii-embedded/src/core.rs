@@ -1,0 +1,616 @@
+//! The engine's registries and call routing, behind one lock.
+//!
+//! Every method here runs with the lock held and never awaits; frames to
+//! workers go out through each connection's unbounded queue, so holding the
+//! lock never waits on a socket.
+
+use std::collections::{BTreeMap, HashMap};
+
+use iii::protocol::{
+    self, DEFAULT_NAMESPACE, ErrorBody, InvocationResult, InvokeFunction, Message,
+    RegisterFunction, RegisterTrigger, RegisterTriggerType, RegistrationRejected,
+    TriggerRegistrationResult, UnregisterTrigger,
+};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+/// A connected worker.
+pub(crate) struct Conn {
+    pub(crate) tx: mpsc::UnboundedSender<String>,
+    /// Set to true to drop the socket abruptly (no Close frame), as the engine does on eviction.
+    pub(crate) kill: watch::Sender<bool>,
+    pub(crate) reattach_token: String,
+    /// Registrations held until `engine::workers::register` names the namespace.
+    pub(crate) buffered: Option<Vec<Message>>,
+    pub(crate) namespace: String,
+    pub(crate) info: Value,
+    pub(crate) name: Option<String>,
+    pub(crate) has_pid: bool,
+    pub(crate) connected_at_ms: u64,
+}
+
+impl Conn {
+    pub(crate) fn send(&self, message: &Message) {
+        match protocol::encode(message) {
+            Ok(frame) => {
+                let _ = self.tx.send(frame);
+            }
+            Err(e) => tracing::error!("could not encode a frame for a worker: {e}"),
+        }
+    }
+}
+
+pub(crate) struct FunctionEntry {
+    pub(crate) owner: String,
+    pub(crate) message: RegisterFunction,
+}
+
+/// Who gets the answer of a routed call.
+pub(crate) enum Caller {
+    /// A worker that asked for an `invocationresult`.
+    Worker {
+        worker_id: String,
+        invocation_id: Uuid,
+    },
+    /// The engine itself (HTTP, queue, pub/sub, built-ins).
+    Internal(oneshot::Sender<Result<Value, ErrorBody>>),
+    /// Nobody (void calls, or a worker that sent no id).
+    Nobody,
+}
+
+pub(crate) struct PendingCall {
+    pub(crate) caller: Caller,
+    pub(crate) callee: String,
+    pub(crate) function_id: String,
+}
+
+/// Who serves a trigger type.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) enum Provider {
+    /// The engine (http, subscribe, state, ...).
+    Builtin,
+    /// A worker connection.
+    Worker(String),
+}
+
+pub(crate) struct ProviderEntry {
+    pub(crate) provider: Provider,
+    pub(crate) message: Option<RegisterTriggerType>,
+}
+
+pub(crate) struct Binding {
+    pub(crate) message: RegisterTrigger,
+    /// The worker that created it; `None` for `engine::register_trigger`.
+    pub(crate) owner: Option<String>,
+    /// Namespace of the creating connection (for provider resolution).
+    pub(crate) origin_namespace: String,
+    /// The provider currently serving it; `None` while parked.
+    pub(crate) served_by: Option<(String, String)>,
+}
+
+/// The trigger types the engine itself provides.
+pub(crate) const BUILTIN_TRIGGER_TYPES: [(&str, &str); 6] = [
+    ("http", "HTTP routes on the REST listener"),
+    ("subscribe", "Messages published to a topic"),
+    ("state", "State entries created, updated or deleted"),
+    (
+        "durable:subscriber",
+        "Durable delivery of iii::durable::publish messages",
+    ),
+    (
+        "engine::workers-available",
+        "Workers connecting, updating and leaving",
+    ),
+    (
+        "engine::functions-available",
+        "Changes of the set of functions",
+    ),
+];
+
+#[derive(Default)]
+pub(crate) struct Core {
+    pub(crate) workers: HashMap<String, Conn>,
+    pub(crate) functions: HashMap<(String, String), FunctionEntry>,
+    pub(crate) pending: HashMap<Uuid, PendingCall>,
+    pub(crate) providers: HashMap<(String, String), ProviderEntry>,
+    pub(crate) bindings: BTreeMap<String, Binding>,
+    /// Acks awaited by `engine::register_trigger` calls, by binding id.
+    pub(crate) acks: HashMap<String, oneshot::Sender<Option<ErrorBody>>>,
+}
+
+/// An event the caller of a core method must deliver after unlocking.
+pub(crate) enum Event {
+    Workers(Value),
+    FunctionsChanged,
+}
+
+impl Core {
+    pub(crate) fn new() -> Self {
+        let mut core = Core::default();
+        for (id, _) in BUILTIN_TRIGGER_TYPES {
+            core.providers.insert(
+                (DEFAULT_NAMESPACE.into(), id.into()),
+                ProviderEntry {
+                    provider: Provider::Builtin,
+                    message: None,
+                },
+            );
+        }
+        core
+    }
+
+    pub(crate) fn send_to(&self, worker_id: &str, message: &Message) {
+        if let Some(conn) = self.workers.get(worker_id) {
+            conn.send(message);
+        }
+    }
+
+    /// Delivers the outcome of a call to its caller.
+    pub(crate) fn answer(
+        &self,
+        caller: Caller,
+        function_id: &str,
+        outcome: Result<Value, ErrorBody>,
+    ) {
+        match caller {
+            Caller::Worker {
+                worker_id,
+                invocation_id,
+            } => {
+                let reply = InvocationResult::new(invocation_id, function_id, outcome);
+                self.send_to(&worker_id, &Message::InvocationResult(reply));
+            }
+            Caller::Internal(tx) => {
+                let _ = tx.send(outcome);
+            }
+            Caller::Nobody => {}
+        }
+    }
+
+    /// `Function X not found in namespace N.` plus where it exists instead.
+    pub(crate) fn not_found(&self, namespace: &str, function_id: &str) -> ErrorBody {
+        let mut elsewhere: Vec<&str> = self
+            .functions
+            .keys()
+            .filter(|(ns, id)| id == function_id && ns != namespace)
+            .map(|(ns, _)| ns.as_str())
+            .collect();
+        elsewhere.sort_unstable();
+        let mut message = format!("Function {function_id} not found in namespace {namespace}.");
+        if !elsewhere.is_empty() {
+            message.push_str(&format!(
+                " It is registered in namespace(s): {}.",
+                elsewhere.join(", ")
+            ));
+        }
+        ErrorBody::new("function_not_found", message)
+    }
+
+    /// Forwards a call to the worker that owns `function_id` in `namespace`.
+    /// Returns the caller back if no worker owns it.
+    pub(crate) fn route_to_worker(
+        &mut self,
+        namespace: &str,
+        mut invoke: InvokeFunction,
+        caller: Caller,
+    ) -> Result<(), Caller> {
+        let key = (namespace.to_string(), invoke.function_id.clone());
+        let Some(entry) = self.functions.get(&key) else {
+            return Err(caller);
+        };
+        let callee = entry.owner.clone();
+        let id = match (&caller, invoke.invocation_id) {
+            (Caller::Worker { invocation_id, .. }, _) => *invocation_id,
+            (_, Some(id)) => id,
+            _ => Uuid::new_v4(),
+        };
+        invoke.invocation_id = Some(id);
+        invoke.action = None;
+        invoke.namespace = None;
+        if invoke.traceparent.is_none() {
+            invoke.traceparent = Some(new_traceparent());
+        }
+        let function_id = invoke.function_id.clone();
+        self.send_to(&callee, &Message::InvokeFunction(invoke));
+        self.pending.insert(
+            id,
+            PendingCall {
+                caller,
+                callee,
+                function_id,
+            },
+        );
+        Ok(())
+    }
+
+    /// An `invocationresult` from `worker_id`.
+    pub(crate) fn complete(&mut self, worker_id: &str, result: InvocationResult) {
+        match self.pending.get(&result.invocation_id) {
+            Some(p) if p.callee == worker_id => {}
+            _ => {
+                tracing::debug!(invocation_id = %result.invocation_id, "ignoring a result nobody waits for");
+                return;
+            }
+        }
+        if let Some(call) = self.pending.remove(&result.invocation_id) {
+            let function_id = call.function_id.clone();
+            self.answer(call.caller, &function_id, result.into_outcome());
+        }
+    }
+
+    /// Applies a registration message for `worker_id` in its namespace.
+    pub(crate) fn apply_registration(
+        &mut self,
+        worker_id: &str,
+        message: Message,
+        events: &mut Vec<Event>,
+    ) {
+        let Some(namespace) = self.workers.get(worker_id).map(|c| c.namespace.clone()) else {
+            return;
+        };
+        match message {
+            Message::RegisterFunction(f) => {
+                self.register_function(worker_id, &namespace, f, events)
+            }
+            Message::UnregisterFunction(f) => {
+                let key = (namespace, f.id);
+                if self
+                    .functions
+                    .get(&key)
+                    .is_some_and(|e| e.owner == worker_id)
+                {
+                    self.functions.remove(&key);
+                    events.push(Event::FunctionsChanged);
+                }
+            }
+            Message::RegisterTrigger(t) => {
+                let _ = self.register_binding(Some(worker_id), &namespace, t);
+            }
+            Message::UnregisterTrigger(t) => {
+                self.unregister_binding(&t.id, Some(worker_id));
+            }
+            Message::RegisterTriggerType(t) => self.register_trigger_type(worker_id, &namespace, t),
+            other => tracing::debug!("not a registration: {other:?}"),
+        }
+    }
+
+    fn register_function(
+        &mut self,
+        worker_id: &str,
+        namespace: &str,
+        f: RegisterFunction,
+        events: &mut Vec<Event>,
+    ) {
+        if namespace != DEFAULT_NAMESPACE && f.id.starts_with("engine::") {
+            self.send_to(
+                worker_id,
+                &Message::RegistrationRejected(RegistrationRejected {
+                    code: protocol::FUNCTION_NAMESPACE_CONFLICT.into(),
+                    namespace: namespace.into(),
+                    worker_name: None,
+                    function_id: Some(f.id),
+                    owner_worker_id: String::new(),
+                }),
+            );
+            return;
+        }
+        let key = (namespace.to_string(), f.id.clone());
+        if let Some(existing) = self.functions.get(&key)
+            && existing.owner != worker_id
+            && self.workers.contains_key(&existing.owner)
+        {
+            let owner = existing.owner.clone();
+            self.send_to(
+                worker_id,
+                &Message::RegistrationRejected(RegistrationRejected {
+                    code: protocol::FUNCTION_NAMESPACE_CONFLICT.into(),
+                    namespace: namespace.into(),
+                    worker_name: None,
+                    function_id: Some(f.id),
+                    owner_worker_id: owner,
+                }),
+            );
+            return;
+        }
+        self.functions.insert(
+            key,
+            FunctionEntry {
+                owner: worker_id.into(),
+                message: f,
+            },
+        );
+        events.push(Event::FunctionsChanged);
+    }
+
+    /// Finds the provider of `trigger_type` for a binding made from `origin`.
+    fn resolve_provider(
+        &self,
+        binding: &RegisterTrigger,
+        origin: &str,
+    ) -> Option<(String, String)> {
+        let ty = binding.trigger_type.clone();
+        let candidates: Vec<String> = match &binding.trigger_namespace {
+            Some(ns) => vec![ns.clone()],
+            None => vec![origin.to_string(), DEFAULT_NAMESPACE.to_string()],
+        };
+        candidates
+            .into_iter()
+            .map(|ns| (ns, ty.clone()))
+            .find(|key| self.providers.contains_key(key))
+    }
+
+    /// Creates or replaces a binding; returns the provider's worker id when
+    /// the binding was forwarded to one, or the builtin verdict.
+    pub(crate) fn register_binding(
+        &mut self,
+        owner: Option<&str>,
+        origin: &str,
+        t: RegisterTrigger,
+    ) -> BindOutcome {
+        for (what, ns) in [
+            ("namespace", &t.namespace),
+            ("trigger_namespace", &t.trigger_namespace),
+        ] {
+            if ns.as_deref().is_some_and(|ns| ns.trim().is_empty()) {
+                let error =
+                    ErrorBody::new("INVALID_NAMESPACE", format!("{what} must not be blank"));
+                self.refuse(owner, &t, error.clone());
+                return BindOutcome::Refused(error);
+            }
+        }
+        let served_by = self.resolve_provider(&t, origin);
+        let provider = served_by
+            .as_ref()
+            .and_then(|key| self.providers.get(key))
+            .map(|p| p.provider.clone());
+        if let Some(Provider::Builtin) = provider
+            && let Err(reason) = crate::builtins::validate_builtin_binding(&t)
+        {
+            let error = ErrorBody::new("trigger_registration_failed", reason);
+            self.refuse(owner, &t, error.clone());
+            return BindOutcome::Refused(error);
+        }
+        let id = t.id.clone();
+        self.bindings.insert(
+            id.clone(),
+            Binding {
+                message: t.clone(),
+                owner: owner.map(String::from),
+                origin_namespace: origin.to_string(),
+                served_by: served_by.clone(),
+            },
+        );
+        match provider {
+            Some(Provider::Worker(p)) => {
+                self.send_to(&p, &Message::RegisterTrigger(forwarded(&t)));
+                BindOutcome::Forwarded
+            }
+            Some(Provider::Builtin) => BindOutcome::Accepted,
+            None => {
+                tracing::warn!(
+                    trigger_type = t.trigger_type,
+                    id,
+                    "[PENDING] no provider yet; binding parked"
+                );
+                BindOutcome::Parked
+            }
+        }
+    }
+
+    fn refuse(&self, owner: Option<&str>, t: &RegisterTrigger, error: ErrorBody) {
+        if let Some(owner) = owner {
+            self.send_to(
+                owner,
+                &Message::TriggerRegistrationResult(TriggerRegistrationResult {
+                    id: t.id.clone(),
+                    trigger_type: t.trigger_type.clone(),
+                    function_id: t.function_id.clone(),
+                    error: Some(error),
+                }),
+            );
+        }
+    }
+
+    /// Removes a binding. With `owner`, only that worker's bindings.
+    pub(crate) fn unregister_binding(&mut self, id: &str, owner: Option<&str>) -> bool {
+        let Some(binding) = self.bindings.get(id) else {
+            return false;
+        };
+        if owner.is_some() && binding.owner.as_deref() != owner {
+            return false;
+        }
+        let Some(binding) = self.bindings.remove(id) else {
+            return false;
+        };
+        if let Some(key) = &binding.served_by
+            && let Some(ProviderEntry {
+                provider: Provider::Worker(p),
+                ..
+            }) = self.providers.get(key)
+        {
+            self.send_to(
+                p,
+                &Message::UnregisterTrigger(UnregisterTrigger {
+                    id: id.to_string(),
+                    trigger_type: Some(binding.message.trigger_type.clone()),
+                }),
+            );
+        }
+        true
+    }
+
+    fn register_trigger_type(&mut self, worker_id: &str, namespace: &str, t: RegisterTriggerType) {
+        let ns = t.namespace.clone().unwrap_or_else(|| namespace.to_string());
+        let key = (ns, t.id.clone());
+        self.providers.insert(
+            key.clone(),
+            ProviderEntry {
+                provider: Provider::Worker(worker_id.to_string()),
+                message: Some(t),
+            },
+        );
+        // Replay every binding this provider now serves, parked ones included.
+        let ids: Vec<String> = self.bindings.keys().cloned().collect();
+        for id in ids {
+            let Some(binding) = self.bindings.get(&id) else {
+                continue;
+            };
+            if binding.message.trigger_type != key.1 {
+                continue;
+            }
+            let resolved = self.resolve_provider(&binding.message, &binding.origin_namespace);
+            if resolved.as_ref() != Some(&key) {
+                continue;
+            }
+            let frame = Message::RegisterTrigger(forwarded(&binding.message));
+            if let Some(b) = self.bindings.get_mut(&id) {
+                b.served_by = Some(key.clone());
+            }
+            self.send_to(worker_id, &frame);
+        }
+    }
+
+    /// A provider's verdict on a binding it was sent.
+    pub(crate) fn provider_verdict(&mut self, worker_id: &str, result: TriggerRegistrationResult) {
+        let Some(binding) = self.bindings.get(&result.id) else {
+            return;
+        };
+        let Some(key) = binding.served_by.clone() else {
+            return;
+        };
+        let is_provider = matches!(
+            self.providers.get(&key),
+            Some(ProviderEntry { provider: Provider::Worker(p), .. }) if p == worker_id
+        );
+        if !is_provider {
+            return;
+        }
+        if let Some(ack) = self.acks.remove(&result.id) {
+            let _ = ack.send(result.error.clone());
+        }
+        let Some(error) = result.error else { return };
+        let owner = binding.owner.clone();
+        if let Some(b) = self.bindings.get_mut(&result.id) {
+            b.served_by = None;
+        }
+        if let Some(owner) = owner {
+            self.send_to(
+                &owner,
+                &Message::TriggerRegistrationResult(TriggerRegistrationResult {
+                    error: Some(error),
+                    ..result
+                }),
+            );
+        }
+    }
+
+    /// Everything that goes when a worker disconnects (or is evicted).
+    pub(crate) fn remove_worker(&mut self, worker_id: &str, events: &mut Vec<Event>) {
+        if self.workers.remove(worker_id).is_none() {
+            return;
+        }
+        let before = self.functions.len();
+        self.functions.retain(|_, f| f.owner != worker_id);
+        if self.functions.len() != before {
+            events.push(Event::FunctionsChanged);
+        }
+        // Calls routed to it stop; calls it made lose their caller.
+        let stopped: Vec<Uuid> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.callee == worker_id)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stopped {
+            if let Some(call) = self.pending.remove(&id) {
+                let error = ErrorBody::new("invocation_stopped", "Invocation stopped");
+                self.answer(call.caller, &call.function_id, Err(error));
+            }
+        }
+        // Its bindings go; providers hear about it.
+        let owned: Vec<String> = self
+            .bindings
+            .iter()
+            .filter(|(_, b)| b.owner.as_deref() == Some(worker_id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in owned {
+            self.unregister_binding(&id, Some(worker_id));
+        }
+        // Its trigger types go; their bindings fall back or park.
+        let provided: Vec<(String, String)> = self
+            .providers
+            .iter()
+            .filter(|(_, p)| p.provider == Provider::Worker(worker_id.to_string()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in provided {
+            self.providers.remove(&key);
+            let ids: Vec<String> = self
+                .bindings
+                .iter()
+                .filter(|(_, b)| b.served_by.as_ref() == Some(&key))
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in ids {
+                let Some(binding) = self.bindings.get(&id) else {
+                    continue;
+                };
+                let fallback = self.resolve_provider(&binding.message, &binding.origin_namespace);
+                let frame = forwarded(&binding.message);
+                if let Some(b) = self.bindings.get_mut(&id) {
+                    b.served_by = fallback.clone();
+                }
+                if let Some(key) = fallback
+                    && let Some(ProviderEntry {
+                        provider: Provider::Worker(p),
+                        ..
+                    }) = self.providers.get(&key)
+                {
+                    self.send_to(p, &Message::RegisterTrigger(frame));
+                }
+            }
+        }
+        events.push(Event::Workers(
+            json!({"event": "worker_disconnected", "worker_id": worker_id}),
+        ));
+    }
+
+    /// Active bindings of a builtin trigger type.
+    pub(crate) fn builtin_bindings(&self, trigger_type: &str) -> Vec<RegisterTrigger> {
+        let key = (DEFAULT_NAMESPACE.to_string(), trigger_type.to_string());
+        self.bindings
+            .values()
+            .filter(|b| {
+                b.message.trigger_type == trigger_type && b.served_by.as_ref() == Some(&key)
+            })
+            .map(|b| b.message.clone())
+            .collect()
+    }
+}
+
+/// What became of a binding.
+pub(crate) enum BindOutcome {
+    Accepted,
+    Forwarded,
+    Parked,
+    Refused(ErrorBody),
+}
+
+/// The binding as a provider receives it: namespaces only when not default.
+fn forwarded(t: &RegisterTrigger) -> RegisterTrigger {
+    let keep = |ns: &Option<String>| ns.clone().filter(|ns| ns != DEFAULT_NAMESPACE);
+    RegisterTrigger {
+        namespace: keep(&t.namespace),
+        trigger_namespace: keep(&t.trigger_namespace),
+        ..t.clone()
+    }
+}
+
+/// A fresh W3C traceparent (`00-<32 hex>-<16 hex>-01`).
+pub(crate) fn new_traceparent() -> String {
+    let trace = Uuid::new_v4().simple().to_string();
+    let span = &Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{span}-01")
+}

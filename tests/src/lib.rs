@@ -1,0 +1,166 @@
+//! Shared helpers of the end-to-end tests.
+//!
+//! Every test gets an engine from [`engine`]: a fresh `iii-embedded` engine,
+//! or, when `III_URL` and `III_HTTP_URL` are set, the external engine they
+//! name (worker names are then made unique per run).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use iii::Worker;
+use iii_embedded::Engine;
+
+/// The engine a test runs against.
+pub struct TestEngine {
+    /// The in-process engine, unless an external one is used.
+    pub embedded: Option<Engine>,
+    /// Worker socket URL.
+    pub ws_url: String,
+    /// Base URL of HTTP triggers.
+    pub http_url: String,
+}
+
+/// Starts an embedded engine, or points at `III_URL`/`III_HTTP_URL`.
+pub async fn engine() -> TestEngine {
+    match (std::env::var("III_URL"), std::env::var("III_HTTP_URL")) {
+        (Ok(ws_url), Ok(http_url)) => TestEngine {
+            embedded: None,
+            ws_url,
+            http_url,
+        },
+        _ => {
+            let engine = Engine::start().await.expect("start the embedded engine");
+            TestEngine {
+                ws_url: engine.ws_url(),
+                http_url: engine.http_url(),
+                embedded: Some(engine),
+            }
+        }
+    }
+}
+
+/// A worker name unique within this test process and run.
+pub fn unique(name: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A function id unique within this run (for external engines, where ids
+/// from other runs may still be live).
+pub fn fid(id: &str) -> String {
+    unique(id).replace('-', "_")
+}
+
+impl TestEngine {
+    /// A builder for a worker on this engine with test-friendly timeouts.
+    pub fn worker(&self, name: &str) -> iii::WorkerBuilder {
+        Worker::builder()
+            .url(&self.ws_url)
+            .name(unique(name))
+            .default_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+    }
+
+    /// A connected worker.
+    pub async fn connect(&self, name: &str) -> Worker {
+        self.worker(name).connect().await.expect("connect")
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// An HTTP response, read whole.
+#[derive(Debug)]
+pub struct HttpReply {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lowercased.
+    pub headers: BTreeMap<String, String>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text()))
+    }
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one HTTP/1.1 request with hyper and reads the whole response.
+pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpReply {
+    let uri: hyper::Uri = url.parse().expect("url");
+    let authority = uri.authority().expect("authority").to_string();
+    let stream = tokio::net::TcpStream::connect(&authority)
+        .await
+        .expect("connect to the http listener");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("http handshake");
+    tokio::spawn(conn);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+        .header("host", &authority);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = request
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("http response");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    HttpReply {
+        status,
+        headers,
+        body,
+    }
+}

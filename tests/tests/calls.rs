@@ -1,0 +1,355 @@
+//! Functions and calls between workers, end to end over real sockets.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use iii::{Context, Error, Function};
+use iii_tests::{engine, eventually, fid};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema)]
+struct Greet {
+    name: String,
+    age: u32,
+}
+
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema, PartialEq)]
+struct Greeting {
+    message: String,
+}
+
+async fn greet(input: Greet) -> Result<Greeting, Error> {
+    Ok(Greeting {
+        message: format!("Hello, {} ({})!", input.name, input.age),
+    })
+}
+
+#[tokio::test]
+async fn typed_call_between_two_workers() {
+    let engine = engine().await;
+    let (callee, caller) = (
+        engine.connect("callee").await,
+        engine.connect("caller").await,
+    );
+    let id = fid("greetings::greet");
+    callee
+        .register_function(Function::new(&id, greet))
+        .expect("register");
+    callee.flush().await.expect("flush");
+    let out: Greeting = caller
+        .call(&id, &json!({"name": "Ada", "age": 36}))
+        .await
+        .expect("call");
+    assert_eq!(out.message, "Hello, Ada (36)!");
+}
+
+#[tokio::test]
+async fn handler_sees_the_caller_and_not_the_injected_field() {
+    let engine = engine().await;
+    let (callee, caller) = (
+        engine.connect("callee").await,
+        engine.connect("caller").await,
+    );
+    let id = fid("probe::whoami");
+    let f = Function::new(&id, |input: Value, ctx: Context| async move {
+        Ok::<_, Error>(
+            json!({"input": input, "caller": ctx.caller_worker_id(), "fn": ctx.function_id()}),
+        )
+    });
+    callee.register_function(f).expect("register");
+    callee.flush().await.expect("flush");
+    let out: Value = caller.call(&id, &json!({"x": 1})).await.expect("call");
+    assert_eq!(
+        out["input"],
+        json!({"x": 1}),
+        "`_caller_worker_id` is removed from the input"
+    );
+    assert_eq!(out["caller"], json!(caller.worker_id().expect("id")));
+    assert_eq!(out["fn"], json!(id));
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_the_expected_type() {
+    let engine = engine().await;
+    let (callee, caller) = (
+        engine.connect("callee").await,
+        engine.connect("caller").await,
+    );
+    let id = fid("greetings::greet");
+    callee
+        .register_function(Function::new(&id, greet))
+        .expect("register");
+    callee.flush().await.expect("flush");
+    let err = caller
+        .call::<Greeting, _>(&id, &json!({"name": "Ada", "age": "old"}))
+        .await
+        .expect_err("age is not a number");
+    let body = err.remote_body().expect("remote error").clone();
+    assert_eq!(body.code, "deserialization_error");
+    assert!(body.message.contains("`age`"), "{}", body.message);
+    assert!(body.message.contains("expected u32"), "{}", body.message);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_invocation_failed() {
+    let engine = engine().await;
+    let (callee, caller) = (
+        engine.connect("callee").await,
+        engine.connect("caller").await,
+    );
+    let id = fid("probe::panics");
+    let f = Function::new(&id, |_: Value| async move {
+        if true {
+            panic!("the disk is on fire");
+        }
+        Ok::<(), Error>(())
+    });
+    callee.register_function(f).expect("register");
+    callee.flush().await.expect("flush");
+    let started = std::time::Instant::now();
+    let err = caller
+        .call::<Value, _>(&id, &json!({}))
+        .await
+        .expect_err("panicked");
+    let body = err.remote_body().expect("remote error");
+    assert_eq!(body.code, "invocation_failed");
+    assert!(
+        body.message.contains("the disk is on fire"),
+        "{}",
+        body.message
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered, not timed out"
+    );
+    // The worker keeps serving after a panic.
+    callee
+        .register_function(Function::new(fid("probe::ok"), |x: u8| async move {
+            Ok::<_, Error>(x)
+        }))
+        .expect("register");
+    callee.flush().await.expect("flush");
+}
+
+#[tokio::test]
+async fn handler_errors_keep_their_code_and_message() {
+    let engine = engine().await;
+    let (callee, caller) = (
+        engine.connect("callee").await,
+        engine.connect("caller").await,
+    );
+    let id = fid("payments::charge");
+    let f = Function::new(&id, |_: Value| async move {
+        Err::<Value, _>(Error::new("card_declined", "insufficient funds"))
+    });
+    callee.register_function(f).expect("register");
+    callee.flush().await.expect("flush");
+    let err = caller
+        .call::<Value, _>(&id, &json!({}))
+        .await
+        .expect_err("declined");
+    assert_eq!(err.code(), "card_declined");
+    assert!(
+        err.to_string().contains("insufficient funds") && err.to_string().contains(&id),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_function_is_function_not_found_with_the_namespace() {
+    let engine = engine().await;
+    let caller = engine.connect("caller").await;
+    let err = caller
+        .call::<Value, _>("nobody::home", &json!({}))
+        .await
+        .expect_err("missing");
+    let body = err.remote_body().expect("remote error");
+    assert_eq!(body.code, "function_not_found");
+    assert!(
+        body.message.contains("nobody::home") && body.message.contains("namespace default"),
+        "{}",
+        body.message
+    );
+}
+
+#[tokio::test]
+async fn timeout_names_the_function_and_the_duration() {
+    let engine = engine().await;
+    let (callee, caller) = (
+        engine.connect("callee").await,
+        engine.connect("caller").await,
+    );
+    let id = fid("probe::slow");
+    let f = Function::new(&id, |_: Value| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok::<(), Error>(())
+    });
+    callee.register_function(f).expect("register");
+    callee.flush().await.expect("flush");
+    let err = caller
+        .invoke(&id)
+        .timeout(Duration::from_millis(300))
+        .call::<Value>()
+        .await
+        .expect_err("too slow");
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert_eq!(err.code(), "TIMEOUT");
+    assert!(
+        err.to_string().contains(&id) && err.to_string().contains("300ms"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn void_calls_run_without_an_answer() {
+    let engine = engine().await;
+    let (callee, caller) = (
+        engine.connect("callee").await,
+        engine.connect("caller").await,
+    );
+    let id = fid("audit::record");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let f = Function::new(&id, move |event: String| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(event);
+            Ok::<(), Error>(())
+        }
+    });
+    callee.register_function(f).expect("register");
+    callee.flush().await.expect("flush");
+    caller
+        .invoke(&id)
+        .payload("login")
+        .void()
+        .await
+        .expect("sent");
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("delivered");
+    assert_eq!(got.as_deref(), Some("login"));
+}
+
+#[tokio::test]
+async fn enqueue_returns_a_receipt_and_retries_until_success() {
+    let engine = engine().await;
+    if engine.embedded.is_none() {
+        return; // needs the built-in queue provider of iii-embedded
+    }
+    let (callee, caller) = (
+        engine.connect("callee").await,
+        engine.connect("caller").await,
+    );
+    let id = fid("emails::send");
+    let attempts = Arc::new(AtomicU32::new(0));
+    let seen = attempts.clone();
+    let f = Function::new(&id, move |to: String| {
+        let seen = seen.clone();
+        async move {
+            if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(Error::new("smtp_down", "try later"));
+            }
+            assert_eq!(to, "ada@example.test");
+            Ok(())
+        }
+    });
+    callee.register_function(f).expect("register");
+    callee.flush().await.expect("flush");
+    let receipt = caller
+        .invoke(&id)
+        .payload("ada@example.test")
+        .enqueue("emails")
+        .await
+        .expect("queued");
+    assert_eq!(receipt.message_receipt_id.len(), 36, "{receipt:?}");
+    eventually(Duration::from_secs(5), "the third delivery", || {
+        let n = attempts.load(Ordering::SeqCst);
+        async move { (n >= 3).then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_worker_can_call_its_own_functions_through_the_engine() {
+    let engine = engine().await;
+    let worker = engine.connect("solo").await;
+    let id = fid("math::double");
+    worker
+        .register_function(Function::new(
+            &id,
+            |x: i64| async move { Ok::<_, Error>(x * 2) },
+        ))
+        .expect("register");
+    worker.flush().await.expect("flush");
+    let out: i64 = worker.call(&id, &21).await.expect("call");
+    assert_eq!(out, 42);
+}
+
+#[tokio::test]
+async fn nested_calls_from_a_handler_through_its_context() {
+    let engine = engine().await;
+    let (a, b) = (engine.connect("a").await, engine.connect("b").await);
+    let (inner, outer) = (fid("math::double"), fid("math::quadruple"));
+    a.register_function(Function::new(&inner, |x: i64| async move {
+        Ok::<_, Error>(x * 2)
+    }))
+    .expect("register");
+    a.flush().await.expect("flush");
+    let inner_id = inner.clone();
+    let quad = Function::new(&outer, move |x: i64, ctx: Context| {
+        let inner_id = inner_id.clone();
+        async move {
+            let once: i64 = ctx.worker().call(&inner_id, &x).await?;
+            ctx.worker().call::<i64, _>(&inner_id, &once).await
+        }
+    });
+    b.register_function(quad).expect("register");
+    b.flush().await.expect("flush");
+    let out: i64 = a.call(&outer, &5).await.expect("call");
+    assert_eq!(out, 20);
+}
+
+#[tokio::test]
+async fn callee_disconnect_stops_the_call() {
+    let engine = engine().await;
+    let callee = engine
+        .worker("callee")
+        .shutdown_timeout(Duration::from_millis(200))
+        .connect()
+        .await
+        .expect("connect");
+    let caller = engine.connect("caller").await;
+    let id = fid("probe::hang");
+    let (started_tx, mut started) = mpsc::unbounded_channel();
+    let f = Function::new(&id, move |_: Value| {
+        let started_tx = started_tx.clone();
+        async move {
+            let _ = started_tx.send(());
+            std::future::pending::<()>().await;
+            Ok::<(), Error>(())
+        }
+    });
+    callee.register_function(f).expect("register");
+    callee.flush().await.expect("flush");
+    let call = tokio::spawn({
+        let caller = caller.clone();
+        async move { caller.call::<Value, _>(&id, &json!({})).await }
+    });
+    tokio::time::timeout(Duration::from_secs(5), started.recv())
+        .await
+        .expect("handler started");
+    let shutdown = tokio::spawn(async move {
+        // A short grace period: the hung handler will not finish.
+        callee.shutdown().await;
+    });
+    let err = tokio::time::timeout(Duration::from_secs(15), call)
+        .await
+        .expect("the caller is answered")
+        .expect("join")
+        .expect_err("stopped");
+    assert_eq!(err.code(), "invocation_stopped", "{err}");
+    shutdown.await.expect("shutdown");
+}

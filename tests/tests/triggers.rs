@@ -1,0 +1,525 @@
+//! Trigger bindings end to end: HTTP, state, pub/sub, custom trigger types.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iii::http::{ApiRequest, ApiResponse};
+use iii::trigger::{Custom, Http, StateChange, Subscribe, Trigger};
+use iii::trigger_type::{Binding, TriggerTypeHandler};
+use iii::{Context, Error, Function, TriggerType};
+use iii_tests::{engine, eventually, fid, http, unique};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// Waits until `GET url` stops answering 404 (the route is live).
+async fn route_live(method: &str, url: &str) {
+    eventually(
+        Duration::from_secs(5),
+        "the route to go live",
+        || async move {
+            let reply = http(method, url, &[], b"").await;
+            (reply.status != 404).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn http_trigger_request_and_response_shapes() {
+    let engine = engine().await;
+    let worker = engine.connect("web").await;
+    let id = fid("web::echo");
+    let path = format!("/{}/:name", unique("echo"));
+    let f = Function::new(&id, |req: ApiRequest, ctx: Context| async move {
+        Ok::<_, Error>(
+            ApiResponse::new(
+                201,
+                json!({
+                    "name": req.path_params["name"],
+                    "query": req.query_params,
+                    "custom": req.headers.get("x-custom"),
+                    "method": req.method,
+                    "pattern": req.path,
+                    "body": req.body,
+                    "meta": ctx.metadata(),
+                }),
+            )
+            .header("X-Probe", "yes"),
+        )
+    });
+    worker.register_function(f).expect("register");
+    worker.flush().await.expect("flush");
+    let trigger = Trigger::new(&id, Http::post(&path)).metadata(json!({"trigger_meta": 1}));
+    worker.register_trigger(trigger).expect("bind");
+    worker.flush().await.expect("flush");
+
+    let url = format!("{}{}", engine.http_url, path.replace(":name", "world"));
+    route_live("POST", &format!("{url}?warmup=1")).await;
+    let reply = http(
+        "POST",
+        &format!("{url}?x=1&y=two&x=3"),
+        &[("x-custom", "abc"), ("content-type", "application/json")],
+        br#"{"a":1,"b":[1,2]}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.headers["x-probe"], "yes");
+    assert_eq!(reply.headers["content-type"], "application/json");
+    let body = reply.json();
+    assert_eq!(body["name"], "world");
+    assert_eq!(
+        body["query"],
+        json!({"x": "3", "y": "two"}),
+        "last repeated value wins"
+    );
+    assert_eq!(body["custom"], "abc");
+    assert_eq!(body["method"], "POST");
+    assert_eq!(
+        body["pattern"],
+        json!(path),
+        "the registered pattern, not the URL"
+    );
+    assert_eq!(body["body"], json!({"a": 1, "b": [1, 2]}));
+    assert_eq!(body["meta"], json!({"trigger_meta": 1}));
+}
+
+#[tokio::test]
+async fn http_raw_bodies_header_lists_errors_and_unknown_routes() {
+    let engine = engine().await;
+    let worker = engine.connect("web").await;
+    let (text_fn, fail_fn) = (fid("web::text"), fid("web::fail"));
+    let base = unique("raw");
+    worker
+        .register_function(Function::new(&text_fn, |_: Value| async move {
+            Ok::<_, Error>(json!({"headers": ["Content-Type: text/plain", "X-Echo: 1"], "body": "plain text!"}))
+        }))
+        .expect("register");
+    worker.flush().await.expect("flush");
+    worker
+        .register_function(Function::new(&fail_fn, |_: Value| async move {
+            Err::<Value, _>(Error::new("teapot", "short and stout"))
+        }))
+        .expect("register");
+    worker.flush().await.expect("flush");
+    worker
+        .register_trigger(Trigger::new(&text_fn, Http::get(format!("/{base}/text"))))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    worker
+        .register_trigger(Trigger::new(&fail_fn, Http::get(format!("/{base}/fail"))))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+
+    let text_url = format!("{}/{base}/text", engine.http_url);
+    route_live("GET", &text_url).await;
+    let reply = http("GET", &text_url, &[], b"").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.text(), "plain text!");
+    assert_eq!(reply.headers["content-type"], "text/plain");
+    assert_eq!(reply.headers["x-echo"], "1");
+
+    let reply = http("GET", &format!("{}/{base}/fail", engine.http_url), &[], b"").await;
+    assert_eq!(reply.status, 500);
+    let error = &reply.json()["error"];
+    assert_eq!(error["code"], "teapot");
+    assert_eq!(error["message"], "short and stout");
+
+    let reply = http(
+        "GET",
+        &format!("{}/{base}/nothing-here", engine.http_url),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["error"]["code"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn unregistered_http_trigger_stops_answering() {
+    let engine = engine().await;
+    let worker = engine.connect("web").await;
+    let id = fid("web::gone");
+    let path = format!("/{}", unique("gone"));
+    worker
+        .register_function(Function::new(&id, |_: Value| async move {
+            Ok::<_, Error>(json!({"body": "here"}))
+        }))
+        .expect("register");
+    worker.flush().await.expect("flush");
+    let handle = worker
+        .register_trigger(Trigger::new(&id, Http::get(&path)))
+        .expect("bind");
+    let url = format!("{}{path}", engine.http_url);
+    route_live("GET", &url).await;
+    handle.unregister().expect("unbind");
+    eventually(Duration::from_secs(5), "the route to be removed", || {
+        let url = url.clone();
+        async move { (http("GET", &url, &[], b"").await.status == 404).then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_configs_fail_before_anything_is_sent() {
+    let engine = engine().await;
+    let worker = engine.connect("strict").await;
+    let err = worker
+        .register_trigger(Trigger::new("f", Http::new("FETCH", "/x")))
+        .expect_err("method");
+    assert!(err.to_string().contains("FETCH"), "{err}");
+    let err = worker
+        .register_trigger(Trigger::new("f", iii::trigger::Cron::new("*/5 * * * *")))
+        .expect_err("five fields");
+    assert!(err.to_string().contains("0 */5 * * * *"), "{err}");
+    let err = worker
+        .register_trigger(Trigger::new("f", iii::trigger::StreamChange::new("")))
+        .expect_err("stream_name");
+    assert!(err.to_string().contains("stream_name"), "{err}");
+}
+
+#[tokio::test]
+async fn engine_refusals_reach_the_trigger_handle() {
+    let engine = engine().await;
+    let worker = engine.connect("web").await;
+    // An http binding without api_path, which the typed config cannot express.
+    let handle = worker
+        .register_trigger(Trigger::new(
+            fid("web::x"),
+            Custom::new("http", json!({"http_method": "GET"})),
+        ))
+        .expect("sent");
+    let refusal = tokio::time::timeout(Duration::from_secs(5), handle.rejected())
+        .await
+        .expect("refused");
+    assert_eq!(refusal.code, "trigger_registration_failed");
+    assert!(refusal.message.contains("api_path"), "{}", refusal.message);
+}
+
+#[tokio::test]
+async fn state_changes_fire_state_triggers() {
+    let engine = engine().await;
+    let worker = engine.connect("watcher").await;
+    let id = fid("watch::users");
+    let scope = unique("users");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    worker
+        .register_function(Function::new(&id, move |event: Value| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event);
+                Ok::<(), Error>(())
+            }
+        }))
+        .expect("register");
+    worker.flush().await.expect("flush");
+    worker
+        .register_trigger(Trigger::new(&id, StateChange::any().scope(&scope)))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    let state = worker.state();
+    // Writes to other scopes must not fire this binding.
+    state
+        .set(&unique("elsewhere"), "k", &1)
+        .await
+        .expect("set elsewhere");
+    eventually(Duration::from_secs(5), "a created event", || {
+        let (state, scope) = (state.clone(), scope.clone());
+        async move { state.set(&scope, "ada", &json!({"v": 1})).await.ok() }
+    })
+    .await;
+    let event = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("fired")
+        .expect("event");
+    assert_eq!(event["type"], "state");
+    assert_eq!(event["scope"], json!(scope));
+    assert_eq!(event["key"], "ada");
+    assert_eq!(event["new_value"], json!({"v": 1}));
+}
+
+#[tokio::test]
+async fn publish_reaches_subscribers_of_the_topic() {
+    let engine = engine().await;
+    let (sub, publisher) = (engine.connect("sub").await, engine.connect("pub").await);
+    let id = fid("news::on_headline");
+    let topic = unique("headlines");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    sub.register_function(Function::new(&id, move |event: Value| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(event);
+            Ok::<(), Error>(())
+        }
+    }))
+    .expect("register");
+    sub.flush().await.expect("flush");
+    sub.register_trigger(Trigger::new(&id, Subscribe::new(&topic)))
+        .expect("bind");
+    sub.flush().await.expect("flush");
+    // The binding is live once the subscriber's registrations are applied;
+    // publish until one arrives.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let got = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no published message arrived"
+        );
+        let _: Value = publisher
+            .call(
+                "publish",
+                &json!({"topic": topic, "data": {"headline": "x"}}),
+            )
+            .await
+            .expect("publish");
+        if let Ok(Some(got)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+            break got;
+        }
+    };
+    assert_eq!(got, json!({"headline": "x"}));
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct Every {
+    millis: u64,
+}
+
+#[derive(Default)]
+struct Recorder {
+    registered: Mutex<Vec<(String, String, u64)>>,
+    unregistered: Mutex<Vec<String>>,
+}
+
+struct Ticker(Arc<Recorder>, iii::Worker);
+
+impl TriggerTypeHandler for Ticker {
+    type Config = Every;
+    async fn register(&self, binding: Binding<Every>) -> Result<(), Error> {
+        if binding.config.millis == 0 {
+            return Err(Error::new("invalid_config", "`millis` must be positive"));
+        }
+        self.0.registered.lock().expect("lock").push((
+            binding.id.clone(),
+            binding.function_id.clone(),
+            binding.config.millis,
+        ));
+        // Fire once, as a real provider would on its schedule.
+        self.1
+            .invoke(&binding.function_id)
+            .payload(&json!({"tick": 1}))
+            .metadata(binding.metadata.unwrap_or(Value::Null))
+            .void()
+            .await
+    }
+    async fn unregister(&self, id: String) -> Result<(), Error> {
+        self.0.unregistered.lock().expect("lock").push(id);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn custom_trigger_type_provider_receives_fires_and_refuses() {
+    let engine = engine().await;
+    let provider = engine.connect("provider").await;
+    let user = engine.connect("user").await;
+    let ty = unique("ticker");
+    let recorder = Arc::new(Recorder::default());
+    provider
+        .register_trigger_type(
+            TriggerType::new(&ty, "ticks every N ms"),
+            Ticker(recorder.clone(), provider.clone()),
+        )
+        .expect("provide");
+    provider.flush().await.expect("flush");
+
+    let id = fid("tick::on");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    user.register_function(Function::new(&id, move |tick: Value, ctx: Context| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send((tick, ctx.metadata().cloned()));
+            Ok::<(), Error>(())
+        }
+    }))
+    .expect("register");
+    user.flush().await.expect("flush");
+    let good = user
+        .register_trigger(
+            Trigger::new(&id, Custom::new(&ty, json!({"millis": 50}))).metadata(json!({"m": "v"})),
+        )
+        .expect("bind");
+    let (tick, meta) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("fired")
+        .expect("tick");
+    assert_eq!(tick, json!({"tick": 1}));
+    assert_eq!(meta, Some(json!({"m": "v"})));
+    assert_eq!(
+        recorder.registered.lock().expect("lock")[0],
+        (good.id().to_string(), id.clone(), 50)
+    );
+
+    // A config the provider refuses comes back to the binding's owner.
+    let bad = user
+        .register_trigger(Trigger::new(&id, Custom::new(&ty, json!({"millis": 0}))))
+        .expect("sent");
+    let refusal = tokio::time::timeout(Duration::from_secs(5), bad.rejected())
+        .await
+        .expect("refused");
+    assert_eq!(refusal.code, "invalid_config");
+    // A config that does not decode names the field.
+    let wrong = user
+        .register_trigger(Trigger::new(
+            &id,
+            Custom::new(&ty, json!({"millis": "soon"})),
+        ))
+        .expect("sent");
+    let refusal = tokio::time::timeout(Duration::from_secs(5), wrong.rejected())
+        .await
+        .expect("refused");
+    assert_eq!(refusal.code, "deserialization_error");
+    assert!(refusal.message.contains("`millis`"), "{}", refusal.message);
+
+    good.unregister().expect("unbind");
+    eventually(
+        Duration::from_secs(5),
+        "the provider to hear of the removal",
+        || {
+            let done = recorder
+                .unregistered
+                .lock()
+                .expect("lock")
+                .contains(&good.id().to_string());
+            async move { done.then_some(()) }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bindings_made_before_the_provider_are_replayed_to_it() {
+    let engine = engine().await;
+    let user = engine.connect("early").await;
+    let ty = unique("late-type");
+    let id = fid("late::fn");
+    let ok = |_: Value| async move { Ok::<(), Error>(()) };
+    user.register_function(Function::new(&id, ok))
+        .expect("register");
+    user.flush().await.expect("flush");
+    let binding = user
+        .register_trigger(Trigger::new(&id, Custom::new(&ty, json!({"millis": 5}))))
+        .expect("parked");
+    // Make sure the parked binding reached the engine before the provider.
+    let _ = user.list_functions().await.expect("round trip");
+    let provider = engine.connect("late-provider").await;
+    let recorder = Arc::new(Recorder::default());
+    provider
+        .register_trigger_type(
+            TriggerType::new(&ty, "late"),
+            Ticker(recorder.clone(), provider.clone()),
+        )
+        .expect("provide");
+    provider.flush().await.expect("flush");
+    eventually(
+        Duration::from_secs(5),
+        "the parked binding to be replayed",
+        || {
+            let ids: Vec<String> = recorder
+                .registered
+                .lock()
+                .expect("lock")
+                .iter()
+                .map(|r| r.0.clone())
+                .collect();
+            let want = binding.id().to_string();
+            async move { ids.contains(&want).then_some(()) }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn discovery_lists_functions_and_trigger_types() {
+    let engine = engine().await;
+    let worker = engine.connect("lister").await;
+    let id = fid("listed::fn");
+    let f = Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) })
+        .description("listed for the test");
+    worker.register_function(f).expect("register");
+    worker.flush().await.expect("flush");
+    let hidden = fid("hidden::fn");
+    worker
+        .register_function(
+            Function::new(&hidden, |x: u8| async move { Ok::<_, Error>(x) })
+                .metadata(json!({"internal": true})),
+        )
+        .expect("register");
+    worker.flush().await.expect("flush");
+    let functions = eventually(Duration::from_secs(5), "the function to be listed", || {
+        let (worker, id) = (worker.clone(), id.clone());
+        async move {
+            let list = worker.list_functions().await.ok()?;
+            list.iter().any(|f| f.function_id == id).then_some(list)
+        }
+    })
+    .await;
+    let me = functions
+        .iter()
+        .find(|f| f.function_id == id)
+        .expect("listed");
+    assert_eq!(me.description.as_deref(), Some("listed for the test"));
+    assert_eq!(me.worker_name.as_deref(), Some(worker.name()));
+    assert!(
+        functions.iter().all(|f| f.function_id != hidden),
+        "internal functions are hidden"
+    );
+    let types = worker.list_trigger_types(false).await.expect("types");
+    assert!(types.iter().any(|t| t.id == "http"), "{types:?}");
+}
+
+#[tokio::test]
+async fn state_round_trip() {
+    let engine = engine().await;
+    let worker = engine.connect("stateful").await;
+    let state = worker.state();
+    let scope = unique("scope");
+    let change = state
+        .set(&scope, "ada", &json!({"n": 1, "name": "B"}))
+        .await
+        .expect("set");
+    assert_eq!(change.old_value, None);
+    let change = state
+        .update(
+            &scope,
+            "ada",
+            vec![
+                iii::state::UpdateOp::Increment {
+                    path: "n".into(),
+                    by: 5,
+                },
+                iii::state::UpdateOp::Set {
+                    path: "name".into(),
+                    value: json!("C"),
+                },
+            ],
+        )
+        .await
+        .expect("update");
+    assert_eq!(change.new_value, Some(json!({"n": 6, "name": "C"})));
+    let got: Option<Value> = state.get(&scope, "ada").await.expect("get");
+    assert_eq!(got, Some(json!({"n": 6, "name": "C"})));
+    let missing: Option<Value> = state.get(&scope, "nobody").await.expect("get");
+    assert_eq!(missing, None);
+    let all: Vec<Value> = state.list(&scope).await.expect("list");
+    assert_eq!(all.len(), 1);
+    assert!(state.list_groups().await.expect("groups").contains(&scope));
+    let deleted: Option<Value> = state.delete(&scope, "ada").await.expect("delete");
+    assert_eq!(deleted, Some(json!({"n": 6, "name": "C"})));
+    let err = worker
+        .call::<Value, _>("state::set", &json!({"scope": "s"}))
+        .await
+        .expect_err("no key");
+    assert_eq!(err.code(), "deserialization_error");
+    assert!(err.to_string().contains("missing field `key`"), "{err}");
+}
