@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -23,8 +23,9 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::Error;
+use crate::outbound::Outbound;
 use crate::protocol::{self, Message, Reattach};
-use crate::worker::{ConnectionState, Inner, Worker, encode_frame, lock};
+use crate::worker::{ConnectionState, Failure, Inner, Worker, encode_frame, lock};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -66,10 +67,10 @@ impl Fatal {
 }
 
 /// Fails every pending call with the error `make` builds for its function.
-pub(crate) fn fail_pending(inner: &Inner, make: impl Fn(String) -> Error) {
+pub(crate) fn fail_pending(inner: &Inner, make: impl Fn() -> Failure) {
     let drained: Vec<_> = lock(&inner.pending).drain().collect();
     for (_, pending) in drained {
-        let _ = pending.reply.send(Err(make(pending.function_id)));
+        let _ = pending.reply.send(Err(make()));
     }
 }
 
@@ -262,8 +263,8 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
         },
     );
     let (sink, stream) = socket.split();
-    let (tx, rx) = mpsc::unbounded_channel::<String>();
     let kill = Arc::new(Notify::new());
+    let tx = Outbound::new(sink, kill.clone());
     let last_seen = Arc::new(AtomicU64::new(0));
     let epoch = Instant::now();
 
@@ -292,11 +293,12 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
                 Err(e) => tracing::error!("could not replay a registration: {e}"),
             }
         }
-        link.tx = Some(tx);
+        link.tx = Some(tx.clone());
         link.session
     };
 
-    tokio::spawn(write_loop(sink, rx, kill.clone()));
+    tokio::spawn(tx.clone().background());
+    tx.write().await;
     let keepalive = tokio::spawn(keepalive(
         worker.clone(),
         session,
@@ -321,7 +323,7 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
             {
                 let mut link = lock(&inner.link);
                 if link.session == session {
-                    link.tx = None;
+                    link.detach();
                 }
             }
             kill.notify_one();
@@ -360,36 +362,6 @@ async fn announce(worker: &Worker, timeout: Duration) -> Result<Value, Error> {
         .timeout(timeout)
         .call::<Value>()
         .await
-}
-
-async fn write_loop(
-    mut sink: futures_util::stream::SplitSink<Socket, Frame>,
-    mut rx: mpsc::UnboundedReceiver<String>,
-    kill: Arc<Notify>,
-) {
-    const BATCH: usize = 128;
-    'outer: while let Some(first) = rx.recv().await {
-        if sink.feed(Frame::text(first)).await.is_err() {
-            break;
-        }
-        for _ in 1..BATCH {
-            match rx.try_recv() {
-                Ok(more) => {
-                    if sink.feed(Frame::text(more)).await.is_err() {
-                        break 'outer;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        if sink.flush().await.is_err() {
-            break;
-        }
-    }
-    // Every sender is gone (graceful close) or the socket failed.
-    let _ = sink.send(Frame::Close(None)).await;
-    let _ = sink.close().await;
-    kill.notify_one();
 }
 
 async fn keepalive(
@@ -461,17 +433,15 @@ async fn read_loop(
     {
         let mut link = lock(&worker.inner.link);
         if link.session == session {
-            link.tx = None;
+            link.detach();
         }
     }
     match &end {
         End::Fatal(fatal) => {
             let url = &worker.inner.config.url;
-            fail_pending(&worker.inner, |_| fatal.to_error(url));
+            fail_pending(&worker.inner, || Failure::Fatal(fatal.to_error(url)));
         }
-        End::Lost(_) => fail_pending(&worker.inner, |function_id| Error::ConnectionLost {
-            function_id,
-        }),
+        End::Lost(_) => fail_pending(&worker.inner, || Failure::Lost),
     }
     end
 }

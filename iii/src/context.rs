@@ -1,5 +1,7 @@
 //! What a handler knows about the invocation it is serving.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -18,7 +20,7 @@ use crate::worker::Worker;
 #[derive(Clone, Debug)]
 pub struct Context {
     pub(crate) invocation_id: Option<Uuid>,
-    pub(crate) function_id: String,
+    pub(crate) function_id: Arc<str>,
     pub(crate) caller_worker_id: Option<String>,
     pub(crate) traceparent: Option<String>,
     pub(crate) baggage: Option<String>,

@@ -1,6 +1,8 @@
 //! Inbound frames: results of our calls, invocations of our functions,
 //! bindings for the trigger types we provide, and the engine's verdicts.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::connection::Fatal;
@@ -11,7 +13,7 @@ use crate::protocol::{
     self, ErrorBody, InvocationResult, InvokeFunction, Message, RegisterTrigger,
     RegistrationRejected, TriggerRegistrationResult, UnregisterTrigger,
 };
-use crate::worker::{Worker, lock};
+use crate::worker::{Failure, Worker, lock};
 
 /// The key the engine adds to object payloads of worker-initiated calls.
 pub const CALLER_WORKER_ID: &str = "_caller_worker_id";
@@ -66,11 +68,9 @@ fn complete(worker: &Worker, result: InvocationResult) {
         tracing::debug!(invocation_id = %result.invocation_id, "result for a call nobody waits for");
         return;
     };
-    let outcome = result.into_outcome().map_err(|body| crate::Error::Remote {
-        function_id: pending.function_id.clone(),
-        body,
-    });
-    let _ = pending.reply.send(outcome);
+    let _ = pending
+        .reply
+        .send(result.into_outcome().map_err(Failure::Remote));
 }
 
 /// Removes `_caller_worker_id` from an object payload and returns it.
@@ -125,7 +125,7 @@ fn invoke_local(worker: &Worker, invoke: InvokeFunction) {
             Some(Some(handler)) => {
                 let ctx = Context {
                     invocation_id,
-                    function_id: function_id.clone(),
+                    function_id: Arc::from(function_id.as_str()),
                     caller_worker_id,
                     traceparent,
                     baggage,
@@ -149,10 +149,9 @@ fn invoke_local(worker: &Worker, invoke: InvokeFunction) {
             )),
         };
         let Some(id) = invocation_id else { return };
-        let reply =
-            Message::InvocationResult(InvocationResult::new(id, function_id.clone(), outcome));
-        if let Err(e) = worker.send(&reply) {
-            tracing::warn!(%id, function_id, "could not send the result; the caller gets `invocation_stopped`: {e}");
+        let reply = Message::InvocationResult(InvocationResult::new(id, function_id, outcome));
+        if let Err(e) = worker.send_now(&reply).await {
+            tracing::warn!(%id, "could not send a result; the caller gets `invocation_stopped`: {e}");
         }
     });
 }
@@ -188,7 +187,7 @@ fn provider_register(worker: &Worker, binding: RegisterTrigger) {
             function_id: binding.function_id,
             error,
         });
-        let _ = worker.send(&verdict);
+        let _ = worker.send_now(&verdict).await;
     });
 }
 

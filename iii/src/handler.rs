@@ -6,6 +6,7 @@
 //! decoded from the call's JSON with a field path in every error; the output
 //! is encoded back to JSON.
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -31,9 +32,9 @@ pub(crate) type ErasedHandler =
 /// accepted shapes; `Args` only tells the shapes apart.
 pub trait Handler<Args>: Send + Sync + 'static {
     /// Decoded from the invocation's `data`.
-    type Input: DeserializeOwned + JsonSchema;
+    type Input: DeserializeOwned + JsonSchema + 'static;
     /// Encoded into the invocation's `result`.
-    type Output: Serialize + JsonSchema;
+    type Output: Serialize + JsonSchema + 'static;
     /// Converted into [`Error`] on failure.
     type Error: Into<Error>;
     /// The handler's future.
@@ -47,8 +48,8 @@ impl<F, Fut, I, O, E> Handler<(I, Context)> for F
 where
     F: Fn(I, Context) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, E>> + Send + 'static,
-    I: DeserializeOwned + JsonSchema,
-    O: Serialize + JsonSchema,
+    I: DeserializeOwned + JsonSchema + 'static,
+    O: Serialize + JsonSchema + 'static,
     E: Into<Error>,
 {
     type Input = I;
@@ -64,8 +65,8 @@ impl<F, Fut, I, O, E> Handler<(I,)> for F
 where
     F: Fn(I) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, E>> + Send + 'static,
-    I: DeserializeOwned + JsonSchema,
-    O: Serialize + JsonSchema,
+    I: DeserializeOwned + JsonSchema + 'static,
+    O: Serialize + JsonSchema + 'static,
     E: Into<Error>,
 {
     type Input = I;
@@ -81,7 +82,7 @@ impl<F, Fut, O, E> Handler<()> for F
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, E>> + Send + 'static,
-    O: Serialize + JsonSchema,
+    O: Serialize + JsonSchema + 'static,
     E: Into<Error>,
 {
     type Input = NoInput;
@@ -112,11 +113,38 @@ impl JsonSchema for NoInput {
     }
 }
 
+/// Moves `value` out as `T` when `T` is `serde_json::Value` itself, which
+/// would otherwise be rebuilt node by node; hands it back otherwise.
+fn as_is<T: 'static>(value: Value) -> Result<T, Value> {
+    let mut slot = Some(value);
+    if let Some(same) = (&mut slot as &mut dyn Any).downcast_mut::<Option<T>>()
+        && let Some(same) = same.take()
+    {
+        return Ok(same);
+    }
+    Err(slot.unwrap_or(Value::Null))
+}
+
+/// Encodes `output` as JSON; a `serde_json::Value` is moved, not rebuilt.
+pub(crate) fn encode<T: Serialize + 'static>(output: T) -> Result<Value, serde_json::Error> {
+    let mut slot = Some(output);
+    if let Some(value) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Value>>()
+        && let Some(value) = value.take()
+    {
+        return Ok(value);
+    }
+    serde_json::to_value(&slot)
+}
+
 /// Decodes `value` into `T`, naming the failing field path and expected type.
-pub(crate) fn decode<T: DeserializeOwned>(
+pub(crate) fn decode<T: DeserializeOwned + 'static>(
     value: Value,
     what: impl FnOnce() -> String,
 ) -> Result<T, Error> {
+    let value = match as_is::<T>(value) {
+        Ok(same) => return Ok(same),
+        Err(value) => value,
+    };
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -139,12 +167,13 @@ where
 {
     let handler = Arc::new(handler);
     Arc::new(move |data: Value, ctx: Context| {
-        let decoded = decode::<H::Input>(data, || format!("the input of `{}`", ctx.function_id));
-        let fut = decoded.map(|input| handler.call(input, ctx.clone()));
+        let function_id = ctx.function_id.clone();
+        let decoded = decode::<H::Input>(data, || format!("the input of `{function_id}`"));
+        let fut = decoded.map(|input| handler.call(input, ctx));
         Box::pin(async move {
             let output = fut?.await.map_err(Into::into)?;
-            serde_json::to_value(output).map_err(|source| Error::Encode {
-                what: format!("the output of `{}`", ctx.function_id),
+            encode(output).map_err(|source| Error::Encode {
+                what: format!("the output of `{function_id}`"),
                 source,
             })
         })

@@ -72,7 +72,7 @@ impl Worker {
     /// ```
     pub async fn call<O, I>(&self, function_id: &str, input: &I) -> Result<O, Error>
     where
-        O: DeserializeOwned,
+        O: DeserializeOwned + 'static,
         I: Serialize + ?Sized,
     {
         self.invoke(function_id).payload(input).call().await
@@ -151,7 +151,7 @@ impl Invocation {
     }
 
     /// Sends the call and waits for its result, decoded into `O`.
-    pub async fn call<O: DeserializeOwned>(mut self) -> Result<O, Error> {
+    pub async fn call<O: DeserializeOwned + 'static>(mut self) -> Result<O, Error> {
         self.check()?;
         let function_id = self.message.function_id.clone();
         let timeout = self
@@ -172,6 +172,7 @@ impl Invocation {
             &Message::InvokeFunction(self.message),
             function_id,
         )
+        .await
     }
 
     /// Hands the call to the engine's queue named `queue` and returns the
@@ -193,25 +194,32 @@ impl Invocation {
     }
 }
 
-fn send(worker: &Worker, message: &Message, function_id: String) -> Result<(), Error> {
+async fn send(worker: &Worker, message: &Message, function_id: String) -> Result<(), Error> {
     let frame = encode_frame(message)?;
-    let link = lock(&worker.inner.link);
-    match &link.tx {
-        Some(tx) if tx.send(frame).is_ok() => Ok(()),
-        _ if worker.is_shutting_down() => Err(Error::Shutdown { function_id }),
-        _ => Err(Error::NotConnected { function_id }),
-    }
+    let out = {
+        let link = lock(&worker.inner.link);
+        match &link.tx {
+            Some(tx) if tx.push(frame).is_ok() => tx.clone(),
+            _ if worker.is_shutting_down() => return Err(Error::Shutdown { function_id }),
+            _ => return Err(Error::NotConnected { function_id }),
+        }
+    };
+    out.write().await;
+    Ok(())
 }
 
 /// Removes a pending call if its future is dropped before the answer.
 struct PendingGuard<'a> {
     worker: &'a Worker,
     id: Uuid,
+    answered: bool,
 }
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        lock(&self.worker.inner.pending).remove(&self.id);
+        if !self.answered {
+            lock(&self.worker.inner.pending).remove(&self.id);
+        }
     }
 }
 
@@ -223,10 +231,14 @@ async fn round_trip(
 ) -> Result<Value, Error> {
     let id = crate::ids::next_uuid();
     message.invocation_id = Some(id);
-    let function_id = message.function_id.clone();
-    let frame = encode_frame(&Message::InvokeFunction(message))?;
+    let message = Message::InvokeFunction(message);
+    let frame = encode_frame(&message)?;
+    let function_id = match message {
+        Message::InvokeFunction(m) => m.function_id,
+        _ => String::new(),
+    };
     let (reply, answer) = oneshot::channel();
-    {
+    let out = {
         // Holding the link lock while registering the call means a session
         // that ends concurrently either fails this call or never saw it.
         let link = lock(&worker.inner.link);
@@ -237,21 +249,28 @@ async fn round_trip(
                 Error::NotConnected { function_id }
             });
         };
-        lock(&worker.inner.pending).insert(
-            id,
-            Pending {
-                function_id: function_id.clone(),
-                reply,
-            },
-        );
-        if tx.send(frame).is_err() {
+        lock(&worker.inner.pending).insert(id, Pending { reply });
+        if tx.push(frame).is_err() {
             lock(&worker.inner.pending).remove(&id);
             return Err(Error::ConnectionLost { function_id });
         }
-    }
-    let _guard = PendingGuard { worker, id };
-    match tokio::time::timeout(timeout, answer).await {
-        Ok(Ok(outcome)) => outcome,
+        tx.clone()
+    };
+    let mut guard = PendingGuard {
+        worker,
+        id,
+        answered: false,
+    };
+    let answered = async move {
+        out.write().await;
+        answer.await
+    };
+    let outcome = tokio::time::timeout(timeout, answered).await;
+    // The reader removed the entry when it answered.
+    guard.answered = matches!(outcome, Ok(Ok(_)));
+    match outcome {
+        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(Ok(Err(failure))) => Err(failure.into_error(function_id)),
         Ok(Err(_)) => Err(Error::ConnectionLost { function_id }),
         Err(_) => Err(Error::Timeout {
             function_id,

@@ -40,6 +40,7 @@ pub mod handler;
 pub mod http;
 mod ids;
 pub mod invoke;
+mod outbound;
 pub mod protocol;
 pub mod schema;
 pub mod state;

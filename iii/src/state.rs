@@ -94,12 +94,16 @@ impl Worker {
 }
 
 impl State {
-    async fn call<T: DeserializeOwned>(&self, function_id: &str, data: Value) -> Result<T, Error> {
+    async fn call<T: DeserializeOwned + 'static>(
+        &self,
+        function_id: &str,
+        data: Value,
+    ) -> Result<T, Error> {
         self.worker.invoke(function_id).data(data).call().await
     }
 
     /// The value at `scope`/`key`, or `None`.
-    pub async fn get<T: DeserializeOwned>(
+    pub async fn get<T: DeserializeOwned + 'static>(
         &self,
         scope: &str,
         key: &str,
@@ -127,7 +131,7 @@ impl State {
     }
 
     /// Deletes the value; returns what was stored, if anything.
-    pub async fn delete<T: DeserializeOwned>(
+    pub async fn delete<T: DeserializeOwned + 'static>(
         &self,
         scope: &str,
         key: &str,
@@ -151,7 +155,7 @@ impl State {
     }
 
     /// Every value in `scope` (without keys).
-    pub async fn list<T: DeserializeOwned>(&self, scope: &str) -> Result<Vec<T>, Error> {
+    pub async fn list<T: DeserializeOwned + 'static>(&self, scope: &str) -> Result<Vec<T>, Error> {
         let values: Option<Vec<T>> = self.call("state::list", json!({"scope": scope})).await?;
         Ok(values.unwrap_or_default())
     }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -20,6 +20,7 @@ pub(crate) use state::until;
 
 use crate::error::Error;
 use crate::function::{Function, FunctionHandle, validate_id};
+use crate::outbound::Outbound;
 use crate::protocol::{
     self, Message, RegisterService, UnregisterFunction, UnregisterTrigger, UnregisterTriggerType,
 };
@@ -67,21 +68,56 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// A call waiting for its `invocationresult`.
+/// A call waiting for its `invocationresult`; the caller knows the
+/// function id, so the answer carries none.
 pub(crate) struct Pending {
-    pub(crate) function_id: String,
-    pub(crate) reply: oneshot::Sender<Result<serde_json::Value, Error>>,
+    pub(crate) reply: oneshot::Sender<Result<serde_json::Value, Failure>>,
+}
+
+/// Why a pending call got no value.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The callee (or the engine) answered with an error.
+    Remote(crate::protocol::ErrorBody),
+    /// The connection dropped first.
+    Lost,
+    /// The worker shut down first.
+    Shutdown,
+    /// The engine refused the worker for good.
+    Fatal(Error),
+}
+
+impl Failure {
+    /// The error the caller of `function_id` sees.
+    pub(crate) fn into_error(self, function_id: String) -> Error {
+        match self {
+            Failure::Remote(body) => Error::Remote { function_id, body },
+            Failure::Lost => Error::ConnectionLost { function_id },
+            Failure::Shutdown => Error::Shutdown { function_id },
+            Failure::Fatal(error) => error,
+        }
+    }
 }
 
 /// The live connection's outbound queue and everything to replay on the next.
 pub(crate) struct Link {
     /// Set while a session is open and its replay has been queued.
-    pub(crate) tx: Option<mpsc::UnboundedSender<String>>,
+    pub(crate) tx: Option<Arc<Outbound>>,
     /// Which session `tx` belongs to.
     pub(crate) session: u64,
     /// Pings sent on this session (the engine answers them in order).
     pub(crate) pings_sent: u64,
     pub(crate) registry: Registry,
+}
+
+impl Link {
+    /// Detaches the session's outbound queue; its writer flushes what is
+    /// queued and sends a Close frame.
+    pub(crate) fn detach(&mut self) {
+        if let Some(out) = self.tx.take() {
+            out.close();
+        }
+    }
 }
 
 /// Identity the engine gave the current (or last) connection.
@@ -290,7 +326,8 @@ impl Worker {
         Ok(())
     }
 
-    /// Queues a frame on the live connection. Fails if there is none.
+    /// Queues a frame on the live connection for the background writer.
+    /// Fails if there is none.
     pub(crate) fn send(&self, message: &Message) -> Result<(), Error> {
         let frame = encode_frame(message)?;
         let link = lock(&self.inner.link);
@@ -300,6 +337,24 @@ impl Worker {
                 function_id: String::new(),
             }),
         }
+    }
+
+    /// Sends a frame on the live connection, writing it from this task.
+    pub(crate) async fn send_now(&self, message: &Message) -> Result<(), Error> {
+        let frame = encode_frame(message)?;
+        let out = {
+            let link = lock(&self.inner.link);
+            match &link.tx {
+                Some(tx) if tx.push(frame).is_ok() => tx.clone(),
+                _ => {
+                    return Err(Error::NotConnected {
+                        function_id: String::new(),
+                    });
+                }
+            }
+        };
+        out.write().await;
+        Ok(())
     }
 
     /// Stops the worker gracefully: new invocations are refused, running
@@ -319,11 +374,9 @@ impl Worker {
                     "handlers still running after the shutdown timeout of {deadline:?}; closing anyway"
                 );
             }
-            // Dropping the sender lets the writer flush and send Close.
-            lock(&self.inner.link).tx = None;
-            crate::connection::fail_pending(&self.inner, |function_id| Error::Shutdown {
-                function_id,
-            });
+            // The writer flushes what is queued and sends Close.
+            lock(&self.inner.link).detach();
+            crate::connection::fail_pending(&self.inner, || Failure::Shutdown);
         }
         let supervisor = lock(&self.inner.supervisor).take();
         if let Some(handle) = supervisor {

@@ -1,0 +1,337 @@
+//! Call benchmark on iii-embedded, printing figures:
+//!
+//! - sequential round trips (one call at a time): p50 and p99 latency;
+//! - 64 calls in flight at once: calls per second;
+//!
+//! for the SDK (an SDK caller and an SDK callee) and for the floor: a bare
+//! protocol client on each side, one task per socket, no locks, no spawns.
+//!
+//! Run: `cargo run --release -p iii-benches [-- SEQUENTIAL CONCURRENT]`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use iii::protocol::{self, InvocationResult, InvokeFunction, Message, RegisterFunction};
+use iii::{Error, Function, Worker};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message as Frame;
+use uuid::Uuid;
+
+const IN_FLIGHT: usize = 64;
+const FUNCTION: &str = "bench::echo";
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+fn payload() -> Value {
+    json!({"order": 42, "items": ["a", "b", "c"], "note": "benchmark payload"})
+}
+
+/// Which kind of peer serves `bench::echo`.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Bare,
+    Sdk,
+}
+
+/// Starts a callee of `kind` serving the echo function; returns a guard.
+async fn start_callee(url: &str, kind: Kind) -> Box<dyn std::any::Any> {
+    match kind {
+        Kind::Sdk => {
+            let callee = Worker::builder()
+                .url(url)
+                .name("bench-sdk-callee")
+                .connect()
+                .await
+                .expect("callee");
+            callee
+                .register_function(Function::new(FUNCTION, |v: Value| async move {
+                    Ok::<_, Error>(v)
+                }))
+                .expect("register");
+            callee.flush().await.expect("flush");
+            Box::new(callee)
+        }
+        Kind::Bare => {
+            let register = Message::RegisterFunction(RegisterFunction {
+                id: FUNCTION.into(),
+                description: None,
+                request_format: None,
+                response_format: None,
+                metadata: None,
+                invocation: None,
+            });
+            let callee = bare_connect(url, "bench-bare-callee", vec![register]).await;
+            Box::new(AbortOnDrop(tokio::spawn(bare_callee(callee))))
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn stop_callee(callee: Box<dyn std::any::Any>) {
+    if let Ok(worker) = callee.downcast::<Worker>() {
+        worker.shutdown().await;
+    }
+}
+
+async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize) -> Figures {
+    let callee = start_callee(url, callee_kind).await;
+    let caller = Worker::builder()
+        .url(url)
+        .name("bench-sdk-caller")
+        .connect()
+        .await
+        .expect("caller");
+    let data = payload();
+
+    for _ in 0..200 {
+        let _: Value = caller.call(FUNCTION, &data).await.expect("warm-up");
+    }
+    let mut latencies = Vec::with_capacity(sequential);
+    for _ in 0..sequential {
+        let started = Instant::now();
+        let _: Value = caller.call(FUNCTION, &data).await.expect("call");
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+
+    let started = Instant::now();
+    let per_task = concurrent / IN_FLIGHT;
+    let tasks: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let caller = caller.clone();
+            let data = data.clone();
+            tokio::spawn(async move {
+                for _ in 0..per_task {
+                    let _: Value = caller.call(FUNCTION, &data).await.expect("call");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("join");
+    }
+    let per_second = (per_task * IN_FLIGHT) as f64 / started.elapsed().as_secs_f64();
+    caller.shutdown().await;
+    stop_callee(callee).await;
+    Figures {
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        per_second,
+    }
+}
+
+/// Connects, reads `workerregistered`, announces with `name`.
+async fn bare_connect(url: &str, name: &str, registrations: Vec<Message>) -> Socket {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let _welcome = socket.next().await.expect("welcome").expect("frame");
+    let id = Uuid::new_v4();
+    let mut frames = registrations;
+    frames.push(Message::InvokeFunction(InvokeFunction::new(
+        Some(id),
+        "engine::workers::register",
+        json!({"name": name, "pid": std::process::id()}),
+    )));
+    for frame in frames {
+        socket
+            .send(Frame::text(protocol::encode(&frame).expect("encode")))
+            .await
+            .expect("send");
+    }
+    // Wait for the register answer.
+    while let Some(Ok(frame)) = socket.next().await {
+        if let Frame::Text(text) = frame
+            && let Ok(Message::InvocationResult(r)) = protocol::decode(&text)
+            && r.invocation_id == id
+        {
+            break;
+        }
+    }
+    socket
+}
+
+/// The bare callee: answers every invocation inline, batching writes.
+async fn bare_callee(mut socket: Socket) {
+    while let Some(Ok(frame)) = socket.next().await {
+        let Frame::Text(text) = frame else { continue };
+        let Ok(Message::InvokeFunction(invoke)) = protocol::decode(&text) else {
+            continue;
+        };
+        let Some(id) = invoke.invocation_id else {
+            continue;
+        };
+        let mut data = invoke.data;
+        if let Value::Object(map) = &mut data {
+            map.remove(iii::CALLER_WORKER_ID);
+        }
+        let reply =
+            Message::InvocationResult(InvocationResult::new(id, invoke.function_id, Ok(data)));
+        if socket
+            .send(Frame::text(protocol::encode(&reply).expect("encode")))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn invoke_frame(id: Uuid, data: &Value) -> Frame {
+    Frame::text(
+        protocol::encode(&Message::InvokeFunction(InvokeFunction::new(
+            Some(id),
+            FUNCTION,
+            data.clone(),
+        )))
+        .expect("encode"),
+    )
+}
+
+async fn next_result(socket: &mut Socket) -> Uuid {
+    loop {
+        let frame = socket.next().await.expect("open").expect("frame");
+        if let Frame::Text(text) = frame
+            && let Ok(Message::InvocationResult(r)) = protocol::decode(&text)
+        {
+            return r.invocation_id;
+        }
+    }
+}
+
+async fn bare(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize) -> Figures {
+    let callee = start_callee(url, callee_kind).await;
+    let mut caller = bare_connect(url, "bench-bare-caller", Vec::new()).await;
+    let data = payload();
+
+    for _ in 0..200 {
+        caller
+            .send(invoke_frame(Uuid::new_v4(), &data))
+            .await
+            .expect("send");
+        next_result(&mut caller).await;
+    }
+    let mut latencies = Vec::with_capacity(sequential);
+    for _ in 0..sequential {
+        let started = Instant::now();
+        caller
+            .send(invoke_frame(Uuid::new_v4(), &data))
+            .await
+            .expect("send");
+        next_result(&mut caller).await;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+
+    // Keep IN_FLIGHT calls outstanding on the one socket.
+    let started = Instant::now();
+    let total = concurrent / IN_FLIGHT * IN_FLIGHT;
+    let mut outstanding: HashMap<Uuid, ()> = HashMap::new();
+    let mut sent = 0;
+    while sent < IN_FLIGHT.min(total) {
+        let id = Uuid::new_v4();
+        outstanding.insert(id, ());
+        caller.feed(invoke_frame(id, &data)).await.expect("send");
+        sent += 1;
+    }
+    caller.flush().await.expect("flush");
+    let mut done = 0;
+    while done < total {
+        let id = next_result(&mut caller).await;
+        if outstanding.remove(&id).is_some() {
+            done += 1;
+            if sent < total {
+                let id = Uuid::new_v4();
+                outstanding.insert(id, ());
+                caller.send(invoke_frame(id, &data)).await.expect("send");
+                sent += 1;
+            }
+        }
+    }
+    let per_second = total as f64 / started.elapsed().as_secs_f64();
+    let _ = caller.close(None).await;
+    stop_callee(callee).await;
+    Figures {
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        per_second,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<usize>().expect("a number"));
+    let sequential = args.next().unwrap_or(3_000);
+    let concurrent = args.next().unwrap_or(64_000);
+    let rounds = args.next().unwrap_or(3);
+    let engine = iii_embedded::Engine::start().await.expect("engine");
+    let url = engine.ws_url();
+    println!(
+        "iii call benchmark on iii-embedded: {sequential} sequential calls, {concurrent} calls {IN_FLIGHT} in flight, \
+         medians of {rounds} alternating rounds"
+    );
+    let scenarios = [
+        ("bare -> bare (floor)", Kind::Bare, Kind::Bare),
+        ("sdk -> bare", Kind::Sdk, Kind::Bare),
+        ("bare -> sdk", Kind::Bare, Kind::Sdk),
+        ("sdk -> sdk", Kind::Sdk, Kind::Sdk),
+    ];
+    let mut results: Vec<Vec<Figures>> = scenarios.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for (i, (_, caller, callee)) in scenarios.iter().enumerate() {
+            let figures = match caller {
+                Kind::Bare => bare(&url, *callee, sequential, concurrent).await,
+                Kind::Sdk => sdk(&url, *callee, sequential, concurrent).await,
+            };
+            results[i].push(figures);
+        }
+    }
+    println!(
+        "{:<22} {:>10} {:>10} {:>14}",
+        "caller -> callee", "p50", "p99", "calls/s @64"
+    );
+    let mut throughput = Vec::new();
+    for ((name, _, _), runs) in scenarios.iter().zip(&results) {
+        let p50 = median(runs.iter().map(|f| f.p50.as_secs_f64()).collect());
+        let p99 = median(runs.iter().map(|f| f.p99.as_secs_f64()).collect());
+        let per_second = median(runs.iter().map(|f| f.per_second).collect());
+        throughput.push(per_second);
+        println!(
+            "{name:<22} {:>10.1?} {:>10.1?} {:>14.0}",
+            Duration::from_secs_f64(p50),
+            Duration::from_secs_f64(p99),
+            per_second
+        );
+    }
+    println!(
+        "sdk -> sdk / floor throughput: {:.2}x",
+        throughput[3] / throughput[0]
+    );
+    engine.shutdown().await;
+}
