@@ -5,13 +5,14 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::error::Error;
 use crate::handler::decode;
-use crate::protocol::{InvokeFunction, Message, TriggerAction};
-use crate::worker::{Pending, Worker, encode_frame, lock};
+use crate::protocol::TriggerAction;
+use crate::worker::{Pending, Worker, lock};
 
 /// What an enqueued call returns: the queue's receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,9 +46,40 @@ pub struct EnqueueReceipt {
 #[must_use = "an invocation does nothing until `.call()`, `.void()` or `.enqueue(..)` is awaited"]
 pub struct Invocation {
     worker: Worker,
-    message: InvokeFunction,
-    payload_error: Option<Error>,
+    function_id: String,
+    /// The payload, already JSON text: serialised once, straight from the
+    /// caller's type, without an intermediate `Value` tree.
+    data: Result<Box<RawValue>, Error>,
+    action: Option<TriggerAction>,
+    metadata: Option<Value>,
+    namespace: Option<String>,
+    traceparent: Option<String>,
+    baggage: Option<String>,
     timeout: Option<Duration>,
+}
+
+/// The `invokefunction` frame as sent, borrowing the invocation's parts.
+#[derive(Serialize)]
+struct Outgoing<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    invocation_id: Option<Uuid>,
+    function_id: &'a str,
+    data: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: &'a Option<TriggerAction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: &'a Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baggage: &'a Option<String>,
+}
+
+fn null() -> Box<RawValue> {
+    RawValue::NULL.to_owned()
 }
 
 impl Worker {
@@ -55,8 +87,13 @@ impl Worker {
     pub fn invoke(&self, function_id: impl Into<String>) -> Invocation {
         Invocation {
             worker: self.clone(),
-            message: InvokeFunction::new(None, function_id, Value::Null),
-            payload_error: None,
+            function_id: function_id.into(),
+            data: Ok(null()),
+            action: None,
+            metadata: None,
+            namespace: None,
+            traceparent: None,
+            baggage: None,
             timeout: None,
         }
     }
@@ -82,22 +119,16 @@ impl Worker {
 impl Invocation {
     /// Sets the payload from any serialisable value.
     pub fn payload<T: Serialize + ?Sized>(mut self, payload: &T) -> Self {
-        match serde_json::to_value(payload) {
-            Ok(value) => self.message.data = value,
-            Err(source) => {
-                self.payload_error = Some(Error::Encode {
-                    what: format!("the payload for `{}`", self.message.function_id),
-                    source,
-                })
-            }
-        }
+        self.data = serde_json::value::to_raw_value(payload).map_err(|source| Error::Encode {
+            what: format!("the payload for `{}`", self.function_id),
+            source,
+        });
         self
     }
 
     /// Sets the payload from a JSON value.
-    pub fn data(mut self, data: Value) -> Self {
-        self.message.data = data;
-        self
+    pub fn data(self, data: Value) -> Self {
+        self.payload(&data)
     }
 
     /// How long [`Invocation::call`] waits (default: the worker's, 30 s).
@@ -108,36 +139,37 @@ impl Invocation {
 
     /// Per-invocation metadata, handed to the callee beside the payload.
     pub fn metadata(mut self, metadata: Value) -> Self {
-        self.message.metadata = Some(metadata);
+        self.metadata = Some(metadata);
         self
     }
 
     /// The namespace to find the function in (default `default`; the
     /// caller's own namespace is not used unless named here).
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.message.namespace = Some(namespace.into());
+        self.namespace = Some(namespace.into());
         self
     }
 
     /// W3C trace context to continue.
     pub fn traceparent(mut self, traceparent: impl Into<String>) -> Self {
-        self.message.traceparent = Some(traceparent.into());
+        self.traceparent = Some(traceparent.into());
         self
     }
 
     /// W3C baggage to send along.
     pub fn baggage(mut self, baggage: impl Into<String>) -> Self {
-        self.message.baggage = Some(baggage.into());
+        self.baggage = Some(baggage.into());
         self
     }
 
-    fn check(&mut self) -> Result<(), Error> {
-        if let Some(error) = self.payload_error.take() {
-            return Err(error);
-        }
-        crate::function::validate_id("function id", &self.message.function_id)?;
+    /// Validates the call and encodes its frame with `invocation_id`.
+    fn frame(&self, invocation_id: Option<Uuid>) -> Result<String, Error> {
+        let data = self.data.as_ref().map_err(|e| Error::Invalid {
+            what: format!("payload for `{}`", self.function_id),
+            reason: e.to_string(),
+        })?;
+        crate::function::validate_id("function id", &self.function_id)?;
         if self
-            .message
             .namespace
             .as_deref()
             .is_some_and(|ns| ns.trim().is_empty())
@@ -147,55 +179,58 @@ impl Invocation {
                 "it is blank; leave it unset for `default`",
             ));
         }
-        Ok(())
+        let frame = Outgoing {
+            kind: "invokefunction",
+            invocation_id,
+            function_id: &self.function_id,
+            data,
+            action: &self.action,
+            metadata: &self.metadata,
+            namespace: &self.namespace,
+            traceparent: &self.traceparent,
+            baggage: &self.baggage,
+        };
+        serde_json::to_string(&frame).map_err(|source| Error::Encode {
+            what: format!("the call to `{}`", self.function_id),
+            source,
+        })
     }
 
     /// Sends the call and waits for its result, decoded into `O`.
-    pub async fn call<O: DeserializeOwned + 'static>(mut self) -> Result<O, Error> {
-        self.check()?;
-        let function_id = self.message.function_id.clone();
+    pub async fn call<O: DeserializeOwned + 'static>(self) -> Result<O, Error> {
         let timeout = self
             .timeout
             .unwrap_or(self.worker.inner.config.default_timeout);
-        let value = round_trip(&self.worker, self.message, timeout).await?;
+        let (function_id, value) = round_trip(self, timeout).await?;
         decode(value, || format!("the result of `{function_id}`"))
     }
 
     /// Sends the call without waiting for a result. Returns once the frame is
-    /// queued on the connection; fails if there is none.
+    /// written to the connection; fails if there is none.
     pub async fn void(mut self) -> Result<(), Error> {
-        self.check()?;
-        self.message.action = Some(TriggerAction::Void);
-        let function_id = self.message.function_id.clone();
-        send(
-            &self.worker,
-            &Message::InvokeFunction(self.message),
-            function_id,
-        )
-        .await
+        self.action = Some(TriggerAction::Void);
+        let frame = self.frame(None)?;
+        send(&self.worker, frame, self.function_id).await
     }
 
     /// Hands the call to the engine's queue named `queue` and returns the
     /// receipt once the queue has accepted it. The function runs later, with
     /// the queue's retries.
     pub async fn enqueue(mut self, queue: impl Into<String>) -> Result<EnqueueReceipt, Error> {
-        self.check()?;
         let queue = queue.into();
         if queue.trim().is_empty() {
             return Err(Error::invalid("queue name", "it is empty"));
         }
-        self.message.action = Some(TriggerAction::Enqueue { queue });
-        let function_id = self.message.function_id.clone();
+        self.action = Some(TriggerAction::Enqueue { queue });
         let timeout = self
             .timeout
             .unwrap_or(self.worker.inner.config.default_timeout);
-        let value = round_trip(&self.worker, self.message, timeout).await?;
+        let (function_id, value) = round_trip(self, timeout).await?;
         decode(value, || format!("the enqueue receipt for `{function_id}`"))
     }
 }
 
-async fn send(worker: &Worker, message: &Message, function_id: String) -> Result<(), Error> {
-    let frame = encode_frame(message)?;
+async fn send(worker: &Worker, frame: String, function_id: String) -> Result<(), Error> {
     let out = {
         let link = lock(&worker.inner.link);
         match &link.tx {
@@ -224,19 +259,15 @@ impl Drop for PendingGuard<'_> {
 }
 
 /// Sends an invocation with a fresh id and waits for its result.
-async fn round_trip(
-    worker: &Worker,
-    mut message: InvokeFunction,
-    timeout: Duration,
-) -> Result<Value, Error> {
+async fn round_trip(call: Invocation, timeout: Duration) -> Result<(String, Value), Error> {
     let id = crate::ids::next_uuid();
-    message.invocation_id = Some(id);
-    let message = Message::InvokeFunction(message);
-    let frame = encode_frame(&message)?;
-    let function_id = match message {
-        Message::InvokeFunction(m) => m.function_id,
-        _ => String::new(),
-    };
+    let frame = call.frame(Some(id))?;
+    let Invocation {
+        worker,
+        function_id,
+        ..
+    } = call;
+    let worker = &worker;
     let (reply, answer) = oneshot::channel();
     let out = {
         // Holding the link lock while registering the call means a session
@@ -268,8 +299,9 @@ async fn round_trip(
     let outcome = tokio::time::timeout(timeout, answered).await;
     // The reader removed the entry when it answered.
     guard.answered = matches!(outcome, Ok(Ok(_)));
+    drop(guard);
     match outcome {
-        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(Ok(Ok(value))) => Ok((function_id, value)),
         Ok(Ok(Err(failure))) => Err(failure.into_error(function_id)),
         Ok(Err(_)) => Err(Error::ConnectionLost { function_id }),
         Err(_) => Err(Error::Timeout {
