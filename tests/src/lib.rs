@@ -14,6 +14,8 @@ use http_body_util::{BodyExt, Full};
 use iii::Worker;
 use iii_embedded::Engine;
 
+pub mod fake;
+
 /// The engine a test runs against.
 pub struct TestEngine {
     /// The in-process engine, unless an external one is used.

@@ -1,0 +1,179 @@
+//! A scripted engine for wire-level tests: it records every frame a worker
+//! sends and answers only what the test tells it to.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use iii::protocol::{self, InvocationResult, Message, WorkerRegistered};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+/// How the fake answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Answer `engine::workers::register` and pings, like the engine.
+    Normal,
+    /// Answer the register call, then never send anything again.
+    SilentAfterRegister,
+}
+
+/// What one connection did.
+#[derive(Debug, Default, Clone)]
+pub struct Connection {
+    /// Upgrade request headers, names lowercased.
+    pub headers: BTreeMap<String, String>,
+    /// Every frame received, decoded (undecodable ones as `None`).
+    pub frames: Vec<Option<Message>>,
+}
+
+/// The fake engine.
+pub struct FakeEngine {
+    /// `ws://127.0.0.1:port`.
+    pub url: String,
+    connections: Arc<Mutex<Vec<Connection>>>,
+    /// Frames to push to the newest connection.
+    push: mpsc::UnboundedSender<String>,
+    /// Bump to drop every live connection without a Close frame.
+    drop_all: watch::Sender<u32>,
+}
+
+impl FakeEngine {
+    /// Starts listening on an ephemeral loopback port.
+    pub async fn start(mode: Mode) -> FakeEngine {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("ws://{}", listener.local_addr().expect("addr"));
+        let connections: Arc<Mutex<Vec<Connection>>> = Arc::default();
+        let (push, push_rx) = mpsc::unbounded_channel::<String>();
+        let push_rx = Arc::new(tokio::sync::Mutex::new(push_rx));
+        let (drop_all, _) = watch::channel(0u32);
+        let dropper = drop_all.clone();
+        let conns = connections.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Ok((stream, _)) = listener.accept().await {
+                n += 1;
+                let conns = conns.clone();
+                let push_rx = push_rx.clone();
+                let mut dropped = dropper.subscribe();
+                tokio::spawn(async move {
+                    let headers = Arc::new(Mutex::new(BTreeMap::new()));
+                    let seen = headers.clone();
+                    let record = move |req: &Request, res: Response| {
+                        let mut h = seen.lock().expect("lock");
+                        for (k, v) in req.headers() {
+                            h.insert(
+                                k.as_str().to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                            );
+                        }
+                        Ok(res)
+                    };
+                    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, record).await
+                    else {
+                        return;
+                    };
+                    let index = {
+                        let mut all = conns.lock().expect("lock");
+                        all.push(Connection {
+                            headers: headers.lock().expect("lock").clone(),
+                            frames: Vec::new(),
+                        });
+                        all.len() - 1
+                    };
+                    let welcome = Message::WorkerRegistered(WorkerRegistered {
+                        worker_id: format!("w-{n}"),
+                        reattach_token: Some(format!("t-{n}")),
+                    });
+                    let _ = ws
+                        .send(Frame::text(protocol::encode(&welcome).expect("encode")))
+                        .await;
+                    let mut silent = false;
+                    loop {
+                        tokio::select! {
+                            frame = ws.next() => {
+                                let Some(Ok(frame)) = frame else { return };
+                                let Frame::Text(text) = frame else { continue };
+                                let message = protocol::decode(&text).ok();
+                                conns.lock().expect("lock")[index].frames.push(message.clone());
+                                if silent { continue; }
+                                let reply = match message {
+                                    Some(Message::Ping) => Some(Message::Pong),
+                                    Some(Message::InvokeFunction(i)) if i.function_id == "engine::workers::register" => {
+                                        if mode == Mode::SilentAfterRegister {
+                                            silent = true;
+                                        }
+                                        i.invocation_id.map(|id| {
+                                            Message::InvocationResult(InvocationResult::new(
+                                                id,
+                                                i.function_id.clone(),
+                                                Ok(json!({"success": true})),
+                                            ))
+                                        })
+                                    }
+                                    _ => None,
+                                };
+                                if let Some(reply) = reply {
+                                    let _ = ws.send(Frame::text(protocol::encode(&reply).expect("encode"))).await;
+                                }
+                            }
+                            pushed = async { push_rx.lock().await.recv().await } => {
+                                let Some(text) = pushed else { return };
+                                let _ = ws.send(Frame::text(text)).await;
+                            }
+                            _ = dropped.changed() => return,
+                        }
+                    }
+                });
+            }
+        });
+        FakeEngine {
+            url,
+            connections,
+            push,
+            drop_all,
+        }
+    }
+
+    /// What every connection so far did.
+    pub fn connections(&self) -> Vec<Connection> {
+        self.connections.lock().expect("lock").clone()
+    }
+
+    /// Sends a raw text frame to the newest live connection.
+    pub fn push(&self, text: impl Into<String>) {
+        let _ = self.push.send(text.into());
+    }
+
+    /// Drops every live connection abruptly (no Close frame).
+    pub fn drop_connections(&self) {
+        self.drop_all.send_modify(|n| *n += 1);
+    }
+
+    /// Waits until connection `index` has recorded a frame matching `pred`.
+    pub async fn wait_frame(
+        &self,
+        index: usize,
+        what: &str,
+        pred: impl Fn(&Message) -> bool,
+    ) -> Message {
+        crate::eventually(Duration::from_secs(5), what, || {
+            let found = self
+                .connections()
+                .get(index)
+                .and_then(|c| c.frames.iter().flatten().find(|m| pred(m)).cloned());
+            async move { found }
+        })
+        .await
+    }
+}
+
+/// The `type` tag of a message, for comparing frame sequences.
+pub fn kind(message: &Message) -> String {
+    let value: Value = serde_json::to_value(message).expect("json");
+    value["type"].as_str().unwrap_or_default().to_string()
+}

@@ -1,0 +1,424 @@
+//! What the SDK puts on the wire, checked against a scripted engine, and
+//! how the embedded engine treats raw protocol clients.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use iii::protocol::{self, Message};
+use iii::{ConnectionState, Error, Function, ReconnectPolicy, Worker};
+use iii_tests::fake::{FakeEngine, Mode, kind};
+use iii_tests::{engine, fid, unique};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+fn fast_reconnect() -> ReconnectPolicy {
+    ReconnectPolicy {
+        initial_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        ..ReconnectPolicy::default()
+    }
+}
+
+#[tokio::test]
+async fn handshake_headers_and_the_announcement() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-announce")
+        .namespace("billing")
+        .description("bills")
+        .header("authorization", "Bearer s3cret")
+        .connect()
+        .await
+        .expect("connect");
+    let conn = &fake.connections()[0];
+    assert_eq!(conn.headers["authorization"], "Bearer s3cret");
+    let Some(Message::InvokeFunction(register)) = conn
+        .frames
+        .iter()
+        .flatten()
+        .find(|m| kind(m) == "invokefunction")
+        .cloned()
+    else {
+        panic!("no register call")
+    };
+    assert_eq!(register.function_id, "engine::workers::register");
+    assert!(
+        register.invocation_id.is_some(),
+        "the SDK waits for the answer"
+    );
+    let data = register.data;
+    assert_eq!(data["name"], "wire-announce");
+    assert_eq!(data["namespace"], "billing");
+    assert_eq!(data["description"], "bills");
+    assert_eq!(data["runtime"], "rust");
+    assert_eq!(data["version"], iii::VERSION);
+    assert_eq!(data["pid"], std::process::id());
+    assert!(
+        data.get("_caller_worker_id").is_none(),
+        "the engine injects that, not the SDK"
+    );
+    assert_eq!(worker.worker_id().as_deref(), Some("w-1"));
+}
+
+#[tokio::test]
+async fn reconnect_sends_reattach_then_a_deterministic_replay_then_the_announcement() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-replay")
+        .reconnect(fast_reconnect())
+        .connect()
+        .await
+        .expect("connect");
+    let ok = |_: Value| async move { Ok::<(), Error>(()) };
+    worker
+        .register_function(Function::new("b::second", ok))
+        .expect("fn");
+    worker
+        .register_trigger(iii::Trigger::new(
+            "b::second",
+            iii::trigger::Http::get("/x"),
+        ))
+        .expect("trigger");
+    worker
+        .register_function(Function::new("a::first", ok))
+        .expect("fn");
+    worker
+        .register_trigger_type(iii::TriggerType::new("ticker", "ticks"), NoopProvider)
+        .expect("type");
+    worker.flush().await.expect("flush");
+
+    fake.drop_connections();
+    worker
+        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
+        .await
+        .expect("noticed");
+    worker
+        .wait_connected(Duration::from_secs(5))
+        .await
+        .expect("reconnected");
+    let second = &fake.connections()[1];
+    let kinds: Vec<String> = second.frames.iter().flatten().map(kind).collect();
+    assert_eq!(
+        kinds[..6],
+        [
+            "reattach",
+            "registertriggertype",
+            "registerfunction",
+            "registerfunction",
+            "registertrigger",
+            "invokefunction"
+        ],
+        "{kinds:?}"
+    );
+    let Some(Message::Reattach(reattach)) = &second.frames[0] else {
+        panic!("reattach first")
+    };
+    assert_eq!(reattach.previous_worker_id, "w-1");
+    assert_eq!(reattach.reattach_token.as_deref(), Some("t-1"));
+    let ids: Vec<String> = second
+        .frames
+        .iter()
+        .flatten()
+        .filter_map(|m| match m {
+            Message::RegisterFunction(f) => Some(f.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, ["b::second", "a::first"], "registration order is kept");
+    assert_eq!(worker.worker_id().as_deref(), Some("w-2"));
+}
+
+struct NoopProvider;
+impl iii::trigger_type::TriggerTypeHandler for NoopProvider {
+    type Config = Value;
+    async fn register(&self, _: iii::trigger_type::Binding<Value>) -> Result<(), Error> {
+        Ok(())
+    }
+    async fn unregister(&self, _: String) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_silent_link_is_dropped_after_the_idle_timeout() {
+    let fake = FakeEngine::start(Mode::SilentAfterRegister).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-idle")
+        .keepalive(Duration::from_millis(50), Duration::from_millis(300))
+        .reconnect(fast_reconnect())
+        .connect()
+        .await
+        .expect("connect");
+    let started = std::time::Instant::now();
+    worker
+        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
+        .await
+        .expect("the silent link was given up");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    let pings = fake.connections()[0]
+        .frames
+        .iter()
+        .flatten()
+        .filter(|m| kind(m) == "ping")
+        .count();
+    assert!(pings >= 2, "the worker pinged while waiting ({pings})");
+}
+
+#[tokio::test]
+async fn unknown_and_broken_frames_from_the_engine_are_ignored() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-tolerant")
+        .connect()
+        .await
+        .expect("connect");
+    fake.push(r#"{"type":"teleport","to":"mars"}"#);
+    fake.push("{not json");
+    fake.push(r#"{"type":"invocationresult","invocation_id":"00000000-0000-4000-8000-000000000000","function_id":"x","result":1}"#);
+    // The engine asks for a function this worker does not have: it answers.
+    fake.push(r#"{"type":"invokefunction","invocation_id":"11111111-1111-4111-8111-111111111111","function_id":"no::such","data":{}}"#);
+    let answer = fake
+        .wait_frame(
+            0,
+            "an answer for no::such",
+            |m| matches!(m, Message::InvocationResult(r) if r.function_id == "no::such"),
+        )
+        .await;
+    let Message::InvocationResult(answer) = answer else {
+        unreachable!()
+    };
+    assert_eq!(answer.error.expect("error").code, "function_not_found");
+    assert_eq!(worker.connection_state(), ConnectionState::Connected);
+    worker.flush().await.expect("still talking");
+}
+
+#[tokio::test]
+async fn every_invocation_is_answered_with_its_function_id() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-answers")
+        .connect()
+        .await
+        .expect("connect");
+    worker
+        .register_function(Function::new("math::inc", |x: i64| async move {
+            Ok::<_, Error>(x + 1)
+        }))
+        .expect("register");
+    worker
+        .register_function(Function::new("math::none", |_: Value| async move {
+            Ok::<(), Error>(())
+        }))
+        .expect("register");
+    fake.push(r#"{"type":"invokefunction","invocation_id":"22222222-2222-4222-8222-222222222222","function_id":"math::inc","data":41,"action":{"type":"void"}}"#);
+    fake.push(r#"{"type":"invokefunction","invocation_id":"33333333-3333-4333-8333-333333333333","function_id":"math::none","data":null}"#);
+    let inc = fake
+        .wait_frame(
+            0,
+            "the void call's answer",
+            |m| matches!(m, Message::InvocationResult(r) if r.function_id == "math::inc"),
+        )
+        .await;
+    let Message::InvocationResult(inc) = inc else {
+        unreachable!()
+    };
+    assert_eq!(
+        inc.invocation_id.to_string(),
+        "22222222-2222-4222-8222-222222222222"
+    );
+    assert_eq!(inc.result, Some(json!(42)));
+    let none = fake
+        .wait_frame(
+            0,
+            "the unit answer",
+            |m| matches!(m, Message::InvocationResult(r) if r.function_id == "math::none"),
+        )
+        .await;
+    let Message::InvocationResult(none) = none else {
+        unreachable!()
+    };
+    assert_eq!(
+        (none.result, none.error),
+        (None, None),
+        "`()` is an absent result"
+    );
+}
+
+async fn raw_client(
+    url: &str,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    String,
+    String,
+) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let Some(Ok(Frame::Text(text))) = ws.next().await else {
+        panic!("no welcome")
+    };
+    let Ok(Message::WorkerRegistered(w)) = protocol::decode(&text) else {
+        panic!("not a welcome: {text}")
+    };
+    (ws, w.worker_id, w.reattach_token.expect("token"))
+}
+
+async fn next_message(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Option<Message> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .ok()??
+        {
+            Ok(Frame::Text(text)) => return protocol::decode(&text).ok(),
+            Ok(Frame::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_engine_drops_bad_frames_and_keeps_the_connection() {
+    let engine = engine().await;
+    let (mut ws, _, _) = raw_client(&engine.ws_url).await;
+    for junk in [
+        "{not json",
+        r#"{"type":"teleport"}"#,
+        r#"{"type":"registertrigger","id":"t","trigger_type":"http","function_id":"f"}"#,
+        "   ",
+    ] {
+        ws.send(Frame::text(junk)).await.expect("send");
+    }
+    ws.send(Frame::text(r#"{"type":"ping"}"#))
+        .await
+        .expect("send");
+    assert_eq!(next_message(&mut ws).await, Some(Message::Pong));
+    // The same JSON in a binary frame is accepted too.
+    ws.send(Frame::binary(br#"{"type":"ping"}"#.to_vec()))
+        .await
+        .expect("send");
+    assert_eq!(next_message(&mut ws).await, Some(Message::Pong));
+    // Other workers are unaffected.
+    let worker = engine.connect("bystander").await;
+    worker.flush().await.expect("flush");
+}
+
+#[tokio::test]
+async fn reattach_with_the_right_token_evicts_the_old_connection() {
+    let engine = engine().await;
+    if engine.embedded.is_none() {
+        return;
+    }
+    let (mut old, old_id, token) = raw_client(&engine.ws_url).await;
+    let (mut wrong, _, _) = raw_client(&engine.ws_url).await;
+    let reattach = |token: &str| {
+        format!(
+            r#"{{"type":"reattach","previous_worker_id":"{old_id}","reattach_token":"{token}"}}"#
+        )
+    };
+    wrong
+        .send(Frame::text(reattach("not-the-token")))
+        .await
+        .expect("send");
+    old.send(Frame::text(r#"{"type":"ping"}"#))
+        .await
+        .expect("send");
+    assert_eq!(
+        next_message(&mut old).await,
+        Some(Message::Pong),
+        "a wrong token changes nothing"
+    );
+
+    let (mut new, _, _) = raw_client(&engine.ws_url).await;
+    new.send(Frame::text(reattach(&token))).await.expect("send");
+    assert_eq!(
+        next_message(&mut old).await,
+        None,
+        "the old socket is dropped"
+    );
+    new.send(Frame::text(r#"{"type":"ping"}"#))
+        .await
+        .expect("send");
+    assert_eq!(next_message(&mut new).await, Some(Message::Pong));
+}
+
+#[tokio::test]
+async fn namespaces_are_strict_and_the_miss_says_where_to_look() {
+    let engine = engine().await;
+    let ns = unique("tenant");
+    let owner = engine
+        .worker("ns-owner")
+        .namespace(&ns)
+        .connect()
+        .await
+        .expect("connect");
+    let caller = engine.connect("ns-caller").await;
+    let id = fid("tenant::fn");
+    owner
+        .register_function(Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) }))
+        .expect("register");
+    owner.flush().await.expect("flush");
+    let err = caller
+        .call::<u8, _>(&id, &1)
+        .await
+        .expect_err("not in default");
+    let message = &err.remote_body().expect("remote").message;
+    assert!(
+        message.contains(&format!("It is registered in namespace(s): {ns}")),
+        "{message}"
+    );
+    let out: u8 = caller
+        .invoke(&id)
+        .namespace(&ns)
+        .payload(&7)
+        .call()
+        .await
+        .expect("named namespace");
+    assert_eq!(out, 7);
+    let err = caller
+        .invoke(&id)
+        .namespace(" ")
+        .call::<u8>()
+        .await
+        .expect_err("blank");
+    assert!(err.to_string().contains("blank"), "{err}");
+}
+
+#[tokio::test]
+async fn a_void_call_while_disconnected_fails_at_once() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-offline")
+        .reconnect(ReconnectPolicy {
+            initial_delay: Duration::from_secs(30),
+            ..ReconnectPolicy::default()
+        })
+        .connect()
+        .await
+        .expect("connect");
+    fake.drop_connections();
+    worker
+        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
+        .await
+        .expect("noticed");
+    let err = worker.invoke("x::y").void().await.expect_err("offline");
+    assert!(matches!(err, Error::NotConnected { .. }), "{err}");
+    let err = worker
+        .call::<Value, _>("x::y", &json!({}))
+        .await
+        .expect_err("offline");
+    assert!(matches!(err, Error::NotConnected { .. }), "{err}");
+}
