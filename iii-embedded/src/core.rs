@@ -282,25 +282,18 @@ impl Core {
         f: RegisterFunction,
         events: &mut Vec<Event>,
     ) {
-        if namespace != DEFAULT_NAMESPACE && f.id.starts_with("engine::") {
-            self.send_to(
-                worker_id,
-                &Message::RegistrationRejected(RegistrationRejected {
-                    code: protocol::FUNCTION_NAMESPACE_CONFLICT.into(),
-                    namespace: namespace.into(),
-                    worker_name: None,
-                    function_id: Some(f.id),
-                    owner_worker_id: String::new(),
-                }),
-            );
-            return;
-        }
+        // `engine::*` is reserved outside `default` (owner ""); otherwise
+        // another live worker may already own the id.
         let key = (namespace.to_string(), f.id.clone());
-        if let Some(existing) = self.functions.get(&key)
-            && existing.owner != worker_id
-            && self.workers.contains_key(&existing.owner)
-        {
-            let owner = existing.owner.clone();
+        let conflict = if namespace != DEFAULT_NAMESPACE && f.id.starts_with("engine::") {
+            Some(String::new())
+        } else {
+            self.functions
+                .get(&key)
+                .filter(|e| e.owner != worker_id && self.workers.contains_key(&e.owner))
+                .map(|e| e.owner.clone())
+        };
+        if let Some(owner_worker_id) = conflict {
             self.send_to(
                 worker_id,
                 &Message::RegistrationRejected(RegistrationRejected {
@@ -308,7 +301,7 @@ impl Core {
                     namespace: namespace.into(),
                     worker_name: None,
                     function_id: Some(f.id),
-                    owner_worker_id: owner,
+                    owner_worker_id,
                 }),
             );
             return;

@@ -63,6 +63,8 @@ impl FakeEngine {
                 tokio::spawn(async move {
                     let headers = Arc::new(Mutex::new(BTreeMap::new()));
                     let seen = headers.clone();
+                    // The callback's type is fixed by tungstenite.
+                    #[allow(clippy::result_large_err)]
                     let record = move |req: &Request, res: Response| {
                         let mut h = seen.lock().expect("lock");
                         for (k, v) in req.headers() {

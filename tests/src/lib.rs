@@ -75,6 +75,19 @@ impl TestEngine {
     pub async fn connect(&self, name: &str) -> Worker {
         self.worker(name).connect().await.expect("connect")
     }
+
+    /// Two connected workers: a callee and a caller.
+    pub async fn pair(&self) -> (Worker, Worker) {
+        (self.connect("callee").await, self.connect("caller").await)
+    }
+}
+
+/// Registers `function` on `worker` and waits until the engine has it, so
+/// any worker can call it next.
+pub async fn serve(worker: &Worker, function: iii::Function) -> iii::FunctionHandle {
+    let handle = worker.register_function(function).expect("register");
+    worker.flush().await.expect("flush");
+    handle
 }
 
 /// Polls `check` until it returns `Some`, failing the test after `within`.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use iii::{Context, Error, Function};
-use iii_tests::{engine, eventually, fid};
+use iii_tests::{engine, eventually, fid, serve};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -30,15 +30,9 @@ async fn greet(input: Greet) -> Result<Greeting, Error> {
 #[tokio::test]
 async fn typed_call_between_two_workers() {
     let engine = engine().await;
-    let (callee, caller) = (
-        engine.connect("callee").await,
-        engine.connect("caller").await,
-    );
+    let (callee, caller) = engine.pair().await;
     let id = fid("greetings::greet");
-    callee
-        .register_function(Function::new(&id, greet))
-        .expect("register");
-    callee.flush().await.expect("flush");
+    serve(&callee, Function::new(&id, greet)).await;
     let out: Greeting = caller
         .call(&id, &json!({"name": "Ada", "age": 36}))
         .await
@@ -49,18 +43,14 @@ async fn typed_call_between_two_workers() {
 #[tokio::test]
 async fn handler_sees_the_caller_and_not_the_injected_field() {
     let engine = engine().await;
-    let (callee, caller) = (
-        engine.connect("callee").await,
-        engine.connect("caller").await,
-    );
+    let (callee, caller) = engine.pair().await;
     let id = fid("probe::whoami");
     let f = Function::new(&id, |input: Value, ctx: Context| async move {
         Ok::<_, Error>(
             json!({"input": input, "caller": ctx.caller_worker_id(), "fn": ctx.function_id()}),
         )
     });
-    callee.register_function(f).expect("register");
-    callee.flush().await.expect("flush");
+    serve(&callee, f).await;
     let out: Value = caller.call(&id, &json!({"x": 1})).await.expect("call");
     assert_eq!(
         out["input"],
@@ -74,15 +64,9 @@ async fn handler_sees_the_caller_and_not_the_injected_field() {
 #[tokio::test]
 async fn bad_input_names_the_field_and_the_expected_type() {
     let engine = engine().await;
-    let (callee, caller) = (
-        engine.connect("callee").await,
-        engine.connect("caller").await,
-    );
+    let (callee, caller) = engine.pair().await;
     let id = fid("greetings::greet");
-    callee
-        .register_function(Function::new(&id, greet))
-        .expect("register");
-    callee.flush().await.expect("flush");
+    serve(&callee, Function::new(&id, greet)).await;
     let err = caller
         .call::<Greeting, _>(&id, &json!({"name": "Ada", "age": "old"}))
         .await
@@ -96,10 +80,7 @@ async fn bad_input_names_the_field_and_the_expected_type() {
 #[tokio::test]
 async fn a_panicking_handler_answers_invocation_failed() {
     let engine = engine().await;
-    let (callee, caller) = (
-        engine.connect("callee").await,
-        engine.connect("caller").await,
-    );
+    let (callee, caller) = engine.pair().await;
     let id = fid("probe::panics");
     let f = Function::new(&id, |_: Value| async move {
         if true {
@@ -107,8 +88,7 @@ async fn a_panicking_handler_answers_invocation_failed() {
         }
         Ok::<(), Error>(())
     });
-    callee.register_function(f).expect("register");
-    callee.flush().await.expect("flush");
+    serve(&callee, f).await;
     let started = std::time::Instant::now();
     let err = caller
         .call::<Value, _>(&id, &json!({}))
@@ -126,27 +106,22 @@ async fn a_panicking_handler_answers_invocation_failed() {
         "answered, not timed out"
     );
     // The worker keeps serving after a panic.
-    callee
-        .register_function(Function::new(fid("probe::ok"), |x: u8| async move {
-            Ok::<_, Error>(x)
-        }))
-        .expect("register");
-    callee.flush().await.expect("flush");
+    serve(
+        &callee,
+        Function::new(fid("probe::ok"), |x: u8| async move { Ok::<_, Error>(x) }),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn handler_errors_keep_their_code_and_message() {
     let engine = engine().await;
-    let (callee, caller) = (
-        engine.connect("callee").await,
-        engine.connect("caller").await,
-    );
+    let (callee, caller) = engine.pair().await;
     let id = fid("payments::charge");
     let f = Function::new(&id, |_: Value| async move {
         Err::<Value, _>(Error::new("card_declined", "insufficient funds"))
     });
-    callee.register_function(f).expect("register");
-    callee.flush().await.expect("flush");
+    serve(&callee, f).await;
     let err = caller
         .call::<Value, _>(&id, &json!({}))
         .await
@@ -178,17 +153,13 @@ async fn unknown_function_is_function_not_found_with_the_namespace() {
 #[tokio::test]
 async fn timeout_names_the_function_and_the_duration() {
     let engine = engine().await;
-    let (callee, caller) = (
-        engine.connect("callee").await,
-        engine.connect("caller").await,
-    );
+    let (callee, caller) = engine.pair().await;
     let id = fid("probe::slow");
     let f = Function::new(&id, |_: Value| async move {
         tokio::time::sleep(Duration::from_secs(30)).await;
         Ok::<(), Error>(())
     });
-    callee.register_function(f).expect("register");
-    callee.flush().await.expect("flush");
+    serve(&callee, f).await;
     let err = caller
         .invoke(&id)
         .timeout(Duration::from_millis(300))
@@ -206,10 +177,7 @@ async fn timeout_names_the_function_and_the_duration() {
 #[tokio::test]
 async fn void_calls_run_without_an_answer() {
     let engine = engine().await;
-    let (callee, caller) = (
-        engine.connect("callee").await,
-        engine.connect("caller").await,
-    );
+    let (callee, caller) = engine.pair().await;
     let id = fid("audit::record");
     let (tx, mut rx) = mpsc::unbounded_channel();
     let f = Function::new(&id, move |event: String| {
@@ -219,8 +187,7 @@ async fn void_calls_run_without_an_answer() {
             Ok::<(), Error>(())
         }
     });
-    callee.register_function(f).expect("register");
-    callee.flush().await.expect("flush");
+    serve(&callee, f).await;
     caller
         .invoke(&id)
         .payload("login")
@@ -239,10 +206,7 @@ async fn enqueue_returns_a_receipt_and_retries_until_success() {
     if engine.embedded.is_none() {
         return; // needs the built-in queue provider of iii-embedded
     }
-    let (callee, caller) = (
-        engine.connect("callee").await,
-        engine.connect("caller").await,
-    );
+    let (callee, caller) = engine.pair().await;
     let id = fid("emails::send");
     let attempts = Arc::new(AtomicU32::new(0));
     let seen = attempts.clone();
@@ -256,8 +220,7 @@ async fn enqueue_returns_a_receipt_and_retries_until_success() {
             Ok(())
         }
     });
-    callee.register_function(f).expect("register");
-    callee.flush().await.expect("flush");
+    serve(&callee, f).await;
     let receipt = caller
         .invoke(&id)
         .payload("ada@example.test")
@@ -277,13 +240,11 @@ async fn a_worker_can_call_its_own_functions_through_the_engine() {
     let engine = engine().await;
     let worker = engine.connect("solo").await;
     let id = fid("math::double");
-    worker
-        .register_function(Function::new(
-            &id,
-            |x: i64| async move { Ok::<_, Error>(x * 2) },
-        ))
-        .expect("register");
-    worker.flush().await.expect("flush");
+    serve(
+        &worker,
+        Function::new(&id, |x: i64| async move { Ok::<_, Error>(x * 2) }),
+    )
+    .await;
     let out: i64 = worker.call(&id, &21).await.expect("call");
     assert_eq!(out, 42);
 }
@@ -293,11 +254,11 @@ async fn nested_calls_from_a_handler_through_its_context() {
     let engine = engine().await;
     let (a, b) = (engine.connect("a").await, engine.connect("b").await);
     let (inner, outer) = (fid("math::double"), fid("math::quadruple"));
-    a.register_function(Function::new(&inner, |x: i64| async move {
-        Ok::<_, Error>(x * 2)
-    }))
-    .expect("register");
-    a.flush().await.expect("flush");
+    serve(
+        &a,
+        Function::new(&inner, |x: i64| async move { Ok::<_, Error>(x * 2) }),
+    )
+    .await;
     let inner_id = inner.clone();
     let quad = Function::new(&outer, move |x: i64, ctx: Context| {
         let inner_id = inner_id.clone();
@@ -306,8 +267,7 @@ async fn nested_calls_from_a_handler_through_its_context() {
             ctx.worker().call::<i64, _>(&inner_id, &once).await
         }
     });
-    b.register_function(quad).expect("register");
-    b.flush().await.expect("flush");
+    serve(&b, quad).await;
     let out: i64 = a.call(&outer, &5).await.expect("call");
     assert_eq!(out, 20);
 }
@@ -332,8 +292,7 @@ async fn callee_disconnect_stops_the_call() {
             Ok::<(), Error>(())
         }
     });
-    callee.register_function(f).expect("register");
-    callee.flush().await.expect("flush");
+    serve(&callee, f).await;
     let call = tokio::spawn({
         let caller = caller.clone();
         async move { caller.call::<Value, _>(&id, &json!({})).await }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use iii::{ConnectionState, Error, Function, ReconnectPolicy};
 use iii_embedded::Engine;
-use iii_tests::{engine, eventually, fid, unique};
+use iii_tests::{engine, eventually, fid, serve, unique};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -111,10 +111,11 @@ async fn unregistered_functions_are_gone() {
     let engine = engine().await;
     let (a, b) = (engine.connect("a").await, engine.connect("b").await);
     let id = fid("temp::fn");
-    let handle = a
-        .register_function(Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) }))
-        .expect("register");
-    a.flush().await.expect("flush");
+    let handle = serve(
+        &a,
+        Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) }),
+    )
+    .await;
     assert_eq!(b.call::<u8, _>(&id, &7).await.expect("call"), 7);
     handle.unregister().expect("unregister");
     let err = eventually(Duration::from_secs(5), "the function to disappear", || {
@@ -129,10 +130,7 @@ async fn unregistered_functions_are_gone() {
 #[tokio::test]
 async fn shutdown_fails_pending_calls_at_once_and_then_refuses_calls() {
     let engine = engine().await;
-    let (callee, caller) = (
-        engine.connect("callee").await,
-        engine.connect("caller").await,
-    );
+    let (callee, caller) = engine.pair().await;
     let id = fid("probe::hang");
     let (started_tx, mut started) = mpsc::unbounded_channel();
     callee
@@ -228,13 +226,11 @@ async fn reconnects_and_replays_registrations_after_the_engine_restarts() {
         .await
         .expect("connect");
     let id = fid("math::inc");
-    worker
-        .register_function(Function::new(
-            &id,
-            |x: i64| async move { Ok::<_, Error>(x + 1) },
-        ))
-        .expect("register");
-    worker.flush().await.expect("flush");
+    serve(
+        &worker,
+        Function::new(&id, |x: i64| async move { Ok::<_, Error>(x + 1) }),
+    )
+    .await;
     let mut states = worker.watch_connection_state();
 
     // A call waiting when the link drops fails at once.

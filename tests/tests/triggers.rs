@@ -7,7 +7,7 @@ use iii::http::{ApiRequest, ApiResponse};
 use iii::trigger::{Custom, Http, StateChange, Subscribe, Trigger};
 use iii::trigger_type::{Binding, TriggerTypeHandler};
 use iii::{Context, Error, Function, TriggerType};
-use iii_tests::{engine, eventually, fid, http, unique};
+use iii_tests::{engine, eventually, fid, http, serve, unique};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -48,8 +48,7 @@ async fn http_trigger_request_and_response_shapes() {
             .header("X-Probe", "yes"),
         )
     });
-    worker.register_function(f).expect("register");
-    worker.flush().await.expect("flush");
+    serve(&worker, f).await;
     let trigger = Trigger::new(&id, Http::post(&path)).metadata(json!({"trigger_meta": 1}));
     worker.register_trigger(trigger).expect("bind");
     worker.flush().await.expect("flush");
@@ -90,18 +89,16 @@ async fn http_raw_bodies_header_lists_errors_and_unknown_routes() {
     let worker = engine.connect("web").await;
     let (text_fn, fail_fn) = (fid("web::text"), fid("web::fail"));
     let base = unique("raw");
-    worker
-        .register_function(Function::new(&text_fn, |_: Value| async move {
+    serve(&worker, Function::new(&text_fn, |_: Value| async move {
             Ok::<_, Error>(json!({"headers": ["Content-Type: text/plain", "X-Echo: 1"], "body": "plain text!"}))
-        }))
-        .expect("register");
-    worker.flush().await.expect("flush");
-    worker
-        .register_function(Function::new(&fail_fn, |_: Value| async move {
+        })).await;
+    serve(
+        &worker,
+        Function::new(&fail_fn, |_: Value| async move {
             Err::<Value, _>(Error::new("teapot", "short and stout"))
-        }))
-        .expect("register");
-    worker.flush().await.expect("flush");
+        }),
+    )
+    .await;
     worker
         .register_trigger(Trigger::new(&text_fn, Http::get(format!("/{base}/text"))))
         .expect("bind");
@@ -142,12 +139,13 @@ async fn unregistered_http_trigger_stops_answering() {
     let worker = engine.connect("web").await;
     let id = fid("web::gone");
     let path = format!("/{}", unique("gone"));
-    worker
-        .register_function(Function::new(&id, |_: Value| async move {
+    serve(
+        &worker,
+        Function::new(&id, |_: Value| async move {
             Ok::<_, Error>(json!({"body": "here"}))
-        }))
-        .expect("register");
-    worker.flush().await.expect("flush");
+        }),
+    )
+    .await;
     let handle = worker
         .register_trigger(Trigger::new(&id, Http::get(&path)))
         .expect("bind");
@@ -404,9 +402,7 @@ async fn bindings_made_before_the_provider_are_replayed_to_it() {
     let ty = unique("late-type");
     let id = fid("late::fn");
     let ok = |_: Value| async move { Ok::<(), Error>(()) };
-    user.register_function(Function::new(&id, ok))
-        .expect("register");
-    user.flush().await.expect("flush");
+    serve(&user, Function::new(&id, ok)).await;
     let binding = user
         .register_trigger(Trigger::new(&id, Custom::new(&ty, json!({"millis": 5}))))
         .expect("parked");
@@ -446,16 +442,14 @@ async fn discovery_lists_functions_and_trigger_types() {
     let id = fid("listed::fn");
     let f = Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) })
         .description("listed for the test");
-    worker.register_function(f).expect("register");
-    worker.flush().await.expect("flush");
+    serve(&worker, f).await;
     let hidden = fid("hidden::fn");
-    worker
-        .register_function(
-            Function::new(&hidden, |x: u8| async move { Ok::<_, Error>(x) })
-                .metadata(json!({"internal": true})),
-        )
-        .expect("register");
-    worker.flush().await.expect("flush");
+    serve(
+        &worker,
+        Function::new(&hidden, |x: u8| async move { Ok::<_, Error>(x) })
+            .metadata(json!({"internal": true})),
+    )
+    .await;
     let functions = eventually(Duration::from_secs(5), "the function to be listed", || {
         let (worker, id) = (worker.clone(), id.clone());
         async move {

@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use iii::protocol::{self, Message};
 use iii::{ConnectionState, Error, Function, ReconnectPolicy, Worker};
 use iii_tests::fake::{FakeEngine, Mode, kind};
-use iii_tests::{engine, fid, unique};
+use iii_tests::{engine, fid, serve, unique};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
@@ -366,10 +366,11 @@ async fn namespaces_are_strict_and_the_miss_says_where_to_look() {
         .expect("connect");
     let caller = engine.connect("ns-caller").await;
     let id = fid("tenant::fn");
-    owner
-        .register_function(Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) }))
-        .expect("register");
-    owner.flush().await.expect("flush");
+    serve(
+        &owner,
+        Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) }),
+    )
+    .await;
     let err = caller
         .call::<u8, _>(&id, &1)
         .await
