@@ -601,9 +601,38 @@ fn forwarded(t: &RegisterTrigger) -> RegisterTrigger {
     }
 }
 
-/// A fresh W3C traceparent (`00-<32 hex>-<16 hex>-01`).
+/// A fresh W3C traceparent (`00-<32 hex>-<16 hex>-01`), without a system
+/// call: std's per-process random hash keys seed a hash of a counter.
 pub(crate) fn new_traceparent() -> String {
-    let trace = Uuid::new_v4().simple().to_string();
-    let span = &Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{trace}-{span}-01")
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let keys = KEYS.get_or_init(RandomState::new);
+    let mut next = || keys.hash_one(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("00-{:016x}{:016x}-{:016x}-01", next(), next(), next() | 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_traceparent;
+
+    #[test]
+    fn traceparents_are_well_formed_and_distinct() {
+        let a = new_traceparent();
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(parts.len(), 4);
+        assert_eq!(
+            (parts[0], parts[1].len(), parts[2].len(), parts[3]),
+            ("00", 32, 16, "01")
+        );
+        assert!(
+            parts[1]
+                .chars()
+                .chain(parts[2].chars())
+                .all(|c| c.is_ascii_hexdigit())
+        );
+        assert_ne!(a, new_traceparent());
+    }
 }
