@@ -610,7 +610,7 @@ pub(crate) fn new_traceparent() -> String {
     static KEYS: OnceLock<RandomState> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let keys = KEYS.get_or_init(RandomState::new);
-    let mut next = || keys.hash_one(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let next = || keys.hash_one(COUNTER.fetch_add(1, Ordering::Relaxed));
     format!("00-{:016x}{:016x}-{:016x}-01", next(), next(), next() | 1)
 }
 
