@@ -31,7 +31,11 @@ use uuid::Uuid;
 pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// One protocol frame, in either direction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialised as an internally tagged object. Deserialised by
+/// [`decode`](mod@decode) without serde's buffering of internally tagged
+/// enums whenever `"type"` is the first key, as every known peer writes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Message {
     /// Worker → engine: export a function.
@@ -449,6 +453,8 @@ pub struct ErrorFrame {
     /// Why the connection was refused.
     pub error: ErrorBody,
 }
+
+mod decode;
 
 #[cfg(test)]
 mod tests;

@@ -213,3 +213,31 @@ fn channel_refs_use_lowercase_directions() {
             .expect("ref");
     assert_eq!(r.direction, ChannelDirection::Write);
 }
+
+#[test]
+fn the_tag_may_come_anywhere() {
+    let late = decode(r#"{"worker_id":"w","reattach_token":"t","type":"workerregistered"}"#)
+        .expect("late tag");
+    assert_eq!(
+        late,
+        decode(r#"{"type":"workerregistered","worker_id":"w","reattach_token":"t"}"#)
+            .expect("early tag")
+    );
+    let late_pong = decode(r#"{"extra":1,"type":"pong"}"#).expect("late tag");
+    assert_eq!(late_pong, Message::Pong);
+    let err = decode(r#"{"extra":1,"type":"teleport"}"#).expect_err("unknown");
+    assert!(err.to_string().contains("teleport"), "{err}");
+    let err = decode(r#"{"worker_id":"w"}"#).expect_err("no tag");
+    assert!(err.to_string().contains("type"), "{err}");
+    let err = decode(r#"{"type":7}"#).expect_err("number tag");
+    assert!(err.to_string().contains("invalid type"), "{err}");
+    let err = decode(r#"{"function_id":"f","type":"invokefunction"}"#).expect_err("no data");
+    assert!(err.to_string().contains("data"), "{err}");
+    assert!(decode("[1,2]").is_err());
+}
+
+#[test]
+fn escaped_keys_and_tags_decode() {
+    let m = decode(r#"{"t\u0079pe":"p\u006fng"}"#).expect("escaped");
+    assert_eq!(m, Message::Pong);
+}
