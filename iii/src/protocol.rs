@@ -33,7 +33,7 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// One protocol frame, in either direction.
 ///
 /// Serialised as an internally tagged object. Deserialised by
-/// [`decode`](mod@decode) without serde's buffering of internally tagged
+/// [`decode()`] without serde's buffering of internally tagged
 /// enums whenever `"type"` is the first key, as every known peer writes it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
