@@ -6,7 +6,7 @@ use tokio::sync::watch;
 use crate::error::Error;
 use crate::handler::{ErasedHandler, Handler, erase};
 use crate::protocol::{ErrorBody, HttpInvocation, RegisterFunction};
-use crate::schema::format_of;
+use crate::schema::{request_format, response_format};
 use crate::worker::Worker;
 
 /// A function to register: an id, a handler (or an HTTP endpoint), and the
@@ -48,8 +48,8 @@ impl Function {
             message: RegisterFunction {
                 id: id.into(),
                 description: None,
-                request_format: format_of::<H::Input>(),
-                response_format: format_of::<H::Output>(),
+                request_format: request_format::<H::Input>(),
+                response_format: response_format::<H::Output>(),
                 metadata: None,
                 invocation: None,
             },

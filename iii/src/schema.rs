@@ -1,13 +1,24 @@
 //! JSON-schema request and response formats, from schemars.
 
 use schemars::JsonSchema;
-use schemars::generate::SchemaSettings;
+use schemars::generate::{Contract, SchemaSettings};
 use serde_json::Value;
 
 /// The JSON Schema dialect of every format this SDK generates.
 pub const SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 
-/// The format of `T`, or `None` when `T` says nothing about its shape.
+/// The request format of `T`: what it accepts when deserialised.
+pub fn request_format<T: JsonSchema + ?Sized>() -> Option<Value> {
+    format_with::<T>(Contract::Deserialize)
+}
+
+/// The response format of `T`: what it produces when serialised.
+pub fn response_format<T: JsonSchema + ?Sized>() -> Option<Value> {
+    format_with::<T>(Contract::Serialize)
+}
+
+/// The request (deserialize-contract) format of `T`, or `None` when `T`
+/// says nothing about its shape.
 ///
 /// `()` (which is `null`) and `serde_json::Value` (which is anything) carry no
 /// information, so functions taking or returning them register no format.
@@ -23,9 +34,13 @@ pub const SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 /// assert!(iii::schema::format_of::<serde_json::Value>().is_none());
 /// ```
 pub fn format_of<T: JsonSchema + ?Sized>() -> Option<Value> {
-    let schema = SchemaSettings::draft2020_12()
-        .into_generator()
-        .into_root_schema_for::<T>();
+    request_format::<T>()
+}
+
+fn format_with<T: JsonSchema + ?Sized>(contract: Contract) -> Option<Value> {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.contract = contract;
+    let schema = settings.into_generator().into_root_schema_for::<T>();
     let value = schema.to_value();
     if says_nothing(&value) {
         return None;
@@ -65,6 +80,35 @@ mod tests {
         assert_eq!(f["$schema"], SCHEMA_DIALECT);
         assert_eq!(f["type"], "object");
         assert_eq!(f["required"], serde_json::json!(["tags"]));
+    }
+
+    #[derive(JsonSchema, serde::Serialize, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct WithDefault {
+        #[serde(default)]
+        retries: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    }
+
+    #[test]
+    fn request_and_response_follow_their_serde_contracts() {
+        // Deserialising tolerates a missing `retries` (it has a default)...
+        let request = request_format::<WithDefault>().expect("schema");
+        assert!(
+            !request["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&"retries".into())),
+            "{request}"
+        );
+        // ...but serialising always writes it.
+        let response = response_format::<WithDefault>().expect("schema");
+        assert!(
+            response["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&"retries".into())),
+            "{response}"
+        );
     }
 
     #[test]
