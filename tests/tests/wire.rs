@@ -318,9 +318,6 @@ async fn the_engine_drops_bad_frames_and_keeps_the_connection() {
 #[tokio::test]
 async fn reattach_with_the_right_token_evicts_the_old_connection() {
     let engine = engine().await;
-    if engine.embedded.is_none() {
-        return;
-    }
     let (mut old, old_id, token) = raw_client(&engine.ws_url).await;
     let (mut wrong, _, _) = raw_client(&engine.ws_url).await;
     let reattach = |token: &str| {
