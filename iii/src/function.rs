@@ -110,22 +110,7 @@ impl Function {
 
 /// Checks an id the SDK is about to send: non-empty, no control characters.
 pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), Error> {
-    if id.trim().is_empty() {
-        return Err(Error::invalid(
-            what,
-            "it is empty; give it a name such as `service::action`",
-        ));
-    }
-    if let Some(c) = id.chars().find(|c| c.is_control()) {
-        return Err(Error::invalid(
-            what,
-            format!(
-                "`{}` contains the control character {c:?}",
-                id.escape_debug()
-            ),
-        ));
-    }
-    Ok(())
+    crate::rules::validate_id(id).map_err(|reason| Error::invalid(what, reason))
 }
 
 /// A registered function. Dropping the handle keeps the function registered;

@@ -40,8 +40,10 @@ pub mod handler;
 pub mod http;
 mod ids;
 pub mod invoke;
+pub mod linked;
 mod outbound;
 pub mod protocol;
+mod rules;
 pub mod schema;
 pub mod state;
 pub mod trigger;
@@ -52,7 +54,9 @@ pub use context::Context;
 pub use dispatch::CALLER_WORKER_ID;
 pub use error::{Error, Result};
 pub use function::{Function, FunctionHandle};
+pub use iii_macros::{function, trigger};
 pub use invoke::{EnqueueReceipt, Invocation};
+pub use linked::{FunctionRef, Linked};
 pub use trigger::{Trigger, TriggerHandle};
 pub use trigger_type::{TriggerType, TriggerTypeHandle};
 pub use worker::{ConnectionState, ReconnectPolicy, Worker, WorkerBuilder};
@@ -60,10 +64,6 @@ pub use worker::{ConnectionState, ReconnectPolicy, Worker, WorkerBuilder};
 /// The SDK version, announced to the engine as the worker's `version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Re-exports for generated code and advanced use.
 #[doc(hidden)]
-pub mod __private {
-    pub use schemars;
-    pub use serde;
-    pub use serde_json;
-}
+#[path = "private.rs"]
+pub mod __private;

@@ -42,8 +42,7 @@ fn to_value(kind: &str, config: &impl Serialize) -> Result<Value, Error> {
     })
 }
 
-/// The HTTP methods the engine routes.
-pub const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+pub use crate::rules::{HTTP_METHODS, validate_cron, validate_http_path};
 
 /// `http`: serve an HTTP route on the engine's REST listener.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -103,45 +102,11 @@ impl TriggerConfig for Http {
         "http"
     }
     fn to_config(&self) -> Result<Value, Error> {
-        if !HTTP_METHODS.contains(&self.http_method.as_str()) {
-            return Err(invalid(
-                "http",
-                format!(
-                    "method `{}` is not one of {}",
-                    self.http_method,
-                    HTTP_METHODS.join(", ")
-                ),
-            ));
-        }
+        crate::rules::validate_http_method(&self.http_method)
+            .map_err(|reason| invalid("http", reason))?;
         validate_http_path(&self.api_path).map_err(|reason| invalid("http", reason))?;
         to_value("http", self)
     }
-}
-
-/// Checks an HTTP route pattern: non-empty, no spaces, named parameters.
-pub fn validate_http_path(path: &str) -> Result<(), String> {
-    if path.trim().is_empty() {
-        return Err("path is empty; give a route such as `/users/:id`".into());
-    }
-    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "path `{}` contains whitespace",
-            path.escape_debug()
-        ));
-    }
-    if path.contains(['?', '#']) {
-        return Err(format!(
-            "path `{path}` contains a query or fragment; routes match the path only"
-        ));
-    }
-    for segment in path.split('/') {
-        if segment == ":" {
-            return Err(format!(
-                "path `{path}` has a `:` parameter without a name; write `:id`"
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `cron`: fire on a schedule (UTC; 6 or 7 fields, seconds first).
@@ -164,37 +129,6 @@ impl Cron {
     pub fn condition(mut self, function_id: impl Into<String>) -> Self {
         self.condition_function_id = Some(function_id.into());
         self
-    }
-}
-
-/// Checks a cron expression's shape the way the engine's parser sees it.
-pub fn validate_cron(expression: &str) -> Result<(), String> {
-    let trimmed = expression.trim();
-    if trimmed.starts_with('@') {
-        const NAMED: [&str; 7] = [
-            "@yearly",
-            "@annually",
-            "@monthly",
-            "@weekly",
-            "@daily",
-            "@midnight",
-            "@hourly",
-        ];
-        return if NAMED.contains(&trimmed) {
-            Ok(())
-        } else {
-            Err(format!("`{trimmed}` is not one of {}", NAMED.join(", ")))
-        };
-    }
-    let fields = trimmed.split_whitespace().count();
-    match fields {
-        6 | 7 => Ok(()),
-        5 => Err(format!(
-            "`{trimmed}` has 5 fields, but the engine reads 6 or 7 with seconds first; did you mean `0 {trimmed}`?"
-        )),
-        n => Err(format!(
-            "`{trimmed}` has {n} fields; write 6 or 7 (sec min hour day-of-month month day-of-week [year])"
-        )),
     }
 }
 

@@ -11,6 +11,7 @@ use super::state::{ConnectionState, InFlight};
 use super::{Identity, Inner, Link, Worker, lock};
 use crate::error::Error;
 use crate::function::Function;
+use crate::linked::Linked;
 use crate::trigger::Trigger;
 
 /// Configures and connects a [`Worker`].
@@ -37,6 +38,7 @@ pub struct WorkerBuilder {
     config: Config,
     functions: Vec<Function>,
     triggers: Vec<Trigger>,
+    linked: Linked,
 }
 
 impl WorkerBuilder {
@@ -45,6 +47,7 @@ impl WorkerBuilder {
             config: Config::new(),
             functions: Vec::new(),
             triggers: Vec::new(),
+            linked: Linked::All,
         }
     }
 
@@ -139,6 +142,24 @@ impl WorkerBuilder {
         self
     }
 
+    /// Which `#[iii::function]`s in the program to register on connect
+    /// (default: all of them).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), iii::Error> {
+    /// use iii::{Linked, Worker};
+    /// // A worker process that serves only part of the program's functions:
+    /// let worker = Worker::from_env()
+    ///     .linked(Linked::Only(vec!["billing::charge".into(), "billing::refund".into()]))
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn linked(mut self, linked: Linked) -> Self {
+        self.linked = linked;
+        self
+    }
+
     /// Connects, announces the worker with `engine::workers::register` and
     /// sends every registration made so far.
     ///
@@ -147,6 +168,7 @@ impl WorkerBuilder {
     /// engine (such as a worker-name conflict).
     pub async fn connect(self) -> Result<Worker, Error> {
         self.config.validate()?;
+        let linked = crate::linked::select(&self.linked)?;
         let (state, _) = watch::channel(ConnectionState::Disconnected);
         let (shutdown, _) = watch::channel(false);
         let worker = Worker {
@@ -168,8 +190,16 @@ impl WorkerBuilder {
                 pongs: watch::channel((0, 0)).0,
             }),
         };
+        for entry in &linked {
+            worker.register_function((entry.function)())?;
+        }
         for function in self.functions {
             worker.register_function(function)?;
+        }
+        for entry in &linked {
+            for trigger in (entry.triggers)() {
+                worker.register_trigger(trigger)?;
+            }
         }
         for trigger in self.triggers {
             worker.register_trigger(trigger)?;

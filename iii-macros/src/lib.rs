@@ -1,0 +1,26 @@
+//! Attribute macros of the iii SDK. Use them through the `iii` crate:
+//! `#[iii::function]` and `#[iii::trigger]`; see the docs there.
+
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod fallback;
+#[path = "../../iii/src/rules.rs"]
+#[allow(dead_code)]
+mod rules;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Registers an `async fn` as an iii function. See `iii::function`.
+#[proc_macro_attribute]
+pub fn function(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::function(args.into(), item.into()).into()
+}
+
+/// Binds a trigger to an `#[iii::function]`. See `iii::trigger`.
+#[proc_macro_attribute]
+pub fn trigger(_args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::misplaced_trigger(item.into()).into()
+}

@@ -1,0 +1,210 @@
+//! Semantic checks: trigger values the engine would refuse, and function
+//! signatures the runtime cannot call.
+
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type};
+
+use crate::ast::TriggerSpec;
+use crate::attr::{Value, json};
+use crate::ctxt::Errors;
+use crate::rules;
+
+const LOG_LEVELS: [&str; 5] = ["all", "debug", "info", "warn", "error"];
+
+pub fn trigger(spec: &TriggerSpec, errors: &mut Errors) {
+    let check = |errors: &mut Errors, key: &str, rule: fn(&str) -> Result<(), String>| {
+        if let Some(s) = spec.str(key)
+            && let Err(reason) = rule(&s.value())
+        {
+            errors.at(s.span(), reason);
+        }
+    };
+    match spec.kind.name {
+        "http" => {
+            check(errors, "path", rules::validate_http_path);
+            check(errors, "method", rules::validate_http_method);
+        }
+        "cron" => check(errors, "expression", rules::validate_cron),
+        "subscribe" | "queue" => check(errors, "topic", non_empty),
+        "stream" => check(errors, "stream_name", non_empty),
+        "log" => check(errors, "level", |level| {
+            if LOG_LEVELS.contains(&level) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "level `{level}` is not one of {}",
+                    LOG_LEVELS.join(", ")
+                ))
+            }
+        }),
+        "custom" => {
+            if let Some(ty) = &spec.custom_type
+                && let Err(reason) = rules::validate_id(&ty.value())
+            {
+                errors.at(ty.span(), format!("the trigger type id {reason}"));
+            }
+        }
+        _ => {}
+    }
+    for key in ["config", "metadata"] {
+        if let Some(value) = spec.values.get(key) {
+            match json(value) {
+                Ok(v) if v.is_object() => {}
+                Ok(_) => errors.at(value.span(), format!("`{key}` must be a JSON object")),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    for key in ["condition", "middleware"] {
+        if let Some(value) = spec.values.get(key) {
+            errors.at(
+                value.span(),
+                format!(
+                    "`{key}` is reserved for a later release and not wired yet; remove it for now"
+                ),
+            );
+        }
+    }
+    for key in [
+        "max_retries",
+        "concurrency",
+        "visibility_timeout",
+        "delay_seconds",
+        "backoff_delay_ms",
+        "max_priority",
+    ] {
+        if let Some(i) = spec.int(key)
+            && i.base10_parse::<u64>().is_err()
+        {
+            errors.at(i.span(), format!("`{key}` must be a non-negative integer"));
+        }
+    }
+    if let Some(Value::Lit(syn::Lit::Str(m))) = spec.values.get("method")
+        && m.value().is_empty()
+    {
+        errors.at(m.span(), "method is empty; write one such as \"GET\"");
+    }
+}
+
+fn non_empty(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err("it is empty; it is required".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// How the runtime calls the function.
+pub struct Shape {
+    /// The input type, if the function takes one.
+    pub input: Option<Type>,
+    /// Whether a second parameter (the `iii::Context`) follows.
+    pub context: Option<Type>,
+    pub output: Output,
+}
+
+pub enum Output {
+    /// `fn f()` / `-> ()`.
+    Unit,
+    /// `-> T`.
+    Plain(Type),
+    /// `-> Result<T, E>` (any path ending in `Result`, aliases included).
+    Result(Type),
+}
+
+pub fn signature(item: &ItemFn, errors: &mut Errors) -> Option<Shape> {
+    let sig = &item.sig;
+    let before = errors.len();
+    if sig.asyncness.is_none() {
+        errors.at(
+            sig.fn_token.span,
+            "`#[iii::function]` needs an `async fn`: write `async fn`, handlers run on the worker's tokio runtime",
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.at(
+            sig.generics.span(),
+            "an `#[iii::function]` cannot be generic: the engine sends one concrete input type; use a concrete type or `serde_json::Value`",
+        );
+    }
+    if let Some(c) = &sig.constness {
+        errors.at(c.span, "an `#[iii::function]` cannot be `const`");
+    }
+    if let Some(u) = &sig.unsafety {
+        errors.at(
+            u.span,
+            "an `#[iii::function]` cannot be `unsafe`: the engine calls it with untrusted input",
+        );
+    }
+    if let Some(v) = &sig.variadic {
+        errors.at(v.span(), "an `#[iii::function]` cannot be variadic");
+    }
+    let mut types = Vec::new();
+    for arg in &sig.inputs {
+        match arg {
+            FnArg::Receiver(r) => errors.at(
+                r.span(),
+                "an `#[iii::function]` cannot take `self`: write a free `async fn` and call the method from it",
+            ),
+            FnArg::Typed(t) => types.push((*t.ty).clone()),
+        }
+    }
+    if types.len() > 2 {
+        errors.at(
+            sig.inputs
+                .iter()
+                .nth(2)
+                .map_or(sig.inputs.span(), |a| a.span()),
+            "an `#[iii::function]` takes at most two parameters: the input and `iii::Context`",
+        );
+    }
+    for ty in &types {
+        if let Type::Reference(r) = ty {
+            errors.at(
+                r.span(),
+                "an `#[iii::function]` parameter must be owned (the input is decoded per call); remove the `&`",
+            );
+        }
+    }
+    if let Some(ctx) = types.get(1)
+        && !last_segment_is(ctx, "Context")
+    {
+        errors.at(ctx.span(), "the second parameter must be `iii::Context`");
+    }
+    let output = match &sig.output {
+        ReturnType::Default => Output::Unit,
+        ReturnType::Type(_, ty) => match result_ok(ty) {
+            Some(ok) => Output::Result(ok),
+            None => Output::Plain((**ty).clone()),
+        },
+    };
+    if errors.len() != before {
+        return None;
+    }
+    let mut types = types.into_iter();
+    Some(Shape {
+        input: types.next(),
+        context: types.next(),
+        output,
+    })
+}
+
+fn last_segment_is(ty: &Type, name: &str) -> bool {
+    matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
+}
+
+/// `T` of a return type whose path ends in `Result<T, ..>`.
+fn result_ok(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|a| match a {
+        GenericArgument::Type(t) => Some(t.clone()),
+        _ => None,
+    })
+}

@@ -1,0 +1,84 @@
+//! What `#[iii::function]` expansions name. Not a public API: its contents
+//! change without notice.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use crate::linked::{FUNCTIONS, LinkedFunction};
+pub use linkme;
+pub use schemars;
+pub use serde;
+pub use serde_json;
+
+use crate::error::Error;
+use crate::protocol::ErrorBody;
+
+/// Holds a handler's error while the right conversion is picked.
+///
+/// Expansions call `(&&&ErrorWrap(e)).iii_error()`: method lookup tries
+/// `&&ErrorWrap<E>`, then `&ErrorWrap<E>`, then `ErrorWrap<E>`, so an
+/// `iii::Error` keeps its code, an `anyhow::Error` keeps its chain, and any
+/// other `std::error::Error` becomes `invocation_failed`.
+pub struct ErrorWrap<E>(pub E);
+
+/// `iii::Error`: passed through with its code.
+pub trait ViaIii {
+    /// The error to answer with.
+    fn iii_error(&self) -> Error;
+}
+
+impl ViaIii for &&ErrorWrap<Error> {
+    fn iii_error(&self) -> Error {
+        Error::from(self.0.to_body())
+    }
+}
+
+/// `anyhow::Error`: its whole chain as the message (cargo feature
+/// `anyhow`; the trait always exists so expansions can import it).
+pub trait ViaAnyhow {
+    /// The error to answer with.
+    fn iii_error(&self) -> Error;
+}
+
+#[cfg(feature = "anyhow")]
+impl ViaAnyhow for &ErrorWrap<anyhow::Error> {
+    fn iii_error(&self) -> Error {
+        Error::msg(format!("{:#}", self.0))
+    }
+}
+
+/// Any `std::error::Error`: `invocation_failed` with its source chain.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned as an iii handler error",
+    note = "return `iii::Error`, a type implementing `std::error::Error`, or `anyhow::Error` (cargo feature `anyhow`)"
+)]
+pub trait ViaStd {
+    /// The error to answer with.
+    fn iii_error(&self) -> Error;
+}
+
+impl<E: std::error::Error> ViaStd for ErrorWrap<E> {
+    fn iii_error(&self) -> Error {
+        let mut message = self.0.to_string();
+        let mut source = self.0.source();
+        while let Some(inner) = source {
+            message.push_str(": ");
+            message.push_str(&inner.to_string());
+            source = inner.source();
+        }
+        Error::from(ErrorBody::new(
+            crate::error::codes::INVOCATION_FAILED,
+            message,
+        ))
+    }
+}
+
+/// Checks a handler's input type where the user wrote it.
+pub fn assert_input<T: DeserializeOwned + JsonSchema + 'static>() {}
+
+/// Checks a handler's output type where the user wrote it.
+pub fn assert_output<T: Serialize + JsonSchema + 'static>() {}
+
+/// Checks that a handler's future can move between threads.
+pub fn assert_send<F: core::future::Future + Send>(_: &F) {}

@@ -1,0 +1,230 @@
+//! `#[iii::function]` and `#[iii::trigger]` end to end: what the macros
+//! register is what the builder registers, and it runs.
+
+use std::time::Duration;
+
+use iii::http::{ApiRequest, ApiResponse};
+use iii::{Context, Error, Function, Linked, Trigger, Worker};
+use iii_tests::{engine, http};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema)]
+struct Greet {
+    name: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema, PartialEq)]
+struct Greeting {
+    message: String,
+}
+
+/// Greets someone by name.
+#[iii::function(id = "macros::greet", metadata = {"team": "greeters"})]
+#[iii::trigger(http, path = "/macros/greet/:name", method = "get")]
+#[iii::trigger(subscribe, topic = "macros.greet", metadata = {"source": "pubsub"})]
+async fn greet(input: Greet) -> Result<Greeting, Error> {
+    Ok(Greeting {
+        message: format!("Hello, {}!", input.name),
+    })
+}
+
+/// Answers over HTTP.
+#[iii::function(id = "macros::http_hello")]
+#[iii::trigger(http, path = "/macros/hello/:name")]
+async fn http_hello(req: ApiRequest) -> ApiResponse<Greeting> {
+    ApiResponse::ok(Greeting {
+        message: format!("Hello, {}!", req.path_params["name"]),
+    })
+}
+
+#[iii::function]
+async fn double(x: i64) -> i64 {
+    x * 2
+}
+
+#[iii::function(id = "macros::who")]
+async fn who(_input: Value, ctx: Context) -> Option<String> {
+    ctx.caller_worker_id().map(str::to_string)
+}
+
+#[derive(Debug)]
+struct Boom;
+impl std::fmt::Display for Boom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("boom")
+    }
+}
+impl std::error::Error for Boom {}
+
+#[iii::function(id = "macros::std_error")]
+async fn std_error() -> Result<(), Boom> {
+    Err(Boom)
+}
+
+#[iii::function(id = "macros::coded")]
+async fn coded() -> Result<(), Error> {
+    Err(Error::new("teapot", "short and stout"))
+}
+
+#[iii::function(id = "macros::anyhow")]
+async fn with_anyhow() -> anyhow::Result<u8> {
+    Err(anyhow::anyhow!("inner cause").context("outer context"))
+}
+
+#[tokio::test]
+async fn the_function_stays_callable_directly() {
+    let out = greet(Greet { name: "Ada".into() })
+        .await
+        .expect("direct call");
+    assert_eq!(out.message, "Hello, Ada!");
+    assert_eq!(double(4).await, 8);
+}
+
+#[tokio::test]
+async fn linked_functions_register_on_connect_and_answer() {
+    let engine = engine().await;
+    let worker = engine
+        .worker("macro-worker")
+        .connect()
+        .await
+        .expect("connect");
+    let caller = engine
+        .worker("macro-caller")
+        .linked(Linked::None)
+        .connect()
+        .await
+        .expect("connect");
+
+    let out: Greeting = caller
+        .call("macros::greet", &json!({"name": "Ada"}))
+        .await
+        .expect("call");
+    assert_eq!(out.message, "Hello, Ada!");
+    let four: i64 = caller.call_fn::<double>(&2).await.expect("typed call");
+    assert_eq!(four, 4);
+    let who: Option<String> = caller.call_fn::<who>(&json!({})).await.expect("ctx");
+    assert_eq!(who, caller.worker_id());
+
+    let err = caller
+        .call::<Value, _>("macros::std_error", &())
+        .await
+        .expect_err("std error");
+    assert_eq!(err.code(), "invocation_failed");
+    assert!(err.to_string().contains("boom"), "{err}");
+    let err = caller
+        .call::<Value, _>("macros::coded", &())
+        .await
+        .expect_err("coded");
+    assert_eq!(err.code(), "teapot");
+    let err = caller
+        .call::<Value, _>("macros::anyhow", &())
+        .await
+        .expect_err("anyhow");
+    assert!(
+        err.to_string().contains("outer context: inner cause"),
+        "{err}"
+    );
+
+    let url = format!("{}/macros/hello/world", engine.http_url);
+    let reply = http("GET", &url, &[], b"").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"message": "Hello, world!"}));
+
+    let listed = worker.list_functions().await.expect("list");
+    let greet_info = listed
+        .iter()
+        .find(|f| f.function_id == "macros::greet")
+        .expect("listed");
+    assert_eq!(
+        greet_info.description.as_deref(),
+        Some("Greets someone by name.")
+    );
+    assert_eq!(greet_info.metadata, Some(json!({"team": "greeters"})));
+    let _ = tokio::time::timeout(Duration::from_secs(1), worker.shutdown()).await;
+}
+
+/// The builder registration equivalent to `greet` above.
+fn greet_by_hand() -> (Function, Vec<Trigger>) {
+    let function = Function::new("macros::greet", |input: Greet| async move {
+        Ok::<_, Error>(Greeting {
+            message: format!("Hello, {}!", input.name),
+        })
+    })
+    .description("Greets someone by name.")
+    .metadata(json!({"team": "greeters"}));
+    let triggers = vec![
+        Trigger::new(
+            "macros::greet",
+            iii::trigger::Http::get("/macros/greet/:name"),
+        ),
+        Trigger::new(
+            "macros::greet",
+            iii::trigger::Subscribe::new("macros.greet"),
+        )
+        .metadata(json!({"source": "pubsub"})),
+    ];
+    (function, triggers)
+}
+
+#[test]
+fn macros_and_the_builder_produce_the_same_frames() {
+    let linked = iii::linked::FUNCTIONS
+        .iter()
+        .find(|f| f.id == "macros::greet")
+        .expect("linked");
+    let (by_hand, hand_triggers) = greet_by_hand();
+    assert_eq!((linked.function)().to_message(), by_hand.to_message());
+    let from_macro: Vec<_> = (linked.triggers)()
+        .iter()
+        .map(|t| t.to_message("id".into()).expect("valid"))
+        .collect();
+    let from_builder: Vec<_> = hand_triggers
+        .iter()
+        .map(|t| t.to_message("id".into()).expect("valid"))
+        .collect();
+    assert_eq!(from_macro, from_builder);
+    assert!(linked.file.ends_with("macros.rs"), "{}", linked.file);
+}
+
+#[test]
+fn schemas_come_from_the_types() {
+    let linked = iii::linked::FUNCTIONS
+        .iter()
+        .find(|f| f.id == "macros::greet")
+        .expect("linked");
+    let message = (linked.function)();
+    let message = message.to_message();
+    assert_eq!(
+        message.request_format.as_ref().expect("request")["properties"]["name"]["type"],
+        "string"
+    );
+    assert_eq!(
+        message.response_format.as_ref().expect("response")["properties"]["message"]["type"],
+        "string"
+    );
+    let double = iii::linked::FUNCTIONS
+        .iter()
+        .find(|f| f.id == "double")
+        .expect("id defaults to the fn name");
+    assert_eq!(
+        (double.function)()
+            .to_message()
+            .request_format
+            .as_ref()
+            .expect("i64")["type"],
+        "integer"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_ids_and_missing_picks_fail_at_connect() {
+    let engine = engine().await;
+    let err = Worker::builder()
+        .url(&engine.ws_url)
+        .linked(Linked::Only(vec!["macros::nope".into()]))
+        .connect()
+        .await
+        .expect_err("unknown id");
+    assert!(err.to_string().contains("`macros::nope`"), "{err}");
+}

@@ -1,0 +1,1 @@
+//! See `tests/ui.rs` and the cases under `pass/` and `fail/`.
