@@ -10,9 +10,8 @@
 
 use std::net::SocketAddr;
 
+use iii::Worker;
 use iii::http::{ApiRequest, ApiResponse};
-use iii::trigger::{Http, Trigger};
-use iii::{Function, Worker};
 use serde::Serialize;
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -21,14 +20,16 @@ struct Greeting {
 }
 
 /// Greets whoever is named in the path.
-async fn greet(req: ApiRequest) -> Result<ApiResponse<Greeting>, iii::Error> {
+#[iii::function(id = "greetings::greet")]
+#[iii::trigger(http, path = "/greet/:name", method = "GET")]
+async fn greet(req: ApiRequest) -> ApiResponse<Greeting> {
     let name = req
         .path_params
         .get("name")
         .map_or("stranger", String::as_str);
-    Ok(ApiResponse::ok(Greeting {
+    ApiResponse::ok(Greeting {
         message: format!("Hello, {name}!"),
-    }))
+    })
 }
 
 #[tokio::main]
@@ -50,11 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         embedded = Some(engine);
     }
 
+    // Connecting registers every `#[iii::function]` and its triggers.
     let worker = builder.connect().await?;
-    worker
-        .register_function(Function::new("greetings::greet", greet).description("Greets a user"))?;
-    worker.register_trigger(Trigger::new("greetings::greet", Http::get("/greet/:name")))?;
-
     println!(
         "greetings::greet is live. Try:\n\n    curl {http_base}/greet/world\n\nctrl-c to stop."
     );

@@ -300,6 +300,8 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
         (_, None) => None,
     };
     let mut values = BTreeMap::new();
+    // Keys given at all, valid or not: a bad value is not also "missing".
+    let mut given = Vec::new();
     for Arg { key, value } in args {
         let name = key.to_string();
         let Some(&(static_name, ty)) = KEYS.iter().find(|(k, _)| *k == name) else {
@@ -331,10 +333,11 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
             );
             continue;
         }
-        if values.contains_key(static_name) {
+        if given.contains(&static_name) {
             duplicate(errors, &key);
             continue;
         }
+        given.push(static_name);
         let Some(value) = value else {
             errors.at(key.span(), format!("`{name}` needs a value: `{name} = ..`"));
             continue;
@@ -353,10 +356,13 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
         values.insert(static_name, value);
     }
     for required in kind.required {
-        if !values.contains_key(required) {
+        if !given.contains(required) {
             errors.at(
-                span,
-                format!("a `{}` trigger needs `{required}`, e.g. `#[iii::trigger({}, {required} = ..)]`", kind.name, kind.name),
+                first.key.span(),
+                format!(
+                    "`{}` triggers need `{required}`, e.g. `#[iii::trigger({}, {required} = ..)]`",
+                    kind.name, kind.name
+                ),
             );
         }
     }

@@ -103,7 +103,7 @@ pub fn function(args: TokenStream, item: TokenStream) -> TokenStream {
         None => (func.sig.ident.to_string(), func.sig.ident.span()),
     };
     if let Err(reason) = rules::validate_id(&id) {
-        errors.at(id_span, format!("the function id {reason}"));
+        errors.at(id_span, format!("the function id is invalid: {reason}"));
     }
     let Some(shape) = shape.filter(|_| errors.is_empty()) else {
         return fallback::emit(quote!(#func), errors);
@@ -142,55 +142,56 @@ fn generate(
 
     let unit: syn::Type = syn::parse_quote!(());
     let input_ty = shape.input.as_ref().unwrap_or(&unit);
-    let (ok_ty, wrap) = match &shape.output {
-        Output::Unit => (
-            unit.clone(),
-            quote!(::core::result::Result::Ok::<(), #krate::Error>(out)),
-        ),
-        Output::Plain(ty) => (
-            ty.clone(),
-            quote!(::core::result::Result::Ok::<_, #krate::Error>(out)),
-        ),
-        Output::Result(ok) => (
-            ok.clone(),
-            quote! {
-                match out {
-                    ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
-                    ::core::result::Result::Err(error) => {
-                        #[allow(unused_imports)]
-                        use #krate::__private::{ViaAnyhow as _, ViaIii as _, ViaStd as _};
-                        ::core::result::Result::Err((&&&#krate::__private::ErrorWrap(error)).iii_error())
-                    }
-                }
-            },
-        ),
-    };
-    let (params, call, send_check) = match (&shape.input, &shape.context) {
-        (None, _) => (quote!(), quote!(#name()), quote!(#name())),
-        (Some(ty), None) => (
-            quote!(input: #ty),
-            quote!(#name(input)),
-            quote!(#name(::core::unreachable!())),
-        ),
-        (Some(ty), Some(_)) => (
-            quote!(input: #ty, ctx: #krate::Context),
-            quote!(#name(input, ctx)),
-            quote!(#name(::core::unreachable!(), ::core::unreachable!())),
-        ),
-    };
-    let input_check = shape.input.as_ref().map(|ty| {
-        quote_spanned! {ty.span()=> #krate::__private::assert_input::<#ty>(); }
-    });
     let output_span = match &func.sig.output {
         syn::ReturnType::Type(_, ty) => ty.span(),
         syn::ReturnType::Default => name.span(),
     };
-    let output_check =
-        quote_spanned! {output_span=> #krate::__private::assert_output::<#ok_ty>(); };
-    let send_check = quote_spanned! {name.span()=>
-        #[allow(unreachable_code, unused_must_use, clippy::diverging_sub_expression)]
-        let _ = || #krate::__private::assert_send(&#send_check);
+    let (ok_ty, wrap) = match &shape.output {
+        Output::Unit => (unit.clone(), quote!(out)),
+        Output::Plain(ty) => (ty.clone(), quote!(out)),
+        Output::Result(ok) => (ok.clone(), {
+            // Spanned at the return type: an unusable error type is
+            // reported where it is written.
+            let convert = quote_spanned! {output_span=>
+                (&&&#krate::__private::ErrorWrap(error)).iii_error()
+            };
+            quote! {
+                match out {
+                    ::core::result::Result::Ok(value) => value,
+                    ::core::result::Result::Err(error) => {
+                        #[allow(unused_imports)]
+                        use #krate::__private::{ViaAnyhow as _, ViaIii as _, ViaStd as _};
+                        return ::core::result::Result::Err(#convert);
+                    }
+                }
+            }
+        }),
     };
+    // The closure always takes and returns JSON, so the runtime's handler
+    // bounds always hold; the user's types are checked by the helpers below,
+    // each spanned at the type it checks, one error per missing trait.
+    let decode = |ty: &syn::Type| {
+        quote_spanned! {ty.span()=> #krate::__private::decode_input::<#ty>(input, #id)? }
+    };
+    let call = match (&shape.input, &shape.context) {
+        (None, _) => quote!(#name()),
+        (Some(ty), None) => {
+            let input = decode(ty);
+            quote!(#name(#input))
+        }
+        (Some(ty), Some(_)) => {
+            let input = decode(ty);
+            quote!(#name(#input, ctx))
+        }
+    };
+    let encode =
+        quote_spanned! {output_span=> #krate::__private::encode_output::<#ok_ty>(value, #id) };
+    let request_format = shape.input.as_ref().map_or_else(
+        || quote!(::core::option::Option::None),
+        |ty| quote_spanned! {ty.span()=> #krate::__private::request_format::<#ty>() },
+    );
+    let response_format =
+        quote_spanned! {output_span=> #krate::__private::response_format::<#ok_ty>() };
     let triggers = specs.iter().map(|spec| trigger(&krate, id, spec));
     let ref_doc = format!("Names `{id}` for `Worker::call_fn`.");
 
@@ -222,10 +223,17 @@ fn generate(
             };
 
             fn build() -> #krate::Function {
-                #krate::Function::new(#id, |#params| async move {
-                    let out = #call.await;
-                    #wrap
-                })
+                #krate::Function::new(
+                    #id,
+                    |input: #krate::__private::serde_json::Value, ctx: #krate::Context| async move {
+                        let _ = (&input, &ctx);
+                        let out = #call.await;
+                        let value = #wrap;
+                        #encode
+                    },
+                )
+                .request_format(#request_format)
+                .response_format(#response_format)
                 #description
                 #metadata
             }
@@ -234,12 +242,6 @@ fn generate(
                 ::std::vec![#(#triggers),*]
             }
 
-            #[allow(dead_code)]
-            fn checks() {
-                #input_check
-                #output_check
-                #send_check
-            }
         };
     }
 }

@@ -41,7 +41,10 @@ pub fn trigger(spec: &TriggerSpec, errors: &mut Errors) {
             if let Some(ty) = &spec.custom_type
                 && let Err(reason) = rules::validate_id(&ty.value())
             {
-                errors.at(ty.span(), format!("the trigger type id {reason}"));
+                errors.at(
+                    ty.span(),
+                    format!("the trigger type id is invalid: {reason}"),
+                );
             }
         }
         _ => {}
@@ -108,7 +111,9 @@ pub enum Output {
     Unit,
     /// `-> T`.
     Plain(Type),
-    /// `-> Result<T, E>` (any path ending in `Result`, aliases included).
+    /// `-> Result<T, E>`, or an alias whose name ends in `Result`
+    /// (`io::Result<T>`, `anyhow::Result<T>`, `MyResult<T>`): `T` is its
+    /// first type argument.
     Result(Type),
 }
 
@@ -193,11 +198,11 @@ fn last_segment_is(ty: &Type, name: &str) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
 }
 
-/// `T` of a return type whose path ends in `Result<T, ..>`.
+/// `T` of a return type whose last segment is named `..Result<T, ..>`.
 fn result_ok(ty: &Type) -> Option<Type> {
     let Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
-    if last.ident != "Result" {
+    if !last.ident.to_string().ends_with("Result") {
         return None;
     }
     let PathArguments::AngleBracketed(args) = &last.arguments else {

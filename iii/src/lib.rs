@@ -54,7 +54,101 @@ pub use context::Context;
 pub use dispatch::CALLER_WORKER_ID;
 pub use error::{Error, Result};
 pub use function::{Function, FunctionHandle};
-pub use iii_macros::{function, trigger};
+/// Registers an `async fn` as an iii function.
+///
+/// ```no_run
+/// use serde::{Deserialize, Serialize};
+///
+/// // Serialize/Deserialize both ways so that other Rust code can call it
+/// // with `call_fn`; the function itself needs only the first derive of each.
+/// #[derive(Deserialize, Serialize, schemars::JsonSchema)]
+/// struct Greet { name: String }
+/// #[derive(Serialize, Deserialize, schemars::JsonSchema)]
+/// struct Greeting { message: String }
+///
+/// /// Greets a user. (The doc comment becomes the description.)
+/// #[iii::function(id = "greetings::greet", metadata = {"team": "growth"})]
+/// #[iii::trigger(http, path = "/greet", method = "POST")]
+/// #[iii::trigger(subscribe, topic = "greet.requested")]
+/// async fn greet(input: Greet, ctx: iii::Context) -> Result<Greeting, iii::Error> {
+///     let _ = ctx.caller_worker_id();
+///     Ok(Greeting { message: format!("Hello, {}!", input.name) })
+/// }
+///
+/// # async fn run() -> Result<(), iii::Error> {
+/// // Connecting registers every #[iii::function] linked into the program:
+/// let worker = iii::Worker::from_env().connect().await?;
+/// // and a call site can name the function itself, types checked:
+/// let g: Greeting = worker.call_fn::<greet>(&Greet { name: "Ada".into() }).await?;
+/// # let _ = g; Ok(()) }
+/// ```
+///
+/// The function stays as written and callable directly, so it can be unit
+/// tested without an engine.
+///
+/// Keys (all optional):
+/// - `id = "service::name"`: the function id; defaults to the fn name.
+/// - `description = ".."`: defaults to the doc comment.
+/// - `metadata = {..}`: a JSON object (inline, or as a string).
+/// - `crate = path`: where the `iii` crate is, if renamed.
+///
+/// Accepted shapes: `async fn f()`, `async fn f(input: T)` and
+/// `async fn f(input: T, ctx: iii::Context)`, returning `O` or
+/// `Result<O, E>` (any return type whose name ends in `Result`, such as
+/// `iii::Result<O>`, `std::io::Result<O>` or `anyhow::Result<O>`, is read as
+/// a result), where `E` is `iii::Error` (its code is kept), any
+/// `std::error::Error` (`invocation_failed`), or `anyhow::Error` (cargo
+/// feature `anyhow`). `T` needs `Deserialize` and `JsonSchema`, `O` needs
+/// `Serialize` and `JsonSchema`; the request and response formats come from
+/// them, and `()` and `serde_json::Value` send none.
+///
+/// Without the macro, the same registration is:
+///
+/// ```no_run
+/// # #[derive(serde::Deserialize, schemars::JsonSchema)] struct Greet { name: String }
+/// # #[derive(serde::Serialize, schemars::JsonSchema)] struct Greeting { message: String }
+/// # async fn greet(input: Greet, ctx: iii::Context) -> Result<Greeting, iii::Error> { todo!() }
+/// # async fn run(worker: iii::Worker) -> Result<(), iii::Error> {
+/// use iii::{Function, Trigger, trigger::{Http, Subscribe}};
+/// worker.register_function(
+///     Function::new("greetings::greet", greet)
+///         .description("Greets a user.")
+///         .metadata(serde_json::json!({"team": "growth"})),
+/// )?;
+/// worker.register_trigger(Trigger::new("greetings::greet", Http::post("/greet")))?;
+/// worker.register_trigger(Trigger::new("greetings::greet", Subscribe::new("greet.requested")))?;
+/// # Ok(()) }
+/// ```
+pub use iii_macros::function;
+
+/// Binds a trigger to the `#[iii::function]` above it; give one per binding.
+///
+/// The first argument is the kind, then its keys (checked when the macro
+/// expands; a wrong key names the keys the kind takes):
+///
+/// | kind | keys | engine type |
+/// |---|---|---|
+/// | `http` | `path` (required), `method` (default `GET`) | `http` |
+/// | `cron` | `expression` (required; 6 or 7 fields, seconds first, UTC) | `cron` |
+/// | `subscribe` | `topic` (required) | `subscribe` |
+/// | `queue` | `topic` (required), `max_retries`, `concurrency`, `visibility_timeout`, `delay_seconds`, `backoff_type`, `backoff_delay_ms`, `max_priority`, `queue_mode` | `durable:subscriber` |
+/// | `state` | `scope`, `key` | `state` |
+/// | `stream` | `stream_name` (required), `group_id`, `item_id` | `stream` |
+/// | `log` | `level` (`all`, `debug`, `info`, `warn`, `error`) | `log` |
+/// | `functions_available` | | `engine::functions-available` |
+/// | `workers_available` | | `engine::workers-available` |
+/// | `custom = "type-id"` | `config = {..}` | the custom type |
+///
+/// Every kind also takes `metadata = {..}`, delivered with each fire
+/// ([`Context::metadata`]). `condition` and `middleware` are reserved.
+///
+/// ```no_run
+/// #[iii::function(id = "reports::nightly")]
+/// #[iii::trigger(cron, expression = "0 0 3 * * *")]
+/// #[iii::trigger(custom = "ticker", config = {"every": 60}, metadata = {"source": "ticker"})]
+/// async fn nightly() {}
+/// ```
+pub use iii_macros::trigger;
 pub use invoke::{EnqueueReceipt, Invocation};
 pub use linked::{FunctionRef, Linked};
 pub use trigger::{Trigger, TriggerHandle};

@@ -47,25 +47,17 @@ pub enum Linked {
     Only(Vec<String>),
 }
 
-/// The linked functions selected by `which`, checked for duplicate ids.
+/// The linked functions selected by `which`, checked for duplicate ids
+/// among them.
 pub(crate) fn select(which: &Linked) -> Result<Vec<&'static LinkedFunction>, Error> {
-    let mut seen: HashMap<&str, &LinkedFunction> = HashMap::new();
-    for f in FUNCTIONS.iter() {
-        if let Some(first) = seen.insert(f.id, f) {
-            return Err(Error::invalid(
-                "linked functions",
-                format!(
-                    "`{}` is defined twice, at {}:{} and at {}:{}; give one of them another `id`",
-                    f.id, first.file, first.line, f.file, f.line
-                ),
-            ));
-        }
-    }
     let mut chosen: Vec<&'static LinkedFunction> = match which {
         Linked::All => FUNCTIONS.iter().collect(),
         Linked::None => Vec::new(),
         Linked::Only(ids) => {
-            if let Some(missing) = ids.iter().find(|id| !seen.contains_key(id.as_str())) {
+            if let Some(missing) = ids
+                .iter()
+                .find(|id| !FUNCTIONS.iter().any(|f| f.id == id.as_str()))
+            {
                 return Err(Error::invalid(
                     "linked functions",
                     format!("`{missing}` was asked for, but no `#[iii::function]` has that id"),
@@ -79,6 +71,18 @@ pub(crate) fn select(which: &Linked) -> Result<Vec<&'static LinkedFunction>, Err
     };
     // Link order is not specified; registration order should be.
     chosen.sort_by_key(|f| (f.id, f.file, f.line));
+    let mut seen: HashMap<&str, &LinkedFunction> = HashMap::new();
+    for f in &chosen {
+        if let Some(first) = seen.insert(f.id, f) {
+            return Err(Error::invalid(
+                "linked functions",
+                format!(
+                    "`{}` is defined twice, at {}:{} and at {}:{}; give one of them another `id`",
+                    f.id, first.file, first.line, f.file, f.line
+                ),
+            ));
+        }
+    }
     Ok(chosen)
 }
 

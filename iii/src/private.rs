@@ -74,11 +74,32 @@ impl<E: std::error::Error> ViaStd for ErrorWrap<E> {
     }
 }
 
-/// Checks a handler's input type where the user wrote it.
-pub fn assert_input<T: DeserializeOwned + JsonSchema + 'static>() {}
+/// Decodes a handler's input; expansions span the call at the input type,
+/// so a type that is not `Deserialize` is reported there.
+pub fn decode_input<T: DeserializeOwned + 'static>(
+    value: serde_json::Value,
+    function_id: &str,
+) -> Result<T, Error> {
+    crate::handler::decode(value, || format!("the input of `{function_id}`"))
+}
 
-/// Checks a handler's output type where the user wrote it.
-pub fn assert_output<T: Serialize + JsonSchema + 'static>() {}
+/// Encodes a handler's output; spanned at the output type.
+pub fn encode_output<T: Serialize + 'static>(
+    value: T,
+    function_id: &str,
+) -> Result<serde_json::Value, Error> {
+    crate::handler::encode(value).map_err(|source| Error::Encode {
+        what: format!("the output of `{function_id}`"),
+        source,
+    })
+}
 
-/// Checks that a handler's future can move between threads.
-pub fn assert_send<F: core::future::Future + Send>(_: &F) {}
+/// The request format of a handler's input; spanned at the input type.
+pub fn request_format<T: JsonSchema>() -> Option<serde_json::Value> {
+    crate::schema::request_format::<T>()
+}
+
+/// The response format of a handler's output; spanned at the output type.
+pub fn response_format<T: JsonSchema>() -> Option<serde_json::Value> {
+    crate::schema::response_format::<T>()
+}

@@ -28,10 +28,17 @@ pub fn validate_http_method(method: &str) -> Result<(), String> {
     }
 }
 
-/// Checks an HTTP route pattern: non-empty, no spaces, named parameters.
+/// Checks an HTTP route pattern: starts with `/`, no spaces, named
+/// parameters. (The engine also accepts a pattern without the leading `/`;
+/// the SDK asks for it so every route reads the same.)
 pub fn validate_http_path(path: &str) -> Result<(), String> {
     if path.trim().is_empty() {
         return Err("path is empty; give a route such as `/users/:id`".into());
+    }
+    if !path.starts_with('/') {
+        return Err(format!(
+            "path `{path}` must start with `/`: write `/{path}`"
+        ));
     }
     if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!(

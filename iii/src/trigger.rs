@@ -594,9 +594,11 @@ mod tests {
             json!({"api_path":"/orders/:id","http_method":"POST","condition_function_id":"orders::is_vip"})
         );
         assert_eq!(
-            Http::new("patch", "x").to_config().expect("valid")["http_method"],
+            Http::new("patch", "/x").to_config().expect("valid")["http_method"],
             "PATCH"
         );
+        let e = Http::get("x").to_config().expect_err("no slash");
+        assert!(e.to_string().contains("write `/x`"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,7 @@
+#[iii::function]
+#[iii::trigger(http, path = "/greet", method = "FETCH")]
+async fn greet(name: String) -> String {
+    name
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[iii::function(id = "")]
+async fn anonymous(x: u8) -> u8 {
+    x
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[iii::function(id = "a")]
+#[iii::function(id = "b")]
+async fn twice(x: u8) -> u8 {
+    x
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[iii::function]
+struct Greeter;
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[iii::function]
+fn greet(name: String) -> String {
+    name
+}
+
+fn main() {}

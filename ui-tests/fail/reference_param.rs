@@ -1,0 +1,6 @@
+#[iii::function]
+async fn length(name: &str) -> usize {
+    name.len()
+}
+
+fn main() {}

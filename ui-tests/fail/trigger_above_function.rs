@@ -1,0 +1,7 @@
+#[iii::trigger(http, path = "/greet")]
+#[iii::function]
+async fn greet(name: String) -> String {
+    name
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[iii::trigger(http, path = "/greet")]
+async fn greet(name: String) -> String {
+    name
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[iii::function]
+async fn parse(text: String) -> anyhow::Result<u32> {
+    Ok(text.parse()?)
+}
+
+fn main() {}
