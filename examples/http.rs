@@ -7,8 +7,6 @@
 //! curl -X POST http://127.0.0.1:3111/todos -H 'content-type: application/json' -d '{"title":"write docs"}'
 //! ```
 
-use std::net::SocketAddr;
-
 use iii::http::{ApiRequest, ApiResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -43,16 +41,7 @@ async fn create(req: ApiRequest<Option<NewTodo>>) -> ApiResponse<Value> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut embedded = None;
-    let mut builder = iii::Worker::from_env().name("http-example");
-    if std::env::var("III_URL").is_err() {
-        let engine = iii_embedded::Engine::builder()
-            .http_addr(SocketAddr::from(([127, 0, 0, 1], 3111)))
-            .start()
-            .await?;
-        builder = builder.url(engine.ws_url());
-        embedded = Some(engine);
-    }
+    let (embedded, builder) = iii_examples::engine_on_3111_or_env("http-example").await?;
     let worker = builder.connect().await?;
     println!("try:\n  curl http://127.0.0.1:3111/todos/7?verbose=1");
     println!(

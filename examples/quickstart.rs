@@ -8,9 +8,6 @@
 //! With `III_URL` unset it starts the in-process engine (HTTP on
 //! 127.0.0.1:3111); with `III_URL=ws://host:49134` it joins that engine.
 
-use std::net::SocketAddr;
-
-use iii::Worker;
 use iii::http::{ApiRequest, ApiResponse};
 use serde::Serialize;
 
@@ -37,19 +34,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_env_filter("info").init();
 
     // No III_URL: bring our own engine, the way tests and local development do.
-    let mut embedded = None;
-    let mut http_base =
-        std::env::var("III_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:3111".into());
-    let mut builder = Worker::from_env().name("quickstart");
-    if std::env::var("III_URL").is_err() {
-        let engine = iii_embedded::Engine::builder()
-            .http_addr(SocketAddr::from(([127, 0, 0, 1], 3111)))
-            .start()
-            .await?;
-        builder = builder.url(engine.ws_url());
-        http_base = engine.http_url();
-        embedded = Some(engine);
-    }
+    let (embedded, builder) = iii_examples::engine_on_3111_or_env("quickstart").await?;
+    let http_base = match &embedded {
+        Some(engine) => engine.http_url(),
+        None => std::env::var("III_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:3111".into()),
+    };
 
     // Connecting registers every `#[iii::function]` and its triggers.
     let worker = builder.connect().await?;

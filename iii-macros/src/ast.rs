@@ -124,6 +124,16 @@ pub const KEYS: &[(&str, Ty)] = &[
     ("middleware", Ty::List),
 ];
 
+/// The integer settings of a `queue` trigger.
+pub const QUEUE_INTS: [&str; 6] = [
+    "max_retries",
+    "concurrency",
+    "visibility_timeout",
+    "delay_seconds",
+    "backoff_delay_ms",
+    "max_priority",
+];
+
 /// A trigger kind: its name, its keys, and which of them are required.
 pub struct Kind {
     pub name: &'static str,

@@ -279,16 +279,7 @@ fn trigger(krate: &TokenStream, id: &str, spec: &TriggerSpec) -> TokenStream {
         }
         "queue" => {
             let topic = s("topic").unwrap_or_default();
-            let ints = [
-                "max_retries",
-                "concurrency",
-                "visibility_timeout",
-                "delay_seconds",
-                "backoff_delay_ms",
-                "max_priority",
-            ]
-            .iter()
-            .filter_map(|key| {
+            let ints = ast::QUEUE_INTS.iter().filter_map(|key| {
                 let field = syn::Ident::new(key, Span::call_site());
                 spec.int(key)
                     .map(|v| quote!(#field: ::core::option::Option::Some(#v)))

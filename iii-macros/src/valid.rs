@@ -68,14 +68,7 @@ pub fn trigger(spec: &TriggerSpec, errors: &mut Errors) {
             );
         }
     }
-    for key in [
-        "max_retries",
-        "concurrency",
-        "visibility_timeout",
-        "delay_seconds",
-        "backoff_delay_ms",
-        "max_priority",
-    ] {
+    for key in crate::ast::QUEUE_INTS {
         if let Some(i) = spec.int(key)
             && i.base10_parse::<u64>().is_err()
         {

@@ -1,0 +1,36 @@
+//! Writes N `#[iii::function]`s (N = III_BENCH_FUNCTIONS, default 1000), each
+//! with its own input struct and an HTTP trigger, like a large real worker.
+
+use std::fmt::Write;
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=III_BENCH_FUNCTIONS");
+    println!("cargo:rerun-if-env-changed=III_BENCH_PLAIN");
+    // III_BENCH_PLAIN=1: the same functions and derives without the iii
+    // attributes, to tell the macros' share of the build time.
+    let plain = std::env::var("III_BENCH_PLAIN").is_ok_and(|v| v == "1");
+    let n: usize = std::env::var("III_BENCH_FUNCTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let mut code = String::new();
+    for i in 0..n {
+        let _ = write!(
+            code,
+            r#"
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct Input{i} {{ pub id: u64, pub name: String, pub tags: Vec<String> }}
+
+/// Function number {i}.
+{attrs}
+pub async fn f{i}(input: Input{i}) -> u64 {{ input.id + {i} }}
+"#,
+            attrs = if plain {
+                String::new()
+            } else {
+                format!("#[iii::function(id = \"bench::f{i}\")]\n#[iii::trigger(http, path = \"/bench/{i}/:id\", method = \"POST\")]")
+            }
+        );
+    }
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("functions.rs");
+    if let Err(e) = std::fs::write(&out, code) {
+        panic!("cannot write {}: {e}", out.display());
+    }
+}
