@@ -23,7 +23,7 @@ fn is_ours(attr: &Attribute, name: &str) -> bool {
 }
 
 /// The doc comment, with the one leading space of each line removed.
-fn doc_comment(attrs: &[Attribute]) -> Option<String> {
+pub fn doc_comment(attrs: &[Attribute]) -> Option<String> {
     let lines: Vec<String> = attrs
         .iter()
         .filter(|a| a.path().is_ident("doc"))

@@ -6,6 +6,8 @@ mod attr;
 mod ctxt;
 mod expand;
 mod fallback;
+mod main_fn;
+mod provider;
 #[path = "../../iii/src/rules.rs"]
 #[allow(dead_code)]
 mod rules;
@@ -23,4 +25,16 @@ pub fn function(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn trigger(_args: TokenStream, item: TokenStream) -> TokenStream {
     expand::misplaced_trigger(item.into()).into()
+}
+
+/// Registers a trigger-type provider. See `iii::trigger_type`.
+#[proc_macro_attribute]
+pub fn trigger_type(args: TokenStream, item: TokenStream) -> TokenStream {
+    provider::trigger_type(args.into(), item.into()).into()
+}
+
+/// A `main` that connects a worker and serves. See `iii::main`.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    main_fn::main(args.into(), item.into()).into()
 }

@@ -176,7 +176,7 @@ fn provider_register(worker: &Worker, binding: RegisterTrigger) {
                 ),
             )),
             Some(provider) => provider
-                .register(binding.clone())
+                .register(binding.clone(), worker.clone())
                 .await
                 .err()
                 .map(|e| e.to_body()),

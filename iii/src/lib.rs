@@ -149,6 +149,69 @@ pub use iii_macros::function;
 /// async fn nightly() {}
 /// ```
 pub use iii_macros::trigger;
+
+/// Provides a custom trigger type from a type that implements
+/// [`trigger_type::TriggerTypeHandler`] and `Default`; the worker registers
+/// it when it connects, before its functions. The description defaults to
+/// the doc comment (the engine requires one). Bindings reach the handler
+/// with the worker to fire them ([`trigger_type::Binding::worker`]).
+///
+/// ```no_run
+/// use iii::trigger_type::{Binding, TriggerTypeHandler};
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct Every { seconds: u64 }
+///
+/// /// Fires every `seconds` seconds.
+/// #[iii::trigger_type(id = "ticker")]
+/// #[derive(Default)]
+/// struct Ticker;
+///
+/// impl TriggerTypeHandler for Ticker {
+///     type Config = Every;
+///     async fn register(&self, binding: Binding<Every>) -> Result<(), iii::Error> {
+///         let period = std::time::Duration::from_secs(binding.config.seconds);
+///         tokio::spawn(async move {
+///             loop {
+///                 tokio::time::sleep(period).await;
+///                 let _ = binding.worker.invoke(&binding.function_id).void().await;
+///             }
+///         });
+///         Ok(())
+///     }
+///     async fn unregister(&self, _id: String) -> Result<(), iii::Error> { Ok(()) }
+/// }
+/// ```
+///
+/// Without the macro: `worker.register_trigger_type(TriggerType::new("ticker",
+/// "Fires every `seconds` seconds."), Ticker)`.
+pub use iii_macros::trigger_type;
+
+/// A `main` for a worker process: it starts a multi-threaded tokio runtime,
+/// connects a worker from the environment (`III_URL`, `III_WORKER_NAME`,
+/// `III_NAMESPACE`; `name = ".."` is the name when `III_WORKER_NAME` is
+/// unset), registers every
+/// linked function, runs the body, then serves until ctrl-c.
+///
+/// ```no_run
+/// #[iii::main(name = "greeter")]
+/// async fn main(worker: iii::Worker) -> Result<(), iii::Error> {
+///     println!("connected as {:?}", worker.worker_id());
+///     Ok(())
+/// }
+/// ```
+///
+/// The plain tokio equivalent:
+///
+/// ```no_run
+/// #[tokio::main]
+/// async fn main() -> Result<(), iii::Error> {
+///     let worker = iii::Worker::builder().name("greeter").env().connect().await?;
+///     println!("connected as {:?}", worker.worker_id());
+///     worker.run().await
+/// }
+/// ```
+pub use iii_macros::main;
 pub use invoke::{EnqueueReceipt, Invocation};
 pub use linked::{FunctionRef, Linked};
 pub use trigger::{Trigger, TriggerHandle};

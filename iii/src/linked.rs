@@ -35,6 +35,23 @@ pub struct LinkedFunction {
 #[linkme::distributed_slice]
 pub static FUNCTIONS: [LinkedFunction];
 
+/// One `#[iii::trigger_type]`, as the macro leaves it for the linker.
+#[derive(Debug)]
+pub struct LinkedTriggerType {
+    /// The trigger type id.
+    pub id: &'static str,
+    /// Where the provider is defined.
+    pub file: &'static str,
+    /// The line of its `#[iii::trigger_type]`.
+    pub line: u32,
+    /// Registers the provider (built with `Default`) on a worker.
+    pub register: fn(&Worker) -> Result<crate::TriggerTypeHandle, Error>,
+}
+
+/// Every `#[iii::trigger_type]` linked into the program.
+#[linkme::distributed_slice]
+pub static TRIGGER_TYPES: [LinkedTriggerType];
+
 /// Which linked functions a worker registers when it connects.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Linked {
@@ -43,7 +60,7 @@ pub enum Linked {
     All,
     /// None: register functions with the builder API only.
     None,
-    /// Only these ids.
+    /// Only these function and trigger-type ids.
     Only(Vec<String>),
 }
 
@@ -54,13 +71,16 @@ pub(crate) fn select(which: &Linked) -> Result<Vec<&'static LinkedFunction>, Err
         Linked::All => FUNCTIONS.iter().collect(),
         Linked::None => Vec::new(),
         Linked::Only(ids) => {
-            if let Some(missing) = ids
-                .iter()
-                .find(|id| !FUNCTIONS.iter().any(|f| f.id == id.as_str()))
-            {
+            let known = |id: &&String| {
+                FUNCTIONS.iter().any(|f| f.id == id.as_str())
+                    || TRIGGER_TYPES.iter().any(|t| t.id == id.as_str())
+            };
+            if let Some(missing) = ids.iter().find(|id| !known(id)) {
                 return Err(Error::invalid(
                     "linked functions",
-                    format!("`{missing}` was asked for, but no `#[iii::function]` has that id"),
+                    format!(
+                        "`{missing}` was asked for, but no `#[iii::function]` or `#[iii::trigger_type]` has that id"
+                    ),
                 ));
             }
             FUNCTIONS
@@ -79,6 +99,33 @@ pub(crate) fn select(which: &Linked) -> Result<Vec<&'static LinkedFunction>, Err
                 format!(
                     "`{}` is defined twice, at {}:{} and at {}:{}; give one of them another `id`",
                     f.id, first.file, first.line, f.file, f.line
+                ),
+            ));
+        }
+    }
+    Ok(chosen)
+}
+
+/// The linked trigger-type providers selected by `which`.
+pub(crate) fn select_trigger_types(
+    which: &Linked,
+) -> Result<Vec<&'static LinkedTriggerType>, Error> {
+    let mut chosen: Vec<&'static LinkedTriggerType> = match which {
+        Linked::All => TRIGGER_TYPES.iter().collect(),
+        Linked::None => Vec::new(),
+        Linked::Only(ids) => TRIGGER_TYPES
+            .iter()
+            .filter(|t| ids.iter().any(|id| id == t.id))
+            .collect(),
+    };
+    chosen.sort_by_key(|t| (t.id, t.file, t.line));
+    for pair in chosen.windows(2) {
+        if pair[0].id == pair[1].id {
+            return Err(Error::invalid(
+                "linked trigger types",
+                format!(
+                    "`{}` is provided twice, at {}:{} and at {}:{}; give one of them another `id`",
+                    pair[0].id, pair[0].file, pair[0].line, pair[1].file, pair[1].line
                 ),
             ));
         }

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use crate::linked::{FUNCTIONS, LinkedFunction};
+pub use crate::linked::{FUNCTIONS, LinkedFunction, LinkedTriggerType, TRIGGER_TYPES};
 pub use linkme;
 pub use schemars;
 pub use serde;
@@ -72,6 +72,39 @@ impl<E: std::error::Error> ViaStd for ErrorWrap<E> {
             message,
         ))
     }
+}
+
+/// Registers a `#[iii::trigger_type]` provider built with `Default`;
+/// expansions span the call at the type, so a missing impl is reported there.
+pub fn register_provider<T: crate::trigger_type::TriggerTypeHandler + Default>(
+    worker: &crate::Worker,
+    id: &str,
+    description: &str,
+) -> Result<crate::TriggerTypeHandle, Error> {
+    worker.register_trigger_type(crate::TriggerType::new(id, description), T::default())
+}
+
+/// Runs an `#[iii::main]`: a multi-threaded tokio runtime, a worker
+/// connected from the environment, the user's body, then serving until
+/// ctrl-c or shutdown.
+pub fn run_main<F, Fut>(name: Option<&str>, body: F) -> Result<(), Error>
+where
+    F: FnOnce(crate::Worker) -> Fut,
+    Fut: core::future::Future<Output = Result<(), Error>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        // The attribute's name is a default: the environment overrides it.
+        let mut builder = crate::Worker::builder();
+        if let Some(name) = name {
+            builder = builder.name(name);
+        }
+        let worker = builder.env().connect().await?;
+        body(worker.clone()).await?;
+        worker.run().await
+    })
 }
 
 /// Decodes a handler's input; expansions span the call at the input type,

@@ -80,6 +80,8 @@ pub struct Binding<C> {
     pub metadata: Option<Value>,
     /// Namespace the target function lives in, when not `default`.
     pub namespace: Option<String>,
+    /// The worker that received the binding, to fire it with.
+    pub worker: Worker,
 }
 
 /// Serves the bindings of a trigger type.
@@ -107,6 +109,11 @@ pub struct Binding<C> {
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not serve a trigger type",
+    label = "needs `impl iii::trigger_type::TriggerTypeHandler for {Self}`",
+    note = "implement `register` and `unregister` (and choose a `Config` type) for it"
+)]
 pub trait TriggerTypeHandler: Send + Sync + 'static {
     /// A binding's config; a config that does not decode is refused with an
     /// error naming the field.
@@ -124,7 +131,11 @@ pub trait TriggerTypeHandler: Send + Sync + 'static {
 }
 
 pub(crate) trait ErasedProvider: Send + Sync {
-    fn register(self: Arc<Self>, binding: RegisterTrigger) -> BoxFuture<Result<(), Error>>;
+    fn register(
+        self: Arc<Self>,
+        binding: RegisterTrigger,
+        worker: Worker,
+    ) -> BoxFuture<Result<(), Error>>;
     fn unregister(
         self: Arc<Self>,
         id: String,
@@ -135,7 +146,11 @@ pub(crate) trait ErasedProvider: Send + Sync {
 struct Provider<H>(H);
 
 impl<H: TriggerTypeHandler> ErasedProvider for Provider<H> {
-    fn register(self: Arc<Self>, b: RegisterTrigger) -> BoxFuture<Result<(), Error>> {
+    fn register(
+        self: Arc<Self>,
+        b: RegisterTrigger,
+        worker: Worker,
+    ) -> BoxFuture<Result<(), Error>> {
         Box::pin(async move {
             let config = decode::<H::Config>(b.config, || {
                 format!(
@@ -150,6 +165,7 @@ impl<H: TriggerTypeHandler> ErasedProvider for Provider<H> {
                 config,
                 metadata: b.metadata,
                 namespace: b.namespace,
+                worker,
             };
             self.0.register(binding).await
         })

@@ -169,6 +169,7 @@ impl WorkerBuilder {
     pub async fn connect(self) -> Result<Worker, Error> {
         self.config.validate()?;
         let linked = crate::linked::select(&self.linked)?;
+        let linked_types = crate::linked::select_trigger_types(&self.linked)?;
         let (state, _) = watch::channel(ConnectionState::Disconnected);
         let (shutdown, _) = watch::channel(false);
         let worker = Worker {
@@ -190,6 +191,9 @@ impl WorkerBuilder {
                 pongs: watch::channel((0, 0)).0,
             }),
         };
+        for entry in &linked_types {
+            (entry.register)(&worker)?;
+        }
         for entry in &linked {
             worker.register_function((entry.function)())?;
         }

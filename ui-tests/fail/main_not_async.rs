@@ -1,0 +1,2 @@
+#[iii::main]
+fn main() {}

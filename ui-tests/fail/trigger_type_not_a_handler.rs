@@ -1,0 +1,6 @@
+/// Ticks.
+#[iii::trigger_type(id = "ticker")]
+#[derive(Default)]
+struct Ticker;
+
+fn main() {}

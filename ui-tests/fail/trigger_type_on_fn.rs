@@ -1,0 +1,4 @@
+#[iii::trigger_type(id = "ticker")]
+async fn ticker() {}
+
+fn main() {}

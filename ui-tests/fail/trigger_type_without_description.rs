@@ -1,0 +1,5 @@
+#[iii::trigger_type(id = "ticker")]
+#[derive(Default)]
+struct Ticker;
+
+fn main() {}
