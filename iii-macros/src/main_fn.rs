@@ -39,9 +39,9 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     if sig.ident != "main" {
         errors.at(sig.ident.span(), "`#[iii::main]` goes on `main`");
     }
-    if sig.inputs.len() > 1 {
+    if let Some(extra) = sig.inputs.iter().nth(1) {
         errors.at(
-            sig.inputs.span(),
+            extra.span(),
             "`#[iii::main]` takes no parameter, or one: `worker: iii::Worker`",
         );
     }
