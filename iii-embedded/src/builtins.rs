@@ -241,11 +241,13 @@ async fn register_trigger(shared: &Arc<Shared>, data: Value) -> Result<Value, Er
         trigger_namespace: i.trigger_namespace,
     };
     let (ack_tx, ack_rx) = oneshot::channel();
+    let mut events = Vec::new();
     let outcome = {
         let mut core = shared.lock();
         core.acks.insert(id.clone(), ack_tx);
-        core.register_binding(None, DEFAULT_NAMESPACE, binding)
+        core.register_binding(None, DEFAULT_NAMESPACE, binding, &mut events)
     };
+    shared.deliver(events);
     match outcome {
         BindOutcome::Refused(error) => {
             shared.lock().acks.remove(&id);
@@ -285,6 +287,10 @@ pub(crate) fn validate_builtin_binding(t: &RegisterTrigger) -> Result<(), String
             .filter(|s| !s.is_empty())
     };
     match t.trigger_type.as_str() {
+        "cron" => {
+            let expression = text("expression").unwrap_or_default();
+            crate::cron::parse(expression).map(|_| ())
+        }
         "http" => {
             if text("api_path").is_none() {
                 return Err("api_path is required for http triggers".into());

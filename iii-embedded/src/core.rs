@@ -90,8 +90,9 @@ pub(crate) struct Binding {
 }
 
 /// The trigger types the engine itself provides.
-pub(crate) const BUILTIN_TRIGGER_TYPES: [(&str, &str); 6] = [
+pub(crate) const BUILTIN_TRIGGER_TYPES: [(&str, &str); 7] = [
     ("http", "HTTP routes on the REST listener"),
+    ("cron", "Schedules (UTC; 6 or 7 fields, seconds first)"),
     ("subscribe", "Messages published to a topic"),
     ("state", "State entries created, updated or deleted"),
     (
@@ -123,6 +124,8 @@ pub(crate) struct Core {
 pub(crate) enum Event {
     Workers(Value),
     FunctionsChanged,
+    /// A `cron` binding went live: start its schedule.
+    CronBound(RegisterTrigger),
 }
 
 impl Core {
@@ -265,7 +268,7 @@ impl Core {
                 }
             }
             Message::RegisterTrigger(t) => {
-                let _ = self.register_binding(Some(worker_id), &namespace, t);
+                let _ = self.register_binding(Some(worker_id), &namespace, t, events);
             }
             Message::UnregisterTrigger(t) => {
                 self.unregister_binding(&t.id, Some(worker_id));
@@ -340,6 +343,7 @@ impl Core {
         owner: Option<&str>,
         origin: &str,
         t: RegisterTrigger,
+        events: &mut Vec<Event>,
     ) -> BindOutcome {
         for (what, ns) in [
             ("namespace", &t.namespace),
@@ -379,7 +383,12 @@ impl Core {
                 self.send_to(&p, &Message::RegisterTrigger(forwarded(&t)));
                 BindOutcome::Forwarded
             }
-            Some(Provider::Builtin) => BindOutcome::Accepted,
+            Some(Provider::Builtin) => {
+                if t.trigger_type == "cron" {
+                    events.push(Event::CronBound(t));
+                }
+                BindOutcome::Accepted
+            }
             None => {
                 tracing::warn!(
                     trigger_type = t.trigger_type,

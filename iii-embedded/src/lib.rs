@@ -27,7 +27,8 @@
 //! - Worker-provided trigger types: bindings forwarded, replayed when the
 //!   provider (re)registers, parked while there is none, refusals forwarded
 //!   to the binding's owner; providers told when a binding goes.
-//! - Built-in trigger types `http`, `subscribe`, `state`,
+//! - Built-in trigger types `http`, `cron` (the engine's parser: UTC, 6 or 7
+//!   fields, seconds first), `subscribe`, `state`,
 //!   `durable:subscriber`, `engine::workers-available` and
 //!   `engine::functions-available`.
 //! - Built-in functions `engine::workers::register`, `engine::functions::list`,
@@ -43,7 +44,7 @@
 //!   answers 404, and `http` payloads carry no `request_body`/`response`
 //!   channel refs. An `http` handler that returns `null` (which the engine
 //!   treats as a streamed response) gets a 500 `streaming_unsupported`.
-//! - No `cron`, `stream`, `log` or `trace` trigger types and no `stream::*`
+//! - No `stream`, `log` or `trace` trigger types and no `stream::*`
 //!   functions: such bindings are parked, as with an engine lacking the worker.
 //! - `engine::queue::enqueue` is built in (the real engine needs the external
 //!   `queue` worker); a worker in `default` that registers the id replaces it.
@@ -54,6 +55,7 @@
 mod builtins;
 mod conn;
 mod core;
+mod cron;
 mod http;
 mod kv;
 mod queue;
@@ -162,13 +164,15 @@ impl EngineBuilder {
         let http = TcpListener::bind(self.http_addr).await?;
         let ws_addr = ws.local_addr()?;
         let http_addr = http.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
             core: Mutex::new(Core::new()),
             kv: Mutex::new(kv::Store::default()),
             dead_letters: Mutex::new(Vec::new()),
             settings: self.settings,
+            stopped: stopped.clone(),
+            cron_tasks: Mutex::new(std::collections::HashMap::new()),
         });
-        let (stop, stopped) = watch::channel(false);
         let ws_task = tokio::spawn(accept_workers(shared.clone(), ws, stopped.clone()));
         let http_task = tokio::spawn(http::serve(shared.clone(), http, stopped));
         tracing::debug!(%ws_addr, %http_addr, "embedded iii engine started");
@@ -274,6 +278,10 @@ pub(crate) struct Shared {
     pub(crate) kv: Mutex<kv::Store>,
     pub(crate) dead_letters: Mutex<Vec<DeadLetter>>,
     pub(crate) settings: Settings,
+    /// Raised by `Engine::shutdown`; background schedules watch it.
+    pub(crate) stopped: watch::Receiver<bool>,
+    /// The schedule task of each `cron` binding, by binding id.
+    pub(crate) cron_tasks: Mutex<std::collections::HashMap<String, JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -401,6 +409,7 @@ impl Shared {
                     self.fire("engine::workers-available", payload, |_| true)
                 }
                 Event::FunctionsChanged => functions_changed = true,
+                Event::CronBound(binding) => cron::start(self.clone(), binding),
             }
         }
         if functions_changed {

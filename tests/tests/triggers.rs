@@ -517,3 +517,66 @@ async fn state_round_trip() {
     assert_eq!(err.code(), "deserialization_error");
     assert!(err.to_string().contains("missing field `key`"), "{err}");
 }
+
+#[tokio::test]
+async fn cron_fires_with_the_engine_payload_and_refuses_bad_expressions() {
+    let engine = engine().await;
+    let worker = engine.connect("cron").await;
+    let id = fid("cron::tick");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    serve(
+        &worker,
+        Function::new(&id, move |fire: Value, ctx: Context| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((fire, ctx.metadata().cloned()));
+                Ok::<(), Error>(())
+            }
+        }),
+    )
+    .await;
+    let binding = worker
+        .register_trigger(
+            Trigger::new(&id, iii::trigger::Cron::new("*/1 * * * * *"))
+                .metadata(json!({"job": "tick"})),
+        )
+        .expect("bind");
+    let (fire, meta) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("fired within a second or two")
+        .expect("fire");
+    assert_eq!(fire["trigger"], "cron");
+    assert_eq!(fire["job_id"], json!(binding.id()));
+    let scheduled = fire["scheduled_time"].as_str().expect("scheduled_time");
+    assert!(
+        scheduled.ends_with("+00:00") && scheduled.len() == 25,
+        "{scheduled}"
+    );
+    assert!(
+        fire["actual_time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+00:00")),
+        "{fire}"
+    );
+    assert_eq!(meta, Some(json!({"job": "tick"})));
+
+    // The typed config refuses five fields before sending; the engine
+    // refuses them too when the config is sent raw.
+    let raw = worker
+        .register_trigger(Trigger::new(
+            &id,
+            Custom::new("cron", json!({"expression": "*/2 * * * *"})),
+        ))
+        .expect("sent");
+    let refusal = tokio::time::timeout(Duration::from_secs(5), raw.rejected())
+        .await
+        .expect("refused");
+    assert_eq!(refusal.code, "trigger_registration_failed");
+    assert!(
+        refusal
+            .message
+            .contains("Invalid cron expression '*/2 * * * *'"),
+        "{}",
+        refusal.message
+    );
+}
