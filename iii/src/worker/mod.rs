@@ -38,6 +38,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// A connected worker. Cheap to clone; every clone drives the same connection.
 ///
+/// The connection (and reconnecting) lives until [`Worker::shutdown`]:
+/// dropping every handle does not close it.
+///
 /// ```no_run
 /// use iii::{Function, Worker, trigger::{Http, Trigger}};
 ///
