@@ -179,3 +179,8 @@ pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]
         body,
     }
 }
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
