@@ -580,3 +580,38 @@ async fn cron_fires_with_the_engine_payload_and_refuses_bad_expressions() {
         refusal.message
     );
 }
+
+#[tokio::test]
+async fn workers_available_fires_when_a_worker_connects() {
+    let engine = engine().await;
+    let watcher = engine.connect("watcher").await;
+    let id = fid("watch::workers");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    serve(
+        &watcher,
+        Function::new(&id, move |event: Value| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event);
+                Ok::<(), Error>(())
+            }
+        }),
+    )
+    .await;
+    watcher
+        .register_trigger(Trigger::new(&id, iii::trigger::WorkersAvailable))
+        .expect("bind");
+    watcher.flush().await.expect("flush");
+    let newcomer = engine.connect("newcomer").await;
+    let newcomer_id = newcomer.worker_id().expect("id");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let event = tokio::time::timeout_at(deadline.into(), rx.recv())
+            .await
+            .expect("an event for the newcomer")
+            .expect("event");
+        if event["worker_id"] == json!(newcomer_id) && event["event"] == "worker_connected" {
+            break;
+        }
+    }
+}

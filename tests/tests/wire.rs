@@ -420,3 +420,52 @@ async fn a_void_call_while_disconnected_fails_at_once() {
         .expect_err("offline");
     assert!(matches!(err, Error::NotConnected { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn http_invoked_functions_register_their_endpoint_and_are_not_run_locally() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-http-fn")
+        .connect()
+        .await
+        .expect("connect");
+    let invocation = iii::protocol::HttpInvocation {
+        url: "https://functions.example.test/charge".into(),
+        method: Some("PUT".into()),
+        timeout_ms: Some(5_000),
+        headers: [("x-team".to_string(), "billing".to_string())].into(),
+        auth: Some(iii::protocol::HttpAuth::Bearer {
+            token_key: "CHARGE_TOKEN".into(),
+        }),
+    };
+    worker
+        .register_function(
+            Function::http("ext::charge", invocation.clone()).description("runs elsewhere"),
+        )
+        .expect("register");
+    let registered = fake
+        .wait_frame(
+            0,
+            "the registration",
+            |m| matches!(m, Message::RegisterFunction(f) if f.id == "ext::charge"),
+        )
+        .await;
+    let Message::RegisterFunction(registered) = registered else {
+        unreachable!()
+    };
+    assert_eq!(registered.invocation, Some(invocation));
+    assert_eq!(registered.request_format, None);
+    fake.push(r#"{"type":"invokefunction","invocation_id":"44444444-4444-4444-8444-444444444444","function_id":"ext::charge","data":{}}"#);
+    let answer = fake
+        .wait_frame(
+            0,
+            "the refusal",
+            |m| matches!(m, Message::InvocationResult(r) if r.function_id == "ext::charge"),
+        )
+        .await;
+    let Message::InvocationResult(answer) = answer else {
+        unreachable!()
+    };
+    assert_eq!(answer.error.expect("error").code, "function_not_invokable");
+}
