@@ -52,6 +52,8 @@
 //!   every 5 s.
 //! - No RBAC, middleware, HTTP-invoked functions or OpenTelemetry.
 
+#![warn(missing_docs)]
+
 mod builtins;
 mod conn;
 mod core;
