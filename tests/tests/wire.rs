@@ -469,3 +469,30 @@ async fn http_invoked_functions_register_their_endpoint_and_are_not_run_locally(
     };
     assert_eq!(answer.error.expect("error").code, "function_not_invokable");
 }
+
+#[tokio::test]
+async fn flush_waits_for_the_engine_and_times_out_when_it_is_silent() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-flush")
+        .connect()
+        .await
+        .expect("connect");
+    worker
+        .flush()
+        .await
+        .expect("a live engine answers the ping");
+
+    let silent = FakeEngine::start(Mode::SilentAfterRegister).await;
+    let worker = Worker::builder()
+        .url(&silent.url)
+        .name("wire-flush-silent")
+        .default_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .expect("connect");
+    let err = worker.flush().await.expect_err("no pong ever comes");
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert!(err.to_string().contains("300ms"), "{err}");
+}
