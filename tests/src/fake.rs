@@ -174,6 +174,29 @@ impl FakeEngine {
     }
 }
 
+impl FakeEngine {
+    /// Waits until connection `index` has answered an invocation of
+    /// `function_id`, and returns that answer.
+    pub async fn wait_result(
+        &self,
+        index: usize,
+        function_id: &str,
+    ) -> iii::protocol::InvocationResult {
+        let what = format!("an answer for `{function_id}`");
+        let found = self
+            .wait_frame(
+                index,
+                &what,
+                |m| matches!(m, Message::InvocationResult(r) if r.function_id == function_id),
+            )
+            .await;
+        match found {
+            Message::InvocationResult(result) => result,
+            other => panic!("expected an invocationresult, got {other:?}"),
+        }
+    }
+}
+
 /// The `type` tag of a message, for comparing frame sequences.
 pub fn kind(message: &Message) -> String {
     let value: Value = serde_json::to_value(message).expect("json");

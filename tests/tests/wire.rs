@@ -185,16 +185,7 @@ async fn unknown_and_broken_frames_from_the_engine_are_ignored() {
     fake.push(r#"{"type":"invocationresult","invocation_id":"00000000-0000-4000-8000-000000000000","function_id":"x","result":1}"#);
     // The engine asks for a function this worker does not have: it answers.
     fake.push(r#"{"type":"invokefunction","invocation_id":"11111111-1111-4111-8111-111111111111","function_id":"no::such","data":{}}"#);
-    let answer = fake
-        .wait_frame(
-            0,
-            "an answer for no::such",
-            |m| matches!(m, Message::InvocationResult(r) if r.function_id == "no::such"),
-        )
-        .await;
-    let Message::InvocationResult(answer) = answer else {
-        unreachable!()
-    };
+    let answer = fake.wait_result(0, "no::such").await;
     assert_eq!(answer.error.expect("error").code, "function_not_found");
     assert_eq!(worker.connection_state(), ConnectionState::Connected);
     worker.flush().await.expect("still talking");
@@ -221,31 +212,13 @@ async fn every_invocation_is_answered_with_its_function_id() {
         .expect("register");
     fake.push(r#"{"type":"invokefunction","invocation_id":"22222222-2222-4222-8222-222222222222","function_id":"math::inc","data":41,"action":{"type":"void"}}"#);
     fake.push(r#"{"type":"invokefunction","invocation_id":"33333333-3333-4333-8333-333333333333","function_id":"math::none","data":null}"#);
-    let inc = fake
-        .wait_frame(
-            0,
-            "the void call's answer",
-            |m| matches!(m, Message::InvocationResult(r) if r.function_id == "math::inc"),
-        )
-        .await;
-    let Message::InvocationResult(inc) = inc else {
-        unreachable!()
-    };
+    let inc = fake.wait_result(0, "math::inc").await;
     assert_eq!(
         inc.invocation_id.to_string(),
         "22222222-2222-4222-8222-222222222222"
     );
     assert_eq!(inc.result, Some(json!(42)));
-    let none = fake
-        .wait_frame(
-            0,
-            "the unit answer",
-            |m| matches!(m, Message::InvocationResult(r) if r.function_id == "math::none"),
-        )
-        .await;
-    let Message::InvocationResult(none) = none else {
-        unreachable!()
-    };
+    let none = fake.wait_result(0, "math::none").await;
     assert_eq!(
         (none.result, none.error),
         (None, None),
@@ -457,16 +430,7 @@ async fn http_invoked_functions_register_their_endpoint_and_are_not_run_locally(
     assert_eq!(registered.invocation, Some(invocation));
     assert_eq!(registered.request_format, None);
     fake.push(r#"{"type":"invokefunction","invocation_id":"44444444-4444-4444-8444-444444444444","function_id":"ext::charge","data":{}}"#);
-    let answer = fake
-        .wait_frame(
-            0,
-            "the refusal",
-            |m| matches!(m, Message::InvocationResult(r) if r.function_id == "ext::charge"),
-        )
-        .await;
-    let Message::InvocationResult(answer) = answer else {
-        unreachable!()
-    };
+    let answer = fake.wait_result(0, "ext::charge").await;
     assert_eq!(answer.error.expect("error").code, "function_not_invokable");
 }
 
