@@ -1,21 +1,31 @@
 //! Call benchmark on iii-embedded, printing figures:
 //!
 //! - sequential round trips (one call at a time): p50 and p99 latency;
-//! - 64 calls in flight at once: calls per second;
+//! - 64 calls in flight at once: calls per second, and the process's CPU
+//!   time per call (engine, caller and callee together);
 //!
-//! for the SDK (an SDK caller and an SDK callee) and for the floor: a bare
-//! protocol client on each side, one task per socket, no locks, no spawns.
+//! for every pairing of an SDK worker and the floor: a bare protocol client,
+//! one task per socket, no locks, no spawns, ids without system calls, the
+//! SDK's socket settings (no Nagle, 16 KiB reads), and frames queued while
+//! more are ready and flushed together.
 //!
-//! Run: `cargo run --release -p iii-benches [-- SEQUENTIAL CONCURRENT]`.
+//! Everything shares one process and the machine's cores, so wall-clock
+//! figures move with whatever else the machine runs. The last line compares
+//! the SDK pair with the floor round by round, which is steadier.
+//!
+//! Run: `cargo run --release -p iii-benches [-- SEQUENTIAL CONCURRENT ROUNDS]`
+//! (defaults 2000, 64000, 7). `III_BENCH_ONLY=N` runs only scenario N
+//! (0 floor, 1 sdk -> bare, 2 bare -> sdk, 3 sdk -> sdk), for profiling.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use iii::protocol::{self, InvocationResult, InvokeFunction, Message, RegisterFunction};
 use iii::{Error, Function, Worker};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use uuid::Uuid;
 
 const IN_FLIGHT: usize = 64;
@@ -28,6 +38,25 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     per_second: f64,
+    /// Process CPU time (user + system, all threads: engine, caller and
+    /// callee) per call in the concurrent phase.
+    cpu_per_call: Duration,
+}
+
+/// CPU time (user + system) this process has used so far, all threads,
+/// from `/proc/self/stat` (clock ticks of 10 ms: under 1% of a run).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the
+    // 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -114,6 +143,7 @@ async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize)
     latencies.sort();
 
     let started = Instant::now();
+    let cpu = cpu_time();
     let per_task = concurrent / IN_FLIGHT;
     let tasks: Vec<_> = (0..IN_FLIGHT)
         .map(|_| {
@@ -130,18 +160,22 @@ async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize)
         task.await.expect("join");
     }
     let per_second = (per_task * IN_FLIGHT) as f64 / started.elapsed().as_secs_f64();
+    let cpu_per_call = (cpu_time() - cpu) / (per_task * IN_FLIGHT) as u32;
     caller.shutdown().await;
     stop_callee(callee).await;
     Figures {
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         per_second,
+        cpu_per_call,
     }
 }
 
 /// Connects, reads `workerregistered`, announces with `name`.
 async fn bare_connect(url: &str, name: &str, registrations: Vec<Message>) -> Socket {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    // The same socket settings as the SDK: no Nagle, 16 KiB reads.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
         .await
         .expect("connect");
     let _welcome = socket.next().await.expect("welcome").expect("frame");
@@ -170,30 +204,53 @@ async fn bare_connect(url: &str, name: &str, registrations: Vec<Message>) -> Soc
     socket
 }
 
-/// The bare callee: answers every invocation inline, batching writes.
+/// The bare callee: answers every invocation inline. Answers to frames that
+/// are already read are queued, and flushed once no more frames are ready.
 async fn bare_callee(mut socket: Socket) {
     while let Some(Ok(frame)) = socket.next().await {
-        let Frame::Text(text) = frame else { continue };
-        let Ok(Message::InvokeFunction(invoke)) = protocol::decode(&text) else {
-            continue;
-        };
-        let Some(id) = invoke.invocation_id else {
-            continue;
-        };
-        let mut data = invoke.data;
-        if let Value::Object(map) = &mut data {
-            map.remove(iii::CALLER_WORKER_ID);
+        let mut next = Some(frame);
+        while let Some(frame) = next.take() {
+            if let Some(reply) = bare_answer(frame)
+                && socket.feed(reply).await.is_err()
+            {
+                return;
+            }
+            if let Some(Some(Ok(frame))) = socket.next().now_or_never() {
+                next = Some(frame);
+            }
         }
-        let reply =
-            Message::InvocationResult(InvocationResult::new(id, invoke.function_id, Ok(data)));
-        if socket
-            .send(Frame::text(protocol::encode(&reply).expect("encode")))
-            .await
-            .is_err()
-        {
+        if socket.flush().await.is_err() {
             return;
         }
     }
+}
+
+/// The echo reply to one invocation frame, if it asks for one.
+fn bare_answer(frame: Frame) -> Option<Frame> {
+    let Frame::Text(text) = frame else {
+        return None;
+    };
+    let Ok(Message::InvokeFunction(invoke)) = protocol::decode(&text) else {
+        return None;
+    };
+    let id = invoke.invocation_id?;
+    let mut data = invoke.data;
+    if let Value::Object(map) = &mut data {
+        map.remove(iii::CALLER_WORKER_ID);
+    }
+    let reply = Message::InvocationResult(InvocationResult::new(id, invoke.function_id, Ok(data)));
+    Some(Frame::text(protocol::encode(&reply).expect("encode")))
+}
+
+/// A fresh invocation id without a system call: a random base plus a counter
+/// (the SDK draws its ids the same way).
+fn next_id() -> Uuid {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static BASE: OnceLock<u128> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| Uuid::new_v4().as_u128());
+    Uuid::from_u128(base ^ u128::from(COUNTER.fetch_add(1, Ordering::Relaxed)))
 }
 
 fn invoke_frame(id: Uuid, data: &Value) -> Frame {
@@ -225,7 +282,7 @@ async fn bare(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize
 
     for _ in 0..200 {
         caller
-            .send(invoke_frame(Uuid::new_v4(), &data))
+            .send(invoke_frame(next_id(), &data))
             .await
             .expect("send");
         next_result(&mut caller).await;
@@ -234,7 +291,7 @@ async fn bare(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize
     for _ in 0..sequential {
         let started = Instant::now();
         caller
-            .send(invoke_frame(Uuid::new_v4(), &data))
+            .send(invoke_frame(next_id(), &data))
             .await
             .expect("send");
         next_result(&mut caller).await;
@@ -244,11 +301,12 @@ async fn bare(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize
 
     // Keep IN_FLIGHT calls outstanding on the one socket.
     let started = Instant::now();
+    let cpu = cpu_time();
     let total = concurrent / IN_FLIGHT * IN_FLIGHT;
     let mut outstanding: HashMap<Uuid, ()> = HashMap::new();
     let mut sent = 0;
     while sent < IN_FLIGHT.min(total) {
-        let id = Uuid::new_v4();
+        let id = next_id();
         outstanding.insert(id, ());
         caller.feed(invoke_frame(id, &data)).await.expect("send");
         sent += 1;
@@ -256,24 +314,34 @@ async fn bare(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize
     caller.flush().await.expect("flush");
     let mut done = 0;
     while done < total {
-        let id = next_result(&mut caller).await;
-        if outstanding.remove(&id).is_some() {
-            done += 1;
-            if sent < total {
-                let id = Uuid::new_v4();
-                outstanding.insert(id, ());
-                caller.send(invoke_frame(id, &data)).await.expect("send");
-                sent += 1;
+        // One result, then every result already read; a new call is queued
+        // for each, and they go out in one flush.
+        let mut ready = Some(next_result(&mut caller).await);
+        while let Some(id) = ready.take() {
+            if outstanding.remove(&id).is_some() {
+                done += 1;
+                if sent < total {
+                    let id = next_id();
+                    outstanding.insert(id, ());
+                    caller.feed(invoke_frame(id, &data)).await.expect("send");
+                    sent += 1;
+                }
+            }
+            if done < total {
+                ready = next_result(&mut caller).now_or_never();
             }
         }
+        caller.flush().await.expect("flush");
     }
     let per_second = total as f64 / started.elapsed().as_secs_f64();
+    let cpu_per_call = (cpu_time() - cpu) / total as u32;
     let _ = caller.close(None).await;
     stop_callee(callee).await;
     Figures {
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
         per_second,
+        cpu_per_call,
     }
 }
 
@@ -287,9 +355,9 @@ async fn main() {
     let mut args = std::env::args()
         .skip(1)
         .map(|a| a.parse::<usize>().expect("a number"));
-    let sequential = args.next().unwrap_or(3_000);
+    let sequential = args.next().unwrap_or(2_000);
     let concurrent = args.next().unwrap_or(64_000);
-    let rounds = args.next().unwrap_or(3);
+    let rounds = args.next().unwrap_or(7);
     let engine = iii_embedded::Engine::start().await.expect("engine");
     let url = engine.ws_url();
     println!(
@@ -302,9 +370,15 @@ async fn main() {
         ("bare -> sdk", Kind::Bare, Kind::Sdk),
         ("sdk -> sdk", Kind::Sdk, Kind::Sdk),
     ];
+    let only: Option<usize> = std::env::var("III_BENCH_ONLY")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let mut results: Vec<Vec<Figures>> = scenarios.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
         for (i, (_, caller, callee)) in scenarios.iter().enumerate() {
+            if only.is_some_and(|o| o != i) {
+                continue;
+            }
             let figures = match caller {
                 Kind::Bare => bare(&url, *callee, sequential, concurrent).await,
                 Kind::Sdk => sdk(&url, *callee, sequential, concurrent).await,
@@ -313,25 +387,50 @@ async fn main() {
         }
     }
     println!(
-        "{:<22} {:>10} {:>10} {:>14}",
-        "caller -> callee", "p50", "p99", "calls/s @64"
+        "{:<22} {:>10} {:>10} {:>14} {:>14}",
+        "caller -> callee", "p50", "p99", "calls/s @64", "CPU/call @64"
     );
     let mut throughput = Vec::new();
+    let mut cpu = Vec::new();
     for ((name, _, _), runs) in scenarios.iter().zip(&results) {
+        if runs.is_empty() {
+            throughput.push(f64::NAN);
+            cpu.push(f64::NAN);
+            continue;
+        }
         let p50 = median(runs.iter().map(|f| f.p50.as_secs_f64()).collect());
         let p99 = median(runs.iter().map(|f| f.p99.as_secs_f64()).collect());
         let per_second = median(runs.iter().map(|f| f.per_second).collect());
+        let per_call = median(runs.iter().map(|f| f.cpu_per_call.as_secs_f64()).collect());
         throughput.push(per_second);
+        cpu.push(per_call);
         println!(
-            "{name:<22} {:>10.1?} {:>10.1?} {:>14.0}",
+            "{name:<22} {:>10.1?} {:>10.1?} {:>14.0} {:>14.1?}",
             Duration::from_secs_f64(p50),
             Duration::from_secs_f64(p99),
-            per_second
+            per_second,
+            Duration::from_secs_f64(per_call),
         );
     }
     println!(
-        "sdk -> sdk / floor throughput: {:.2}x",
-        throughput[3] / throughput[0]
+        "sdk -> sdk / floor: throughput {:.2}x, CPU per call {:.2}x (medians)",
+        throughput[3] / throughput[0],
+        cpu[3] / cpu[0]
     );
+    if results[0].len() == results[3].len() && !results[0].is_empty() {
+        // Rounds alternate scenarios, so each round's ratio compares runs
+        // made seconds apart: steadier than a ratio of medians on a shared box.
+        let ratios: Vec<f64> = results[3]
+            .iter()
+            .zip(&results[0])
+            .map(|(sdk, floor)| sdk.per_second / floor.per_second)
+            .collect();
+        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "sdk -> sdk / floor throughput per round: {} (median {:.2}x)",
+            shown.join(" "),
+            median(ratios.clone())
+        );
+    }
     engine.shutdown().await;
 }

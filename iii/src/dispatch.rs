@@ -110,12 +110,16 @@ fn invoke_local(worker: &Worker, invoke: InvokeFunction) {
         return;
     }
     let guard = worker.inner.in_flight.enter();
-    let found = {
+    // The session this invocation came on answers it, without taking the
+    // link lock again from the handler's task.
+    let (found, session_tx) = {
         let link = lock(&worker.inner.link);
-        link.registry
+        let found = link
+            .registry
             .functions
             .get(&function_id)
-            .map(|entry| entry.handler.clone())
+            .map(|entry| entry.handler.clone());
+        (found, link.tx.clone())
     };
     let worker = worker.clone();
     tokio::spawn(async move {
@@ -150,7 +154,7 @@ fn invoke_local(worker: &Worker, invoke: InvokeFunction) {
         };
         let Some(id) = invocation_id else { return };
         let reply = Message::InvocationResult(InvocationResult::new(id, function_id, outcome));
-        if let Err(e) = worker.send_now(&reply).await {
+        if let Err(e) = worker.answer(session_tx, &reply).await {
             tracing::warn!(%id, "could not send a result; the caller gets `invocation_stopped`: {e}");
         }
     });

@@ -226,6 +226,53 @@ async fn every_invocation_is_answered_with_its_function_id() {
     );
 }
 
+#[tokio::test]
+async fn a_handler_that_outlives_its_connection_answers_on_the_new_one() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-late-answer")
+        .reconnect(fast_reconnect())
+        .connect()
+        .await
+        .expect("connect");
+    let (release, released) = tokio::sync::watch::channel(false);
+    worker
+        .register_function(Function::new("slow::echo", move |x: i64| {
+            let mut released = released.clone();
+            async move {
+                let _ = released.wait_for(|go| *go).await;
+                Ok::<_, Error>(x)
+            }
+        }))
+        .expect("register");
+    worker.flush().await.expect("flush");
+    fake.push(r#"{"type":"invokefunction","invocation_id":"44444444-4444-4444-8444-444444444444","function_id":"slow::echo","data":7}"#);
+    // Wait until the handler is running (it holds a second receiver), then
+    // cut the link under it.
+    iii_tests::eventually(Duration::from_secs(5), "the handler to start", || {
+        let started = release.receiver_count() > 1;
+        async move { started.then_some(()) }
+    })
+    .await;
+    fake.drop_connections();
+    worker
+        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
+        .await
+        .expect("noticed");
+    worker
+        .wait_connected(Duration::from_secs(5))
+        .await
+        .expect("reconnected");
+    release.send_replace(true);
+    let answer = fake.wait_result(1, "slow::echo").await;
+    assert_eq!(
+        answer.invocation_id.to_string(),
+        "44444444-4444-4444-8444-444444444444"
+    );
+    assert_eq!(answer.result, Some(json!(7)));
+}
+
 async fn raw_client(
     url: &str,
 ) -> (

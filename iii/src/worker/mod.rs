@@ -360,6 +360,26 @@ impl Worker {
         Ok(())
     }
 
+    /// Sends a frame on `session` if it is still open, else on whichever
+    /// session is live now (the engine may have reattached us meanwhile).
+    pub(crate) async fn answer(
+        &self,
+        session: Option<Arc<Outbound>>,
+        message: &Message,
+    ) -> Result<(), Error> {
+        let Some(out) = session else {
+            return self.send_now(message).await;
+        };
+        let frame = encode_frame(message)?;
+        match out.push(frame) {
+            Ok(()) => {
+                out.write().await;
+                Ok(())
+            }
+            Err(_) => self.send_now(message).await,
+        }
+    }
+
     /// Stops the worker gracefully: new invocations are refused, running
     /// handlers get up to the shutdown timeout (10 s by default) to finish,
     /// outgoing calls still waiting fail with [`Error::Shutdown`], and the
