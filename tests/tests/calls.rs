@@ -312,3 +312,24 @@ async fn callee_disconnect_stops_the_call() {
     assert_eq!(err.code(), "invocation_stopped", "{err}");
     shutdown.await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn payloads_far_larger_than_one_socket_read_arrive_whole() {
+    let engine = engine().await;
+    let (callee, caller) = engine.pair().await;
+    let id = fid("blob::len");
+    serve(
+        &callee,
+        Function::new(&id, |blob: String| async move {
+            Ok::<_, Error>((blob.len(), blob))
+        }),
+    )
+    .await;
+    // 4 MiB in each direction: hundreds of 16 KiB socket reads per frame.
+    let blob: String = (0..4 << 20)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let (len, echoed): (usize, String) = caller.call(&id, &blob).await.expect("call");
+    assert_eq!(len, blob.len());
+    assert!(echoed == blob, "the echoed blob differs");
+}
