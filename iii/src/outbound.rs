@@ -36,9 +36,9 @@ pub(crate) struct Outbound {
     kill: Arc<Notify>,
 }
 
-/// The session no longer accepts frames.
+/// The session no longer accepts frames; the refused frame is handed back.
 #[derive(Debug)]
-pub(crate) struct Closed;
+pub(crate) struct Closed(pub(crate) String);
 
 impl Outbound {
     pub(crate) fn new(sink: Sink, kill: Arc<Notify>) -> Arc<Self> {
@@ -54,7 +54,7 @@ impl Outbound {
     /// Queues a frame; the caller then awaits [`Outbound::write`].
     pub(crate) fn push(&self, frame: String) -> Result<(), Closed> {
         if self.closed.load(Ordering::Acquire) {
-            return Err(Closed);
+            return Err(Closed(frame));
         }
         lock(&self.queue).push_back(frame);
         Ok(())

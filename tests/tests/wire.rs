@@ -19,6 +19,31 @@ fn fast_reconnect() -> ReconnectPolicy {
     }
 }
 
+/// A worker on the fake engine that reconnects quickly.
+async fn reconnecting_worker(fake: &FakeEngine, name: &str) -> Worker {
+    Worker::builder()
+        .url(&fake.url)
+        .name(name)
+        .reconnect(fast_reconnect())
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// Drops the worker's connection and waits until it has noticed and
+/// connected again.
+async fn cut_and_reconnect(fake: &FakeEngine, worker: &Worker) {
+    fake.drop_connections();
+    worker
+        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
+        .await
+        .expect("noticed");
+    worker
+        .wait_connected(Duration::from_secs(5))
+        .await
+        .expect("reconnected");
+}
+
 #[tokio::test]
 async fn handshake_headers_and_the_announcement() {
     let fake = FakeEngine::start(Mode::Normal).await;
@@ -64,13 +89,7 @@ async fn handshake_headers_and_the_announcement() {
 #[tokio::test]
 async fn reconnect_sends_reattach_then_a_deterministic_replay_then_the_announcement() {
     let fake = FakeEngine::start(Mode::Normal).await;
-    let worker = Worker::builder()
-        .url(&fake.url)
-        .name("wire-replay")
-        .reconnect(fast_reconnect())
-        .connect()
-        .await
-        .expect("connect");
+    let worker = reconnecting_worker(&fake, "wire-replay").await;
     let ok = |_: Value| async move { Ok::<(), Error>(()) };
     worker
         .register_function(Function::new("b::second", ok))
@@ -89,15 +108,7 @@ async fn reconnect_sends_reattach_then_a_deterministic_replay_then_the_announcem
         .expect("type");
     worker.flush().await.expect("flush");
 
-    fake.drop_connections();
-    worker
-        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
-        .await
-        .expect("noticed");
-    worker
-        .wait_connected(Duration::from_secs(5))
-        .await
-        .expect("reconnected");
+    cut_and_reconnect(&fake, &worker).await;
     let second = &fake.connections()[1];
     let kinds: Vec<String> = second.frames.iter().flatten().map(kind).collect();
     assert_eq!(
@@ -229,13 +240,7 @@ async fn every_invocation_is_answered_with_its_function_id() {
 #[tokio::test]
 async fn a_handler_that_outlives_its_connection_answers_on_the_new_one() {
     let fake = FakeEngine::start(Mode::Normal).await;
-    let worker = Worker::builder()
-        .url(&fake.url)
-        .name("wire-late-answer")
-        .reconnect(fast_reconnect())
-        .connect()
-        .await
-        .expect("connect");
+    let worker = reconnecting_worker(&fake, "wire-late-answer").await;
     let (release, released) = tokio::sync::watch::channel(false);
     worker
         .register_function(Function::new("slow::echo", move |x: i64| {
@@ -255,15 +260,7 @@ async fn a_handler_that_outlives_its_connection_answers_on_the_new_one() {
         async move { started.then_some(()) }
     })
     .await;
-    fake.drop_connections();
-    worker
-        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
-        .await
-        .expect("noticed");
-    worker
-        .wait_connected(Duration::from_secs(5))
-        .await
-        .expect("reconnected");
+    cut_and_reconnect(&fake, &worker).await;
     release.send_replace(true);
     let answer = fake.wait_result(1, "slow::echo").await;
     assert_eq!(

@@ -20,7 +20,7 @@ pub(crate) use state::until;
 
 use crate::error::Error;
 use crate::function::{Function, FunctionHandle, validate_id};
-use crate::outbound::Outbound;
+use crate::outbound::{Closed, Outbound};
 use crate::protocol::{
     self, Message, RegisterService, UnregisterFunction, UnregisterTrigger, UnregisterTriggerType,
 };
@@ -344,7 +344,27 @@ impl Worker {
 
     /// Sends a frame on the live connection, writing it from this task.
     pub(crate) async fn send_now(&self, message: &Message) -> Result<(), Error> {
-        let frame = encode_frame(message)?;
+        self.answer(None, message).await
+    }
+
+    /// Sends a frame on `session` if it is still open, else on whichever
+    /// session is live now (the engine may have reattached us meanwhile),
+    /// writing it from this task.
+    pub(crate) async fn answer(
+        &self,
+        session: Option<Arc<Outbound>>,
+        message: &Message,
+    ) -> Result<(), Error> {
+        let mut frame = encode_frame(message)?;
+        if let Some(out) = session {
+            match out.push(frame) {
+                Ok(()) => {
+                    out.write().await;
+                    return Ok(());
+                }
+                Err(Closed(refused)) => frame = refused,
+            }
+        }
         let out = {
             let link = lock(&self.inner.link);
             match &link.tx {
@@ -358,26 +378,6 @@ impl Worker {
         };
         out.write().await;
         Ok(())
-    }
-
-    /// Sends a frame on `session` if it is still open, else on whichever
-    /// session is live now (the engine may have reattached us meanwhile).
-    pub(crate) async fn answer(
-        &self,
-        session: Option<Arc<Outbound>>,
-        message: &Message,
-    ) -> Result<(), Error> {
-        let Some(out) = session else {
-            return self.send_now(message).await;
-        };
-        let frame = encode_frame(message)?;
-        match out.push(frame) {
-            Ok(()) => {
-                out.write().await;
-                Ok(())
-            }
-            Err(_) => self.send_now(message).await,
-        }
     }
 
     /// Stops the worker gracefully: new invocations are refused, running
