@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use iii::protocol::{self, InvocationResult, InvokeFunction, Message, RegisterFunction};
 use iii::{Error, Function, Worker};
+use iii_protocol::{self as protocol, InvocationResult, InvokeFunction, Message, RegisterFunction};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -236,7 +236,7 @@ fn bare_answer(frame: Frame) -> Option<Frame> {
     let id = invoke.invocation_id?;
     let mut data = invoke.data;
     if let Value::Object(map) = &mut data {
-        map.remove(iii::CALLER_WORKER_ID);
+        map.remove(iii_protocol::CALLER_WORKER_ID);
     }
     let reply = Message::InvocationResult(InvocationResult::new(id, invoke.function_id, Ok(data)));
     Some(Frame::text(protocol::encode(&reply).expect("encode")))

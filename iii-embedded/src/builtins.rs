@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use iii::protocol::{
+use iii_protocol::{
     DEFAULT_NAMESPACE, ErrorBody, Message, RegisterTrigger, RegistrationRejected,
     WORKER_NAMESPACE_CONFLICT,
 };
@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::Shared;
-use crate::core::{BUILTIN_TRIGGER_TYPES, BindOutcome, Caller, Core, Event, ProviderEntry};
+use crate::core::{BindOutcome, Caller, Core, Event, ProviderEntry, type_id};
+use iii_protocol::TriggerKind;
 
 const BUILTINS: [&str; 20] = [
     "engine::functions::list",
@@ -99,14 +100,9 @@ pub(crate) async fn call(
             if i.topic.is_empty() {
                 return Err(ErrorBody::new("topic_not_set", "topic is required"));
             }
-            let ty = if function_id == "publish" {
-                "subscribe"
-            } else {
-                "durable:subscriber"
-            };
             let topic = i.topic.clone();
-            if ty == "subscribe" {
-                shared.fire(ty, i.data, |config| {
+            if function_id == "publish" {
+                shared.fire(type_id(TriggerKind::Subscribe), i.data, |config| {
                     config.get("topic").and_then(Value::as_str) == Some(&topic)
                 });
             } else {
@@ -135,7 +131,7 @@ pub(crate) fn register_worker(
     caller: Caller,
 ) {
     if let Value::Object(map) = &mut data {
-        map.remove(iii::CALLER_WORKER_ID);
+        map.remove(iii_protocol::CALLER_WORKER_ID);
     }
     let namespace = match data.get("namespace") {
         None | Some(Value::Null) => DEFAULT_NAMESPACE.to_string(),
@@ -286,22 +282,32 @@ pub(crate) fn validate_builtin_binding(t: &RegisterTrigger) -> Result<(), String
             .map(str::trim)
             .filter(|s| !s.is_empty())
     };
-    match t.trigger_type.as_str() {
-        "cron" => {
+    match TriggerKind::from_engine_type(&t.trigger_type) {
+        Some(TriggerKind::Cron) => {
             let expression = text("expression").unwrap_or_default();
             crate::cron::parse(expression).map(|_| ())
         }
-        "http" => {
+        Some(TriggerKind::Http) => {
             if text("api_path").is_none() {
                 return Err("api_path is required for http triggers".into());
             }
             let method = text("http_method").unwrap_or("GET").to_ascii_uppercase();
-            if !iii::trigger::HTTP_METHODS.contains(&method.as_str()) {
+            if !iii_protocol::rules::HTTP_METHODS.contains(&method.as_str()) {
                 return Err(format!("unsupported http_method {method}"));
             }
             Ok(())
         }
-        _ => Ok(()),
+        Some(
+            TriggerKind::Subscribe
+            | TriggerKind::Queue
+            | TriggerKind::State
+            | TriggerKind::Stream
+            | TriggerKind::Log
+            | TriggerKind::FunctionsAvailable
+            | TriggerKind::WorkersAvailable
+            | TriggerKind::Custom,
+        )
+        | None => Ok(()),
     }
 }
 
@@ -366,8 +372,8 @@ fn trigger_type_summaries(core: &Core, include_internal: bool) -> Vec<Value> {
                     (owner, m.description.clone())
                 }
                 ProviderEntry { message: None, .. } => {
-                    let d = BUILTIN_TRIGGER_TYPES.iter().find(|(t, _)| t == id).map(|(_, d)| d.to_string());
-                    (Some("iii-embedded".to_string()), d.unwrap_or_default())
+                    let d = TriggerKind::from_engine_type(id).map(TriggerKind::summary);
+                    (Some("iii-embedded".to_string()), d.unwrap_or_default().to_string())
                 }
             };
             json!({"id": id, "namespace": ns, "worker_name": worker_name, "description": description})

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
-use iii::protocol::{
-    self, DEFAULT_NAMESPACE, ErrorBody, InvokeFunction, Message, TriggerAction, WorkerRegistered,
+use iii_protocol::{
+    self as protocol, DEFAULT_NAMESPACE, ErrorBody, InvokeFunction, Message, TriggerAction,
+    WorkerRegistered,
 };
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -224,7 +225,7 @@ fn handle_invoke(shared: &Arc<Shared>, worker_id: &str, mut invoke: InvokeFuncti
     }
     if let Value::Object(map) = &mut invoke.data {
         map.insert(
-            iii::CALLER_WORKER_ID.into(),
+            iii_protocol::CALLER_WORKER_ID.into(),
             Value::String(worker_id.to_string()),
         );
     }

@@ -6,8 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use iii::protocol::{
-    self, DEFAULT_NAMESPACE, ErrorBody, InvocationResult, InvokeFunction, Message,
+use iii_protocol::TriggerKind;
+use iii_protocol::{
+    self as protocol, DEFAULT_NAMESPACE, ErrorBody, InvocationResult, InvokeFunction, Message,
     RegisterFunction, RegisterTrigger, RegisterTriggerType, RegistrationRejected,
     TriggerRegistrationResult, UnregisterTrigger,
 };
@@ -89,25 +90,25 @@ pub(crate) struct Binding {
     pub(crate) served_by: Option<(String, String)>,
 }
 
-/// The trigger types the engine itself provides.
-pub(crate) const BUILTIN_TRIGGER_TYPES: [(&str, &str); 7] = [
-    ("http", "HTTP routes on the REST listener"),
-    ("cron", "Schedules (UTC; 6 or 7 fields, seconds first)"),
-    ("subscribe", "Messages published to a topic"),
-    ("state", "State entries created, updated or deleted"),
-    (
-        "durable:subscriber",
-        "Durable delivery of iii::durable::publish messages",
-    ),
-    (
-        "engine::workers-available",
-        "Workers connecting, updating and leaving",
-    ),
-    (
-        "engine::functions-available",
-        "Changes of the set of functions",
-    ),
-];
+/// Whether iii-embedded serves a built-in trigger kind itself. Bindings of
+/// the others are parked, as on an engine without the worker providing them.
+pub(crate) const fn serves(kind: TriggerKind) -> bool {
+    match kind {
+        TriggerKind::Http
+        | TriggerKind::Cron
+        | TriggerKind::Subscribe
+        | TriggerKind::Queue
+        | TriggerKind::State
+        | TriggerKind::FunctionsAvailable
+        | TriggerKind::WorkersAvailable => true,
+        TriggerKind::Stream | TriggerKind::Log | TriggerKind::Custom => false,
+    }
+}
+
+/// The engine's trigger type id of a built-in kind.
+pub(crate) fn type_id(kind: TriggerKind) -> &'static str {
+    kind.engine_type().unwrap_or_default()
+}
 
 #[derive(Default)]
 pub(crate) struct Core {
@@ -131,7 +132,8 @@ pub(crate) enum Event {
 impl Core {
     pub(crate) fn new() -> Self {
         let mut core = Core::default();
-        for (id, _) in BUILTIN_TRIGGER_TYPES {
+        let served = TriggerKind::ALL.into_iter().filter(|k| serves(*k));
+        for id in served.filter_map(TriggerKind::engine_type) {
             core.providers.insert(
                 (DEFAULT_NAMESPACE.into(), id.into()),
                 ProviderEntry {
@@ -384,7 +386,7 @@ impl Core {
                 BindOutcome::Forwarded
             }
             Some(Provider::Builtin) => {
-                if t.trigger_type == "cron" {
+                if t.trigger_type == type_id(TriggerKind::Cron) {
                     events.push(Event::CronBound(t));
                 }
                 BindOutcome::Accepted

@@ -5,10 +5,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
-use iii::protocol::RegisterTrigger;
+use iii_protocol::RegisterTrigger;
 use serde_json::{Value, json};
 
 use crate::Shared;
+use crate::core::type_id;
+use iii_protocol::TriggerKind;
 
 /// Parses an expression, with the engine's refusal message on error.
 pub(crate) fn parse(expression: &str) -> Result<cron::Schedule, String> {
@@ -40,7 +42,7 @@ pub(crate) fn start(shared: Arc<Shared>, binding: RegisterTrigger) {
                 return;
             }
             let payload = json!({
-                "trigger": "cron",
+                "trigger": type_id(TriggerKind::Cron),
                 "job_id": binding.id,
                 "scheduled_time": scheduled.to_rfc3339_opts(SecondsFormat::Secs, false),
                 "actual_time": Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, false),

@@ -10,12 +10,14 @@ use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use iii::protocol::{ErrorBody, RegisterTrigger};
+use iii_protocol::{ErrorBody, RegisterTrigger};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::Shared;
+use crate::core::type_id;
+use iii_protocol::TriggerKind;
 
 type Reply = Response<Full<Bytes>>;
 
@@ -97,7 +99,7 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         Value::Null
     };
 
-    let bindings = shared.lock().builtin_bindings("http");
+    let bindings = shared.lock().builtin_bindings(type_id(TriggerKind::Http));
     let Some((binding, path_params)) = find_route(&bindings, &method, &path) else {
         return json_reply(
             StatusCode::NOT_FOUND,
@@ -117,7 +119,7 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         "path": pattern,
         "path_params": path_params,
         "query_params": query_params,
-        "trigger": {"type": "http", "method": method, "path": pattern},
+        "trigger": {"type": type_id(TriggerKind::Http), "method": method, "path": pattern},
     });
     let timeout = shared.settings.http_timeout;
     let outcome = match tokio::time::timeout(timeout, shared.fire_one(&binding, payload)).await {

@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use iii::protocol::ErrorBody;
+use iii_protocol::ErrorBody;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::Shared;
+use crate::core::type_id;
+use iii_protocol::TriggerKind;
 
 #[derive(Default)]
 pub(crate) struct Store {
@@ -223,7 +225,7 @@ pub(crate) fn call(shared: &Arc<Shared>, id: &str, data: Value) -> Result<Value,
     };
     if let Some(event) = event {
         let (scope, key) = (event["scope"].clone(), event["key"].clone());
-        shared.fire("state", event, move |config| {
+        shared.fire(type_id(TriggerKind::State), event, move |config| {
             let filter = |field: &str, actual: &Value| {
                 config
                     .get(field)
@@ -241,7 +243,7 @@ fn change(scope: &str, key: &str, old: Option<Value>, new: Option<Value>) -> Val
         (Some(_), None) => "state:deleted",
         (Some(_), Some(_)) => "state:updated",
     };
-    json!({"type": "state", "event_type": event_type, "scope": scope, "key": key, "old_value": old, "new_value": new})
+    json!({"type": type_id(TriggerKind::State), "event_type": event_type, "scope": scope, "key": key, "old_value": old, "new_value": new})
 }
 
 #[cfg(test)]

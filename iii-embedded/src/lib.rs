@@ -66,13 +66,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use iii::protocol::{DEFAULT_NAMESPACE, ErrorBody, InvokeFunction, RegisterTrigger};
+use iii_protocol::{DEFAULT_NAMESPACE, ErrorBody, InvokeFunction, RegisterTrigger};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::core::{Caller, Core, Event};
+use crate::core::{Caller, Core, Event, type_id};
+use iii_protocol::TriggerKind;
 
 pub use queue::DeadLetter;
 
@@ -408,7 +409,7 @@ impl Shared {
         for event in events {
             match event {
                 Event::Workers(payload) => {
-                    self.fire("engine::workers-available", payload, |_| true)
+                    self.fire(type_id(TriggerKind::WorkersAvailable), payload, |_| true)
                 }
                 Event::FunctionsChanged => functions_changed = true,
                 Event::CronBound(binding) => cron::start(self.clone(), binding),
@@ -417,7 +418,7 @@ impl Shared {
         if functions_changed {
             let functions = builtins::function_summaries(&self.lock(), false);
             self.fire(
-                "engine::functions-available",
+                type_id(TriggerKind::FunctionsAvailable),
                 json!({"event": "functions_changed", "functions": functions}),
                 |_| true,
             );

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use iii::protocol::{DEFAULT_NAMESPACE, ErrorBody, InvokeFunction};
+use iii_protocol::{DEFAULT_NAMESPACE, ErrorBody, InvokeFunction};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Shared;
+use crate::core::type_id;
+use iii_protocol::TriggerKind;
 
 /// A queued job the built-in queue gave up on.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +105,7 @@ pub(crate) fn builtin_enqueue(shared: &Arc<Shared>, data: Value) -> Result<Value
 /// `iii::durable::publish`: every `durable:subscriber` binding on `topic`
 /// gets the message, retried on error.
 pub(crate) fn publish_durable(shared: &Arc<Shared>, topic: &str, data: Value) {
-    let bindings = shared.lock().builtin_bindings("durable:subscriber");
+    let bindings = shared.lock().builtin_bindings(type_id(TriggerKind::Queue));
     for binding in bindings {
         if binding.config.get("topic").and_then(Value::as_str) != Some(topic) {
             continue;

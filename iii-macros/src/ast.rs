@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use proc_macro2::Span;
 use syn::{Lit, LitStr};
 
+use iii_protocol::kinds::{KeyType, TriggerKind};
+
 use crate::attr::{Arg, Value, json};
 use crate::ctxt::Errors;
 
@@ -88,143 +90,17 @@ pub fn function_args(args: Vec<Arg>, errors: &mut Errors) -> FunctionArgs {
     out
 }
 
-/// What kind of value a trigger key takes.
-#[derive(Clone, Copy, PartialEq)]
-pub enum Ty {
-    Str,
-    Int,
-    Json,
-    Path,
-    List,
-}
-
-/// Every trigger key: its name and value type.
-pub const KEYS: &[(&str, Ty)] = &[
-    ("path", Ty::Str),
-    ("method", Ty::Str),
-    ("expression", Ty::Str),
-    ("topic", Ty::Str),
-    ("scope", Ty::Str),
-    ("key", Ty::Str),
-    ("stream_name", Ty::Str),
-    ("group_id", Ty::Str),
-    ("item_id", Ty::Str),
-    ("level", Ty::Str),
-    ("queue_mode", Ty::Str),
-    ("backoff_type", Ty::Str),
-    ("max_retries", Ty::Int),
-    ("concurrency", Ty::Int),
-    ("visibility_timeout", Ty::Int),
-    ("delay_seconds", Ty::Int),
-    ("backoff_delay_ms", Ty::Int),
-    ("max_priority", Ty::Int),
-    ("config", Ty::Json),
-    ("metadata", Ty::Json),
-    ("condition", Ty::Path),
-    ("middleware", Ty::List),
-];
-
-/// The integer settings of a `queue` trigger.
-pub const QUEUE_INTS: [&str; 6] = [
-    "max_retries",
-    "concurrency",
-    "visibility_timeout",
-    "delay_seconds",
-    "backoff_delay_ms",
-    "max_priority",
-];
-
-/// A trigger kind: its name, its keys, and which of them are required.
-pub struct Kind {
-    pub name: &'static str,
-    pub keys: &'static [&'static str],
-    pub required: &'static [&'static str],
-}
-
-const QUEUE_KEYS: &[&str] = &[
-    "topic",
-    "max_retries",
-    "concurrency",
-    "visibility_timeout",
-    "delay_seconds",
-    "backoff_type",
-    "backoff_delay_ms",
-    "max_priority",
-    "queue_mode",
-    "condition",
-    "metadata",
-];
-
-pub const KINDS: &[Kind] = &[
-    Kind {
-        name: "http",
-        keys: &["path", "method", "condition", "middleware", "metadata"],
-        required: &["path"],
-    },
-    Kind {
-        name: "cron",
-        keys: &["expression", "condition", "metadata"],
-        required: &["expression"],
-    },
-    Kind {
-        name: "subscribe",
-        keys: &["topic", "condition", "metadata"],
-        required: &["topic"],
-    },
-    Kind {
-        name: "queue",
-        keys: QUEUE_KEYS,
-        required: &["topic"],
-    },
-    Kind {
-        name: "state",
-        keys: &["scope", "key", "condition", "metadata"],
-        required: &[],
-    },
-    Kind {
-        name: "stream",
-        keys: &[
-            "stream_name",
-            "group_id",
-            "item_id",
-            "condition",
-            "metadata",
-        ],
-        required: &["stream_name"],
-    },
-    Kind {
-        name: "log",
-        keys: &["level", "metadata"],
-        required: &[],
-    },
-    Kind {
-        name: "functions_available",
-        keys: &["metadata"],
-        required: &[],
-    },
-    Kind {
-        name: "workers_available",
-        keys: &["metadata"],
-        required: &[],
-    },
-    Kind {
-        name: "custom",
-        keys: &["config", "condition", "metadata"],
-        required: &[],
-    },
-];
-
 pub fn kind_names() -> String {
-    KINDS
+    TriggerKind::ALL
         .iter()
-        .map(|k| format!("`{}`", k.name))
+        .map(|k| format!("`{}`", k.name()))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// One `#[iii::trigger(..)]`, parsed and type-checked key by key.
 pub struct TriggerSpec {
-    pub kind: &'static Kind,
+    pub kind: TriggerKind,
     /// For `custom = "type-id"`.
     pub custom_type: Option<LitStr>,
     pub values: BTreeMap<&'static str, Value>,
@@ -247,24 +123,13 @@ impl TriggerSpec {
     }
 }
 
-fn matches_type(ty: Ty, value: &Value) -> bool {
-    matches!(
-        (ty, value),
-        (Ty::Str, Value::Lit(Lit::Str(_)))
-            | (Ty::Int, Value::Lit(Lit::Int(_)))
-            | (Ty::Json, Value::Json(..) | Value::Lit(Lit::Str(_)))
-            | (Ty::Path, Value::Path(_))
-            | (Ty::List, Value::List(..))
-    )
-}
-
-fn type_name(ty: Ty) -> &'static str {
+fn matches_type(ty: KeyType, value: &Value) -> bool {
     match ty {
-        Ty::Str => "a string",
-        Ty::Int => "an integer",
-        Ty::Json => "a JSON object",
-        Ty::Path => "a function path",
-        Ty::List => "a list",
+        KeyType::Str => matches!(value, Value::Lit(Lit::Str(_))),
+        KeyType::Int => matches!(value, Value::Lit(Lit::Int(_))),
+        KeyType::Json => matches!(value, Value::Json(..) | Value::Lit(Lit::Str(_))),
+        KeyType::Function => matches!(value, Value::Path(_)),
+        KeyType::FunctionList => matches!(value, Value::List(..)),
     }
 }
 
@@ -281,7 +146,7 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
         return None;
     };
     let first_name = first.key.to_string();
-    let Some(kind) = KINDS.iter().find(|k| k.name == first_name) else {
+    let Some(kind) = TriggerKind::from_name(&first_name) else {
         errors.at(
             first.key.span(),
             format!(
@@ -291,9 +156,9 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
         );
         return None;
     };
-    let custom_type = match (kind.name, first.value) {
-        ("custom", Some(Value::Lit(Lit::Str(s)))) => Some(s),
-        ("custom", _) => {
+    let custom_type = match (kind, first.value) {
+        (TriggerKind::Custom, Some(Value::Lit(Lit::Str(s)))) => Some(s),
+        (TriggerKind::Custom, _) => {
             errors.at(
                 first.key.span(),
                 "a custom trigger names its type: `custom = \"my-type\"`",
@@ -314,35 +179,24 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
     let mut given = Vec::new();
     for Arg { key, value } in args {
         let name = key.to_string();
-        let Some(&(static_name, ty)) = KEYS.iter().find(|(k, _)| *k == name) else {
-            errors.at(
-                key.span(),
+        let Some(table_key) = kind.key(&name) else {
+            let owners: Vec<&str> = TriggerKind::owners_of(&name).map(|k| k.name()).collect();
+            let message = if owners.is_empty() {
                 format!(
-                    "unknown key `{name}` for a `{}` trigger; it takes {}",
-                    kind.name,
-                    list(kind.keys)
-                ),
-            );
+                    "unknown key `{name}` for a `{kind}` trigger; it takes {}",
+                    keys_of(kind)
+                )
+            } else {
+                format!(
+                    "`{name}` does not apply to `{kind}` triggers (it belongs to {}); `{kind}` takes {}",
+                    list(&owners),
+                    keys_of(kind)
+                )
+            };
+            errors.at(key.span(), message);
             continue;
         };
-        if !kind.keys.contains(&static_name) {
-            let owners: Vec<&str> = KINDS
-                .iter()
-                .filter(|k| k.keys.contains(&static_name))
-                .map(|k| k.name)
-                .collect();
-            errors.at(
-                key.span(),
-                format!(
-                    "`{name}` does not apply to `{}` triggers (it belongs to {}); `{}` takes {}",
-                    kind.name,
-                    list(&owners),
-                    kind.name,
-                    list(kind.keys)
-                ),
-            );
-            continue;
-        }
+        let (static_name, ty) = (table_key.name, table_key.ty);
         if given.contains(&static_name) {
             duplicate(errors, &key);
             continue;
@@ -357,7 +211,7 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
                 value.span(),
                 format!(
                     "`{name}` takes {}, found {}",
-                    type_name(ty),
+                    ty.describe(),
                     value.describe()
                 ),
             );
@@ -365,13 +219,13 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
         }
         values.insert(static_name, value);
     }
-    for required in kind.required {
-        if !given.contains(required) {
+    for required in kind.keys().iter().filter(|k| k.required) {
+        if !given.contains(&required.name) {
+            let required = required.name;
             errors.at(
                 first.key.span(),
                 format!(
-                    "`{}` triggers need `{required}`, e.g. `#[iii::trigger({}, {required} = ..)]`",
-                    kind.name, kind.name
+                    "`{kind}` triggers need `{required}`, e.g. `#[iii::trigger({kind}, {required} = ..)]`"
                 ),
             );
         }
@@ -382,6 +236,11 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
         values,
         span,
     })
+}
+
+fn keys_of(kind: TriggerKind) -> String {
+    let names: Vec<&str> = kind.keys().iter().map(|k| k.name).collect();
+    list(&names)
 }
 
 fn list(keys: &[&str]) -> String {

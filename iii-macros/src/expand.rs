@@ -11,11 +11,14 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, ItemFn, LitStr, Meta};
 
+use iii_protocol::kinds::KeyType;
+
 use crate::ast::{self, FunctionArgs, TriggerSpec};
 use crate::attr::{self, Value};
 use crate::ctxt::Errors;
+use crate::fallback;
 use crate::valid::{self, Output, Shape};
-use crate::{fallback, rules};
+use iii_protocol::rules;
 
 fn is_ours(attr: &Attribute, name: &str) -> bool {
     let segments = &attr.path().segments;
@@ -134,11 +137,9 @@ fn generate(
         .as_ref()
         .map(LitStr::value)
         .or_else(|| doc_comment(&func.attrs));
-    let description = description.map(|d| quote!(.description(#d)));
-    let metadata = args.metadata.as_ref().map(|m| {
-        let text = m.to_string();
-        quote!(.metadata(#krate::__private::serde_json::from_str(#text).unwrap_or_default()))
-    });
+    let description = option(description.as_deref());
+    let metadata_text = args.metadata.as_ref().map(|m| m.to_string());
+    let metadata = option(metadata_text.as_deref());
 
     let unit: syn::Type = syn::parse_quote!(());
     let input_ty = shape.input.as_ref().unwrap_or(&unit);
@@ -193,6 +194,7 @@ fn generate(
     let response_format =
         quote_spanned! {output_span=> #krate::__private::response_format::<#ok_ty>() };
     let triggers = specs.iter().map(|spec| trigger(&krate, id, spec));
+    let p = quote!(#krate::__private);
     let ref_doc = format!("Names `{id}` for `Worker::call_fn`.");
 
     quote! {
@@ -204,7 +206,7 @@ fn generate(
         #vis struct #name {}
 
         #(#cfgs)*
-        impl #krate::FunctionRef for #name {
+        impl #p::FunctionRef for #name {
             const ID: &'static str = #id;
             type Input = #input_ty;
             type Output = #ok_ty;
@@ -212,33 +214,30 @@ fn generate(
 
         #(#cfgs)*
         const _: () = {
-            #[#krate::__private::linkme::distributed_slice(#krate::__private::FUNCTIONS)]
-            #[linkme(crate = #krate::__private::linkme)]
-            static LINKED: #krate::__private::LinkedFunction = #krate::__private::LinkedFunction {
-                id: #id,
-                file: ::core::file!(),
-                line: ::core::line!(),
-                function: build,
-                triggers: bind,
-            };
+            #[#p::linkme::distributed_slice(#p::FUNCTIONS)]
+            #[linkme(crate = #p::linkme)]
+            static LINKED: #p::LinkedFunction =
+                #p::linked_function(#id, ::core::file!(), ::core::line!(), build, bind);
 
-            fn build() -> #krate::Function {
-                #krate::Function::new(
-                    #id,
-                    |input: #krate::__private::serde_json::Value, ctx: #krate::Context| async move {
+            fn build() -> #p::Function {
+                #p::function(
+                    #p::FunctionParts {
+                        id: #id,
+                        description: #description,
+                        metadata: #metadata,
+                        request_format: #request_format,
+                        response_format: #response_format,
+                    },
+                    |input: #p::serde_json::Value, ctx: #p::Context| async move {
                         let _ = (&input, &ctx);
                         let out = #call.await;
                         let value = #wrap;
                         #encode
                     },
                 )
-                .request_format(#request_format)
-                .response_format(#response_format)
-                #description
-                #metadata
             }
 
-            fn bind() -> ::std::vec::Vec<#krate::Trigger> {
+            fn bind() -> ::std::vec::Vec<#p::Trigger> {
                 ::std::vec![#(#triggers),*]
             }
 
@@ -246,101 +245,43 @@ fn generate(
     }
 }
 
-fn json_tokens(krate: &TokenStream, value: &Value) -> TokenStream {
-    let text = attr::json(value)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| "{}".into());
-    quote!(#krate::__private::serde_json::from_str::<#krate::__private::serde_json::Value>(#text).unwrap_or_default())
+fn option(text: Option<&str>) -> TokenStream {
+    match text {
+        Some(text) => quote!(::core::option::Option::Some(#text)),
+        None => quote!(::core::option::Option::None),
+    }
 }
 
-/// The builder expression of one trigger binding.
+/// The expression building one trigger binding: the kind and its checked
+/// keys, handed to `__private::trigger`, which maps them onto the typed
+/// builders.
 fn trigger(krate: &TokenStream, id: &str, spec: &TriggerSpec) -> TokenStream {
-    let t = quote!(#krate::trigger);
-    let s = |key: &str| spec.str(key).map(LitStr::value);
-    let opt = |key: &str, method: &str| {
-        let method = syn::Ident::new(method, Span::call_site());
-        s(key).map(|v| quote!(.#method(#v)))
-    };
-    let config = match spec.kind.name {
-        "http" => {
-            let path = s("path").unwrap_or_default();
-            let method = s("method")
-                .unwrap_or_else(|| "GET".into())
-                .to_ascii_uppercase();
-            quote!(#t::Http::new(#method, #path))
-        }
-        "cron" => {
-            let expression = s("expression").unwrap_or_default();
-            quote!(#t::Cron::new(#expression))
-        }
-        "subscribe" => {
-            let topic = s("topic").unwrap_or_default();
-            quote!(#t::Subscribe::new(#topic))
-        }
-        "queue" => {
-            let topic = s("topic").unwrap_or_default();
-            let ints = ast::QUEUE_INTS.iter().filter_map(|key| {
-                let field = syn::Ident::new(key, Span::call_site());
-                spec.int(key)
-                    .map(|v| quote!(#field: ::core::option::Option::Some(#v)))
-            });
-            let strs = ["queue_mode", "backoff_type"].iter().filter_map(|key| {
-                let field = syn::Ident::new(key, Span::call_site());
-                s(key).map(|v| quote!(#field: ::core::option::Option::Some(::std::string::String::from(#v))))
-            });
-            let fields: Vec<TokenStream> = ints.chain(strs).collect();
-            if fields.is_empty() {
-                quote!(#t::Queue::new(#topic))
-            } else {
-                quote!(#t::Queue::new(#topic).config(#t::QueueConfig { #(#fields,)* ..::core::default::Default::default() }))
+    let p = quote!(#krate::__private);
+    let kind = syn::Ident::new(&format!("{:?}", spec.kind), Span::call_site());
+    let custom_type = option(spec.custom_type.as_ref().map(LitStr::value).as_deref());
+    let args = spec.values.iter().filter_map(|(key, value)| {
+        let arg = match value {
+            Value::Lit(syn::Lit::Str(s))
+                if spec.kind.key(key).is_some_and(|k| k.ty == KeyType::Str) =>
+            {
+                let text = s.value();
+                quote!(#p::Arg::Str(#text))
             }
-        }
-        "state" => {
-            let scope = opt("scope", "scope");
-            let key = opt("key", "key");
-            quote!(#t::StateChange::any() #scope #key)
-        }
-        "stream" => {
-            let name = s("stream_name").unwrap_or_default();
-            let group = opt("group_id", "group");
-            let item = opt("item_id", "item");
-            quote!(#t::StreamChange::new(#name) #group #item)
-        }
-        "log" => match s("level") {
-            Some(level) => {
-                let variant = syn::Ident::new(&capitalise(&level), Span::call_site());
-                quote!(#t::Log::level(#t::LogLevel::#variant))
+            Value::Lit(syn::Lit::Int(i)) => {
+                let n = i.base10_parse::<u64>().ok()?;
+                quote!(#p::Arg::Int(#n))
             }
-            None => quote!(#t::Log::all()),
-        },
-        "functions_available" => quote!(#t::FunctionsAvailable),
-        "workers_available" => quote!(#t::WorkersAvailable),
-        _ => {
-            let ty = spec
-                .custom_type
-                .as_ref()
-                .map(LitStr::value)
-                .unwrap_or_default();
-            let config = spec.values.get("config").map_or_else(
-                || quote!(#krate::__private::serde_json::Value::Null),
-                |v| json_tokens(krate, v),
-            );
-            quote!(#t::Custom::new(#ty, #config))
-        }
-    };
-    let metadata = spec.values.get("metadata").map(|v| {
-        let value = json_tokens(krate, v);
-        quote!(.metadata(#value))
+            other => {
+                let text = attr::json(other).ok()?.to_string();
+                quote!(#p::Arg::Json(#text))
+            }
+        };
+        Some(quote!((#key, #arg)))
     });
     let span = spec.span;
-    quote_spanned! {span=> #krate::Trigger::new(#id, #config) #metadata }
-}
-
-fn capitalise(word: &str) -> String {
-    let mut chars = word.chars();
-    chars.next().map_or_else(String::new, |c| {
-        c.to_ascii_uppercase().to_string() + chars.as_str()
-    })
+    quote_spanned! {span=>
+        #p::trigger(#id, #p::TriggerKind::#kind, #custom_type, &[#(#args),*])
+    }
 }
 
 /// `#[iii::trigger]` reached on its own: it is above `#[iii::function]` or

@@ -8,9 +8,6 @@ mod expand;
 mod fallback;
 mod main_fn;
 mod provider;
-#[path = "../../iii/src/rules.rs"]
-#[allow(dead_code)]
-mod rules;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -84,7 +84,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     let vis = &func.vis;
     quote! {
         #(#attrs)*
-        #vis fn main() -> ::core::result::Result<(), #krate::Error> {
+        #vis fn main() -> ::core::result::Result<(), #krate::__private::Error> {
             async fn user(#param) #output #body
             #krate::__private::run_main(#name, |worker| async move {
                 let _ = &worker;

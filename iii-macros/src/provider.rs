@@ -9,7 +9,8 @@ use syn::{Item, Lit};
 use crate::attr::{self, Arg, Value};
 use crate::ctxt::Errors;
 use crate::expand::doc_comment;
-use crate::{fallback, rules};
+use crate::fallback;
+use iii_protocol::rules;
 
 pub fn trigger_type(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -77,14 +78,10 @@ pub fn trigger_type(args: TokenStream, item: TokenStream) -> TokenStream {
         const _: () = {
             #[#krate::__private::linkme::distributed_slice(#krate::__private::TRIGGER_TYPES)]
             #[linkme(crate = #krate::__private::linkme)]
-            static LINKED: #krate::__private::LinkedTriggerType = #krate::__private::LinkedTriggerType {
-                id: #id,
-                file: ::core::file!(),
-                line: ::core::line!(),
-                register,
-            };
+            static LINKED: #krate::__private::LinkedTriggerType =
+                #krate::__private::linked_trigger_type(#id, ::core::file!(), ::core::line!(), register);
 
-            fn register(worker: &#krate::Worker) -> ::core::result::Result<#krate::TriggerTypeHandle, #krate::Error> {
+            fn register(worker: &#krate::__private::Worker) -> ::core::result::Result<#krate::__private::TriggerTypeHandle, #krate::__private::Error> {
                 #register
             }
         };

@@ -7,37 +7,31 @@ use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type};
 use crate::ast::TriggerSpec;
 use crate::attr::{Value, json};
 use crate::ctxt::Errors;
-use crate::rules;
-
-const LOG_LEVELS: [&str; 5] = ["all", "debug", "info", "warn", "error"];
+use iii_protocol::kinds::{KeyType, TriggerKind};
+use iii_protocol::rules;
 
 pub fn trigger(spec: &TriggerSpec, errors: &mut Errors) {
-    let check = |errors: &mut Errors, key: &str, rule: fn(&str) -> Result<(), String>| {
+    let check = |errors: &mut Errors, key: &str, rule: &dyn Fn(&str) -> Result<(), String>| {
         if let Some(s) = spec.str(key)
             && let Err(reason) = rule(&s.value())
         {
             errors.at(s.span(), reason);
         }
     };
-    match spec.kind.name {
-        "http" => {
-            check(errors, "path", rules::validate_http_path);
-            check(errors, "method", rules::validate_http_method);
+    match spec.kind {
+        TriggerKind::Http => {
+            check(errors, "path", &rules::validate_http_path);
+            check(errors, "method", &rules::validate_http_method);
         }
-        "cron" => check(errors, "expression", rules::validate_cron),
-        "subscribe" | "queue" => check(errors, "topic", non_empty),
-        "stream" => check(errors, "stream_name", non_empty),
-        "log" => check(errors, "level", |level| {
-            if LOG_LEVELS.contains(&level) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "level `{level}` is not one of {}",
-                    LOG_LEVELS.join(", ")
-                ))
-            }
+        TriggerKind::Cron => check(errors, "expression", &rules::validate_cron),
+        TriggerKind::Subscribe | TriggerKind::Queue => {
+            check(errors, "topic", &|v| rules::validate_required("topic", v));
+        }
+        TriggerKind::Stream => check(errors, "stream_name", &|v| {
+            rules::validate_required("stream_name", v)
         }),
-        "custom" => {
+        TriggerKind::Log => check(errors, "level", &rules::validate_log_level),
+        TriggerKind::Custom => {
             if let Some(ty) = &spec.custom_type
                 && let Err(reason) = rules::validate_id(&ty.value())
             {
@@ -47,46 +41,45 @@ pub fn trigger(spec: &TriggerSpec, errors: &mut Errors) {
                 );
             }
         }
-        _ => {}
+        TriggerKind::State | TriggerKind::FunctionsAvailable | TriggerKind::WorkersAvailable => {}
     }
-    for key in ["config", "metadata"] {
-        if let Some(value) = spec.values.get(key) {
-            match json(value) {
+    for key in spec.kind.keys() {
+        let Some(value) = spec.values.get(key.name) else {
+            continue;
+        };
+        match key.ty {
+            KeyType::Json => match json(value) {
                 Ok(v) if v.is_object() => {}
-                Ok(_) => errors.at(value.span(), format!("`{key}` must be a JSON object")),
+                Ok(_) => errors.at(
+                    value.span(),
+                    format!("`{}` must be a JSON object", key.name),
+                ),
                 Err(e) => errors.push(e),
-            }
-        }
-    }
-    for key in ["condition", "middleware"] {
-        if let Some(value) = spec.values.get(key) {
-            errors.at(
+            },
+            KeyType::Function | KeyType::FunctionList => errors.at(
                 value.span(),
                 format!(
-                    "`{key}` is reserved for a later release and not wired yet; remove it for now"
+                    "`{}` is reserved for a later release and not wired yet; remove it for now",
+                    key.name
                 ),
-            );
-        }
-    }
-    for key in crate::ast::QUEUE_INTS {
-        if let Some(i) = spec.int(key)
-            && i.base10_parse::<u64>().is_err()
-        {
-            errors.at(i.span(), format!("`{key}` must be a non-negative integer"));
+            ),
+            KeyType::Int => {
+                if let Some(i) = spec.int(key.name)
+                    && i.base10_parse::<u64>().is_err()
+                {
+                    errors.at(
+                        i.span(),
+                        format!("`{}` must be a non-negative integer", key.name),
+                    );
+                }
+            }
+            KeyType::Str => {}
         }
     }
     if let Some(Value::Lit(syn::Lit::Str(m))) = spec.values.get("method")
         && m.value().is_empty()
     {
         errors.at(m.span(), "method is empty; write one such as \"GET\"");
-    }
-}
-
-fn non_empty(value: &str) -> Result<(), String> {
-    if value.trim().is_empty() {
-        Err("it is empty; it is required".into())
-    } else {
-        Ok(())
     }
 }
 

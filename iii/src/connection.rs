@@ -24,8 +24,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::Error;
 use crate::outbound::Outbound;
-use crate::protocol::{self, Message, Reattach};
 use crate::worker::{ConnectionState, Failure, Inner, Worker, encode_frame, lock};
+use iii_protocol::{self as protocol, Message, Reattach};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

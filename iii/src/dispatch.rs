@@ -9,14 +9,13 @@ use crate::connection::Fatal;
 use crate::context::Context;
 use crate::error::codes;
 use crate::handler::run_guarded;
-use crate::protocol::{
-    self, ErrorBody, InvocationResult, InvokeFunction, Message, RegisterTrigger,
+use crate::worker::{Failure, Worker, lock};
+use iii_protocol::{
+    self as protocol, ErrorBody, InvocationResult, InvokeFunction, Message, RegisterTrigger,
     RegistrationRejected, TriggerRegistrationResult, UnregisterTrigger,
 };
-use crate::worker::{Failure, Worker, lock};
 
-/// The key the engine adds to object payloads of worker-initiated calls.
-pub const CALLER_WORKER_ID: &str = "_caller_worker_id";
+use iii_protocol::CALLER_WORKER_ID;
 
 /// Handles one text frame. Returns `Some` when the session must end for good.
 pub(crate) fn handle_frame(worker: &Worker, session: u64, text: &str) -> Option<Fatal> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::protocol::{ErrorBody, RegistrationRejected};
+pub use iii_protocol::{ErrorBody, RegistrationRejected};
 
 /// Error codes the SDK puts on the wire, following the official SDKs.
 pub mod codes {

@@ -5,9 +5,10 @@ use tokio::sync::watch;
 
 use crate::error::Error;
 use crate::handler::{ErasedHandler, Handler, erase};
-use crate::protocol::{ErrorBody, HttpInvocation, RegisterFunction};
 use crate::schema::{request_format, response_format};
 use crate::worker::Worker;
+use iii_protocol::{ErrorBody, RegisterFunction};
+pub use iii_protocol::{HttpAuth, HttpInvocation};
 
 /// A function to register: an id, a handler (or an HTTP endpoint), and the
 /// description, metadata and formats shown by introspection.
@@ -102,15 +103,30 @@ impl Function {
         self
     }
 
-    /// The `registerfunction` frame this definition produces.
-    pub fn to_message(&self) -> &RegisterFunction {
-        &self.message
+    /// The description, if set.
+    pub fn get_description(&self) -> Option<&str> {
+        self.message.description.as_deref()
+    }
+
+    /// The metadata, if set.
+    pub fn get_metadata(&self) -> Option<&Value> {
+        self.message.metadata.as_ref()
+    }
+
+    /// The request format (JSON Schema) sent to the engine, if any.
+    pub fn get_request_format(&self) -> Option<&Value> {
+        self.message.request_format.as_ref()
+    }
+
+    /// The response format (JSON Schema) sent to the engine, if any.
+    pub fn get_response_format(&self) -> Option<&Value> {
+        self.message.response_format.as_ref()
     }
 }
 
 /// Checks an id the SDK is about to send: non-empty, no control characters.
 pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), Error> {
-    crate::rules::validate_id(id).map_err(|reason| Error::invalid(what, reason))
+    iii_protocol::rules::validate_id(id).map_err(|reason| Error::invalid(what, reason))
 }
 
 /// A registered function. Dropping the handle keeps the function registered;

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::error::{Error, codes};
-use crate::protocol::ErrorBody;
+use iii_protocol::ErrorBody;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 

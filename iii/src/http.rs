@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::protocol::StreamChannelRef;
+pub use iii_protocol::{ChannelDirection, StreamChannelRef};
 
 /// What an `http` trigger delivers to its function.
 ///

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::handler::decode;
-use crate::protocol::TriggerAction;
 use crate::worker::{Pending, Worker, lock};
+use iii_protocol::TriggerAction;
 
 /// What an enqueued call returns: the queue's receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,8 +42,6 @@ mod ids;
 pub mod invoke;
 pub mod linked;
 mod outbound;
-pub mod protocol;
-mod rules;
 pub mod schema;
 pub mod state;
 pub mod trigger;
@@ -51,8 +49,7 @@ pub mod trigger_type;
 pub mod worker;
 
 pub use context::Context;
-pub use dispatch::CALLER_WORKER_ID;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorBody, Result};
 pub use function::{Function, FunctionHandle};
 /// Registers an `async fn` as an iii function.
 ///
@@ -120,6 +117,7 @@ pub use function::{Function, FunctionHandle};
 /// # Ok(()) }
 /// ```
 pub use iii_macros::function;
+pub use iii_protocol::RegisterService;
 
 /// Binds a trigger to the `#[iii::function]` above it; give one per binding.
 ///

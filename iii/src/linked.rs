@@ -1,56 +1,134 @@
-//! Functions collected at link time by `#[iii::function]`.
+//! Functions collected at link time by `#[iii::function]` and
+//! `#[iii::trigger_type]`.
 //!
-//! Each annotated function leaves one [`LinkedFunction`] in the
-//! [`FUNCTIONS`] distributed slice; a worker registers them when it
-//! connects (see [`crate::WorkerBuilder::linked`]).
+//! Each annotated item leaves one entry in a distributed slice; a worker
+//! registers them when it connects (see [`crate::WorkerBuilder::linked`]),
+//! and [`functions`] and [`trigger_types`] list them.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::__private::{FUNCTIONS, TRIGGER_TYPES};
 use crate::error::Error;
 use crate::function::Function;
 use crate::trigger::Trigger;
 use crate::worker::Worker;
 
-/// One `#[iii::function]`, as the macro leaves it for the linker. Built with
-/// plain function pointers, so the slice costs nothing until a worker
-/// connects.
+/// One `#[iii::function]` linked into the program.
+///
+/// ```
+/// #[iii::function(id = "reports::daily")]
+/// async fn daily() {}
+///
+/// let daily = iii::linked::functions().find(|f| f.id() == "reports::daily").unwrap();
+/// assert_eq!(daily.function().id(), "reports::daily");
+/// assert!(daily.file().ends_with(".rs"));
+/// ```
 #[derive(Debug)]
 pub struct LinkedFunction {
-    /// The function id.
-    pub id: &'static str,
-    /// Where the function is defined.
-    pub file: &'static str,
-    /// The line of its `#[iii::function]`.
-    pub line: u32,
-    /// Builds the registration (handler, description, formats).
-    pub function: fn() -> Function,
-    /// Builds its trigger bindings.
-    pub triggers: fn() -> Vec<Trigger>,
+    id: &'static str,
+    file: &'static str,
+    line: u32,
+    function: fn() -> Function,
+    triggers: fn() -> Vec<Trigger>,
 }
 
-/// Every `#[iii::function]` linked into the program.
-#[linkme::distributed_slice]
-pub static FUNCTIONS: [LinkedFunction];
+impl LinkedFunction {
+    /// Used by `#[iii::function]` expansions (through `__private`).
+    pub(crate) const fn new(
+        id: &'static str,
+        file: &'static str,
+        line: u32,
+        function: fn() -> Function,
+        triggers: fn() -> Vec<Trigger>,
+    ) -> Self {
+        LinkedFunction {
+            id,
+            file,
+            line,
+            function,
+            triggers,
+        }
+    }
 
-/// One `#[iii::trigger_type]`, as the macro leaves it for the linker.
+    /// The function id.
+    pub fn id(&self) -> &'static str {
+        self.id
+    }
+
+    /// The file the function is defined in.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The line of its `#[iii::function]`.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// Builds its registration: handler, description, metadata, formats.
+    pub fn function(&self) -> Function {
+        (self.function)()
+    }
+
+    /// Builds its trigger bindings, one per `#[iii::trigger]`.
+    pub fn triggers(&self) -> Vec<Trigger> {
+        (self.triggers)()
+    }
+}
+
+/// One `#[iii::trigger_type]` provider linked into the program.
 #[derive(Debug)]
 pub struct LinkedTriggerType {
-    /// The trigger type id.
-    pub id: &'static str,
-    /// Where the provider is defined.
-    pub file: &'static str,
-    /// The line of its `#[iii::trigger_type]`.
-    pub line: u32,
-    /// Registers the provider (built with `Default`) on a worker.
-    pub register: fn(&Worker) -> Result<crate::TriggerTypeHandle, Error>,
+    id: &'static str,
+    file: &'static str,
+    line: u32,
+    pub(crate) register: fn(&Worker) -> Result<crate::TriggerTypeHandle, Error>,
 }
 
-/// Every `#[iii::trigger_type]` linked into the program.
-#[linkme::distributed_slice]
-pub static TRIGGER_TYPES: [LinkedTriggerType];
+impl LinkedTriggerType {
+    /// Used by `#[iii::trigger_type]` expansions (through `__private`).
+    pub(crate) const fn new(
+        id: &'static str,
+        file: &'static str,
+        line: u32,
+        register: fn(&Worker) -> Result<crate::TriggerTypeHandle, Error>,
+    ) -> Self {
+        LinkedTriggerType {
+            id,
+            file,
+            line,
+            register,
+        }
+    }
+
+    /// The trigger type id.
+    pub fn id(&self) -> &'static str {
+        self.id
+    }
+
+    /// The file the provider is defined in.
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The line of its `#[iii::trigger_type]`.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+}
+
+/// Every `#[iii::function]` linked into the program, in no set order.
+pub fn functions() -> impl Iterator<Item = &'static LinkedFunction> {
+    FUNCTIONS.iter()
+}
+
+/// Every `#[iii::trigger_type]` linked into the program, in no set order.
+pub fn trigger_types() -> impl Iterator<Item = &'static LinkedTriggerType> {
+    TRIGGER_TYPES.iter()
+}
 
 /// Which linked functions a worker registers when it connects.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

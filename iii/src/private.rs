@@ -1,18 +1,112 @@
-//! What `#[iii::function]` expansions name. Not a public API: its contents
-//! change without notice.
+//! What the macros' expansions name, and nothing else does. Not a public
+//! API: its contents change without notice (`iii` pins `iii-macros` with
+//! `=`, so both always agree).
 
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use crate::linked::{FUNCTIONS, LinkedFunction, LinkedTriggerType, TRIGGER_TYPES};
+pub use crate::context::Context;
+pub use crate::error::Error;
+pub use crate::function::Function;
+pub use crate::linked::{FunctionRef, LinkedFunction, LinkedTriggerType};
+pub use crate::trigger::Trigger;
+pub use crate::trigger_type::TriggerTypeHandle;
+pub use crate::worker::Worker;
+pub use iii_protocol::TriggerKind;
 pub use linkme;
 pub use schemars;
 pub use serde;
 pub use serde_json;
 
-use crate::error::Error;
-use crate::protocol::ErrorBody;
+use iii_protocol::ErrorBody;
+use std::future::Future;
+
+/// Every `#[iii::function]` linked into the program.
+#[linkme::distributed_slice]
+pub static FUNCTIONS: [LinkedFunction];
+
+/// Every `#[iii::trigger_type]` linked into the program.
+#[linkme::distributed_slice]
+pub static TRIGGER_TYPES: [LinkedTriggerType];
+
+/// The slice element of one `#[iii::function]`.
+pub const fn linked_function(
+    id: &'static str,
+    file: &'static str,
+    line: u32,
+    function: fn() -> Function,
+    triggers: fn() -> Vec<Trigger>,
+) -> LinkedFunction {
+    LinkedFunction::new(id, file, line, function, triggers)
+}
+
+/// The slice element of one `#[iii::trigger_type]`.
+pub const fn linked_trigger_type(
+    id: &'static str,
+    file: &'static str,
+    line: u32,
+    register: fn(&Worker) -> Result<TriggerTypeHandle, Error>,
+) -> LinkedTriggerType {
+    LinkedTriggerType::new(id, file, line, register)
+}
+
+/// What `#[iii::function]` says about a function besides its handler.
+pub struct FunctionParts {
+    /// The id.
+    pub id: &'static str,
+    /// The description (from the attribute or the doc comment).
+    pub description: Option<&'static str>,
+    /// The metadata, as JSON text (checked when the macro expanded).
+    pub metadata: Option<&'static str>,
+    /// The request format, from the input type.
+    pub request_format: Option<serde_json::Value>,
+    /// The response format, from the output type.
+    pub response_format: Option<serde_json::Value>,
+}
+
+/// Builds an `#[iii::function]`'s registration around its JSON-in,
+/// JSON-out handler.
+pub fn function<F, Fut>(parts: FunctionParts, handler: F) -> Function
+where
+    F: Fn(serde_json::Value, Context) -> Fut + Send + Sync + 'static,
+    // Handlers run on the worker's multi-threaded runtime.
+    Fut: Future<Output = Result<serde_json::Value, Error>> + Send + 'static,
+{
+    let mut function = Function::new(parts.id, handler)
+        .request_format(parts.request_format)
+        .response_format(parts.response_format);
+    if let Some(description) = parts.description {
+        function = function.description(description);
+    }
+    if let Some(metadata) = parts.metadata.and_then(|m| serde_json::from_str(m).ok()) {
+        function = function.metadata(metadata);
+    }
+    function
+}
+
+/// The value of one `#[iii::trigger]` key, checked when the macro expanded.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg {
+    /// A string.
+    Str(&'static str),
+    /// A non-negative integer.
+    Int(u64),
+    /// A JSON value, as text.
+    Json(&'static str),
+}
+
+/// Builds one `#[iii::trigger]` binding of `function_id` from its kind and
+/// keys. A value the typed builder refuses surfaces when the worker
+/// registers the trigger, as for any builder-made trigger.
+pub fn trigger(
+    function_id: &'static str,
+    kind: TriggerKind,
+    custom_type: Option<&'static str>,
+    args: &[(&'static str, Arg)],
+) -> Trigger {
+    crate::trigger::from_keys(function_id, kind, custom_type, args)
+}
 
 /// Holds a handler's error while the right conversion is picked.
 ///

@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::handler::{BoxFuture, decode};
-use crate::protocol::{RegisterTrigger, RegisterTriggerType};
 use crate::schema::format_of;
 use crate::worker::Worker;
+use iii_protocol::{RegisterTrigger, RegisterTriggerType};
 
 /// A trigger type to provide.
 #[derive(Debug, Clone)]

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use iii::protocol::{self, InvocationResult, Message, WorkerRegistered};
+use iii_protocol::{self as protocol, InvocationResult, Message, WorkerRegistered};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -29,6 +29,8 @@ pub struct Connection {
     pub headers: BTreeMap<String, String>,
     /// Every frame received, decoded (undecodable ones as `None`).
     pub frames: Vec<Option<Message>>,
+    /// When each frame of `frames` arrived.
+    pub arrived: Vec<Instant>,
 }
 
 /// The fake engine.
@@ -84,6 +86,7 @@ impl FakeEngine {
                         all.push(Connection {
                             headers: headers.lock().expect("lock").clone(),
                             frames: Vec::new(),
+                            arrived: Vec::new(),
                         });
                         all.len() - 1
                     };
@@ -101,7 +104,11 @@ impl FakeEngine {
                                 let Some(Ok(frame)) = frame else { return };
                                 let Frame::Text(text) = frame else { continue };
                                 let message = protocol::decode(&text).ok();
-                                conns.lock().expect("lock")[index].frames.push(message.clone());
+                                {
+                                    let mut all = conns.lock().expect("lock");
+                                    all[index].frames.push(message.clone());
+                                    all[index].arrived.push(Instant::now());
+                                }
                                 if silent { continue; }
                                 let reply = match message {
                                     Some(Message::Ping) => Some(Message::Pong),
@@ -146,6 +153,11 @@ impl FakeEngine {
         self.connections.lock().expect("lock").clone()
     }
 
+    /// Runs `f` on connection `index` (if there is one) without copying it.
+    pub fn inspect<R>(&self, index: usize, f: impl FnOnce(Option<&Connection>) -> R) -> R {
+        f(self.connections.lock().expect("lock").get(index))
+    }
+
     /// Sends a raw text frame to the newest live connection.
     pub fn push(&self, text: impl Into<String>) {
         let _ = self.push.send(text.into());
@@ -181,7 +193,7 @@ impl FakeEngine {
         &self,
         index: usize,
         function_id: &str,
-    ) -> iii::protocol::InvocationResult {
+    ) -> iii_protocol::InvocationResult {
         let what = format!("an answer for `{function_id}`");
         let found = self
             .wait_frame(

@@ -169,50 +169,45 @@ fn greet_by_hand() -> (Function, Vec<Trigger>) {
 
 #[test]
 fn macros_and_the_builder_produce_the_same_frames() {
-    let linked = iii::linked::FUNCTIONS
-        .iter()
-        .find(|f| f.id == "macros::greet")
+    let linked = iii::linked::functions()
+        .find(|f| f.id() == "macros::greet")
         .expect("linked");
     let (by_hand, hand_triggers) = greet_by_hand();
-    assert_eq!((linked.function)().to_message(), by_hand.to_message());
-    let from_macro: Vec<_> = (linked.triggers)()
-        .iter()
-        .map(|t| t.to_message("id".into()).expect("valid"))
-        .collect();
-    let from_builder: Vec<_> = hand_triggers
-        .iter()
-        .map(|t| t.to_message("id".into()).expect("valid"))
-        .collect();
-    assert_eq!(from_macro, from_builder);
-    assert!(linked.file.ends_with("macros.rs"), "{}", linked.file);
+    let from_macro = linked.function();
+    assert_eq!(from_macro.id(), by_hand.id());
+    assert_eq!(from_macro.get_description(), by_hand.get_description());
+    assert_eq!(from_macro.get_metadata(), by_hand.get_metadata());
+    assert_eq!(
+        from_macro.get_request_format(),
+        by_hand.get_request_format()
+    );
+    assert_eq!(
+        from_macro.get_response_format(),
+        by_hand.get_response_format()
+    );
+    assert_eq!(linked.triggers(), hand_triggers);
+    assert!(linked.file().ends_with("macros.rs"), "{}", linked.file());
 }
 
 #[test]
 fn schemas_come_from_the_types() {
-    let linked = iii::linked::FUNCTIONS
-        .iter()
-        .find(|f| f.id == "macros::greet")
+    let linked = iii::linked::functions()
+        .find(|f| f.id() == "macros::greet")
         .expect("linked");
-    let message = (linked.function)();
-    let message = message.to_message();
+    let function = linked.function();
     assert_eq!(
-        message.request_format.as_ref().expect("request")["properties"]["name"]["type"],
+        function.get_request_format().expect("request")["properties"]["name"]["type"],
         "string"
     );
     assert_eq!(
-        message.response_format.as_ref().expect("response")["properties"]["message"]["type"],
+        function.get_response_format().expect("response")["properties"]["message"]["type"],
         "string"
     );
-    let double = iii::linked::FUNCTIONS
-        .iter()
-        .find(|f| f.id == "double")
+    let double = iii::linked::functions()
+        .find(|f| f.id() == "double")
         .expect("id defaults to the fn name");
     assert_eq!(
-        (double.function)()
-            .to_message()
-            .request_format
-            .as_ref()
-            .expect("i64")["type"],
+        double.function().get_request_format().expect("i64")["type"],
         "integer"
     );
 }

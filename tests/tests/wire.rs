@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use iii::protocol::{self, Message};
 use iii::{ConnectionState, Error, Function, ReconnectPolicy, Worker};
+use iii_protocol::{self as protocol, Message};
 use iii_tests::fake::{FakeEngine, Mode, kind};
 use iii_tests::{engine, fid, serve, unique};
 use serde_json::{Value, json};
@@ -447,12 +447,12 @@ async fn http_invoked_functions_register_their_endpoint_and_are_not_run_locally(
         .connect()
         .await
         .expect("connect");
-    let invocation = iii::protocol::HttpInvocation {
+    let invocation = iii_protocol::HttpInvocation {
         url: "https://functions.example.test/charge".into(),
         method: Some("PUT".into()),
         timeout_ms: Some(5_000),
         headers: [("x-team".to_string(), "billing".to_string())].into(),
-        auth: Some(iii::protocol::HttpAuth::Bearer {
+        auth: Some(iii_protocol::HttpAuth::Bearer {
             token_key: "CHARGE_TOKEN".into(),
         }),
     };

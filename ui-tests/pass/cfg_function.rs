@@ -11,6 +11,6 @@ async fn compiled(x: u8) -> u8 {
 }
 
 fn main() {
-    assert!(iii::linked::FUNCTIONS.iter().any(|f| f.id == "compiled"));
-    assert!(!iii::linked::FUNCTIONS.iter().any(|f| f.id == "never_compiled"));
+    assert!(iii::linked::functions().any(|f| f.id() == "compiled"));
+    assert!(!iii::linked::functions().any(|f| f.id() == "never_compiled"));
 }

@@ -7,5 +7,5 @@ async fn renamed(x: u8) -> u8 {
 }
 
 fn main() {
-    assert!(my_iii::linked::FUNCTIONS.iter().any(|f| f.id == "renamed"));
+    assert!(my_iii::linked::functions().any(|f| f.id() == "renamed"));
 }

@@ -17,8 +17,8 @@ async fn handler(input: Value, ctx: iii::Context) -> Value {
 }
 
 fn main() {
-    let linked = iii::linked::FUNCTIONS.iter().find(|f| f.id == "everything::handler").unwrap();
-    let types: Vec<String> = (linked.triggers)().iter().map(|t| t.trigger_type().to_string()).collect();
+    let linked = iii::linked::functions().find(|f| f.id() == "everything::handler").unwrap();
+    let types: Vec<String> = linked.triggers().iter().map(|t| t.trigger_type().to_string()).collect();
     assert_eq!(
         types,
         [
@@ -34,7 +34,7 @@ fn main() {
             "ticker"
         ]
     );
-    for t in (linked.triggers)() {
+    for t in linked.triggers() {
         t.validate().unwrap();
     }
 }

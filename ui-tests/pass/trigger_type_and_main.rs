@@ -46,7 +46,7 @@ mod with_worker {
 }
 
 fn main() {
-    let ids: Vec<&str> = iii::linked::TRIGGER_TYPES.iter().map(|t| t.id).collect();
+    let ids: Vec<&str> = iii::linked::trigger_types().map(|t| t.id()).collect();
     assert!(ids.contains(&"never") && ids.contains(&"described"), "{ids:?}");
     let _ = (unit::main, with_worker::main);
 }

@@ -8,7 +8,7 @@ async fn record(event: String) {
 async fn ping() {}
 
 fn main() {
-    let f = (iii::linked::FUNCTIONS.iter().find(|f| f.id == "audit::record").unwrap().function)();
-    assert_eq!(f.to_message().description.as_deref(), Some("Records an event and returns nothing."));
-    assert!(f.to_message().response_format.is_none(), "`()` has no format");
+    let f = iii::linked::functions().find(|f| f.id() == "audit::record").unwrap().function();
+    assert_eq!(f.get_description(), Some("Records an event and returns nothing."));
+    assert!(f.get_response_format().is_none(), "`()` has no format");
 }

@@ -6,7 +6,7 @@ async fn echo(input: Value) -> Value {
 }
 
 fn main() {
-    let f = (iii::linked::FUNCTIONS.iter().find(|f| f.id == "echo").unwrap().function)();
-    assert!(f.to_message().request_format.is_none());
-    assert!(f.to_message().response_format.is_none());
+    let f = iii::linked::functions().find(|f| f.id() == "echo").unwrap().function();
+    assert!(f.get_request_format().is_none());
+    assert!(f.get_response_format().is_none());
 }

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listed = worker.list_functions().await?.len();
     println!(
         "{} linked functions; engine up after {engine_up:?}; all registered and announced after {registered:?}; engine lists {listed}",
-        iii::linked::FUNCTIONS.len()
+        iii::linked::functions().count()
     );
     worker.shutdown().await;
     engine.shutdown().await;

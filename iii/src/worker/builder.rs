@@ -195,13 +195,13 @@ impl WorkerBuilder {
             (entry.register)(&worker)?;
         }
         for entry in &linked {
-            worker.register_function((entry.function)())?;
+            worker.register_function(entry.function())?;
         }
         for function in self.functions {
             worker.register_function(function)?;
         }
         for entry in &linked {
-            for trigger in (entry.triggers)() {
+            for trigger in entry.triggers() {
                 worker.register_trigger(trigger)?;
             }
         }

@@ -21,12 +21,13 @@ pub(crate) use state::until;
 use crate::error::Error;
 use crate::function::{Function, FunctionHandle, validate_id};
 use crate::outbound::{Closed, Outbound};
-use crate::protocol::{
-    self, Message, RegisterService, UnregisterFunction, UnregisterTrigger, UnregisterTriggerType,
-};
 use crate::trigger::{Trigger, TriggerHandle};
 use crate::trigger_type::{TriggerType, TriggerTypeHandle, TriggerTypeHandler, erase_provider};
 use config::Config;
+use iii_protocol::{
+    self as protocol, Message, RegisterService, UnregisterFunction, UnregisterTrigger,
+    UnregisterTriggerType,
+};
 use registry::Registry;
 use state::InFlight;
 
@@ -81,7 +82,7 @@ pub(crate) struct Pending {
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// The callee (or the engine) answered with an error.
-    Remote(crate::protocol::ErrorBody),
+    Remote(iii_protocol::ErrorBody),
     /// The connection dropped first.
     Lost,
     /// The worker shut down first.

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::handler::ErasedHandler;
-use crate::protocol::{
+use crate::trigger_type::ErasedProvider;
+use iii_protocol::{
     ErrorBody, Message, RegisterFunction, RegisterService, RegisterTrigger, RegisterTriggerType,
 };
-use crate::trigger_type::ErasedProvider;
 
 pub(crate) struct FunctionEntry {
     seq: u64,

@@ -1,5 +1,5 @@
-//! Validation rules shared by the runtime and the macros (which include this
-//! file): plain functions of strings, no dependencies.
+//! Validation rules shared by the runtime, the macros and iii-embedded:
+//! plain functions of strings that name the problem and the fix.
 
 /// The HTTP methods the engine routes.
 pub const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
@@ -81,6 +81,30 @@ pub fn validate_cron(expression: &str) -> Result<(), String> {
         n => Err(format!(
             "`{trimmed}` has {n} fields; write 6 or 7 (sec min hour day-of-month month day-of-week [year])"
         )),
+    }
+}
+
+/// The minimum levels a `log` trigger takes.
+pub const LOG_LEVELS: [&str; 5] = ["all", "debug", "info", "warn", "error"];
+
+/// Checks a `log` trigger's minimum level.
+pub fn validate_log_level(level: &str) -> Result<(), String> {
+    if LOG_LEVELS.contains(&level) {
+        Ok(())
+    } else {
+        Err(format!(
+            "level `{level}` is not one of {}",
+            LOG_LEVELS.join(", ")
+        ))
+    }
+}
+
+/// Checks a value a binding requires (a topic, a stream name).
+pub fn validate_required(field: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err(format!("`{field}` is empty; it is required"))
+    } else {
+        Ok(())
     }
 }
 

@@ -1,34 +1,18 @@
-//! Trigger bindings: typed configs for every built-in trigger type, plus
-//! custom types, validated before anything is sent.
-//!
-//! ```
-//! use iii::trigger::{Cron, Http, Trigger};
-//!
-//! let http = Trigger::new("greetings::greet", Http::get("/greet/:name"));
-//! assert_eq!(http.trigger_type(), "http");
-//! let nightly = Trigger::new("reports::build", Cron::new("0 0 3 * * *"))
-//!     .metadata(serde_json::json!({"report": "daily"}));
-//! assert!(nightly.validate().is_ok());
-//! // Five-field cron expressions are refused with a hint:
-//! let bad = Trigger::new("reports::build", Cron::new("0 3 * * *"));
-//! assert!(bad.validate().unwrap_err().to_string().contains("seconds first"));
-//! ```
+//! Typed configs of the built-in trigger types, and custom ones: each
+//! validated before anything is sent.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
 
+use super::TriggerConfig;
 use crate::error::Error;
 use crate::function::validate_id;
-use crate::protocol::{ErrorBody, RegisterTrigger};
-use crate::worker::Worker;
+use iii_protocol::TriggerKind;
+use iii_protocol::rules::{self, validate_cron, validate_http_path};
 
-/// A trigger type's configuration.
-pub trait TriggerConfig {
-    /// The engine's trigger-type id, e.g. `http` or `durable:subscriber`.
-    fn trigger_type(&self) -> &str;
-    /// The `config` object to send, after validation.
-    fn to_config(&self) -> Result<Value, Error>;
+/// The engine's id of a built-in kind's trigger type.
+fn engine_type(kind: TriggerKind) -> &'static str {
+    kind.engine_type().unwrap_or_default()
 }
 
 fn invalid(kind: &str, reason: impl Into<String>) -> Error {
@@ -41,8 +25,6 @@ fn to_value(kind: &str, config: &impl Serialize) -> Result<Value, Error> {
         source,
     })
 }
-
-pub use crate::rules::{HTTP_METHODS, validate_cron, validate_http_path};
 
 /// `http`: serve an HTTP route on the engine's REST listener.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,11 +81,10 @@ impl Http {
 
 impl TriggerConfig for Http {
     fn trigger_type(&self) -> &str {
-        "http"
+        engine_type(TriggerKind::Http)
     }
     fn to_config(&self) -> Result<Value, Error> {
-        crate::rules::validate_http_method(&self.http_method)
-            .map_err(|reason| invalid("http", reason))?;
+        rules::validate_http_method(&self.http_method).map_err(|reason| invalid("http", reason))?;
         validate_http_path(&self.api_path).map_err(|reason| invalid("http", reason))?;
         to_value("http", self)
     }
@@ -134,7 +115,7 @@ impl Cron {
 
 impl TriggerConfig for Cron {
     fn trigger_type(&self) -> &str {
-        "cron"
+        engine_type(TriggerKind::Cron)
     }
     fn to_config(&self) -> Result<Value, Error> {
         validate_cron(&self.expression).map_err(|reason| invalid("cron", reason))?;
@@ -166,15 +147,12 @@ impl Subscribe {
 }
 
 fn require(kind: &str, field: &str, value: &str) -> Result<(), Error> {
-    if value.trim().is_empty() {
-        return Err(invalid(kind, format!("`{field}` is empty; it is required")));
-    }
-    Ok(())
+    rules::validate_required(field, value).map_err(|reason| invalid(kind, reason))
 }
 
 impl TriggerConfig for Subscribe {
     fn trigger_type(&self) -> &str {
-        "subscribe"
+        engine_type(TriggerKind::Subscribe)
     }
     fn to_config(&self) -> Result<Value, Error> {
         require("subscribe", "topic", &self.topic)?;
@@ -245,7 +223,7 @@ impl Queue {
 
 impl TriggerConfig for Queue {
     fn trigger_type(&self) -> &str {
-        "durable:subscriber"
+        engine_type(TriggerKind::Queue)
     }
     fn to_config(&self) -> Result<Value, Error> {
         require("durable:subscriber", "topic", &self.topic)?;
@@ -288,7 +266,7 @@ impl StateChange {
 
 impl TriggerConfig for StateChange {
     fn trigger_type(&self) -> &str {
-        "state"
+        engine_type(TriggerKind::State)
     }
     fn to_config(&self) -> Result<Value, Error> {
         to_value("state", self)
@@ -337,7 +315,7 @@ impl StreamChange {
 
 impl TriggerConfig for StreamChange {
     fn trigger_type(&self) -> &str {
-        "stream"
+        engine_type(TriggerKind::Stream)
     }
     fn to_config(&self) -> Result<Value, Error> {
         require("stream", "stream_name", &self.stream_name)?;
@@ -361,6 +339,33 @@ pub enum LogLevel {
     Error,
 }
 
+impl LogLevel {
+    /// Every level, lowest first.
+    pub const ALL: [LogLevel; 5] = [
+        LogLevel::All,
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warn,
+        LogLevel::Error,
+    ];
+
+    /// The engine's spelling: `all`, `debug`, `info`, `warn` or `error`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LogLevel::All => "all",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+
+    /// The level spelled `name`.
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        Self::ALL.into_iter().find(|l| l.name() == name)
+    }
+}
+
 /// `log`: receive log records (the engine's own included) at or above a level.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Log {
@@ -381,7 +386,7 @@ impl Log {
 
 impl TriggerConfig for Log {
     fn trigger_type(&self) -> &str {
-        "log"
+        engine_type(TriggerKind::Log)
     }
     fn to_config(&self) -> Result<Value, Error> {
         to_value("log", self)
@@ -394,7 +399,7 @@ pub struct FunctionsAvailable;
 
 impl TriggerConfig for FunctionsAvailable {
     fn trigger_type(&self) -> &str {
-        "engine::functions-available"
+        engine_type(TriggerKind::FunctionsAvailable)
     }
     fn to_config(&self) -> Result<Value, Error> {
         Ok(json!({}))
@@ -407,7 +412,7 @@ pub struct WorkersAvailable;
 
 impl TriggerConfig for WorkersAvailable {
     fn trigger_type(&self) -> &str {
-        "engine::workers-available"
+        engine_type(TriggerKind::WorkersAvailable)
     }
     fn to_config(&self) -> Result<Value, Error> {
         Ok(json!({}))
@@ -445,274 +450,5 @@ impl TriggerConfig for Custom {
                 format!("config must be a JSON object, got `{other}`"),
             )),
         }
-    }
-}
-
-/// A binding of a trigger to a function, ready to register.
-#[derive(Debug, Clone)]
-pub struct Trigger {
-    function_id: String,
-    trigger_type: String,
-    config: Result<Value, String>,
-    metadata: Option<Value>,
-    namespace: Option<String>,
-    trigger_namespace: Option<String>,
-}
-
-impl Trigger {
-    /// Binds `config` to `function_id`. Validation errors surface when the
-    /// trigger is registered (or from [`Trigger::validate`]).
-    pub fn new(function_id: impl Into<String>, config: impl TriggerConfig) -> Self {
-        Trigger {
-            function_id: function_id.into(),
-            trigger_type: config.trigger_type().to_string(),
-            config: config.to_config().map_err(|e| e.to_string()),
-            metadata: None,
-            namespace: None,
-            trigger_namespace: None,
-        }
-    }
-
-    /// Metadata delivered with every fire (see [`crate::Context::metadata`]).
-    pub fn metadata(mut self, metadata: Value) -> Self {
-        self.metadata = Some(metadata);
-        self
-    }
-
-    /// Namespace the target function resolves in (default: `default`).
-    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.namespace = Some(namespace.into());
-        self
-    }
-
-    /// Namespace to find the trigger type's provider in.
-    pub fn trigger_namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.trigger_namespace = Some(namespace.into());
-        self
-    }
-
-    /// The trigger-type id.
-    pub fn trigger_type(&self) -> &str {
-        &self.trigger_type
-    }
-
-    /// The target function.
-    pub fn function_id(&self) -> &str {
-        &self.function_id
-    }
-
-    /// Checks the binding without sending it.
-    pub fn validate(&self) -> Result<(), Error> {
-        validate_id("trigger function id", &self.function_id)?;
-        for (what, ns) in [
-            ("namespace", &self.namespace),
-            ("trigger_namespace", &self.trigger_namespace),
-        ] {
-            if ns.as_deref().is_some_and(|ns| ns.trim().is_empty()) {
-                return Err(Error::invalid(
-                    what,
-                    "it is blank; leave it unset for `default`",
-                ));
-            }
-        }
-        self.config
-            .as_ref()
-            .map(|_| ())
-            .map_err(|reason| Error::Invalid {
-                what: format!("trigger for `{}`", self.function_id),
-                reason: reason.clone(),
-            })
-    }
-
-    /// The `registertrigger` frame for binding id `id`.
-    pub fn to_message(&self, id: String) -> Result<RegisterTrigger, Error> {
-        self.validate()?;
-        Ok(RegisterTrigger {
-            id,
-            trigger_type: self.trigger_type.clone(),
-            function_id: self.function_id.clone(),
-            config: self.config.clone().unwrap_or_default(),
-            metadata: self.metadata.clone(),
-            namespace: self.namespace.clone(),
-            trigger_namespace: self.trigger_namespace.clone(),
-        })
-    }
-}
-
-/// A registered trigger binding.
-#[derive(Debug, Clone)]
-pub struct TriggerHandle {
-    pub(crate) id: String,
-    pub(crate) worker: Worker,
-    pub(crate) status: watch::Receiver<Option<ErrorBody>>,
-}
-
-impl TriggerHandle {
-    /// The binding id (a UUID chosen by the SDK).
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The refusal the engine or the provider sent for this binding, if any
-    /// (for example an invalid cron expression or a missing `api_path`).
-    pub fn rejection(&self) -> Option<ErrorBody> {
-        self.status.borrow().clone()
-    }
-
-    /// Waits until the binding is refused. The engine sends no success
-    /// acknowledgement, so pair this with a timeout.
-    pub async fn rejected(&self) -> ErrorBody {
-        let mut status = self.status.clone();
-        loop {
-            if let Some(body) = status.borrow_and_update().clone() {
-                return body;
-            }
-            if status.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-
-    /// Removes the binding.
-    pub fn unregister(&self) -> Result<(), Error> {
-        self.worker.unregister_trigger(&self.id)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_config_uses_engine_field_names() {
-        let c = Http::post("/orders/:id")
-            .condition("orders::is_vip")
-            .to_config()
-            .expect("valid");
-        assert_eq!(
-            c,
-            json!({"api_path":"/orders/:id","http_method":"POST","condition_function_id":"orders::is_vip"})
-        );
-        assert_eq!(
-            Http::new("patch", "/x").to_config().expect("valid")["http_method"],
-            "PATCH"
-        );
-        let e = Http::get("x").to_config().expect_err("no slash");
-        assert!(e.to_string().contains("write `/x`"), "{e}");
-    }
-
-    #[test]
-    fn http_config_rejects_bad_methods_and_paths() {
-        let e = Http::new("FETCH", "/a").to_config().expect_err("method");
-        assert!(
-            e.to_string().contains("`FETCH`") && e.to_string().contains("OPTIONS"),
-            "{e}"
-        );
-        for (path, needle) in [
-            ("", "empty"),
-            ("/a b", "whitespace"),
-            ("/a?x=1", "query"),
-            ("/a/:/b", "without a name"),
-        ] {
-            let e = Http::get(path).to_config().expect_err(path);
-            assert!(e.to_string().contains(needle), "{path}: {e}");
-        }
-    }
-
-    #[test]
-    fn cron_needs_six_or_seven_fields() {
-        assert!(validate_cron("*/2 * * * * *").is_ok());
-        assert!(validate_cron("0 0 3 * * Mon 2027").is_ok());
-        assert!(validate_cron("@daily").is_ok());
-        assert!(
-            validate_cron("@sometimes")
-                .expect_err("named")
-                .contains("@hourly")
-        );
-        assert!(
-            validate_cron("*/2 * * * *")
-                .expect_err("five")
-                .contains("did you mean `0 */2 * * * *`")
-        );
-        assert!(validate_cron("*").expect_err("one").contains("1 fields"));
-    }
-
-    #[test]
-    fn stream_and_topics_are_required() {
-        assert!(
-            StreamChange::new("")
-                .to_config()
-                .expect_err("name")
-                .to_string()
-                .contains("stream_name")
-        );
-        assert!(Subscribe::new(" ").to_config().is_err());
-        assert!(Queue::new("").to_config().is_err());
-        assert_eq!(
-            StreamChange::new("chat")
-                .group("room1")
-                .to_config()
-                .expect("valid"),
-            json!({"stream_name":"chat","group_id":"room1"})
-        );
-    }
-
-    #[test]
-    fn builtin_types_have_engine_ids() {
-        assert_eq!(Queue::new("t").trigger_type(), "durable:subscriber");
-        assert_eq!(
-            FunctionsAvailable.trigger_type(),
-            "engine::functions-available"
-        );
-        assert_eq!(WorkersAvailable.trigger_type(), "engine::workers-available");
-        assert_eq!(
-            Log::level(LogLevel::Warn).to_config().expect("valid"),
-            json!({"level":"warn"})
-        );
-        assert_eq!(
-            StateChange::any()
-                .scope("users")
-                .to_config()
-                .expect("valid"),
-            json!({"scope":"users"})
-        );
-        let q = Queue::new("jobs").config(QueueConfig {
-            max_retries: Some(3),
-            ..Default::default()
-        });
-        assert_eq!(
-            q.to_config().expect("valid"),
-            json!({"topic":"jobs","queue_config":{"max_retries":3}})
-        );
-    }
-
-    #[test]
-    fn custom_configs_must_be_objects() {
-        assert!(Custom::new("webhook", json!([1])).to_config().is_err());
-        assert_eq!(
-            Custom::new("webhook", Value::Null)
-                .to_config()
-                .expect("valid"),
-            json!({})
-        );
-        assert!(Custom::new("", json!({})).to_config().is_err());
-    }
-
-    #[test]
-    fn trigger_message_carries_everything() {
-        let t = Trigger::new("f", Http::get("/x"))
-            .metadata(json!({"m":1}))
-            .namespace("ns");
-        let m = t.to_message("id-1".into()).expect("valid");
-        assert_eq!(m.trigger_type, "http");
-        assert_eq!(m.metadata, Some(json!({"m":1})));
-        assert_eq!(m.namespace.as_deref(), Some("ns"));
-        assert!(
-            Trigger::new("f", Http::get("/x"))
-                .namespace(" ")
-                .validate()
-                .is_err()
-        );
-        assert!(Trigger::new("", Http::get("/x")).validate().is_err());
     }
 }

@@ -1,4 +1,10 @@
-//! The engine's wire protocol: every frame a worker and the engine exchange.
+//! The iii engine's wire protocol: every frame a worker and the engine
+//! exchange, the validation rules both sides apply, and the table of trigger
+//! kinds.
+//!
+//! This crate is shared by the `iii` SDK, its macros and `iii-embedded`, so
+//! that all three speak the same bytes and check the same rules. Worker code
+//! does not need it: use the `iii` crate.
 //!
 //! Each protocol message is one JSON object in a WebSocket text frame, tagged
 //! by `"type"` with the lowercased variant name (`registerfunction`,
@@ -10,7 +16,7 @@
 //! sides of every test speak the same bytes.
 //!
 //! ```
-//! use iii::protocol::{Message, decode};
+//! use iii_protocol::{Message, decode};
 //!
 //! let frame = r#"{"type":"workerregistered","worker_id":"w-1","reattach_token":"t-1"}"#;
 //! match decode(frame)? {
@@ -29,6 +35,15 @@ use uuid::Uuid;
 
 /// The namespace used when a message names none.
 pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// The key the engine adds to object payloads of worker-initiated calls,
+/// naming the calling worker.
+pub const CALLER_WORKER_ID: &str = "_caller_worker_id";
+
+/// The largest WebSocket frame the engine reads (its tungstenite
+/// `max_frame_size`, 16 MiB). A bigger frame makes the engine drop the
+/// sender's whole connection.
+pub const ENGINE_MAX_FRAME: usize = 16 << 20;
 
 /// One protocol frame, in either direction.
 ///
@@ -455,6 +470,10 @@ pub struct ErrorFrame {
 }
 
 mod decode;
+pub mod kinds;
+pub mod rules;
+
+pub use kinds::TriggerKind;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,206 @@
+//! Trigger bindings: typed configs for every built-in trigger type, plus
+//! custom types, validated before anything is sent.
+//!
+//! ```
+//! use iii::trigger::{Cron, Http, Trigger};
+//!
+//! let http = Trigger::new("greetings::greet", Http::get("/greet/:name"));
+//! assert_eq!(http.trigger_type(), "http");
+//! let nightly = Trigger::new("reports::build", Cron::new("0 0 3 * * *"))
+//!     .metadata(serde_json::json!({"report": "daily"}));
+//! assert!(nightly.validate().is_ok());
+//! // Five-field cron expressions are refused with a hint:
+//! let bad = Trigger::new("reports::build", Cron::new("0 3 * * *"));
+//! assert!(bad.validate().unwrap_err().to_string().contains("seconds first"));
+//! ```
+
+mod config;
+mod keys;
+#[cfg(test)]
+mod tests;
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::error::Error;
+use crate::function::validate_id;
+use crate::worker::Worker;
+use iii_protocol::{ErrorBody, RegisterTrigger};
+
+pub use config::{
+    Cron, Custom, FunctionsAvailable, Http, Log, LogLevel, Queue, QueueConfig, StateChange,
+    StreamChange, Subscribe, WorkersAvailable,
+};
+pub use iii_protocol::rules::{HTTP_METHODS, validate_cron, validate_http_path};
+pub(crate) use keys::from_keys;
+
+/// A trigger type's configuration.
+pub trait TriggerConfig {
+    /// The engine's trigger-type id, e.g. `http` or `durable:subscriber`.
+    fn trigger_type(&self) -> &str;
+    /// The `config` object to send, after validation.
+    fn to_config(&self) -> Result<Value, Error>;
+}
+
+/// A binding of a trigger to a function, ready to register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    function_id: String,
+    trigger_type: String,
+    config: Result<Value, String>,
+    metadata: Option<Value>,
+    namespace: Option<String>,
+    trigger_namespace: Option<String>,
+}
+
+impl Trigger {
+    /// Binds `config` to `function_id`. Validation errors surface when the
+    /// trigger is registered (or from [`Trigger::validate`]).
+    pub fn new(function_id: impl Into<String>, config: impl TriggerConfig) -> Self {
+        Trigger {
+            function_id: function_id.into(),
+            trigger_type: config.trigger_type().to_string(),
+            config: config.to_config().map_err(|e| e.to_string()),
+            metadata: None,
+            namespace: None,
+            trigger_namespace: None,
+        }
+    }
+
+    /// A binding that fails to register, with `reason`.
+    pub(crate) fn refused(
+        function_id: impl Into<String>,
+        trigger_type: impl Into<String>,
+        reason: String,
+    ) -> Self {
+        Trigger {
+            function_id: function_id.into(),
+            trigger_type: trigger_type.into(),
+            config: Err(reason),
+            metadata: None,
+            namespace: None,
+            trigger_namespace: None,
+        }
+    }
+
+    /// Metadata delivered with every fire (see [`crate::Context::metadata`]).
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// Namespace the target function resolves in (default: `default`).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Namespace to find the trigger type's provider in.
+    pub fn trigger_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.trigger_namespace = Some(namespace.into());
+        self
+    }
+
+    /// The trigger-type id.
+    pub fn trigger_type(&self) -> &str {
+        &self.trigger_type
+    }
+
+    /// The target function.
+    pub fn function_id(&self) -> &str {
+        &self.function_id
+    }
+
+    /// The `config` object sent to the engine, or why the binding is invalid.
+    pub fn config(&self) -> Result<&Value, Error> {
+        self.config.as_ref().map_err(|reason| self.invalid(reason))
+    }
+
+    /// The metadata delivered with every fire, if set.
+    pub fn get_metadata(&self) -> Option<&Value> {
+        self.metadata.as_ref()
+    }
+
+    /// The namespace the target resolves in, if set (unset: the worker's).
+    pub fn get_namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    fn invalid(&self, reason: &str) -> Error {
+        Error::Invalid {
+            what: format!("trigger for `{}`", self.function_id),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Checks the binding without sending it.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_id("trigger function id", &self.function_id)?;
+        for (what, ns) in [
+            ("namespace", &self.namespace),
+            ("trigger_namespace", &self.trigger_namespace),
+        ] {
+            if ns.as_deref().is_some_and(|ns| ns.trim().is_empty()) {
+                return Err(Error::invalid(
+                    what,
+                    "it is blank; leave it unset for `default`",
+                ));
+            }
+        }
+        self.config().map(|_| ())
+    }
+
+    /// The `registertrigger` frame for binding id `id`.
+    pub(crate) fn to_message(&self, id: String) -> Result<RegisterTrigger, Error> {
+        self.validate()?;
+        Ok(RegisterTrigger {
+            id,
+            trigger_type: self.trigger_type.clone(),
+            function_id: self.function_id.clone(),
+            config: self.config.clone().unwrap_or_default(),
+            metadata: self.metadata.clone(),
+            namespace: self.namespace.clone(),
+            trigger_namespace: self.trigger_namespace.clone(),
+        })
+    }
+}
+
+/// A registered trigger binding.
+#[derive(Debug, Clone)]
+pub struct TriggerHandle {
+    pub(crate) id: String,
+    pub(crate) worker: Worker,
+    pub(crate) status: watch::Receiver<Option<ErrorBody>>,
+}
+
+impl TriggerHandle {
+    /// The binding id (a UUID chosen by the SDK).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The refusal the engine or the provider sent for this binding, if any
+    /// (for example an invalid cron expression or a missing `api_path`).
+    pub fn rejection(&self) -> Option<ErrorBody> {
+        self.status.borrow().clone()
+    }
+
+    /// Waits until the binding is refused. The engine sends no success
+    /// acknowledgement, so pair this with a timeout.
+    pub async fn rejected(&self) -> ErrorBody {
+        let mut status = self.status.clone();
+        loop {
+            if let Some(body) = status.borrow_and_update().clone() {
+                return body;
+            }
+            if status.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Removes the binding.
+    pub fn unregister(&self) -> Result<(), Error> {
+        self.worker.unregister_trigger(&self.id)
+    }
+}
