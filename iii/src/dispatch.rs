@@ -1,75 +1,49 @@
-//! Inbound frames: results of our calls, invocations of our functions,
-//! bindings for the trigger types we provide, and the engine's verdicts.
+//! Frames for the worker: invocations of its functions, bindings for the
+//! trigger types it provides, and the engine's verdicts on its
+//! registrations. Each answer goes out on the session the frame came on.
 
 use std::sync::Arc;
 
+use iii_protocol::{
+    CALLER_WORKER_ID, ErrorBody, FUNCTION_NAMESPACE_CONFLICT, InvocationResult, InvokeFunction,
+    Message, RegisterTrigger, RegistrationRejected, TriggerRegistrationResult, UnregisterTrigger,
+};
 use serde_json::Value;
 
-use crate::connection::Fatal;
 use crate::context::Context;
 use crate::error::codes;
 use crate::handler::run_guarded;
-use crate::worker::{Failure, Worker, lock};
-use iii_protocol::{
-    self as protocol, ErrorBody, InvocationResult, InvokeFunction, Message, RegisterTrigger,
-    RegistrationRejected, TriggerRegistrationResult, UnregisterTrigger,
-};
+use crate::session::{Fatal, Inbound, Session};
+use crate::sync::lock;
+use crate::worker::Worker;
 
-use iii_protocol::CALLER_WORKER_ID;
+/// The worker's side of every session.
+pub(crate) struct Dispatch {
+    worker: Worker,
+}
 
-/// Handles one text frame. Returns `Some` when the session must end for good.
-pub(crate) fn handle_frame(worker: &Worker, session: u64, text: &str) -> Option<Fatal> {
-    let message = match protocol::decode(text) {
-        Ok(message) => message,
-        Err(e) => {
-            if !text.trim().is_empty() {
-                tracing::warn!(
-                    "dropping a frame the SDK does not understand ({e}): {}",
-                    preview(text)
-                );
-            }
-            return None;
+impl Dispatch {
+    pub(crate) fn new(worker: &Worker) -> Self {
+        Dispatch {
+            worker: worker.clone(),
         }
-    };
-    match message {
-        Message::InvocationResult(result) => complete(worker, result),
-        Message::InvokeFunction(invoke) => invoke_local(worker, invoke),
-        Message::RegisterTrigger(binding) => provider_register(worker, binding),
-        Message::UnregisterTrigger(binding) => provider_unregister(worker, binding),
-        Message::TriggerRegistrationResult(result) => trigger_verdict(worker, result),
-        Message::RegistrationRejected(rejected) => return rejection(worker, rejected),
-        Message::Error(frame) => return Some(Fatal::Refused(frame.error)),
-        Message::Ping => {
-            let _ = worker.send(&Message::Pong);
-        }
-        Message::Pong => {
-            worker.inner.pongs.send_modify(|(s, n)| {
-                if *s == session {
-                    *n += 1;
-                }
-            });
-        }
-        Message::WorkerRegistered(_) => {}
-        other => tracing::debug!("ignoring an unexpected frame from the engine: {other:?}"),
     }
-    None
 }
 
-fn preview(text: &str) -> &str {
-    let end = text.char_indices().nth(200).map_or(text.len(), |(i, _)| i);
-    &text[..end]
-}
-
-fn complete(worker: &Worker, result: InvocationResult) {
-    let pending = lock(&worker.inner.pending).remove(&result.invocation_id);
-    let Some(pending) = pending else {
-        // Timed out or cancelled already; the engine also ignores strays.
-        tracing::debug!(invocation_id = %result.invocation_id, "result for a call nobody waits for");
-        return;
-    };
-    let _ = pending
-        .reply
-        .send(result.into_outcome().map_err(Failure::Remote));
+impl Inbound for Dispatch {
+    fn on_message(&self, session: &Session, message: Message) -> Option<Fatal> {
+        let worker = &self.worker;
+        match message {
+            Message::InvokeFunction(invoke) => invoke_local(worker, session, invoke),
+            Message::RegisterTrigger(binding) => provider_register(worker, session, binding),
+            Message::UnregisterTrigger(binding) => provider_unregister(worker, binding),
+            Message::TriggerRegistrationResult(result) => trigger_verdict(worker, result),
+            Message::RegistrationRejected(rejected) => return rejection(worker, rejected),
+            Message::WorkerRegistered(_) => {}
+            other => tracing::debug!("ignoring an unexpected frame from the engine: {other:?}"),
+        }
+        None
+    }
 }
 
 /// Removes `_caller_worker_id` from an object payload and returns it.
@@ -80,8 +54,40 @@ pub(crate) fn take_caller(data: &mut Value) -> Option<String> {
     }
 }
 
+/// Sends the answer to one invocation. A result over the frame limit is
+/// replaced by an error saying so, so the caller is never left waiting.
+async fn answer(worker: &Worker, session: &Session, reply: InvocationResult) {
+    let id = reply.invocation_id;
+    let function_id = reply.function_id.clone();
+    let frame = worker.encode(&Message::InvocationResult(reply), || {
+        format!("the result of `{function_id}`")
+    });
+    let frame = match frame {
+        Ok(frame) => frame,
+        Err(error) => {
+            tracing::warn!(%id, "answering with an error instead: {error}");
+            let code = match &error {
+                crate::Error::FrameTooLarge { .. } => codes::FRAME_TOO_LARGE,
+                _ => codes::INVOCATION_FAILED,
+            };
+            let body = ErrorBody::new(code, error.to_string());
+            let refusal = InvocationResult::new(id, function_id, Err(body));
+            match crate::worker::encode_frame(&Message::InvocationResult(refusal)) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    tracing::error!(%id, "could not encode an error result: {e}");
+                    return;
+                }
+            }
+        }
+    };
+    if !worker.send_on(session, frame).await {
+        tracing::warn!(%id, "could not send a result: not connected; the caller gets `invocation_stopped`");
+    }
+}
+
 /// Runs one of this worker's functions in its own task and answers.
-fn invoke_local(worker: &Worker, invoke: InvokeFunction) {
+fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
     let InvokeFunction {
         invocation_id,
         function_id,
@@ -100,27 +106,22 @@ fn invoke_local(worker: &Worker, invoke: InvokeFunction) {
                     worker.name()
                 ),
             );
-            let _ = worker.send(&Message::InvocationResult(InvocationResult::new(
-                id,
-                function_id,
-                Err(body),
-            )));
+            let (worker, session) = (worker.clone(), session.clone());
+            tokio::spawn(async move {
+                let refusal = InvocationResult::new(id, function_id, Err(body));
+                answer(&worker, &session, refusal).await;
+            });
         }
         return;
     }
     let guard = worker.inner.in_flight.enter();
-    // The session this invocation came on answers it, without taking the
-    // link lock again from the handler's task.
-    let (found, session_tx) = {
-        let link = lock(&worker.inner.link);
-        let found = link
-            .registry
-            .functions
-            .get(&function_id)
-            .map(|entry| entry.handler.clone());
-        (found, link.tx.clone())
-    };
+    let found = lock(&worker.inner.link)
+        .registry
+        .functions
+        .get(&function_id)
+        .map(|entry| entry.handler.clone());
     let worker = worker.clone();
+    let session = session.clone();
     tokio::spawn(async move {
         let _guard = guard;
         let caller_worker_id = take_caller(&mut data);
@@ -152,22 +153,23 @@ fn invoke_local(worker: &Worker, invoke: InvokeFunction) {
             )),
         };
         let Some(id) = invocation_id else { return };
-        let reply = Message::InvocationResult(InvocationResult::new(id, function_id, outcome));
-        if let Err(e) = worker.answer(session_tx, &reply).await {
-            tracing::warn!(%id, "could not send a result; the caller gets `invocation_stopped`: {e}");
-        }
+        answer(
+            &worker,
+            &session,
+            InvocationResult::new(id, function_id, outcome),
+        )
+        .await;
     });
 }
 
-fn provider_register(worker: &Worker, binding: RegisterTrigger) {
-    let provider = {
-        let link = lock(&worker.inner.link);
-        link.registry
-            .trigger_types
-            .get(&binding.trigger_type)
-            .map(|e| e.provider.clone())
-    };
+fn provider_register(worker: &Worker, session: &Session, binding: RegisterTrigger) {
+    let provider = lock(&worker.inner.link)
+        .registry
+        .trigger_types
+        .get(&binding.trigger_type)
+        .map(|e| e.provider.clone());
     let worker = worker.clone();
+    let session = session.clone();
     tokio::spawn(async move {
         let error = match provider {
             None => Some(ErrorBody::new(
@@ -190,7 +192,14 @@ fn provider_register(worker: &Worker, binding: RegisterTrigger) {
             function_id: binding.function_id,
             error,
         });
-        let _ = worker.send_now(&verdict).await;
+        match crate::worker::encode_frame(&verdict) {
+            Ok(frame) => {
+                if !worker.send_on(&session, frame).await {
+                    tracing::debug!("could not send a binding verdict: not connected");
+                }
+            }
+            Err(e) => tracing::error!("could not encode a binding verdict: {e}"),
+        }
     });
 }
 
@@ -199,13 +208,11 @@ fn provider_unregister(worker: &Worker, binding: UnregisterTrigger) {
         tracing::debug!(id = binding.id, "unregistertrigger without a trigger type");
         return;
     };
-    let provider = {
-        let link = lock(&worker.inner.link);
-        link.registry
-            .trigger_types
-            .get(&trigger_type)
-            .map(|e| e.provider.clone())
-    };
+    let provider = lock(&worker.inner.link)
+        .registry
+        .trigger_types
+        .get(&trigger_type)
+        .map(|e| e.provider.clone());
     if let Some(provider) = provider {
         tokio::spawn(async move {
             if let Err(e) = provider.unregister(binding.id.clone(), trigger_type).await {
@@ -233,7 +240,7 @@ fn trigger_verdict(worker: &Worker, result: TriggerRegistrationResult) {
 }
 
 fn rejection(worker: &Worker, rejected: RegistrationRejected) -> Option<Fatal> {
-    if rejected.code == protocol::FUNCTION_NAMESPACE_CONFLICT
+    if rejected.code == FUNCTION_NAMESPACE_CONFLICT
         && let Some(function_id) = &rejected.function_id
     {
         tracing::warn!(
@@ -272,11 +279,5 @@ mod tests {
         let mut scalar = json!("x");
         assert_eq!(take_caller(&mut scalar), None);
         assert_eq!(scalar, json!("x"));
-    }
-
-    #[test]
-    fn previews_cut_on_char_boundaries() {
-        let long = "é".repeat(500);
-        assert_eq!(preview(&long).chars().count(), 200);
     }
 }

@@ -20,6 +20,8 @@ pub mod codes {
     pub const TRIGGER_TYPE_NOT_FOUND: &str = "trigger_type_not_found";
     /// The engine stopped a call because the callee went away.
     pub const INVOCATION_STOPPED: &str = "invocation_stopped";
+    /// A result was larger than the frame limit, so it could not be sent.
+    pub const FRAME_TOO_LARGE: &str = "frame_too_large";
 }
 
 /// Everything that can go wrong in the SDK, and what a handler returns to fail.
@@ -107,6 +109,45 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// The engine refused the connection (an RBAC auth function said no);
+    /// the worker does not reconnect.
+    #[error(
+        "the engine at {url} refused the connection ({body}); check the credentials sent with `WorkerBuilder::header`"
+    )]
+    Refused {
+        /// The URL dialled.
+        url: String,
+        /// The engine's reason.
+        body: ErrorBody,
+    },
+    /// A frame was larger than the frame limit, so it was not sent; the
+    /// connection is unaffected.
+    #[error(
+        "{what} is {size} bytes as JSON, over the {limit}-byte frame limit, so it was not sent; the iii engine drops the whole connection of a worker that sends a bigger frame (16 MiB by default; raise `WorkerBuilder::max_frame_size` only for an engine that reads more), so send large data another way"
+    )]
+    FrameTooLarge {
+        /// What was being sent, e.g. "the call to `files::store`".
+        what: String,
+        /// The frame's size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// [`crate::Worker::flush`] could not prove that the engine read
+    /// everything sent before it.
+    #[error("flush failed: {0}")]
+    Flush(FlushFailure),
+    /// [`crate::Worker::wait_for_state`] or
+    /// [`crate::Worker::wait_connected`] ran out of time.
+    #[error("the worker did not become {wanted} within {timeout:?} (it is {current})")]
+    StateTimeout {
+        /// The state waited for.
+        wanted: crate::ConnectionState,
+        /// The state when the wait ended.
+        current: crate::ConnectionState,
+        /// How long the wait was.
+        timeout: Duration,
+    },
     /// The engine refused the worker itself; the worker does not reconnect.
     #[error("the engine rejected this worker ({}): {}", .0.code, rejection_text(.0))]
     Rejected(RegistrationRejected),
@@ -134,6 +175,35 @@ pub enum Error {
         /// The serde error.
         source: serde_json::Error,
     },
+}
+
+/// Why [`Worker::flush`](crate::Worker::flush) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushFailure {
+    /// The worker is not connected, so nothing could be flushed.
+    NotConnected,
+    /// The connection dropped before the engine answered.
+    ConnectionLost,
+    /// The engine did not answer within the worker's default timeout.
+    Timeout(Duration),
+}
+
+impl std::fmt::Display for FlushFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlushFailure::NotConnected => f.write_str(
+                "the worker is not connected to the engine (wait with `Worker::wait_connected`)",
+            ),
+            FlushFailure::ConnectionLost => {
+                f.write_str("the connection dropped before the engine answered")
+            }
+            FlushFailure::Timeout(t) => write!(
+                f,
+                "the engine did not answer within {t:?} (the worker's `default_timeout`)"
+            ),
+        }
+    }
 }
 
 fn rejection_text(r: &RegistrationRejected) -> String {

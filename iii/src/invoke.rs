@@ -6,12 +6,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::error::Error;
 use crate::handler::decode;
-use crate::worker::{Pending, Worker, lock};
+use crate::session::{Failure, SendError, Session};
+use crate::worker::Worker;
 use iii_protocol::TriggerAction;
 
 /// What an enqueued call returns: the queue's receipt.
@@ -230,30 +230,49 @@ impl Invocation {
     }
 }
 
-async fn send(worker: &Worker, frame: String, function_id: String) -> Result<(), Error> {
-    let out = {
-        let link = lock(&worker.inner.link);
-        match &link.tx {
-            Some(tx) if tx.push(frame).is_ok() => tx.clone(),
-            _ if worker.is_shutting_down() => return Err(Error::Shutdown { function_id }),
-            _ => return Err(Error::NotConnected { function_id }),
+/// The live session, or the error a call made now fails with.
+fn live_session(worker: &Worker, function_id: &str) -> Result<Session, Error> {
+    worker.session().ok_or_else(|| {
+        let function_id = function_id.to_string();
+        if worker.is_shutting_down() {
+            Error::Shutdown { function_id }
+        } else {
+            Error::NotConnected { function_id }
         }
-    };
-    out.write().await;
-    Ok(())
+    })
 }
 
-/// Removes a pending call if its future is dropped before the answer.
-struct PendingGuard<'a> {
-    worker: &'a Worker,
+/// The error for a frame the session did not take.
+fn refused(error: SendError, function_id: String) -> Error {
+    match error {
+        SendError::TooLarge { size, limit } => Error::FrameTooLarge {
+            what: format!("the call to `{function_id}`"),
+            size,
+            limit,
+        },
+        SendError::Closed(_) => Error::ConnectionLost { function_id },
+    }
+}
+
+async fn send(worker: &Worker, frame: String, function_id: String) -> Result<(), Error> {
+    let session = live_session(worker, &function_id)?;
+    session
+        .send_now(frame)
+        .await
+        .map_err(|error| refused(error, function_id))
+}
+
+/// Stops waiting for a call if its future is dropped before the answer.
+struct Forget<'a> {
+    session: &'a Session,
     id: Uuid,
     answered: bool,
 }
 
-impl Drop for PendingGuard<'_> {
+impl Drop for Forget<'_> {
     fn drop(&mut self) {
         if !self.answered {
-            lock(&self.worker.inner.pending).remove(&self.id);
+            self.session.forget(&self.id);
         }
     }
 }
@@ -267,46 +286,38 @@ async fn round_trip(call: Invocation, timeout: Duration) -> Result<(String, Valu
         function_id,
         ..
     } = call;
-    let worker = &worker;
-    let (reply, answer) = oneshot::channel();
-    let out = {
-        // Holding the link lock while registering the call means a session
-        // that ends concurrently either fails this call or never saw it.
-        let link = lock(&worker.inner.link);
-        let Some(tx) = &link.tx else {
-            return Err(if worker.is_shutting_down() {
-                Error::Shutdown { function_id }
-            } else {
-                Error::NotConnected { function_id }
-            });
-        };
-        lock(&worker.inner.pending).insert(id, Pending { reply });
-        if tx.push(frame).is_err() {
-            lock(&worker.inner.pending).remove(&id);
-            return Err(Error::ConnectionLost { function_id });
-        }
-        tx.clone()
-    };
-    let mut guard = PendingGuard {
-        worker,
+    let session = live_session(&worker, &function_id)?;
+    let mut forget = Forget {
+        session: &session,
         id,
         answered: false,
     };
-    let answered = async move {
-        out.write().await;
-        answer.await
+    let answered = async {
+        let answer = session.call(id, frame).await?;
+        Ok::<_, SendError>(answer.await)
     };
     let outcome = tokio::time::timeout(timeout, answered).await;
-    // The reader removed the entry when it answered.
-    guard.answered = matches!(outcome, Ok(Ok(_)));
-    drop(guard);
+    // An answered call was removed by the reader; a refused one never waited.
+    forget.answered = matches!(outcome, Ok(Ok(Ok(_))) | Ok(Err(_)));
+    drop(forget);
     match outcome {
-        Ok(Ok(Ok(value))) => Ok((function_id, value)),
-        Ok(Ok(Err(failure))) => Err(failure.into_error(function_id)),
-        Ok(Err(_)) => Err(Error::ConnectionLost { function_id }),
-        Err(_) => Err(Error::Timeout {
+        Ok(Ok(Ok(Ok(value)))) => Ok((function_id, value)),
+        Ok(Ok(Ok(Err(failure)))) => Err(failure_error(failure, function_id, worker.url())),
+        Ok(Ok(Err(_dropped))) => Err(Error::ConnectionLost { function_id }),
+        Ok(Err(refusal)) => Err(refused(refusal, function_id)),
+        Err(_elapsed) => Err(Error::Timeout {
             function_id,
             timeout,
         }),
+    }
+}
+
+/// The error the caller of `function_id` sees for `failure`.
+fn failure_error(failure: Failure, function_id: String, url: &str) -> Error {
+    match failure {
+        Failure::Remote(body) => Error::Remote { function_id, body },
+        Failure::Lost => Error::ConnectionLost { function_id },
+        Failure::Shutdown => Error::Shutdown { function_id },
+        Failure::Fatal(fatal) => fatal.to_error(url),
     }
 }

@@ -30,7 +30,6 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-mod connection;
 pub mod context;
 pub mod discovery;
 mod dispatch;
@@ -41,15 +40,16 @@ pub mod http;
 mod ids;
 pub mod invoke;
 pub mod linked;
-mod outbound;
 pub mod schema;
+mod session;
 pub mod state;
+mod sync;
 pub mod trigger;
 pub mod trigger_type;
 pub mod worker;
 
 pub use context::Context;
-pub use error::{Error, ErrorBody, Result};
+pub use error::{Error, ErrorBody, FlushFailure, Result};
 pub use function::{Function, FunctionHandle};
 /// Registers an `async fn` as an iii function.
 ///

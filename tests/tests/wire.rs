@@ -501,6 +501,9 @@ async fn flush_waits_for_the_engine_and_times_out_when_it_is_silent() {
         .await
         .expect("connect");
     let err = worker.flush().await.expect_err("no pong ever comes");
-    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Flush(iii::FlushFailure::Timeout(_))),
+        "{err}"
+    );
     assert!(err.to_string().contains("300ms"), "{err}");
 }

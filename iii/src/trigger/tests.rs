@@ -144,10 +144,7 @@ fn trigger_message_carries_everything() {
 fn the_trigger_docs_follow_the_kinds_table() {
     use iii_protocol::TriggerKind;
     let docs = include_str!("../lib.rs");
-    let rows: Vec<&str> = docs
-        .lines()
-        .filter(|l| l.starts_with("/// | `"))
-        .collect();
+    let rows: Vec<&str> = docs.lines().filter(|l| l.starts_with("/// | `")).collect();
     assert_eq!(rows.len(), TriggerKind::ALL.len(), "one row per kind");
     for kind in TriggerKind::ALL {
         let row = rows

@@ -6,12 +6,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::config::{Config, ReconnectPolicy};
+use super::connection_state::ConnectionState;
+use super::in_flight::InFlight;
 use super::registry::Registry;
-use super::state::{ConnectionState, InFlight};
-use super::{Identity, Inner, Link, Worker, lock};
+use super::{Identity, Inner, Link, Worker};
 use crate::error::Error;
 use crate::function::Function;
 use crate::linked::Linked;
+use crate::sync::lock;
 use crate::trigger::Trigger;
 
 /// Configures and connects a [`Worker`].
@@ -130,6 +132,16 @@ impl WorkerBuilder {
         self
     }
 
+    /// The largest frame the worker sends, in bytes (default 16 MiB, the
+    /// iii engine's limit: it drops the whole connection of a worker that
+    /// sends more). A call, result or registration that would be bigger
+    /// fails on its own with [`Error::FrameTooLarge`], and the connection
+    /// stays up. Raise it only for an engine that reads larger frames.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.config.max_frame_size = bytes;
+        self
+    }
+
     /// Registers a function as part of the first connection.
     pub fn function(mut self, function: Function) -> Self {
         self.functions.push(function);
@@ -177,18 +189,14 @@ impl WorkerBuilder {
                 config: self.config,
                 state,
                 link: Mutex::new(Link {
-                    tx: None,
-                    session: 0,
-                    pings_sent: 0,
+                    session: None,
                     registry: Registry::default(),
                 }),
-                pending: Mutex::new(Default::default()),
                 identity: Mutex::new(Identity::default()),
                 in_flight: InFlight::default(),
                 shutdown,
-                failure: Mutex::new(None),
+                stopped: Mutex::new(None),
                 supervisor: Mutex::new(None),
-                pongs: watch::channel((0, 0)).0,
             }),
         };
         for entry in &linked_types {
@@ -209,15 +217,14 @@ impl WorkerBuilder {
             worker.register_trigger(trigger)?;
         }
         worker.inner.state.send_replace(ConnectionState::Connecting);
-        let session = match crate::connection::connect_first(&worker).await {
+        let session = match super::connect::connect_first(&worker).await {
             Ok(session) => session,
             Err(error) => {
                 worker.inner.state.send_replace(ConnectionState::Failed);
-                *lock(&worker.inner.failure) = Some(error.to_string());
                 return Err(error);
             }
         };
-        let supervisor = tokio::spawn(crate::connection::supervise(worker.clone(), session));
+        let supervisor = tokio::spawn(super::connect::supervise(worker.clone(), session));
         *lock(&worker.inner.supervisor) = Some(supervisor);
         Ok(worker)
     }

@@ -71,6 +71,10 @@ impl ReconnectPolicy {
     }
 }
 
+/// The smallest frame limit accepted: room for any registration frame with
+/// a modest schema.
+const MIN_FRAME: usize = 64 * 1024;
+
 /// Everything `connect` needs; filled by [`crate::WorkerBuilder`].
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -85,6 +89,7 @@ pub(crate) struct Config {
     pub(crate) ping_interval: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) reconnect: ReconnectPolicy,
+    pub(crate) max_frame_size: usize,
 }
 
 impl Config {
@@ -101,6 +106,7 @@ impl Config {
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             reconnect: ReconnectPolicy::default(),
+            max_frame_size: iii_protocol::ENGINE_MAX_FRAME,
         }
     }
 
@@ -120,6 +126,16 @@ impl Config {
             return Err(Error::invalid(
                 "namespace",
                 "it is blank; the engine rejects blank namespaces (leave it unset for `default`)",
+            ));
+        }
+        if self.max_frame_size < MIN_FRAME {
+            return Err(Error::invalid(
+                "max frame size",
+                format!(
+                    "{} bytes is too small to carry registrations; give at least {MIN_FRAME} (the engine reads up to {})",
+                    self.max_frame_size,
+                    iii_protocol::ENGINE_MAX_FRAME
+                ),
             ));
         }
         for (name, value) in &self.headers {

@@ -1,41 +1,38 @@
 //! The worker: builder, connection state, registrations, shutdown.
+//!
+//! The worker keeps what outlives a connection (settings, registrations,
+//! state) and holds the live [`Session`], if any. Every frame goes out
+//! through a session; nothing here touches a socket.
 
 mod builder;
 pub(crate) mod config;
+mod connect;
+mod connection_state;
+mod in_flight;
 pub(crate) mod registry;
-mod state;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use iii_protocol::{
+    Message, RegisterService, UnregisterFunction, UnregisterTrigger, UnregisterTriggerType,
+};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 pub use builder::WorkerBuilder;
 pub use config::{DEFAULT_URL, ReconnectPolicy};
-pub use state::ConnectionState;
-pub(crate) use state::until;
+pub use connection_state::ConnectionState;
 
-use crate::error::Error;
+use crate::error::{Error, FlushFailure};
 use crate::function::{Function, FunctionHandle, validate_id};
-use crate::outbound::{Closed, Outbound};
+use crate::session::{Failure, Fatal, SendError, Session};
+use crate::sync::{lock, until};
 use crate::trigger::{Trigger, TriggerHandle};
 use crate::trigger_type::{TriggerType, TriggerTypeHandle, TriggerTypeHandler, erase_provider};
 use config::Config;
-use iii_protocol::{
-    self as protocol, Message, RegisterService, UnregisterFunction, UnregisterTrigger,
-    UnregisterTriggerType,
-};
+use in_flight::InFlight;
 use registry::Registry;
-use state::InFlight;
-
-/// Locks a mutex, recovering the data if a panicking thread poisoned it (the
-/// SDK's critical sections leave their data consistent at every step).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// A connected worker. Cheap to clone; every clone drives the same connection.
 ///
@@ -72,56 +69,12 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// A call waiting for its `invocationresult`; the caller knows the
-/// function id, so the answer carries none.
-pub(crate) struct Pending {
-    pub(crate) reply: oneshot::Sender<Result<serde_json::Value, Failure>>,
-}
-
-/// Why a pending call got no value.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// The callee (or the engine) answered with an error.
-    Remote(iii_protocol::ErrorBody),
-    /// The connection dropped first.
-    Lost,
-    /// The worker shut down first.
-    Shutdown,
-    /// The engine refused the worker for good.
-    Fatal(Error),
-}
-
-impl Failure {
-    /// The error the caller of `function_id` sees.
-    pub(crate) fn into_error(self, function_id: String) -> Error {
-        match self {
-            Failure::Remote(body) => Error::Remote { function_id, body },
-            Failure::Lost => Error::ConnectionLost { function_id },
-            Failure::Shutdown => Error::Shutdown { function_id },
-            Failure::Fatal(error) => error,
-        }
-    }
-}
-
-/// The live connection's outbound queue and everything to replay on the next.
+/// The live session, and everything to replay on the next one. One lock,
+/// so a registration is either in a session's replay or sent on it after.
 pub(crate) struct Link {
     /// Set while a session is open and its replay has been queued.
-    pub(crate) tx: Option<Arc<Outbound>>,
-    /// Which session `tx` belongs to.
-    pub(crate) session: u64,
-    /// Pings sent on this session (the engine answers them in order).
-    pub(crate) pings_sent: u64,
+    pub(crate) session: Option<Session>,
     pub(crate) registry: Registry,
-}
-
-impl Link {
-    /// Detaches the session's outbound queue; its writer flushes what is
-    /// queued and sends a Close frame.
-    pub(crate) fn detach(&mut self) {
-        if let Some(out) = self.tx.take() {
-            out.close();
-        }
-    }
 }
 
 /// Identity the engine gave the current (or last) connection.
@@ -131,23 +84,38 @@ pub(crate) struct Identity {
     pub(crate) reattach_token: Option<String>,
 }
 
+/// Why the worker stopped for good.
+#[derive(Debug, Clone)]
+pub(crate) enum Stopped {
+    /// The engine refused it.
+    Fatal(Fatal),
+    /// Reconnecting failed as many times as the policy allows.
+    GaveUp { attempts: u32, last: String },
+}
+
+impl Stopped {
+    fn to_error(&self, url: &str) -> Error {
+        match self {
+            Stopped::Fatal(fatal) => fatal.to_error(url),
+            Stopped::GaveUp { attempts, last } => Error::Connect {
+                url: url.to_string(),
+                reason: format!("{last}; gave up after {attempts} reconnect attempts"),
+            },
+        }
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) state: watch::Sender<ConnectionState>,
     pub(crate) link: Mutex<Link>,
-    pub(crate) pending: Mutex<HashMap<Uuid, Pending>>,
     pub(crate) identity: Mutex<Identity>,
     pub(crate) in_flight: InFlight,
     pub(crate) shutdown: watch::Sender<bool>,
     /// Why the worker moved to `Failed`.
-    pub(crate) failure: Mutex<Option<String>>,
+    pub(crate) stopped: Mutex<Option<Stopped>>,
     pub(crate) supervisor: Mutex<Option<JoinHandle<()>>>,
-    /// (session, pongs received on it).
-    pub(crate) pongs: watch::Sender<(u64, u64)>,
 }
-
-/// The JSON keepalive frame.
-pub(crate) const PING: &str = "{\"type\":\"ping\"}";
 
 impl Worker {
     /// A builder with the defaults: `ws://127.0.0.1:49134`, name `hostname:pid`.
@@ -176,6 +144,12 @@ impl Worker {
         &self.inner.config.url
     }
 
+    /// The largest frame this worker sends, in bytes (see
+    /// [`WorkerBuilder::max_frame_size`]).
+    pub fn max_frame_size(&self) -> usize {
+        self.inner.config.max_frame_size
+    }
+
     /// The id the engine gave the current connection.
     pub fn worker_id(&self) -> Option<String> {
         lock(&self.inner.identity).worker_id.clone()
@@ -186,14 +160,60 @@ impl Worker {
         *self.inner.shutdown.borrow()
     }
 
+    /// The live session, if connected (a session that just died counts as
+    /// none, though the supervisor has not cleared it yet).
+    pub(crate) fn session(&self) -> Option<Session> {
+        lock(&self.inner.link)
+            .session
+            .clone()
+            .filter(Session::is_open)
+    }
+
+    /// Encodes a frame and checks it against the frame limit.
+    pub(crate) fn encode(
+        &self,
+        message: &Message,
+        what: impl Fn() -> String,
+    ) -> Result<String, Error> {
+        let frame = encode_frame(message)?;
+        let limit = self.inner.config.max_frame_size;
+        if frame.len() > limit {
+            return Err(Error::FrameTooLarge {
+                what: what(),
+                size: frame.len(),
+                limit,
+            });
+        }
+        Ok(frame)
+    }
+
+    /// Sends a frame on `session` if it is still open, else on whichever
+    /// session is live now (the engine may have reattached us meanwhile),
+    /// writing it from this task. `false` if neither takes it.
+    pub(crate) async fn send_on(&self, session: &Session, frame: String) -> bool {
+        let frame = match session.send_now(frame).await {
+            Ok(()) => return true,
+            Err(SendError::Closed(frame)) => frame,
+            Err(SendError::TooLarge { .. }) => return false,
+        };
+        match self.session() {
+            Some(live) => live.send_now(frame).await.is_ok(),
+            None => false,
+        }
+    }
+
     /// Registers a function and starts serving it. The function is replayed
     /// after every reconnect until it is unregistered.
     ///
     /// Fails, sending nothing, if the id is empty or already registered on
-    /// this worker.
+    /// this worker, or if its registration (schemas included) is larger
+    /// than the frame limit.
     pub fn register_function(&self, function: Function) -> Result<FunctionHandle, Error> {
         let id = function.message.id.clone();
         validate_id("function id", &id)?;
+        let frame = self.encode(&Message::RegisterFunction(function.message.clone()), || {
+            format!("the registration of function `{id}`")
+        })?;
         let mut link = lock(&self.inner.link);
         if link.registry.functions.contains_key(&id) {
             return Err(Error::invalid(
@@ -201,7 +221,6 @@ impl Worker {
                 format!("`{id}` is already registered on this worker; unregister it first"),
             ));
         }
-        let frame = encode_frame(&Message::RegisterFunction(function.message.clone()))?;
         let status = link
             .registry
             .add_function(function.message, function.handler);
@@ -215,6 +234,9 @@ impl Worker {
 
     /// Withdraws a function registered by this worker.
     pub fn unregister_function(&self, id: &str) -> Result<(), Error> {
+        let frame = encode_frame(&Message::UnregisterFunction(UnregisterFunction {
+            id: id.to_string(),
+        }))?;
         let mut link = lock(&self.inner.link);
         if link.registry.functions.remove(id).is_none() {
             return Err(Error::invalid(
@@ -222,9 +244,6 @@ impl Worker {
                 format!("`{id}` is not registered on this worker"),
             ));
         }
-        let frame = encode_frame(&Message::UnregisterFunction(UnregisterFunction {
-            id: id.to_string(),
-        }))?;
         send_if_live(&link, frame);
         Ok(())
     }
@@ -234,7 +253,9 @@ impl Worker {
     pub fn register_trigger(&self, trigger: Trigger) -> Result<TriggerHandle, Error> {
         let id = crate::ids::next_uuid().to_string();
         let message = trigger.to_message(id.clone())?;
-        let frame = encode_frame(&Message::RegisterTrigger(message.clone()))?;
+        let frame = self.encode(&Message::RegisterTrigger(message.clone()), || {
+            format!("the trigger binding of `{}`", message.function_id)
+        })?;
         let mut link = lock(&self.inner.link);
         let status = link.registry.add_trigger(message);
         send_if_live(&link, frame);
@@ -281,7 +302,9 @@ impl Worker {
             ));
         }
         let id = message.id.clone();
-        let frame = encode_frame(&Message::RegisterTriggerType(message.clone()))?;
+        let frame = self.encode(&Message::RegisterTriggerType(message.clone()), || {
+            format!("the registration of trigger type `{id}`")
+        })?;
         let mut link = lock(&self.inner.link);
         if link.registry.trigger_types.contains_key(&id) {
             return Err(Error::invalid(
@@ -305,6 +328,9 @@ impl Worker {
     /// 0.23 ignores it: the engine forgets the provider only when the worker
     /// disconnects.
     pub fn unregister_trigger_type(&self, id: &str) -> Result<(), Error> {
+        let frame = encode_frame(&Message::UnregisterTriggerType(UnregisterTriggerType {
+            id: id.to_string(),
+        }))?;
         let mut link = lock(&self.inner.link);
         if link.registry.trigger_types.remove(id).is_none() {
             return Err(Error::invalid(
@@ -312,9 +338,6 @@ impl Worker {
                 format!("`{id}` is not provided by this worker"),
             ));
         }
-        let frame = encode_frame(&Message::UnregisterTriggerType(UnregisterTriggerType {
-            id: id.to_string(),
-        }))?;
         send_if_live(&link, frame);
         Ok(())
     }
@@ -323,62 +346,42 @@ impl Worker {
     /// tooling). Registering the same id again replaces it.
     pub fn register_service(&self, service: RegisterService) -> Result<(), Error> {
         validate_id("service id", &service.id)?;
-        let frame = encode_frame(&Message::RegisterService(service.clone()))?;
+        let frame = self.encode(&Message::RegisterService(service.clone()), || {
+            format!("the registration of service `{}`", service.id)
+        })?;
         let mut link = lock(&self.inner.link);
         link.registry.add_service(service);
         send_if_live(&link, frame);
         Ok(())
     }
 
-    /// Queues a frame on the live connection for the background writer.
-    /// Fails if there is none.
-    pub(crate) fn send(&self, message: &Message) -> Result<(), Error> {
-        let frame = encode_frame(message)?;
-        let link = lock(&self.inner.link);
-        match &link.tx {
-            Some(tx) if tx.send(frame).is_ok() => Ok(()),
-            _ => Err(Error::NotConnected {
-                function_id: String::new(),
-            }),
+    /// Waits until the engine has read every frame this worker sent before
+    /// the call, registrations included.
+    ///
+    /// The engine acknowledges neither functions nor triggers, so another
+    /// worker calling a function right after it was registered can race the
+    /// registration. The engine answers pings in order, so the answer to a
+    /// ping sent now proves everything before it was processed.
+    ///
+    /// ```no_run
+    /// # async fn f(worker: iii::Worker, other: iii::Worker) -> Result<(), iii::Error> {
+    /// worker.register_function(iii::Function::new("math::inc", |x: i64| async move { Ok::<_, iii::Error>(x + 1) }))?;
+    /// worker.flush().await?; // now every worker can call it
+    /// let two: i64 = other.call("math::inc", &1).await?;
+    /// # let _ = two; Ok(()) }
+    /// ```
+    pub async fn flush(&self) -> Result<(), Error> {
+        let not_connected = Error::Flush(FlushFailure::NotConnected);
+        let session = self.session().ok_or(not_connected)?;
+        let target = session
+            .ping()
+            .map_err(|_| Error::Flush(FlushFailure::NotConnected))?;
+        let timeout = self.inner.config.default_timeout;
+        match tokio::time::timeout(timeout, session.pongs_reach(target)).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::Flush(FlushFailure::ConnectionLost)),
+            Err(_) => Err(Error::Flush(FlushFailure::Timeout(timeout))),
         }
-    }
-
-    /// Sends a frame on the live connection, writing it from this task.
-    pub(crate) async fn send_now(&self, message: &Message) -> Result<(), Error> {
-        self.answer(None, message).await
-    }
-
-    /// Sends a frame on `session` if it is still open, else on whichever
-    /// session is live now (the engine may have reattached us meanwhile),
-    /// writing it from this task.
-    pub(crate) async fn answer(
-        &self,
-        session: Option<Arc<Outbound>>,
-        message: &Message,
-    ) -> Result<(), Error> {
-        let mut frame = encode_frame(message)?;
-        if let Some(out) = session {
-            match out.push(frame) {
-                Ok(()) => {
-                    out.write().await;
-                    return Ok(());
-                }
-                Err(Closed(refused)) => frame = refused,
-            }
-        }
-        let out = {
-            let link = lock(&self.inner.link);
-            match &link.tx {
-                Some(tx) if tx.push(frame).is_ok() => tx.clone(),
-                _ => {
-                    return Err(Error::NotConnected {
-                        function_id: String::new(),
-                    });
-                }
-            }
-        };
-        out.write().await;
-        Ok(())
     }
 
     /// Stops the worker gracefully: new invocations are refused, running
@@ -398,9 +401,12 @@ impl Worker {
                     "handlers still running after the shutdown timeout of {deadline:?}; closing anyway"
                 );
             }
-            // The writer flushes what is queued and sends Close.
-            lock(&self.inner.link).detach();
-            crate::connection::fail_pending(&self.inner, || Failure::Shutdown);
+            let session = lock(&self.inner.link).session.take();
+            if let Some(session) = session {
+                session.fail_pending(|| Failure::Shutdown);
+                // The writer sends what is queued, then a Close frame.
+                session.close();
+            }
         }
         let supervisor = lock(&self.inner.supervisor).take();
         if let Some(handle) = supervisor {
@@ -424,37 +430,38 @@ impl Worker {
                 self.shutdown().await;
                 Ok(())
             }
-            _ = state::until(&mut shutdown, |s| *s) => {
+            _ = until(&mut shutdown, |s| *s) => {
                 self.shutdown().await;
                 Ok(())
             }
-            _ = state::until(&mut state, |s| *s == ConnectionState::Failed) => Err(self.failure_error()),
+            _ = until(&mut state, |s| *s == ConnectionState::Failed) => Err(self.failure_error()),
         }
     }
 
+    /// The error that moved the worker to `Failed`.
     pub(crate) fn failure_error(&self) -> Error {
-        let reason = lock(&self.inner.failure)
-            .clone()
-            .unwrap_or_else(|| "the connection failed".into());
-        Error::Connect {
-            url: self.inner.config.url.clone(),
-            reason,
+        let url = &self.inner.config.url;
+        match &*lock(&self.inner.stopped) {
+            Some(stopped) => stopped.to_error(url),
+            None => Error::Connect {
+                url: url.clone(),
+                reason: "the connection failed".into(),
+            },
         }
     }
 }
 
 pub(crate) fn encode_frame(message: &Message) -> Result<String, Error> {
-    protocol::encode(message).map_err(|source| Error::Encode {
+    iii_protocol::encode(message).map_err(|source| Error::Encode {
         what: "a protocol frame".into(),
         source,
     })
 }
 
-/// Sends a registration frame if a session is live. Otherwise the registry
-/// replay delivers it on the next connect.
+/// Sends a registration frame if a session is live. Otherwise (or if the
+/// session is ending) the replay on the next connection delivers it.
 fn send_if_live(link: &Link, frame: String) {
-    if let Some(tx) = &link.tx {
-        // A closed channel means the session is ending; the replay covers it.
-        let _ = tx.send(frame);
+    if let Some(session) = &link.session {
+        let _ = session.send(frame);
     }
 }

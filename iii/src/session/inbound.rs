@@ -1,0 +1,157 @@
+//! The session's reader and keepalive.
+//!
+//! The reader owns the socket's stream. It handles what belongs to the
+//! session itself (results of calls made on it, pings and pongs, the
+//! engine's refusal) and hands every other frame to the worker. When the
+//! session ends it fails every call still pending, so none is left waiting.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
+use iii_protocol::Message;
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+use super::open::Socket;
+use super::{End, Failure, Fatal, Inbound, Keepalive, PONG, Session, dead};
+
+/// Reads frames until the session ends, then tears it down.
+pub(super) async fn read_loop(
+    mut stream: SplitStream<Socket>,
+    session: Session,
+    handler: Arc<dyn Inbound>,
+    keepalive: Keepalive,
+) -> End {
+    let seen = Arc::new(LastSeen::new());
+    let pinger = tokio::spawn(keep_alive(session.clone(), seen.clone(), keepalive));
+    let mut death = session.death();
+    let end = loop {
+        let frame = tokio::select! {
+            biased;
+            reason = dead(&mut death) => break End::Lost(reason),
+            frame = stream.next() => frame,
+        };
+        seen.now();
+        let frame = match frame {
+            None => break End::Lost("the engine closed the connection".into()),
+            Some(Err(e)) => break End::Lost(e.to_string()),
+            Some(Ok(frame)) => frame,
+        };
+        let text = match &frame {
+            Frame::Text(text) => text.as_str(),
+            // The engine reads JSON in binary frames too; so do we.
+            Frame::Binary(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(_) => continue,
+            },
+            Frame::Close(_) => break End::Lost("the engine closed the connection".into()),
+            _ => continue,
+        };
+        if let Some(fatal) = handle(&session, handler.as_ref(), text) {
+            break End::Fatal(fatal);
+        }
+    };
+    pinger.abort();
+    let reason = match &end {
+        End::Lost(reason) => reason.clone(),
+        End::Fatal(fatal) => format!("the engine refused the worker: {fatal:?}"),
+    };
+    session.kill(reason);
+    session.fail_pending(|| match &end {
+        End::Lost(_) => Failure::Lost,
+        End::Fatal(fatal) => Failure::Fatal(fatal.clone()),
+    });
+    end
+}
+
+/// Handles one text frame. `Some` ends the session for good.
+fn handle(session: &Session, handler: &dyn Inbound, text: &str) -> Option<Fatal> {
+    let message = match iii_protocol::decode(text) {
+        Ok(message) => message,
+        Err(e) => {
+            if !text.trim().is_empty() {
+                tracing::warn!(
+                    "dropping a frame the SDK does not understand ({e}): {}",
+                    preview(text)
+                );
+            }
+            return None;
+        }
+    };
+    match message {
+        Message::InvocationResult(result) => session.complete(result),
+        Message::Pong => {
+            session.shared.pongs.send_modify(|n| *n += 1);
+        }
+        Message::Ping => {
+            let _ = session.send(PONG.to_string());
+        }
+        Message::Error(refused) => return Some(Fatal::Refused(refused.error)),
+        other => return handler.on_message(session, other),
+    }
+    None
+}
+
+/// At most the first 200 characters of `text`, cut on a char boundary.
+pub(crate) fn preview(text: &str) -> &str {
+    let end = text.char_indices().nth(200).map_or(text.len(), |(i, _)| i);
+    &text[..end]
+}
+
+/// When the reader last saw a frame, as milliseconds since it started.
+struct LastSeen {
+    epoch: Instant,
+    at_ms: AtomicU64,
+}
+
+impl LastSeen {
+    fn new() -> Self {
+        LastSeen {
+            epoch: Instant::now(),
+            at_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.at_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn silence(&self) -> Duration {
+        let seen = Duration::from_millis(self.at_ms.load(Ordering::Relaxed));
+        self.epoch.elapsed().saturating_sub(seen)
+    }
+}
+
+/// Pings every interval; kills the session after `idle_timeout` without
+/// any frame from the engine.
+async fn keep_alive(session: Session, seen: Arc<LastSeen>, keepalive: Keepalive) {
+    let mut ticker = tokio::time::interval(keepalive.interval.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let silent = seen.silence();
+        if silent >= keepalive.idle_timeout {
+            tracing::warn!("no frame from the engine for {silent:?}; dropping the connection");
+            session.kill(format!("no frame from the engine for {silent:?}"));
+            return;
+        }
+        if session.ping().is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::preview;
+
+    #[test]
+    fn previews_cut_on_char_boundaries() {
+        let long = "é".repeat(500);
+        assert_eq!(preview(&long).chars().count(), 200);
+    }
+}

@@ -1,0 +1,315 @@
+//! One WebSocket connection to the engine, and the only code that touches
+//! its socket.
+//!
+//! A [`Session`] is a cheap handle to one open connection. It queues frames,
+//! registers calls waiting for their `invocationresult`, and pings. Three
+//! tasks serve it:
+//!
+//! - the **writer** ([`outbound`]) owns the socket's sink: it takes every
+//!   queued frame in order, writes as many as are ready, flushes, and waits
+//!   for more. It is the only writer, and it looks at the queue again after
+//!   every flush, so a queued frame never waits for an unrelated later
+//!   write;
+//! - the **reader** ([`inbound`]) owns the stream: it completes pending
+//!   calls, counts pongs, answers pings, and hands every other frame to the
+//!   worker's [`Inbound`] handler;
+//! - the **keepalive** pings on a schedule and ends a silent session.
+//!
+//! When the session ends, for whatever reason, the reader fails every call
+//! still pending on it and the queue refuses new frames, so no call waits
+//! on a dead socket and no frame is accepted that cannot go out.
+
+mod inbound;
+mod open;
+mod outbound;
+mod pending;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iii_protocol::{ErrorBody, InvocationResult, Message, RegistrationRejected};
+use tokio::sync::{oneshot, watch};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::sync::lock;
+pub(crate) use open::{OpenError, Settings, open};
+use outbound::{Out, Outbound, Sink};
+use pending::PendingCalls;
+
+/// The JSON keepalive frame.
+const PING: &str = "{\"type\":\"ping\"}";
+/// The answer to the engine's JSON ping.
+const PONG: &str = "{\"type\":\"pong\"}";
+
+/// What the worker does with the frames a session does not handle itself.
+pub(crate) trait Inbound: Send + Sync + 'static {
+    /// Handles one frame that arrived on `session`. Returns `Some` when the
+    /// session must end and the worker must not reconnect.
+    fn on_message(&self, session: &Session, message: Message) -> Option<Fatal>;
+}
+
+/// Why a session ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The link broke or went silent; worth reconnecting.
+    Lost(String),
+    /// The engine refused the worker; never reconnect.
+    Fatal(Fatal),
+}
+
+/// A reason never to reconnect.
+#[derive(Debug, Clone)]
+pub(crate) enum Fatal {
+    /// `registrationrejected` with a worker-level code.
+    Rejected(RegistrationRejected),
+    /// `{"type":"error"}`: the engine refused the connection.
+    Refused(ErrorBody),
+}
+
+impl Fatal {
+    pub(crate) fn to_error(&self, url: &str) -> Error {
+        match self {
+            Fatal::Rejected(r) => Error::Rejected(r.clone()),
+            Fatal::Refused(body) => Error::Refused {
+                url: url.to_string(),
+                body: body.clone(),
+            },
+        }
+    }
+}
+
+/// Why a frame was not queued.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// Larger than the frame limit; nothing was queued and the session is
+    /// untouched.
+    TooLarge { size: usize, limit: usize },
+    /// The session has ended or is closing; the frame is handed back.
+    Closed(String),
+}
+
+/// Why a call waiting on a session got no value.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The callee (or the engine) answered with an error.
+    Remote(ErrorBody),
+    /// The connection dropped first.
+    Lost,
+    /// The worker shut down first.
+    Shutdown,
+    /// The engine refused the worker for good.
+    Fatal(Fatal),
+}
+
+/// The outcome a pending call receives.
+pub(crate) type Outcome = Result<serde_json::Value, Failure>;
+
+/// A handle to one open connection. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Session {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The queue of frames and the socket's sink.
+    outbound: Outbound,
+    /// Calls waiting for their result on this session.
+    pending: Mutex<PendingCalls>,
+    /// Pings sent so far; locked while a ping is queued, so numbers follow
+    /// queue order.
+    pings: Mutex<u64>,
+    /// Pongs received so far (the engine answers pings in order).
+    pongs: watch::Sender<u64>,
+    /// Set once, with the reason, when the socket is gone.
+    dead: watch::Sender<Option<String>>,
+    /// The largest frame this session sends, in bytes.
+    max_frame: usize,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("open", &self.is_open())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    fn new(sink: Sink, max_frame: usize) -> Session {
+        Session {
+            shared: Arc::new(Shared {
+                outbound: Outbound::new(sink),
+                pending: Mutex::new(PendingCalls::default()),
+                pings: Mutex::new(0),
+                pongs: watch::channel(0).0,
+                dead: watch::channel(None).0,
+                max_frame,
+            }),
+        }
+    }
+
+    /// Whether both handles are to the same session.
+    pub(crate) fn same(&self, other: &Session) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Whether the session still takes frames.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.shared.outbound.is_closed() && self.shared.dead.borrow().is_none()
+    }
+
+    /// Queues a frame, checking its size.
+    fn push(&self, frame: String) -> Result<(), SendError> {
+        if frame.len() > self.shared.max_frame {
+            return Err(SendError::TooLarge {
+                size: frame.len(),
+                limit: self.shared.max_frame,
+            });
+        }
+        self.shared
+            .outbound
+            .push(Out::Frame(frame))
+            .map_err(|refused| match refused {
+                Out::Frame(frame) => SendError::Closed(frame),
+                Out::Close => SendError::Closed(String::new()),
+            })
+    }
+
+    /// Queues a frame for the background writer (for synchronous code).
+    /// Never waits; the frame goes out after every frame queued before it.
+    pub(crate) fn send(&self, frame: String) -> Result<(), SendError> {
+        self.push(frame)?;
+        self.shared.outbound.wake();
+        Ok(())
+    }
+
+    /// Queues a frame and writes the queue from this task (unless another
+    /// task is writing it already).
+    pub(crate) async fn send_now(&self, frame: String) -> Result<(), SendError> {
+        self.push(frame)?;
+        self.write().await;
+        Ok(())
+    }
+
+    /// Writes what is queued from this task, unless another task is
+    /// writing it already (which then writes it all).
+    async fn write(&self) {
+        self.shared.outbound.drive(self).await;
+    }
+
+    /// Registers a call waiting for `invocation_id`, then queues its frame
+    /// and writes the queue from this task. The receiver gets the result,
+    /// or the failure that ended the session.
+    pub(crate) async fn call(
+        &self,
+        invocation_id: Uuid,
+        frame: String,
+    ) -> Result<oneshot::Receiver<Outcome>, SendError> {
+        let (reply, answer) = oneshot::channel();
+        if !lock(&self.shared.pending).insert(invocation_id, reply) {
+            return Err(SendError::Closed(frame));
+        }
+        if let Err(e) = self.push(frame) {
+            lock(&self.shared.pending).remove(&invocation_id);
+            return Err(e);
+        }
+        self.write().await;
+        Ok(answer)
+    }
+
+    /// Stops waiting for `invocation_id` (its caller timed out or gave up).
+    pub(crate) fn forget(&self, invocation_id: &Uuid) {
+        lock(&self.shared.pending).remove(invocation_id);
+    }
+
+    /// Hands a result to the call waiting for it, if any.
+    fn complete(&self, result: InvocationResult) {
+        let waiting = lock(&self.shared.pending).remove(&result.invocation_id);
+        match waiting {
+            Some(reply) => {
+                let _ = reply.send(result.into_outcome().map_err(Failure::Remote));
+            }
+            // Timed out or cancelled already; the engine also ignores strays.
+            None => tracing::debug!(
+                invocation_id = %result.invocation_id,
+                "result for a call nobody waits for"
+            ),
+        }
+    }
+
+    /// Fails every pending call with what `make` builds, and refuses new
+    /// ones.
+    pub(crate) fn fail_pending(&self, make: impl Fn() -> Failure) {
+        let drained = lock(&self.shared.pending).close();
+        for reply in drained {
+            let _ = reply.send(Err(make()));
+        }
+    }
+
+    /// Queues a ping and returns its number: the pong count that proves the
+    /// engine has read everything queued before it.
+    pub(crate) fn ping(&self) -> Result<u64, SendError> {
+        let mut pings = lock(&self.shared.pings);
+        self.send(PING.to_string())?;
+        *pings += 1;
+        Ok(*pings)
+    }
+
+    /// Waits until `n` pongs have arrived. `false` if the session ended
+    /// first.
+    pub(crate) async fn pongs_reach(&self, n: u64) -> bool {
+        let mut pongs = self.shared.pongs.subscribe();
+        let mut dead = self.shared.dead.subscribe();
+        tokio::select! {
+            reached = pongs.wait_for(|seen| *seen >= n) => reached.is_ok(),
+            _ = dead.wait_for(Option::is_some) => *self.shared.pongs.borrow() >= n,
+        }
+    }
+
+    /// Closes the session gracefully: the writer sends every frame queued
+    /// before this call, then a Close frame. New frames are refused.
+    pub(crate) fn close(&self) {
+        if self.shared.outbound.push(Out::Close).is_ok() {
+            self.shared.outbound.wake();
+        }
+    }
+
+    /// Ends the session at once (the socket is broken or silent).
+    pub(crate) fn kill(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.shared.dead.send_if_modified(|dead| {
+            if dead.is_none() {
+                *dead = Some(reason);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// A receiver to wait on with [`dead`].
+    fn death(&self) -> watch::Receiver<Option<String>> {
+        self.shared.dead.subscribe()
+    }
+}
+
+/// Resolves once the session is dead, with the reason. Cancel safe.
+async fn dead(death: &mut watch::Receiver<Option<String>>) -> String {
+    match death.wait_for(Option::is_some).await {
+        Ok(reason) => reason.clone().unwrap_or_default(),
+        Err(_) => "the session was dropped".into(),
+    }
+}
+
+/// Keepalive settings of a session.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keepalive {
+    /// How often to ping.
+    pub(crate) interval: Duration,
+    /// How long without any frame before the link counts as dead.
+    pub(crate) idle_timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests;

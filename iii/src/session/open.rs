@@ -1,0 +1,178 @@
+//! Opening a session: dial, read `workerregistered`, start the tasks.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use iii_protocol::{Message, WorkerRegistered};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::{End, Fatal, Inbound, Keepalive, Session, inbound, outbound};
+use crate::error::Error;
+
+pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Bytes read from the socket per read call. tungstenite zero-fills its
+/// whole read window before every read (128 KiB by default); frames are
+/// mostly under 1 KiB, so a smaller window saves that memset on each
+/// wake-up. Larger frames still arrive whole: the buffer grows to the
+/// frame's announced length.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// The largest frame or message read from the engine: its own message
+/// limit. The engine forwards a caller's payload with fields added, so a
+/// frame just under its 16 MiB frame limit can reach us a little over it.
+const MAX_INBOUND: usize = 64 << 20;
+
+/// What opening a session needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings<'a> {
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a [(String, String)],
+    /// The largest frame sent.
+    pub(crate) max_frame: usize,
+    pub(crate) keepalive: Keepalive,
+}
+
+/// Why opening a session failed.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// Worth another attempt (refused, dropped, timed out).
+    Retry(Error),
+    /// The URL is unusable or the engine refused this worker; never retry.
+    Fatal(Error),
+}
+
+/// An open session, its welcome, and its reader (which returns why the
+/// session ended).
+pub(crate) struct Opened {
+    pub(crate) session: Session,
+    pub(crate) welcome: WorkerRegistered,
+    pub(crate) reader: JoinHandle<End>,
+}
+
+/// Dials the engine, reads its welcome and starts the session's tasks.
+/// Nothing is sent yet: the caller queues the first frames.
+pub(crate) async fn open(
+    settings: Settings<'_>,
+    timeout: Duration,
+    handler: Arc<dyn Inbound>,
+) -> Result<Opened, OpenError> {
+    let started = Instant::now();
+    let mut socket = dial(settings, timeout).await?;
+    let remaining = timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(100));
+    let welcome = read_welcome(&mut socket, remaining, settings.url).await?;
+    let (sink, stream) = socket.split();
+    let session = Session::new(sink, settings.max_frame);
+    tokio::spawn(outbound::background(session.clone()));
+    let reader = tokio::spawn(inbound::read_loop(
+        stream,
+        session.clone(),
+        handler,
+        settings.keepalive,
+    ));
+    Ok(Opened {
+        session,
+        welcome,
+        reader,
+    })
+}
+
+async fn dial(settings: Settings<'_>, timeout: Duration) -> Result<Socket, OpenError> {
+    let url = settings.url;
+    let mut request = url.into_client_request().map_err(|e| {
+        OpenError::Fatal(Error::InvalidUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })
+    })?;
+    for (name, value) in settings.headers {
+        let name = HeaderName::from_bytes(name.as_bytes());
+        let value = HeaderValue::from_str(value);
+        match (name, value) {
+            (Ok(name), Ok(value)) => {
+                request.headers_mut().append(name, value);
+            }
+            // The builder checks every header; this is only a safeguard.
+            _ => {
+                return Err(OpenError::Fatal(Error::invalid(
+                    "handshake header",
+                    "a header name or value cannot be sent",
+                )));
+            }
+        }
+    }
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .max_frame_size(Some(MAX_INBOUND))
+        .max_message_size(Some(MAX_INBOUND));
+    let dialled = tokio::time::timeout(
+        timeout,
+        tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),
+    )
+    .await;
+    let retry = |reason: String| {
+        OpenError::Retry(Error::Connect {
+            url: url.to_string(),
+            reason,
+        })
+    };
+    match dialled {
+        Ok(Ok((socket, _response))) => Ok(socket),
+        Ok(Err(e)) => Err(retry(e.to_string())),
+        Err(_) => Err(retry(format!("no answer within {timeout:?}"))),
+    }
+}
+
+/// Reads the engine's first frame, `workerregistered`.
+async fn read_welcome(
+    socket: &mut Socket,
+    timeout: Duration,
+    url: &str,
+) -> Result<WorkerRegistered, OpenError> {
+    let retry = |reason: String| {
+        OpenError::Retry(Error::Connect {
+            url: url.to_string(),
+            reason,
+        })
+    };
+    let closed = "the engine closed the socket before `workerregistered`";
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => {
+                return Err(retry(format!(
+                    "no `workerregistered` frame within {timeout:?}"
+                )));
+            }
+            Ok(None) => return Err(retry(closed.into())),
+            Ok(Some(Err(e))) => return Err(retry(e.to_string())),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let text = match &frame {
+            Frame::Text(t) => t.as_str(),
+            Frame::Close(_) => return Err(retry(closed.into())),
+            _ => continue,
+        };
+        match iii_protocol::decode(text) {
+            Ok(Message::WorkerRegistered(welcome)) => return Ok(welcome),
+            Ok(Message::Error(refused)) => {
+                return Err(OpenError::Fatal(
+                    Fatal::Refused(refused.error).to_error(url),
+                ));
+            }
+            _ => tracing::debug!(
+                "ignoring a frame before `workerregistered`: {}",
+                inbound::preview(text)
+            ),
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Connecting a worker: opening sessions, replaying registrations,
+//! announcing the worker, and reconnecting with backoff.
+//!
+//! Opening one session: dial and read `workerregistered` (the session
+//! module), then, on the new session before anyone else can see it, queue
+//! `reattach` (after a reconnect) and the replay of every registration, make
+//! it the live session, and call `engine::workers::register`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iii_protocol::{Message, Reattach};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use super::{ConnectionState, Identity, Stopped, Worker, encode_frame};
+use crate::dispatch::Dispatch;
+use crate::error::Error;
+use crate::session::{self, End, Keepalive, OpenError, Settings};
+use crate::sync::{lock, until};
+
+/// Opens the first session, retrying until the connect timeout.
+pub(crate) async fn connect_first(worker: &Worker) -> Result<JoinHandle<End>, Error> {
+    let config = &worker.inner.config;
+    let deadline = Instant::now() + config.connect_timeout;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let error = match open_session(worker, remaining).await {
+            Ok(reader) => {
+                worker.inner.state.send_replace(ConnectionState::Connected);
+                return Ok(reader);
+            }
+            Err(OpenError::Fatal(error)) => return Err(error),
+            Err(OpenError::Retry(error)) => error,
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            let reason = match error {
+                Error::Connect { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            return Err(Error::Connect {
+                url: config.url.clone(),
+                reason: format!(
+                    "{reason} (gave up after {attempt} attempts in {:?})",
+                    config.connect_timeout
+                ),
+            });
+        }
+        tokio::time::sleep(config.reconnect.delay(attempt).min(remaining)).await;
+    }
+}
+
+/// Watches the session and reconnects until shutdown or a fatal error.
+pub(crate) async fn supervise(worker: Worker, mut reader: JoinHandle<End>) {
+    let inner = &worker.inner;
+    let policy = inner.config.reconnect.clone();
+    loop {
+        let end = reader
+            .await
+            .unwrap_or_else(|e| End::Lost(format!("reader task ended: {e}")));
+        {
+            let mut link = lock(&inner.link);
+            if link.session.as_ref().is_some_and(|s| !s.is_open()) {
+                link.session = None;
+            }
+        }
+        if worker.is_shutting_down() {
+            return;
+        }
+        let reason = match end {
+            End::Fatal(fatal) => return stop(&worker, Stopped::Fatal(fatal)),
+            End::Lost(reason) => reason,
+        };
+        tracing::warn!(url = %inner.config.url, "connection to the engine lost: {reason}; reconnecting");
+        inner.state.send_replace(ConnectionState::Reconnecting);
+        let mut attempt = 0u32;
+        let mut last = reason;
+        reader = loop {
+            if policy.max_attempts.is_some_and(|max| attempt >= max) {
+                return stop(
+                    &worker,
+                    Stopped::GaveUp {
+                        attempts: attempt,
+                        last,
+                    },
+                );
+            }
+            attempt += 1;
+            let mut shutdown = inner.shutdown.subscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(policy.delay(attempt)) => {}
+                _ = until(&mut shutdown, |s| *s) => return,
+            }
+            match open_session(&worker, inner.config.connect_timeout).await {
+                Ok(reader) => {
+                    tracing::info!(url = %inner.config.url, attempt, "reconnected to the engine");
+                    inner.state.send_replace(ConnectionState::Connected);
+                    break reader;
+                }
+                Err(OpenError::Fatal(error)) => {
+                    tracing::error!(url = %inner.config.url, "worker stopped for good: {error}");
+                    return stop_with(&worker, error);
+                }
+                Err(OpenError::Retry(error)) => {
+                    tracing::debug!(attempt, "reconnect failed: {error}");
+                    last = error.to_string();
+                }
+            }
+        };
+    }
+}
+
+fn stop(worker: &Worker, stopped: Stopped) {
+    let error = stopped.to_error(&worker.inner.config.url);
+    tracing::error!(url = %worker.inner.config.url, "worker stopped for good: {error}");
+    *lock(&worker.inner.stopped) = Some(stopped);
+    worker.inner.state.send_replace(ConnectionState::Failed);
+}
+
+/// Stops for good after a fatal error while reopening.
+fn stop_with(worker: &Worker, error: Error) {
+    let stopped = match error {
+        Error::Rejected(r) => Stopped::Fatal(session::Fatal::Rejected(r)),
+        Error::Refused { body, .. } => Stopped::Fatal(session::Fatal::Refused(body)),
+        other => Stopped::GaveUp {
+            attempts: 1,
+            last: other.to_string(),
+        },
+    };
+    *lock(&worker.inner.stopped) = Some(stopped);
+    worker.inner.state.send_replace(ConnectionState::Failed);
+}
+
+/// Opens one session: dial, welcome, reattach, replay, announce.
+async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<End>, OpenError> {
+    let inner = &worker.inner;
+    let config = &inner.config;
+    let started = Instant::now();
+    let settings = Settings {
+        url: &config.url,
+        headers: &config.headers,
+        max_frame: config.max_frame_size,
+        keepalive: Keepalive {
+            interval: config.ping_interval,
+            idle_timeout: config.idle_timeout,
+        },
+    };
+    let opened = session::open(settings, timeout, Arc::new(Dispatch::new(worker))).await?;
+    let remaining = timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(100));
+    let previous = std::mem::replace(
+        &mut *lock(&inner.identity),
+        Identity {
+            worker_id: Some(opened.welcome.worker_id.clone()),
+            reattach_token: opened.welcome.reattach_token.clone(),
+        },
+    );
+    {
+        let mut link = lock(&inner.link);
+        // Nobody else can send on the new session yet: reattach goes first,
+        // then the replay, in registration order.
+        if let (Some(previous_worker_id), Some(token)) =
+            (previous.worker_id, previous.reattach_token)
+        {
+            let reattach = Message::Reattach(Reattach {
+                previous_worker_id,
+                reattach_token: Some(token),
+            });
+            if let Ok(frame) = encode_frame(&reattach) {
+                let _ = opened.session.send(frame);
+            }
+        }
+        for message in link.registry.replay() {
+            // Every registration passed the size check when it was made.
+            match encode_frame(&message).map(|frame| opened.session.send(frame)) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("could not replay a registration: {e:?}"),
+                Err(e) => tracing::error!("could not replay a registration: {e}"),
+            }
+        }
+        link.session = Some(opened.session.clone());
+    }
+
+    match announce(worker, remaining).await {
+        Ok(_) => Ok(opened.reader),
+        Err(error) => {
+            // End the session; its reader fails anything pending.
+            {
+                let mut link = lock(&inner.link);
+                if link
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.same(&opened.session))
+                {
+                    link.session = None;
+                }
+            }
+            opened
+                .session
+                .kill(format!("announcing the worker failed: {error}"));
+            let end = tokio::time::timeout(Duration::from_secs(5), opened.reader).await;
+            match (end, error) {
+                (Ok(Ok(End::Fatal(fatal))), _) => {
+                    Err(OpenError::Fatal(fatal.to_error(&config.url)))
+                }
+                (_, error @ (Error::Rejected(_) | Error::Refused { .. })) => {
+                    Err(OpenError::Fatal(error))
+                }
+                (_, other) => Err(OpenError::Retry(other)),
+            }
+        }
+    }
+}
+
+/// Calls `engine::workers::register` with who this worker is.
+async fn announce(worker: &Worker, timeout: Duration) -> Result<Value, Error> {
+    let config = &worker.inner.config;
+    let mut data = json!({
+        "name": config.name,
+        "runtime": "rust",
+        "version": crate::VERSION,
+        "os": std::env::consts::OS,
+        "pid": std::process::id(),
+        "telemetry": {"language": "rust"},
+    });
+    if let Some(ns) = &config.namespace {
+        data["namespace"] = json!(ns);
+    }
+    if let Some(description) = &config.description {
+        data["description"] = json!(description);
+    }
+    worker
+        .invoke("engine::workers::register")
+        .data(data)
+        .timeout(timeout)
+        .call::<Value>()
+        .await
+}

@@ -1,0 +1,162 @@
+//! Frames raced from many tasks reach the engine promptly: none of them
+//! waits for a later, unrelated write to carry it out.
+//!
+//! Each round races handler answers, calls and registrations from many
+//! tasks, then goes quiet. A frame left behind in a queue would only go out
+//! with the next write (the keepalive, 20 s later), so the round's wait for
+//! it fails; a frame that arrives more than [`LATE`] after its sender was
+//! done fails the lateness check.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use iii::{Error, Function, Worker};
+use iii_protocol::Message;
+use iii_tests::fake::{FakeEngine, Mode};
+use serde_json::json;
+
+const ROUNDS: usize = 200;
+const PER_KIND: usize = 8;
+const LATE: Duration = Duration::from_millis(100);
+
+/// Which frame a raced send produced, and when its sender was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Sent {
+    Answer(i64),
+    Call(i64),
+    Register(i64),
+}
+
+fn identify(message: &Message) -> Option<Sent> {
+    match message {
+        Message::InvocationResult(r) if r.function_id == "stress::echo" => {
+            r.result.as_ref()?.as_i64().map(Sent::Answer)
+        }
+        Message::InvokeFunction(i) if i.function_id == "stress::void" => {
+            i.data.as_i64().map(Sent::Call)
+        }
+        Message::RegisterFunction(f) => {
+            f.id.strip_prefix("stress::f")
+                .and_then(|n| n.parse().ok())
+                .map(Sent::Register)
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_frame_waits_for_a_later_write() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("stress")
+        .connect()
+        .await
+        .expect("connect");
+    let done: Arc<Mutex<HashMap<Sent, Instant>>> = Arc::default();
+    let answered = done.clone();
+    worker
+        .register_function(Function::new("stress::echo", move |n: i64| {
+            let answered = answered.clone();
+            async move {
+                answered
+                    .lock()
+                    .expect("lock")
+                    .insert(Sent::Answer(n), Instant::now());
+                Ok::<_, Error>(n)
+            }
+        }))
+        .expect("register");
+    worker.flush().await.expect("flush");
+
+    let mut worst = Duration::ZERO;
+    for round in 0..ROUNDS {
+        let start = fake.inspect(0, |c| c.map_or(0, |c| c.frames.len()));
+        let first = (round * PER_KIND) as i64;
+        let numbers = first..first + PER_KIND as i64;
+        for n in numbers.clone() {
+            fake.push(
+                json!({"type": "invokefunction", "invocation_id": uuid(n), "function_id": "stress::echo", "data": n})
+                    .to_string(),
+            );
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(2 * PER_KIND));
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in numbers.clone() {
+            let (w, b, d) = (worker.clone(), barrier.clone(), done.clone());
+            tasks.spawn(async move {
+                b.wait().await;
+                w.invoke("stress::void")
+                    .payload(&n)
+                    .void()
+                    .await
+                    .expect("void call");
+                d.lock()
+                    .expect("lock")
+                    .insert(Sent::Call(n), Instant::now());
+            });
+            let (w, b, d) = (worker.clone(), barrier.clone(), done.clone());
+            tasks.spawn(async move {
+                b.wait().await;
+                w.register_function(Function::new(
+                    format!("stress::f{n}"),
+                    |x: i64| async move { Ok::<_, Error>(x) },
+                ))
+                .expect("register");
+                d.lock()
+                    .expect("lock")
+                    .insert(Sent::Register(n), Instant::now());
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            joined.expect("task");
+        }
+
+        // The round is quiet now: every frame must arrive without help.
+        let expected = 3 * PER_KIND;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let arrivals = loop {
+            let arrivals: Vec<(Sent, Instant)> = fake.inspect(0, |c| {
+                let c = c.expect("connection");
+                c.frames[start..]
+                    .iter()
+                    .zip(&c.arrived[start..])
+                    .filter_map(|(m, at)| Some((identify(m.as_ref()?)?, *at)))
+                    .filter(|(sent, _)| match sent {
+                        Sent::Answer(n) | Sent::Call(n) | Sent::Register(n) => numbers.contains(n),
+                    })
+                    .collect()
+            });
+            if arrivals.len() >= expected {
+                break arrivals;
+            }
+            if Instant::now() > deadline {
+                let seen: Vec<Sent> = arrivals.iter().map(|(s, _)| *s).collect();
+                panic!(
+                    "round {round}: only {} of {expected} frames arrived within 2 s of a quiet link; seen: {seen:?}",
+                    arrivals.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let done = done.lock().expect("lock");
+        for (sent, at) in arrivals {
+            let ready = done[&sent];
+            let waited = at.saturating_duration_since(ready);
+            worst = worst.max(waited);
+            assert!(
+                waited <= LATE,
+                "round {round}: {sent:?} arrived {waited:?} after its sender was done (limit {LATE:?})"
+            );
+        }
+    }
+    eprintln!(
+        "{ROUNDS} rounds of {} raced frames; the slowest arrived {worst:?} after its sender was done",
+        3 * PER_KIND
+    );
+}
+
+fn uuid(n: i64) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
