@@ -36,6 +36,26 @@ use uuid::Uuid;
 /// The namespace used when a message names none.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
+/// Whether `function_id` names one of the engine's built-in functions,
+/// which exist only in the `default` namespace: `engine::*`, `state::*`,
+/// `stream::*`, `iii::*`, `configuration::*` and `publish`.
+///
+/// ```
+/// assert!(iii_protocol::is_builtin_function("state::get"));
+/// assert!(iii_protocol::is_builtin_function("publish"));
+/// assert!(!iii_protocol::is_builtin_function("billing::publish"));
+/// ```
+pub fn is_builtin_function(function_id: &str) -> bool {
+    const PREFIXES: [&str; 5] = [
+        "engine::",
+        "state::",
+        "stream::",
+        "iii::",
+        "configuration::",
+    ];
+    function_id == "publish" || PREFIXES.iter().any(|p| function_id.starts_with(p))
+}
+
 /// The key the engine adds to object payloads of worker-initiated calls,
 /// naming the calling worker.
 pub const CALLER_WORKER_ID: &str = "_caller_worker_id";

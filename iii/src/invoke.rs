@@ -71,7 +71,7 @@ struct Outgoing<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: &'a Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    namespace: &'a Option<String>,
+    namespace: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     traceparent: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,8 +143,11 @@ impl Invocation {
         self
     }
 
-    /// The namespace to find the function in (default `default`; the
-    /// caller's own namespace is not used unless named here).
+    /// The namespace to find the function in. By default it is the
+    /// worker's own namespace, except for the engine's built-ins
+    /// (`engine::*`, `state::*`, `stream::*`, `iii::*`, `configuration::*`,
+    /// `publish`), which live only in `default`. Name `"default"` here to
+    /// reach a function in `default` from a namespaced worker.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
         self
@@ -160,6 +163,16 @@ impl Invocation {
     pub fn baggage(mut self, baggage: impl Into<String>) -> Self {
         self.baggage = Some(baggage.into());
         self
+    }
+
+    /// Where the function is looked up: the namespace set on the call, else
+    /// `default` for the engine's built-ins, else the worker's own.
+    fn target_namespace(&self) -> Option<&str> {
+        match &self.namespace {
+            Some(ns) => Some(ns),
+            None if iii_protocol::is_builtin_function(&self.function_id) => None,
+            None => self.worker.namespace(),
+        }
     }
 
     /// Validates the call and encodes its frame with `invocation_id`.
@@ -186,7 +199,7 @@ impl Invocation {
             data,
             action: &self.action,
             metadata: &self.metadata,
-            namespace: &self.namespace,
+            namespace: self.target_namespace(),
             traceparent: &self.traceparent,
             baggage: &self.baggage,
         };

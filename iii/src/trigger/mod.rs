@@ -89,7 +89,10 @@ impl Trigger {
         self
     }
 
-    /// Namespace the target function resolves in (default: `default`).
+    /// Namespace the target function resolves in. By default it is the
+    /// namespace of the worker that registers the trigger, where its own
+    /// functions live; name `"default"` to bind a function there from a
+    /// namespaced worker.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
         self
@@ -150,8 +153,13 @@ impl Trigger {
         self.config().map(|_| ())
     }
 
-    /// The `registertrigger` frame for binding id `id`.
-    pub(crate) fn to_message(&self, id: String) -> Result<RegisterTrigger, Error> {
+    /// The `registertrigger` frame for binding id `id`, registered by a
+    /// worker in `worker_namespace`.
+    pub(crate) fn to_message(
+        &self,
+        id: String,
+        worker_namespace: Option<&str>,
+    ) -> Result<RegisterTrigger, Error> {
         self.validate()?;
         Ok(RegisterTrigger {
             id,
@@ -159,7 +167,10 @@ impl Trigger {
             function_id: self.function_id.clone(),
             config: self.config.clone().unwrap_or_default(),
             metadata: self.metadata.clone(),
-            namespace: self.namespace.clone(),
+            namespace: self
+                .namespace
+                .clone()
+                .or_else(|| worker_namespace.map(String::from)),
             trigger_namespace: self.trigger_namespace.clone(),
         })
     }

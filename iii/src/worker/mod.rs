@@ -252,7 +252,7 @@ impl Worker {
     /// refusal from the engine or the provider arrives on the handle.
     pub fn register_trigger(&self, trigger: Trigger) -> Result<TriggerHandle, Error> {
         let id = crate::ids::next_uuid().to_string();
-        let message = trigger.to_message(id.clone())?;
+        let message = trigger.to_message(id.clone(), self.namespace())?;
         let frame = self.encode(&Message::RegisterTrigger(message.clone()), || {
             format!("the trigger binding of `{}`", message.function_id)
         })?;
