@@ -121,13 +121,10 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         "query_params": query_params,
         "trigger": {"type": type_id(TriggerKind::Http), "method": method, "path": pattern},
     });
-    let timeout = shared.settings.http_timeout;
-    let outcome = match tokio::time::timeout(timeout, shared.fire_one(&binding, payload)).await {
-        Err(_) => {
-            let mut reply = Response::new(Full::new(Bytes::new()));
-            *reply.status_mut() = StatusCode::GATEWAY_TIMEOUT;
-            return reply;
-        }
+    let deadline = tokio::time::Instant::now() + shared.settings.http_timeout;
+    let outcome = match tokio::time::timeout_at(deadline, shared.fire_one(&binding, payload)).await
+    {
+        Err(_) => return gateway_timeout(),
         Ok(None) => {
             let mut reply = json_reply(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -144,13 +141,23 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         Err(ErrorBody { code, message, .. }) => {
             error_reply(StatusCode::INTERNAL_SERVER_ERROR, &code, &message)
         }
-        Ok(Value::Null) => error_reply(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "streaming_unsupported",
-            "the handler returned null, which asks for a streamed response; iii-embedded has no channels yet",
-        ),
+        // The engine reads a null result as "the response is streamed on
+        // the response channel" and waits for it until its timeout. No
+        // channel exists here, so that wait always ends in the engine's 504.
+        Ok(Value::Null) => {
+            tokio::time::sleep_until(deadline).await;
+            gateway_timeout()
+        }
         Ok(result) => build_response(&result),
     }
+}
+
+/// The engine's answer when a handler's response does not come in time:
+/// 504 with an empty body.
+fn gateway_timeout() -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+    reply
 }
 
 /// The handler's `{status_code, headers, body}` as an HTTP response.

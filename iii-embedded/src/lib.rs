@@ -42,8 +42,10 @@
 //!
 //! - No channels yet: `engine::channels::create` is not found, `/ws/channels/…`
 //!   answers 404, and `http` payloads carry no `request_body`/`response`
-//!   channel refs. An `http` handler that returns `null` (which the engine
-//!   treats as a streamed response) gets a 500 `streaming_unsupported`.
+//!   channel refs. An `http` handler that returns `null` is treated as the
+//!   engine treats it, as a streamed response that never comes: the client
+//!   gets 504 with an empty body when the HTTP timeout (30 s by default)
+//!   runs out.
 //! - No `stream`, `log` or `trace` trigger types and no `stream::*`
 //!   functions: such bindings are parked, as with an engine lacking the worker.
 //! - `engine::queue::enqueue` is built in (the real engine needs the external

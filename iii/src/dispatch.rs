@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use iii_protocol::{
     CALLER_WORKER_ID, ErrorBody, FUNCTION_NAMESPACE_CONFLICT, InvocationResult, InvokeFunction,
-    Message, RegisterTrigger, RegistrationRejected, TriggerRegistrationResult, UnregisterTrigger,
+    Message, RegisterTrigger, RegistrationRejected, TriggerKind, TriggerRegistrationResult,
+    UnregisterTrigger,
 };
 use serde_json::Value;
 
@@ -114,6 +115,7 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
         }
         return;
     }
+    let http_fire = is_http_fire(&data);
     let guard = worker.inner.in_flight.enter();
     let found = lock(&worker.inner.link)
         .registry
@@ -152,6 +154,10 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                 ),
             )),
         };
+        let outcome = match outcome {
+            Ok(Value::Null) if http_fire => Ok(no_content()),
+            other => other,
+        };
         let Some(id) = invocation_id else { return };
         answer(
             &worker,
@@ -160,6 +166,24 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
         )
         .await;
     });
+}
+
+/// Whether `data` is what an `http` trigger delivers.
+fn is_http_fire(data: &Value) -> bool {
+    let http = TriggerKind::Http.engine_type();
+    data.get("trigger")
+        .and_then(|t| t.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| Some(t) == http)
+}
+
+/// The answer to an `http` fire whose handler returned nothing (`()` or
+/// `null`). The engine reads a `null` result as "the response is streamed
+/// on the response channel" and, with nothing streamed, makes the client
+/// wait for its HTTP timeout (30 s) and answers 504; a handler with nothing
+/// to say means 204 No Content.
+fn no_content() -> Value {
+    serde_json::json!({"status_code": 204})
 }
 
 fn provider_register(worker: &Worker, session: &Session, binding: RegisterTrigger) {

@@ -670,3 +670,42 @@ async fn a_namespaced_worker_binds_and_calls_its_own_functions() {
         .expect_err("nothing by that id in default");
     assert_eq!(err.code(), "function_not_found", "{err}");
 }
+
+/// A handler with nothing to return (`()` or `null`) bound to an http
+/// route answers 204 at once. (The engine reads a `null` result as a
+/// streamed response: the client used to wait 30 s for a 504.)
+#[tokio::test]
+async fn an_http_handler_that_returns_nothing_answers_204() {
+    let engine = engine().await;
+    let worker = engine.connect("web-nothing").await;
+    let unit = fid("web::unit");
+    let null = fid("web::null");
+    serve(
+        &worker,
+        Function::new(&unit, |_: ApiRequest| async move { Ok::<(), Error>(()) }),
+    )
+    .await;
+    serve(
+        &worker,
+        Function::new(&null, |_: Value| async move { Ok::<_, Error>(Value::Null) }),
+    )
+    .await;
+    for id in [&unit, &null] {
+        let path = format!("/{}", unique("nothing"));
+        worker
+            .register_trigger(Trigger::new(id, Http::post(&path)))
+            .expect("bind");
+        worker.flush().await.expect("flush");
+        let url = format!("{}{}", engine.http_url, path);
+        route_live("POST", &url).await;
+        let started = std::time::Instant::now();
+        let reply = http("POST", &url, &[], b"").await;
+        assert_eq!(reply.status, 204, "{id}: {}", reply.text());
+        assert!(reply.body.is_empty(), "{id}: {:?}", reply.text());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{id}: answered in {:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -507,3 +507,75 @@ async fn flush_waits_for_the_engine_and_times_out_when_it_is_silent() {
     );
     assert!(err.to_string().contains("300ms"), "{err}");
 }
+
+/// Both engines read a `null` result to an http fire as "the response is
+/// streamed on the response channel"; with nothing streamed the client
+/// gets 504 and an empty body when the HTTP timeout runs out (30 s on the
+/// real engine; 300 ms on the embedded one here).
+#[tokio::test]
+async fn a_null_http_result_waits_for_a_stream_and_times_out_with_504() {
+    let external = std::env::var("III_URL").is_ok();
+    let embedded = if external {
+        None
+    } else {
+        Some(
+            iii_embedded::Engine::builder()
+                .http_timeout(Duration::from_millis(300))
+                .start()
+                .await
+                .expect("start"),
+        )
+    };
+    let (ws_url, http_url, timeout) = match &embedded {
+        Some(e) => (e.ws_url(), e.http_url(), Duration::from_millis(300)),
+        None => {
+            let e = engine().await;
+            (e.ws_url, e.http_url, Duration::from_secs(30))
+        }
+    };
+    let (mut ws, _, _) = raw_client(&ws_url).await;
+    let id = fid("raw::null");
+    let path = format!("/{}", unique("raw-null"));
+    for frame in [
+        json!({"type": "registerfunction", "id": id}),
+        json!({"type": "registertrigger", "id": unique("t"), "trigger_type": "http", "function_id": id, "config": {"api_path": path, "http_method": "GET"}}),
+        json!({"type": "invokefunction", "invocation_id": "11111111-1111-4111-8111-111111111111", "function_id": "engine::workers::register", "data": {"name": unique("raw-null"), "pid": 1}}),
+    ] {
+        ws.send(Frame::text(frame.to_string())).await.expect("send");
+    }
+    let answer_nulls = tokio::spawn(async move {
+        while let Some(message) = next_message(&mut ws).await {
+            if let Message::InvokeFunction(invoke) = message
+                && let Some(invocation_id) = invoke.invocation_id
+            {
+                let reply = iii_protocol::InvocationResult::new(
+                    invocation_id,
+                    invoke.function_id,
+                    Ok(Value::Null),
+                );
+                let text = protocol::encode(&Message::InvocationResult(reply)).expect("encode");
+                if ws.send(Frame::text(text)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let url = format!("{http_url}{path}");
+    let reply = iii_tests::eventually(Duration::from_secs(10), "the route to go live", || {
+        let url = url.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let reply = iii_tests::http("GET", &url, &[], b"").await;
+            (reply.status != 404).then_some((reply, started.elapsed()))
+        }
+    })
+    .await;
+    let (reply, waited) = reply;
+    assert_eq!(reply.status, 504, "{}", reply.text());
+    assert!(reply.body.is_empty(), "{:?}", reply.text());
+    assert!(
+        waited >= timeout,
+        "answered after {waited:?}, before the {timeout:?} timeout"
+    );
+    answer_nulls.abort();
+}
