@@ -4,13 +4,16 @@
 //! workers go out through each connection's unbounded queue, so holding the
 //! lock never waits on a socket.
 
+mod registrations;
+
+use registrations::forwarded;
+
 use std::collections::{BTreeMap, HashMap};
 
 use iii_protocol::TriggerKind;
 use iii_protocol::{
     self as protocol, DEFAULT_NAMESPACE, ErrorBody, InvocationResult, InvokeFunction, Message,
-    RegisterFunction, RegisterTrigger, RegisterTriggerType, RegistrationRejected,
-    TriggerRegistrationResult, UnregisterTrigger,
+    RegisterFunction, RegisterTrigger, RegisterTriggerType,
 };
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -244,271 +247,6 @@ impl Core {
         }
     }
 
-    /// Applies a registration message for `worker_id` in its namespace.
-    pub(crate) fn apply_registration(
-        &mut self,
-        worker_id: &str,
-        message: Message,
-        events: &mut Vec<Event>,
-    ) {
-        let Some(namespace) = self.workers.get(worker_id).map(|c| c.namespace.clone()) else {
-            return;
-        };
-        match message {
-            Message::RegisterFunction(f) => {
-                self.register_function(worker_id, &namespace, f, events)
-            }
-            Message::UnregisterFunction(f) => {
-                let key = (namespace, f.id);
-                if self
-                    .functions
-                    .get(&key)
-                    .is_some_and(|e| e.owner == worker_id)
-                {
-                    self.functions.remove(&key);
-                    events.push(Event::FunctionsChanged);
-                }
-            }
-            Message::RegisterTrigger(t) => {
-                let _ = self.register_binding(Some(worker_id), &namespace, t, events);
-            }
-            Message::UnregisterTrigger(t) => {
-                self.unregister_binding(&t.id, Some(worker_id));
-            }
-            Message::RegisterTriggerType(t) => self.register_trigger_type(worker_id, &namespace, t),
-            other => tracing::debug!("not a registration: {other:?}"),
-        }
-    }
-
-    fn register_function(
-        &mut self,
-        worker_id: &str,
-        namespace: &str,
-        f: RegisterFunction,
-        events: &mut Vec<Event>,
-    ) {
-        // `engine::*` is reserved outside `default` (owner ""); otherwise
-        // another live worker may already own the id.
-        let key = (namespace.to_string(), f.id.clone());
-        let conflict = if namespace != DEFAULT_NAMESPACE && f.id.starts_with("engine::") {
-            Some(String::new())
-        } else {
-            self.functions
-                .get(&key)
-                .filter(|e| e.owner != worker_id && self.workers.contains_key(&e.owner))
-                .map(|e| e.owner.clone())
-        };
-        if let Some(owner_worker_id) = conflict {
-            self.send_to(
-                worker_id,
-                &Message::RegistrationRejected(RegistrationRejected {
-                    code: protocol::FUNCTION_NAMESPACE_CONFLICT.into(),
-                    namespace: namespace.into(),
-                    worker_name: None,
-                    function_id: Some(f.id),
-                    owner_worker_id,
-                }),
-            );
-            return;
-        }
-        self.functions.insert(
-            key,
-            FunctionEntry {
-                owner: worker_id.into(),
-                message: f,
-            },
-        );
-        events.push(Event::FunctionsChanged);
-    }
-
-    /// Finds the provider of `trigger_type` for a binding made from `origin`.
-    fn resolve_provider(
-        &self,
-        binding: &RegisterTrigger,
-        origin: &str,
-    ) -> Option<(String, String)> {
-        let ty = binding.trigger_type.clone();
-        let candidates: Vec<String> = match &binding.trigger_namespace {
-            Some(ns) => vec![ns.clone()],
-            None => vec![origin.to_string(), DEFAULT_NAMESPACE.to_string()],
-        };
-        candidates
-            .into_iter()
-            .map(|ns| (ns, ty.clone()))
-            .find(|key| self.providers.contains_key(key))
-    }
-
-    /// Creates or replaces a binding; returns the provider's worker id when
-    /// the binding was forwarded to one, or the builtin verdict.
-    pub(crate) fn register_binding(
-        &mut self,
-        owner: Option<&str>,
-        origin: &str,
-        t: RegisterTrigger,
-        events: &mut Vec<Event>,
-    ) -> BindOutcome {
-        for (what, ns) in [
-            ("namespace", &t.namespace),
-            ("trigger_namespace", &t.trigger_namespace),
-        ] {
-            if ns.as_deref().is_some_and(|ns| ns.trim().is_empty()) {
-                let error =
-                    ErrorBody::new("INVALID_NAMESPACE", format!("{what} must not be blank"));
-                self.refuse(owner, &t, error.clone());
-                return BindOutcome::Refused(error);
-            }
-        }
-        let served_by = self.resolve_provider(&t, origin);
-        let provider = served_by
-            .as_ref()
-            .and_then(|key| self.providers.get(key))
-            .map(|p| p.provider.clone());
-        if let Some(Provider::Builtin) = provider
-            && let Err(reason) = crate::builtins::validate_builtin_binding(&t)
-        {
-            let error = ErrorBody::new("trigger_registration_failed", reason);
-            self.refuse(owner, &t, error.clone());
-            return BindOutcome::Refused(error);
-        }
-        let id = t.id.clone();
-        self.bindings.insert(
-            id.clone(),
-            Binding {
-                message: t.clone(),
-                owner: owner.map(String::from),
-                origin_namespace: origin.to_string(),
-                served_by: served_by.clone(),
-            },
-        );
-        match provider {
-            Some(Provider::Worker(p)) => {
-                self.send_to(&p, &Message::RegisterTrigger(forwarded(&t)));
-                BindOutcome::Forwarded
-            }
-            Some(Provider::Builtin) => {
-                if t.trigger_type == type_id(TriggerKind::Cron) {
-                    events.push(Event::CronBound(t));
-                }
-                BindOutcome::Accepted
-            }
-            None => {
-                tracing::warn!(
-                    trigger_type = t.trigger_type,
-                    id,
-                    "[PENDING] no provider yet; binding parked"
-                );
-                BindOutcome::Parked
-            }
-        }
-    }
-
-    fn refuse(&self, owner: Option<&str>, t: &RegisterTrigger, error: ErrorBody) {
-        if let Some(owner) = owner {
-            self.send_to(
-                owner,
-                &Message::TriggerRegistrationResult(TriggerRegistrationResult {
-                    id: t.id.clone(),
-                    trigger_type: t.trigger_type.clone(),
-                    function_id: t.function_id.clone(),
-                    error: Some(error),
-                }),
-            );
-        }
-    }
-
-    /// Removes a binding. With `owner`, only that worker's bindings.
-    pub(crate) fn unregister_binding(&mut self, id: &str, owner: Option<&str>) -> bool {
-        let Some(binding) = self.bindings.get(id) else {
-            return false;
-        };
-        if owner.is_some() && binding.owner.as_deref() != owner {
-            return false;
-        }
-        let Some(binding) = self.bindings.remove(id) else {
-            return false;
-        };
-        if let Some(key) = &binding.served_by
-            && let Some(ProviderEntry {
-                provider: Provider::Worker(p),
-                ..
-            }) = self.providers.get(key)
-        {
-            self.send_to(
-                p,
-                &Message::UnregisterTrigger(UnregisterTrigger {
-                    id: id.to_string(),
-                    trigger_type: Some(binding.message.trigger_type.clone()),
-                }),
-            );
-        }
-        true
-    }
-
-    fn register_trigger_type(&mut self, worker_id: &str, namespace: &str, t: RegisterTriggerType) {
-        let ns = t.namespace.clone().unwrap_or_else(|| namespace.to_string());
-        let key = (ns, t.id.clone());
-        self.providers.insert(
-            key.clone(),
-            ProviderEntry {
-                provider: Provider::Worker(worker_id.to_string()),
-                message: Some(t),
-            },
-        );
-        // Replay every binding this provider now serves, parked ones included.
-        let ids: Vec<String> = self.bindings.keys().cloned().collect();
-        for id in ids {
-            let Some(binding) = self.bindings.get(&id) else {
-                continue;
-            };
-            if binding.message.trigger_type != key.1 {
-                continue;
-            }
-            let resolved = self.resolve_provider(&binding.message, &binding.origin_namespace);
-            if resolved.as_ref() != Some(&key) {
-                continue;
-            }
-            let frame = Message::RegisterTrigger(forwarded(&binding.message));
-            if let Some(b) = self.bindings.get_mut(&id) {
-                b.served_by = Some(key.clone());
-            }
-            self.send_to(worker_id, &frame);
-        }
-    }
-
-    /// A provider's verdict on a binding it was sent.
-    pub(crate) fn provider_verdict(&mut self, worker_id: &str, result: TriggerRegistrationResult) {
-        let Some(binding) = self.bindings.get(&result.id) else {
-            return;
-        };
-        let Some(key) = binding.served_by.clone() else {
-            return;
-        };
-        let is_provider = matches!(
-            self.providers.get(&key),
-            Some(ProviderEntry { provider: Provider::Worker(p), .. }) if p == worker_id
-        );
-        if !is_provider {
-            return;
-        }
-        if let Some(ack) = self.acks.remove(&result.id) {
-            let _ = ack.send(result.error.clone());
-        }
-        let Some(error) = result.error else { return };
-        let owner = binding.owner.clone();
-        if let Some(b) = self.bindings.get_mut(&result.id) {
-            b.served_by = None;
-        }
-        if let Some(owner) = owner {
-            self.send_to(
-                &owner,
-                &Message::TriggerRegistrationResult(TriggerRegistrationResult {
-                    error: Some(error),
-                    ..result
-                }),
-            );
-        }
-    }
-
     /// Everything that goes when a worker disconnects (or is evicted).
     pub(crate) fn remove_worker(&mut self, worker_id: &str, events: &mut Vec<Event>) {
         if self.workers.remove(worker_id).is_none() {
@@ -580,18 +318,6 @@ impl Core {
             json!({"event": "worker_disconnected", "worker_id": worker_id}),
         ));
     }
-
-    /// Active bindings of a builtin trigger type.
-    pub(crate) fn builtin_bindings(&self, trigger_type: &str) -> Vec<RegisterTrigger> {
-        let key = (DEFAULT_NAMESPACE.to_string(), trigger_type.to_string());
-        self.bindings
-            .values()
-            .filter(|b| {
-                b.message.trigger_type == trigger_type && b.served_by.as_ref() == Some(&key)
-            })
-            .map(|b| b.message.clone())
-            .collect()
-    }
 }
 
 /// What became of a binding.
@@ -600,16 +326,6 @@ pub(crate) enum BindOutcome {
     Forwarded,
     Parked,
     Refused(ErrorBody),
-}
-
-/// The binding as a provider receives it: namespaces only when not default.
-fn forwarded(t: &RegisterTrigger) -> RegisterTrigger {
-    let keep = |ns: &Option<String>| ns.clone().filter(|ns| ns != DEFAULT_NAMESPACE);
-    RegisterTrigger {
-        namespace: keep(&t.namespace),
-        trigger_namespace: keep(&t.trigger_namespace),
-        ..t.clone()
-    }
 }
 
 /// A fresh W3C traceparent (`00-<32 hex>-<16 hex>-01`), without a system
