@@ -9,7 +9,7 @@ use iii_protocol::RegisterTrigger;
 use serde_json::{Value, json};
 
 use crate::Shared;
-use crate::core::type_id;
+use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
 /// Parses an expression, with the engine's refusal message on error.

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::Shared;
-use crate::core::type_id;
+use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
 type Reply = Response<Full<Bytes>>;

@@ -61,8 +61,10 @@ mod conn;
 mod core;
 mod cron;
 mod http;
+mod kinds;
 mod kv;
 mod queue;
+mod validate;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -74,7 +76,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::core::{Caller, Core, Event, type_id};
+use crate::core::{Caller, Core, Event};
+use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
 pub use queue::DeadLetter;

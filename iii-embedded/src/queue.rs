@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Shared;
-use crate::core::type_id;
+use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
 /// A queued job the built-in queue gave up on.

@@ -7,7 +7,9 @@ use iii_protocol::{
     TriggerRegistrationResult, UnregisterTrigger,
 };
 
-use super::{BindOutcome, Binding, Core, Event, FunctionEntry, Provider, ProviderEntry, type_id};
+use super::{BindOutcome, Binding, Core, Event, FunctionEntry, Provider, ProviderEntry};
+use crate::kinds::type_id;
+use crate::validate::validate_builtin_binding;
 
 impl Core {
     /// Applies a registration message for `worker_id` in its namespace.
@@ -130,7 +132,7 @@ impl Core {
             .and_then(|key| self.providers.get(key))
             .map(|p| p.provider.clone());
         if let Some(Provider::Builtin) = provider
-            && let Err(reason) = crate::builtins::validate_builtin_binding(&t)
+            && let Err(reason) = validate_builtin_binding(&t)
         {
             let error = ErrorBody::new("trigger_registration_failed", reason);
             self.refuse(owner, &t, error.clone());

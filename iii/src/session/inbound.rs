@@ -14,8 +14,7 @@ use futures_util::stream::SplitStream;
 use iii_protocol::Message;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use super::open::Socket;
-use super::{End, Failure, Fatal, Inbound, Keepalive, PONG, Session, dead};
+use super::{End, Failure, Fatal, Inbound, Keepalive, PONG, Session, Socket, dead, preview};
 
 /// Reads frames until the session ends, then tears it down.
 pub(super) async fn read_loop(
@@ -94,12 +93,6 @@ fn handle(session: &Session, handler: &dyn Inbound, text: &str) -> Option<Fatal>
     None
 }
 
-/// At most the first 200 characters of `text`, cut on a char boundary.
-pub(crate) fn preview(text: &str) -> &str {
-    let end = text.char_indices().nth(200).map_or(text.len(), |(i, _)| i);
-    &text[..end]
-}
-
 /// When the reader last saw a frame, as milliseconds since it started.
 struct LastSeen {
     epoch: Instant,
@@ -142,16 +135,5 @@ async fn keep_alive(session: Session, seen: Arc<LastSeen>, keepalive: Keepalive)
         if session.ping().is_err() {
             return;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::preview;
-
-    #[test]
-    fn previews_cut_on_char_boundaries() {
-        let long = "é".repeat(500);
-        assert_eq!(preview(&long).chars().count(), 200);
     }
 }

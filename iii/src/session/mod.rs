@@ -28,7 +28,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iii_protocol::{ErrorBody, InvocationResult, Message, RegistrationRejected};
+use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -36,6 +38,16 @@ use crate::sync::lock;
 pub(crate) use open::{OpenError, Settings, open};
 use outbound::{Out, Outbound, Sink};
 use pending::PendingCalls;
+
+/// A connection to the engine.
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// At most the first 200 characters of `text`, cut on a char boundary (for
+/// logging frames).
+fn preview(text: &str) -> &str {
+    let end = text.char_indices().nth(200).map_or(text.len(), |(i, _)| i);
+    &text[..end]
+}
 
 /// The JSON keepalive frame.
 const PING: &str = "{\"type\":\"ping\"}";

@@ -5,18 +5,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use iii_protocol::{Message, WorkerRegistered};
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{End, Fatal, Inbound, Keepalive, Session, inbound, outbound};
+use super::{End, Fatal, Inbound, Keepalive, Session, Socket, inbound, outbound, preview};
 use crate::error::Error;
-
-pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Bytes read from the socket per read call. tungstenite zero-fills its
 /// whole read window before every read (128 KiB by default); frames are
@@ -171,7 +167,7 @@ async fn read_welcome(
             }
             _ => tracing::debug!(
                 "ignoring a frame before `workerregistered`: {}",
-                inbound::preview(text)
+                preview(text)
             ),
         }
     }

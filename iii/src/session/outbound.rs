@@ -33,8 +33,7 @@ use futures_util::stream::SplitSink;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::{self, Message as Frame};
 
-use super::open::Socket;
-use super::{Session, dead};
+use super::{Session, Socket, dead};
 use crate::sync::lock;
 
 /// What the writer is asked to do, in order.

@@ -204,3 +204,9 @@ async fn a_pings_number_is_proved_by_its_pong() {
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"before\""));
     assert_eq!(next(&mut seen).await.as_deref(), Some(PING));
 }
+
+#[test]
+fn previews_cut_on_char_boundaries() {
+    let long = "é".repeat(500);
+    assert_eq!(preview(&long).chars().count(), 200);
+}
