@@ -4,7 +4,8 @@
 //! type namespace (for `worker.call_fn::<name>(..)`), and one
 //! `const _: () = { .. }` block holding the link-time registration, the
 //! builders of the function and its triggers, and type checks spanned at
-//! the user's tokens. Every path is absolute (`::iii::..` or `crate = ..`).
+//! the user's tokens. Every path is absolute and goes through
+//! `::iii::__private` (or `crate = ..`), so the builders can change freely.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};

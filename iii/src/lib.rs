@@ -140,6 +140,9 @@ pub use iii_protocol::RegisterService;
 /// Every kind also takes `metadata = {..}`, delivered with each fire
 /// ([`Context::metadata`]). `condition` and `middleware` are reserved.
 ///
+/// A binding's target resolves in the worker's own namespace. An `http`
+/// function that returns nothing (`()`) answers 204 No Content.
+///
 /// ```no_run
 /// #[iii::function(id = "reports::nightly")]
 /// #[iii::trigger(cron, expression = "0 0 3 * * *")]
