@@ -1,7 +1,7 @@
 //! The worker: builder, connection state, registrations, shutdown.
 //!
 //! The worker keeps what outlives a connection (settings, registrations,
-//! state) and holds the live [`Session`], if any. Every frame goes out
+//! state) and holds the live session, if any. Every frame goes out
 //! through a session; nothing here touches a socket.
 
 mod builder;
