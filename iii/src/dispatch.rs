@@ -57,7 +57,7 @@ pub(crate) fn take_caller(data: &mut Value) -> Option<String> {
 
 /// Sends the answer to one invocation. A result over the frame limit is
 /// replaced by an error saying so, so the caller is never left waiting.
-async fn answer(worker: &Worker, session: &Session, reply: InvocationResult) {
+fn answer(worker: &Worker, session: &Session, reply: InvocationResult) {
     let id = reply.invocation_id;
     let function_id = reply.function_id.clone();
     let frame = worker.encode(&Message::InvocationResult(reply), || {
@@ -82,7 +82,7 @@ async fn answer(worker: &Worker, session: &Session, reply: InvocationResult) {
             }
         }
     };
-    if !worker.send_on(session, frame).await {
+    if !worker.send_on(session, frame) {
         tracing::warn!(%id, "could not send a result: not connected; the caller gets `invocation_stopped`");
     }
 }
@@ -107,11 +107,8 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                     worker.name()
                 ),
             );
-            let (worker, session) = (worker.clone(), session.clone());
-            tokio::spawn(async move {
-                let refusal = InvocationResult::new(id, function_id, Err(body));
-                answer(&worker, &session, refusal).await;
-            });
+            let refusal = InvocationResult::new(id, function_id, Err(body));
+            answer(worker, session, refusal);
         }
         return;
     }
@@ -163,8 +160,7 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
             &worker,
             &session,
             InvocationResult::new(id, function_id, outcome),
-        )
-        .await;
+        );
     });
 }
 
@@ -218,7 +214,7 @@ fn provider_register(worker: &Worker, session: &Session, binding: RegisterTrigge
         });
         match crate::worker::encode_frame(&verdict) {
             Ok(frame) => {
-                if !worker.send_on(&session, frame).await {
+                if !worker.send_on(&session, frame) {
                     tracing::debug!("could not send a binding verdict: not connected");
                 }
             }

@@ -219,11 +219,12 @@ impl Invocation {
     }
 
     /// Sends the call without waiting for a result. Returns once the frame is
-    /// written to the connection; fails if there is none.
+    /// queued on the connection (written at once when the socket takes it);
+    /// fails if there is none.
     pub async fn void(mut self) -> Result<(), Error> {
         self.action = Some(TriggerAction::Void);
         let frame = self.frame(None)?;
-        send(&self.worker, frame, self.function_id).await
+        send(&self.worker, frame, self.function_id)
     }
 
     /// Hands the call to the engine's queue named `queue` and returns the
@@ -256,23 +257,23 @@ fn live_session(worker: &Worker, function_id: &str) -> Result<Session, Error> {
 }
 
 /// The error for a frame the session did not take.
-fn refused(error: SendError, function_id: String) -> Error {
+fn refused(worker: &Worker, error: SendError, function_id: String) -> Error {
     match error {
         SendError::TooLarge { size, limit } => Error::FrameTooLarge {
             what: format!("the call to `{function_id}`"),
             size,
             limit,
         },
+        SendError::Closed(_) if worker.is_shutting_down() => Error::Shutdown { function_id },
         SendError::Closed(_) => Error::ConnectionLost { function_id },
     }
 }
 
-async fn send(worker: &Worker, frame: String, function_id: String) -> Result<(), Error> {
+fn send(worker: &Worker, frame: String, function_id: String) -> Result<(), Error> {
     let session = live_session(worker, &function_id)?;
     session
-        .send_now(frame)
-        .await
-        .map_err(|error| refused(error, function_id))
+        .send(frame)
+        .map_err(|error| refused(worker, error, function_id))
 }
 
 /// Stops waiting for a call if its future is dropped before the answer.
@@ -305,19 +306,22 @@ async fn round_trip(call: Invocation, timeout: Duration) -> Result<(String, Valu
         id,
         answered: false,
     };
-    let answered = async {
-        let answer = session.call(id, frame).await?;
-        Ok::<_, SendError>(answer.await)
+    let answer = match session.call(id, frame) {
+        Ok(answer) => answer,
+        Err(refusal) => {
+            // Never registered, so nothing to forget.
+            forget.answered = true;
+            return Err(refused(&worker, refusal, function_id));
+        }
     };
-    let outcome = tokio::time::timeout(timeout, answered).await;
-    // An answered call was removed by the reader; a refused one never waited.
-    forget.answered = matches!(outcome, Ok(Ok(Ok(_))) | Ok(Err(_)));
+    let outcome = tokio::time::timeout(timeout, answer).await;
+    // An answered call was removed by the reader.
+    forget.answered = matches!(outcome, Ok(Ok(_)));
     drop(forget);
     match outcome {
-        Ok(Ok(Ok(Ok(value)))) => Ok((function_id, value)),
-        Ok(Ok(Ok(Err(failure)))) => Err(failure_error(failure, function_id, worker.url())),
-        Ok(Ok(Err(_dropped))) => Err(Error::ConnectionLost { function_id }),
-        Ok(Err(refusal)) => Err(refused(refusal, function_id)),
+        Ok(Ok(Ok(value))) => Ok((function_id, value)),
+        Ok(Ok(Err(failure))) => Err(failure_error(failure, function_id, worker.url())),
+        Ok(Err(_dropped)) => Err(Error::ConnectionLost { function_id }),
         Err(_elapsed) => Err(Error::Timeout {
             function_id,
             timeout,

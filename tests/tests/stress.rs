@@ -16,8 +16,8 @@ use iii_protocol::Message;
 use iii_tests::fake::{FakeEngine, Mode};
 use serde_json::json;
 
-const ROUNDS: usize = 200;
-const PER_KIND: usize = 8;
+const ROUNDS: usize = 1000;
+const PER_KIND: usize = 16;
 const LATE: Duration = Duration::from_millis(100);
 
 /// Which frame a raced send produced, and when its sender was done.

@@ -25,6 +25,8 @@ pub(super) async fn read_loop(
 ) -> End {
     let seen = Arc::new(LastSeen::new());
     let pinger = tokio::spawn(keep_alive(session.clone(), seen.clone(), keepalive));
+    // Whatever ends this task, a panic included, ends the session.
+    let teardown = Teardown(session.clone());
     let mut death = session.death();
     let end = loop {
         let frame = tokio::select! {
@@ -62,7 +64,21 @@ pub(super) async fn read_loop(
         End::Lost(_) => Failure::Lost,
         End::Fatal(fatal) => Failure::Fatal(fatal.clone()),
     });
+    drop(teardown);
     end
+}
+
+/// Ends the session if the reader stops without doing so itself (a panic
+/// in a frame handler), so no call is left on a socket nobody reads.
+struct Teardown(Session);
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if self.0.is_open() {
+            self.0.kill("the session's reader stopped");
+            self.0.fail_pending(|| Failure::Lost);
+        }
+    }
 }
 
 /// Handles one text frame. `Some` ends the session for good.
@@ -124,16 +140,21 @@ async fn keep_alive(session: Session, seen: Arc<LastSeen>, keepalive: Keepalive)
     let mut ticker = tokio::time::interval(keepalive.interval.max(Duration::from_millis(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
+    let mut death = session.death();
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            biased;
+            _ = dead(&mut death) => return,
+            _ = ticker.tick() => {}
+        }
         let silent = seen.silence();
         if silent >= keepalive.idle_timeout {
             tracing::warn!("no frame from the engine for {silent:?}; dropping the connection");
             session.kill(format!("no frame from the engine for {silent:?}"));
             return;
         }
-        if session.ping().is_err() {
-            return;
-        }
+        // A closing session takes no ping, but a silent engine must still
+        // end it: keep watching until it is dead (the reader aborts this).
+        let _ = session.ping();
     }
 }

@@ -1,15 +1,14 @@
 //! One WebSocket connection to the engine, and the only code that touches
 //! its socket.
 //!
-//! A [`Session`] is a cheap handle to one open connection. It queues frames,
-//! registers calls waiting for their `invocationresult`, and pings. Three
-//! tasks serve it:
+//! A [`Session`] is a cheap handle to one open connection. It sends frames
+//! (never waiting: see [`outbound`] for how a frame is written by its
+//! sender when the socket takes it at once, and by the writer task
+//! otherwise, and why none is ever left behind), registers calls waiting
+//! for their `invocationresult`, and pings. Three tasks serve it:
 //!
-//! - the **writer** ([`outbound`]) owns the socket's sink: it takes every
-//!   queued frame in order, writes as many as are ready, flushes, and waits
-//!   for more. It is the only writer, and it looks at the queue again after
-//!   every flush, so a queued frame never waits for an unrelated later
-//!   write;
+//! - the **writer** ([`outbound::background`]) is the only code that waits
+//!   on the socket's sink;
 //! - the **reader** ([`inbound`]) owns the stream: it completes pending
 //!   calls, counts pongs, answers pings, and hands every other frame to the
 //!   worker's [`Inbound`] handler;
@@ -135,6 +134,8 @@ struct Shared {
     pongs: watch::Sender<u64>,
     /// Set once, with the reason, when the socket is gone.
     dead: watch::Sender<Option<String>>,
+    /// Set once the worker is announced on this session.
+    ready: watch::Sender<bool>,
     /// The largest frame this session sends, in bytes.
     max_frame: usize,
 }
@@ -156,6 +157,7 @@ impl Session {
                 pings: Mutex::new(0),
                 pongs: watch::channel(0).0,
                 dead: watch::channel(None).0,
+                ready: watch::channel(false).0,
                 max_frame,
             }),
         }
@@ -171,8 +173,10 @@ impl Session {
         !self.shared.outbound.is_closed() && self.shared.dead.borrow().is_none()
     }
 
-    /// Queues a frame, checking its size.
-    fn push(&self, frame: String) -> Result<(), SendError> {
+    /// Queues a frame, checking its size, and writes it from this task if
+    /// the socket takes it at once (else the session's writer task does).
+    /// Never waits. Frames go out in the order they were queued.
+    pub(crate) fn send(&self, frame: String) -> Result<(), SendError> {
         if frame.len() > self.shared.max_frame {
             return Err(SendError::TooLarge {
                 size: frame.len(),
@@ -185,35 +189,22 @@ impl Session {
             .map_err(|refused| match refused {
                 Out::Frame(frame) => SendError::Closed(frame),
                 Out::Close => SendError::Closed(String::new()),
-            })
-    }
-
-    /// Queues a frame for the background writer (for synchronous code).
-    /// Never waits; the frame goes out after every frame queued before it.
-    pub(crate) fn send(&self, frame: String) -> Result<(), SendError> {
-        self.push(frame)?;
-        self.shared.outbound.wake();
+            })?;
+        self.write();
         Ok(())
     }
 
-    /// Queues a frame and writes the queue from this task (unless another
-    /// task is writing it already).
-    pub(crate) async fn send_now(&self, frame: String) -> Result<(), SendError> {
-        self.push(frame)?;
-        self.write().await;
-        Ok(())
+    /// Writes what is queued without waiting; a socket that fails ends the
+    /// session (the frame's fate is then that of every queued frame).
+    fn write(&self) {
+        if let Err(e) = self.shared.outbound.try_drive() {
+            self.kill(format!("writing to the engine failed: {e}"));
+        }
     }
 
-    /// Writes what is queued from this task, unless another task is
-    /// writing it already (which then writes it all).
-    async fn write(&self) {
-        self.shared.outbound.drive(self).await;
-    }
-
-    /// Registers a call waiting for `invocation_id`, then queues its frame
-    /// and writes the queue from this task. The receiver gets the result,
-    /// or the failure that ended the session.
-    pub(crate) async fn call(
+    /// Registers a call waiting for `invocation_id`, then sends its frame.
+    /// The receiver gets the result, or the failure that ended the session.
+    pub(crate) fn call(
         &self,
         invocation_id: Uuid,
         frame: String,
@@ -222,11 +213,10 @@ impl Session {
         if !lock(&self.shared.pending).insert(invocation_id, reply) {
             return Err(SendError::Closed(frame));
         }
-        if let Err(e) = self.push(frame) {
+        if let Err(e) = self.send(frame) {
             lock(&self.shared.pending).remove(&invocation_id);
             return Err(e);
         }
-        self.write().await;
         Ok(answer)
     }
 
@@ -259,7 +249,7 @@ impl Session {
         }
     }
 
-    /// Queues a ping and returns its number: the pong count that proves the
+    /// Sends a ping and returns its number: the pong count that proves the
     /// engine has read everything queued before it.
     pub(crate) fn ping(&self) -> Result<u64, SendError> {
         let mut pings = lock(&self.shared.pings);
@@ -287,17 +277,38 @@ impl Session {
         }
     }
 
-    /// Ends the session at once (the socket is broken or silent).
+    /// Ends the session at once (the socket is broken or silent): no frame
+    /// is taken from now on, those still queued are dropped, the reader
+    /// fails the calls still pending, and the socket is released.
     pub(crate) fn kill(&self, reason: impl Into<String>) {
         let reason = reason.into();
-        self.shared.dead.send_if_modified(|dead| {
+        let first = self.shared.dead.send_if_modified(|dead| {
             if dead.is_none() {
-                *dead = Some(reason);
+                *dead = Some(reason.clone());
                 true
             } else {
                 false
             }
         });
+        if first {
+            self.shared.outbound.refuse_rest(&reason);
+        }
+    }
+
+    /// Marks the session announced: the engine has applied everything sent
+    /// before `engine::workers::register` (it holds registrations until then).
+    pub(crate) fn mark_ready(&self) {
+        self.shared.ready.send_replace(true);
+    }
+
+    /// Waits until the session is announced; `false` if it died first.
+    pub(crate) async fn ready(&self) -> bool {
+        let mut ready = self.shared.ready.subscribe();
+        let mut death = self.death();
+        tokio::select! {
+            reached = ready.wait_for(|r| *r) => reached.is_ok(),
+            _ = dead(&mut death) => *self.shared.ready.borrow(),
+        }
     }
 
     /// A receiver to wait on with [`dead`].

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use iii_protocol::{Message, WorkerRegistered};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as Frame;
@@ -45,21 +46,32 @@ pub(crate) enum OpenError {
     Fatal(Error),
 }
 
-/// An open session, its welcome, and its reader (which returns why the
-/// session ended).
+/// A session whose socket is open and welcomed, but not read yet: the
+/// caller sends its first frames (`reattach`, the replay) before
+/// [`Opened::start`], so nothing the session answers on its own (a pong,
+/// a keepalive ping) can go ahead of them.
 pub(crate) struct Opened {
     pub(crate) session: Session,
     pub(crate) welcome: WorkerRegistered,
-    pub(crate) reader: JoinHandle<End>,
+    stream: SplitStream<Socket>,
+    keepalive: Keepalive,
 }
 
-/// Dials the engine, reads its welcome and starts the session's tasks.
-/// Nothing is sent yet: the caller queues the first frames.
-pub(crate) async fn open(
-    settings: Settings<'_>,
-    timeout: Duration,
-    handler: Arc<dyn Inbound>,
-) -> Result<Opened, OpenError> {
+impl Opened {
+    /// Starts reading; the handle returns why the session ended.
+    pub(crate) fn start(self, handler: Arc<dyn Inbound>) -> JoinHandle<End> {
+        tokio::spawn(inbound::read_loop(
+            self.stream,
+            self.session,
+            handler,
+            self.keepalive,
+        ))
+    }
+}
+
+/// Dials the engine and reads its welcome. The session's writer runs; its
+/// reader starts with [`Opened::start`].
+pub(crate) async fn open(settings: Settings<'_>, timeout: Duration) -> Result<Opened, OpenError> {
     let started = Instant::now();
     let mut socket = dial(settings, timeout).await?;
     let remaining = timeout
@@ -69,16 +81,11 @@ pub(crate) async fn open(
     let (sink, stream) = socket.split();
     let session = Session::new(sink, settings.max_frame);
     tokio::spawn(outbound::background(session.clone()));
-    let reader = tokio::spawn(inbound::read_loop(
-        stream,
-        session.clone(),
-        handler,
-        settings.keepalive,
-    ));
     Ok(Opened {
         session,
         welcome,
-        reader,
+        stream,
+        keepalive: settings.keepalive,
     })
 }
 
@@ -155,6 +162,11 @@ async fn read_welcome(
         };
         let text = match &frame {
             Frame::Text(t) => t.as_str(),
+            // The engine writes text; binary JSON is read as the reader does.
+            Frame::Binary(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(_) => continue,
+            },
             Frame::Close(_) => return Err(retry(closed.into())),
             _ => continue,
         };

@@ -1,32 +1,31 @@
-//! The session's outbound side: a queue of frames and the one function that
-//! writes them.
+//! The session's outbound side: a queue of frames, and the two ways of
+//! writing it, which share one lock on the socket's sink.
 //!
-//! Every frame is pushed onto the queue, then [`Outbound::drive`] writes
-//! queued frames in order. `drive` is the only code that touches the
-//! socket's sink, and it runs in two kinds of task:
-//!
-//! - a task that sent a frame and can await drives the queue itself, so a
-//!   call or an answer costs no hop through another task (one thread
-//!   wake-up per frame, tens of microseconds on a small machine);
-//! - the session's background writer drives it for frames pushed from
-//!   synchronous code (registrations, pongs, keepalive pings).
+//! - [`Outbound::try_drive`] runs in the task that sent a frame. It writes
+//!   what is queued **without waiting**: if the lock is taken, or the socket
+//!   cannot take everything at once, it gives up at once. So a call or an
+//!   answer costs no hop through another task when the socket is free (one
+//!   thread wake-up per frame is tens of microseconds on a small machine),
+//!   and a sender never holds the sink while it waits for anything.
+//! - [`background`] is the session's writer task. It is the only code that
+//!   waits on the socket (for room to write, to flush, to close), and it is
+//!   always polled, so nothing it holds can stall.
 //!
 //! The invariant that keeps every frame moving: **whoever holds the sink
-//! looks at the queue again after releasing it.** A pusher that finds the
-//! sink taken returns at once; the holder was holding it at that moment,
-//! so its release, and the look after it, come after the push: it either
-//! wrote the frame already or sees it and drives again. Frames that are
-//! ready together go out in one flush.
+//! looks at the queue after releasing it**: a sender wakes the background
+//! writer if anything is left, and the writer drives again. A sender that
+//! finds the sink taken returns at once: the holder was holding it at that
+//! moment, so its look at the queue comes after the push.
 //!
-//! Cancellation: a frame leaves the queue only when the sink is ready to
-//! take it, in the same poll; and a drive dropped while it held the sink
-//! (its caller timed out) wakes the background writer, after the sink is
-//! released, to finish the job. So no accepted frame is lost or left
-//! unflushed.
+//! A frame leaves the queue only in the same poll that hands it to the sink,
+//! so abandoning a write (a sender giving up, or the writer dropped when the
+//! session dies) never loses a frame that was not yet in the sink.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
@@ -54,32 +53,39 @@ const BATCH: usize = 256;
 /// The queue and the sink of one session.
 pub(super) struct Outbound {
     queue: Mutex<Queue>,
-    /// `None` once a Close frame went out.
+    /// `None` once the session closed or died: the socket is released.
     sink: tokio::sync::Mutex<Option<Sink>>,
     /// Wakes the background writer.
     wake: Notify,
+    /// Tests widen the race this module is about: a sender keeps the sink
+    /// this many microseconds after writing, before it releases it.
+    #[cfg(test)]
+    pub(super) hold_after_write_us: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Out>,
-    /// No more frames are taken: the session closed or died.
+    /// No more frames are taken: the session is closing or dead.
     closed: bool,
 }
 
-/// A drive in progress: if it is dropped before it finished, the
-/// background writer takes over.
-struct Handover<'a> {
-    outbound: &'a Outbound,
-    armed: bool,
+/// Who is writing: a sender (never waits) or the background writer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writer {
+    Sender,
+    Background,
 }
 
-impl Drop for Handover<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.outbound.wake.notify_one();
-        }
-    }
+/// How a round of writing ended.
+enum Flow {
+    /// The queue was empty when the round ended.
+    Idle,
+    /// Stopped with frames still queued (a batch was full, or a Close is
+    /// left for the background writer).
+    More,
+    /// The Close frame went out.
+    Closed,
 }
 
 impl Outbound {
@@ -88,11 +94,12 @@ impl Outbound {
             queue: Mutex::new(Queue::default()),
             sink: tokio::sync::Mutex::new(Some(sink)),
             wake: Notify::new(),
+            #[cfg(test)]
+            hold_after_write_us: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// Queues `out`; hands it back if the session takes no more frames.
-    /// The caller then drives the queue or wakes the background writer.
     pub(super) fn push(&self, out: Out) -> Result<(), Out> {
         let mut queue = lock(&self.queue);
         if queue.closed {
@@ -105,7 +112,7 @@ impl Outbound {
         Ok(())
     }
 
-    /// Whether the queue takes frames.
+    /// Whether the queue still takes frames.
     pub(super) fn is_closed(&self) -> bool {
         lock(&self.queue).closed
     }
@@ -115,84 +122,19 @@ impl Outbound {
         self.wake.notify_one();
     }
 
-    /// Writes every queued frame from this task, unless another task holds
-    /// the sink (it then writes them: see the module docs).
-    pub(super) async fn drive(&self, session: &Session) {
-        loop {
-            // Declared before the sink guard, so on cancellation the sink is
-            // released before the background writer is woken.
-            let mut handover = Handover {
-                outbound: self,
-                armed: true,
-            };
-            let Ok(mut sink) = self.sink.try_lock() else {
-                handover.armed = false;
-                return;
-            };
-            let written = match sink.as_mut() {
-                Some(sink) => self.write_queued(sink).await,
-                None => Ok(Flow::Closed),
-            };
-            if matches!(written, Ok(Flow::Closed)) {
-                *sink = None;
-            }
-            handover.armed = false;
-            drop(sink);
-            match written {
-                Ok(Flow::More) => {}
-                Ok(Flow::Closed) => {
-                    session.kill("the worker closed the connection");
-                    return;
-                }
-                Err(e) => {
-                    let reason = format!("writing to the engine failed: {e}");
-                    session.kill(reason.clone());
-                    self.refuse_rest(&reason);
-                    return;
-                }
-            }
-            if lock(&self.queue).items.is_empty() {
-                return;
-            }
-        }
-    }
-
-    /// Writes queued frames (up to [`BATCH`]), then flushes. A frame is
-    /// taken off the queue only once the sink is ready for it.
-    async fn write_queued(&self, sink: &mut Sink) -> Result<Flow, tungstenite::Error> {
-        for _ in 0..BATCH {
-            poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
-            let Some(out) = lock(&self.queue).items.pop_front() else {
-                break;
-            };
-            match out {
-                Out::Frame(text) => sink.start_send_unpin(Frame::text(text))?,
-                Out::Close => {
-                    sink.send(Frame::Close(None)).await?;
-                    sink.close().await?;
-                    return Ok(Flow::Closed);
-                }
-            }
-        }
-        poll_fn(|cx| sink.poll_flush_unpin(cx)).await?;
-        Ok(Flow::More)
-    }
-
-    /// Refuses new frames once the socket is gone, and says how many queued
-    /// ones cannot go out. (Calls among them are failed by the reader;
-    /// answers and registrations are the engine's and the next session's to
-    /// redo.)
-    fn refuse_rest(&self, reason: &str) {
+    /// Takes no more frames and drops those queued (the socket is gone),
+    /// saying how many could not go out. Calls among them are failed by the
+    /// reader; answers and registrations are the engine's and the next
+    /// session's to redo.
+    pub(super) fn refuse_rest(&self, reason: &str) {
         let unsent = {
             let mut queue = lock(&self.queue);
             queue.closed = true;
-            let unsent = queue
+            queue
                 .items
-                .iter()
+                .drain(..)
                 .filter(|out| matches!(out, Out::Frame(_)))
-                .count();
-            queue.items.clear();
-            unsent
+                .count()
         };
         if unsent > 0 {
             tracing::warn!(
@@ -201,26 +143,127 @@ impl Outbound {
             );
         }
     }
+
+    /// Writes what is queued from the calling task without waiting for
+    /// anything; whatever it cannot finish at once goes to the background
+    /// writer. `Err` if the socket failed.
+    pub(super) fn try_drive(&self) -> Result<(), tungstenite::Error> {
+        let Ok(mut sink) = self.sink.try_lock() else {
+            // The holder looks at the queue after releasing the sink.
+            return Ok(());
+        };
+        let flow = match sink.as_mut() {
+            None => return Ok(()),
+            Some(sink) => {
+                let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+                match pin!(self.write_queued(sink, Writer::Sender)).poll(&mut cx) {
+                    Poll::Ready(result) => result?,
+                    // The socket is full or busy: the rest is the writer's.
+                    Poll::Pending => Flow::More,
+                }
+            }
+        };
+        #[cfg(test)]
+        {
+            let us = self
+                .hold_after_write_us
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if us > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(us));
+            }
+        }
+        drop(sink);
+        if matches!(flow, Flow::More) || !lock(&self.queue).items.is_empty() {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// Writes until the queue is empty, waiting for the socket as needed.
+    /// Only the background writer calls it.
+    async fn drive(&self) -> Result<Flow, tungstenite::Error> {
+        loop {
+            let mut sink = self.sink.lock().await;
+            let Some(open) = sink.as_mut() else {
+                return Ok(Flow::Closed);
+            };
+            let flow = self.write_queued(open, Writer::Background).await?;
+            if matches!(flow, Flow::Closed) {
+                *sink = None;
+                return Ok(Flow::Closed);
+            }
+            drop(sink);
+            if lock(&self.queue).items.is_empty() {
+                return Ok(Flow::Idle);
+            }
+        }
+    }
+
+    /// Writes queued frames (up to [`BATCH`]), then flushes. A frame is
+    /// taken off the queue only once the sink is ready for it. A sender
+    /// leaves a Close for the background writer.
+    async fn write_queued(
+        &self,
+        sink: &mut Sink,
+        writer: Writer,
+    ) -> Result<Flow, tungstenite::Error> {
+        let mut flow = Flow::Idle;
+        for _ in 0..BATCH {
+            poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
+            let out = {
+                let mut queue = lock(&self.queue);
+                match queue.items.front() {
+                    None => break,
+                    Some(Out::Close) if writer == Writer::Sender => {
+                        flow = Flow::More;
+                        break;
+                    }
+                    Some(_) => queue.items.pop_front(),
+                }
+            };
+            match out {
+                Some(Out::Frame(text)) => sink.start_send_unpin(Frame::text(text))?,
+                Some(Out::Close) => {
+                    sink.send(Frame::Close(None)).await?;
+                    sink.close().await?;
+                    return Ok(Flow::Closed);
+                }
+                None => break,
+            }
+        }
+        poll_fn(|cx| sink.poll_flush_unpin(cx)).await?;
+        if matches!(flow, Flow::Idle) && !lock(&self.queue).items.is_empty() {
+            flow = Flow::More;
+        }
+        Ok(flow)
+    }
 }
 
-enum Flow {
-    More,
-    Closed,
-}
-
-/// The session's background writer: drives the queue for synchronous
-/// pushers and for drives that were dropped, until the session dies.
+/// The session's writer task: drives the queue whenever a sender leaves
+/// work, until the session closes or dies; then releases the socket.
 pub(super) async fn background(session: Session) {
     let outbound = &session.shared.outbound;
     let mut death = session.death();
-    loop {
+    let reason = loop {
         tokio::select! {
             biased;
-            reason = dead(&mut death) => {
-                outbound.refuse_rest(&reason);
-                return;
-            }
-            _ = outbound.wake.notified() => outbound.drive(&session).await,
+            reason = dead(&mut death) => break reason,
+            _ = outbound.wake.notified() => {}
         }
-    }
+        let written = tokio::select! {
+            biased;
+            reason = dead(&mut death) => break reason,
+            written = outbound.drive() => written,
+        };
+        match written {
+            Ok(Flow::Idle | Flow::More) => {}
+            Ok(Flow::Closed) => {
+                session.kill("the worker closed the connection");
+            }
+            Err(e) => session.kill(format!("writing to the engine failed: {e}")),
+        }
+    };
+    outbound.refuse_rest(&reason);
+    // The socket closes once the reader's half is gone too.
+    *outbound.sink.lock().await = None;
 }

@@ -18,6 +18,24 @@ type Seen = mpsc::UnboundedReceiver<Option<String>>;
 /// An engine that welcomes one worker, answers pings if asked, records
 /// every frame, and drops the socket when `drop` fires.
 async fn engine(answer_pings: bool) -> (String, Seen, mpsc::UnboundedSender<()>) {
+    engine_sending(answer_pings, Vec::new()).await
+}
+
+/// Like [`engine`], sending `first` right after the welcome.
+async fn engine_sending(
+    answer_pings: bool,
+    first: Vec<&'static str>,
+) -> (String, Seen, mpsc::UnboundedSender<()>) {
+    engine_with(answer_pings, first, None).await
+}
+
+/// Like [`engine_sending`], also sending `reply` after the first frame it
+/// receives.
+async fn engine_with(
+    answer_pings: bool,
+    first: Vec<&'static str>,
+    mut reply: Option<&'static str>,
+) -> (String, Seen, mpsc::UnboundedSender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("ws://{}", listener.local_addr().expect("addr"));
     let (seen_tx, seen) = mpsc::unbounded_channel();
@@ -29,6 +47,9 @@ async fn engine(answer_pings: bool) -> (String, Seen, mpsc::UnboundedSender<()>)
             .expect("upgrade");
         let welcome = r#"{"type":"workerregistered","worker_id":"w-1","reattach_token":"t-1"}"#;
         ws.send(Frame::text(welcome)).await.expect("welcome");
+        for frame in first {
+            ws.send(Frame::text(frame)).await.expect("first frames");
+        }
         loop {
             tokio::select! {
                 frame = ws.next() => match frame {
@@ -37,6 +58,9 @@ async fn engine(answer_pings: bool) -> (String, Seen, mpsc::UnboundedSender<()>)
                             let _ = ws.send(Frame::text(PONG)).await;
                         }
                         let _ = seen_tx.send(Some(text.as_str().to_string()));
+                        if let Some(reply) = reply.take() {
+                            let _ = ws.send(Frame::text(reply)).await;
+                        }
                     }
                     Some(Ok(Frame::Close(_))) => { let _ = seen_tx.send(None); }
                     Some(Ok(_)) => {}
@@ -56,8 +80,21 @@ impl Inbound for Ignore {
     }
 }
 
-async fn connect(url: &str, max_frame: usize) -> open::Opened {
-    let settings = Settings {
+/// A handler with a bug: it panics on every frame it gets.
+struct Panics;
+impl Inbound for Panics {
+    fn on_message(&self, _: &Session, message: Message) -> Option<Fatal> {
+        panic!("a handler bug on {message:?}")
+    }
+}
+
+struct Conn {
+    session: Session,
+    reader: tokio::task::JoinHandle<End>,
+}
+
+fn settings(url: &str, max_frame: usize) -> Settings<'_> {
+    Settings {
         url,
         headers: &[],
         max_frame,
@@ -65,10 +102,22 @@ async fn connect(url: &str, max_frame: usize) -> open::Opened {
             interval: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(120),
         },
-    };
-    open(settings, Duration::from_secs(5), Arc::new(Ignore))
+    }
+}
+
+async fn connect_with(url: &str, max_frame: usize, handler: Arc<dyn Inbound>) -> Conn {
+    let opened = open(settings(url, max_frame), Duration::from_secs(5))
         .await
-        .expect("open")
+        .expect("open");
+    let session = opened.session.clone();
+    Conn {
+        session,
+        reader: opened.start(handler),
+    }
+}
+
+async fn connect(url: &str, max_frame: usize) -> Conn {
+    connect_with(url, max_frame, Arc::new(Ignore)).await
 }
 
 async fn next(seen: &mut Seen) -> Option<String> {
@@ -143,7 +192,6 @@ async fn pending_calls_fail_when_the_engine_drops_the_socket() {
     let answer = opened
         .session
         .call(id, "\"call\"".into())
-        .await
         .expect("registered");
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"call\""));
     drop.send(()).expect("drop");
@@ -159,10 +207,7 @@ async fn pending_calls_fail_when_the_engine_drops_the_socket() {
     assert!(matches!(end, End::Lost(_)), "{end:?}");
     assert!(
         matches!(
-            opened
-                .session
-                .call(Uuid::from_u128(8), "\"late\"".into())
-                .await,
+            opened.session.call(Uuid::from_u128(8), "\"late\"".into()),
             Err(SendError::Closed(_))
         ),
         "a dead session takes no calls"
@@ -177,7 +222,6 @@ async fn results_complete_their_call_and_strays_are_ignored() {
     let answer = opened
         .session
         .call(id, "\"call\"".into())
-        .await
         .expect("registered");
     next(&mut seen).await;
     let result = iii_protocol::InvocationResult::new(id, "f", Ok(serde_json::json!(5)));
@@ -209,4 +253,97 @@ async fn a_pings_number_is_proved_by_its_pong() {
 fn previews_cut_on_char_boundaries() {
     let long = "é".repeat(500);
     assert_eq!(preview(&long).chars().count(), 200);
+}
+
+#[tokio::test]
+async fn a_killed_session_takes_no_frame_and_no_call() {
+    let (url, mut seen, _drop) = engine(false).await;
+    let conn = connect(&url, 1 << 20).await;
+    conn.session.send("\"before\"".into()).expect("open");
+    assert_eq!(next(&mut seen).await.as_deref(), Some("\"before\""));
+    conn.session.kill("a test");
+    assert!(!conn.session.is_open());
+    assert!(
+        matches!(conn.session.send("\"after\"".into()), Err(SendError::Closed(f)) if f == "\"after\""),
+        "refused at once, and handed back for another session"
+    );
+    assert!(matches!(
+        conn.session.call(Uuid::from_u128(9), "\"call\"".into()),
+        Err(SendError::Closed(_))
+    ));
+    let end = tokio::time::timeout(Duration::from_secs(5), conn.reader)
+        .await
+        .expect("the reader ends")
+        .expect("join");
+    assert!(matches!(end, End::Lost(reason) if reason == "a test"));
+    let after = tokio::time::timeout(Duration::from_secs(5), seen.recv())
+        .await
+        .expect("the engine sees the socket go within 5 s");
+    assert_eq!(
+        after, None,
+        "the socket is released, with no frame after the kill"
+    );
+}
+
+/// What the caller sends before starting the reader goes out before
+/// anything the session says on its own (here, the pong to the engine's
+/// ping that arrives right after the welcome).
+#[tokio::test]
+async fn first_frames_go_ahead_of_the_sessions_own() {
+    let (url, mut seen, _drop) = engine_sending(false, vec![r#"{"type":"ping"}"#]).await;
+    let opened = open(settings(&url, 1 << 20), Duration::from_secs(5))
+        .await
+        .expect("open");
+    tokio::time::sleep(Duration::from_millis(50)).await; // the ping is in
+    opened.session.send("\"reattach\"".into()).expect("first");
+    let _reader = opened.start(Arc::new(Ignore));
+    assert_eq!(next(&mut seen).await.as_deref(), Some("\"reattach\""));
+    assert_eq!(next(&mut seen).await.as_deref(), Some(PONG));
+}
+
+/// A handler that panics ends the session like a lost link: pending calls
+/// fail at once instead of waiting for their timeout.
+#[tokio::test]
+async fn a_panicking_handler_ends_the_session_and_fails_its_calls() {
+    // Once the call is in, the engine sends a frame only the handler handles.
+    let handled = r#"{"type":"unregistertrigger","id":"t"}"#;
+    let (url, _seen, _drop) = engine_with(false, vec![], Some(handled)).await;
+    let conn = connect_with(&url, 1 << 20, Arc::new(Panics)).await;
+    let answer = conn
+        .session
+        .call(Uuid::from_u128(11), "\"call\"".into())
+        .expect("registered");
+    let outcome = tokio::time::timeout(Duration::from_secs(5), answer)
+        .await
+        .expect("failed promptly")
+        .expect("answered");
+    assert!(matches!(outcome, Err(Failure::Lost)), "{outcome:?}");
+    assert!(!conn.session.is_open());
+    assert!(conn.reader.await.is_err(), "the reader panicked");
+}
+
+/// The race the outbound design is about, made wide: a sender holds the
+/// sink (here for 50 ms after writing) while another sender queues a frame
+/// and, finding the sink taken, leaves it. The holder must notice it after
+/// releasing the sink and hand it on; nothing else will write again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_queued_while_another_sender_writes_still_goes_out() {
+    let (url, mut seen, _drop) = engine(false).await;
+    let conn = connect(&url, 1 << 20).await;
+    conn.session
+        .shared
+        .outbound
+        .hold_after_write_us
+        .store(50_000, std::sync::atomic::Ordering::Relaxed);
+    let holder = conn.session.clone();
+    let first = tokio::task::spawn_blocking(move || holder.send("\"first\"".into()));
+    assert_eq!(next(&mut seen).await.as_deref(), Some("\"first\""));
+    // The first sender still holds the sink for a while.
+    conn.session.send("\"second\"".into()).expect("queued");
+    first.await.expect("join").expect("sent");
+    let second = tokio::time::timeout(Duration::from_secs(1), seen.recv())
+        .await
+        .expect("the second frame goes out without another write")
+        .expect("engine alive");
+    assert_eq!(second.as_deref(), Some("\"second\""));
 }

@@ -148,7 +148,10 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
             idle_timeout: config.idle_timeout,
         },
     };
-    let opened = session::open(settings, timeout, Arc::new(Dispatch::new(worker))).await?;
+    let opened = session::open(settings, timeout).await?;
+    // Whatever stops this function before the worker is announced (an
+    // error, or its caller giving up on `connect`) ends the new session.
+    let mut abandon = Abandon(Some(opened.session.clone()));
     let remaining = timeout
         .saturating_sub(started.elapsed())
         .max(Duration::from_millis(100));
@@ -161,8 +164,16 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
     );
     {
         let mut link = lock(&inner.link);
-        // Nobody else can send on the new session yet: reattach goes first,
-        // then the replay, in registration order.
+        // Checked under the lock that `shutdown` takes the session under:
+        // a session opened while the worker shuts down is never published.
+        if worker.is_shutting_down() {
+            return Err(OpenError::Retry(Error::Connect {
+                url: config.url.clone(),
+                reason: "the worker is shutting down".into(),
+            }));
+        }
+        // The reader has not started, so nothing can go ahead of reattach
+        // and the replay, in registration order.
         if let (Some(previous_worker_id), Some(token)) =
             (previous.worker_id, previous.reattach_token)
         {
@@ -184,25 +195,26 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
         }
         link.session = Some(opened.session.clone());
     }
+    let session = opened.session.clone();
+    let reader = opened.start(Arc::new(Dispatch::new(worker)));
 
     match announce(worker, remaining).await {
-        Ok(_) => Ok(opened.reader),
+        Ok(_) => {
+            session.mark_ready();
+            abandon.0 = None;
+            Ok(reader)
+        }
         Err(error) => {
             // End the session; its reader fails anything pending.
             {
                 let mut link = lock(&inner.link);
-                if link
-                    .session
-                    .as_ref()
-                    .is_some_and(|s| s.same(&opened.session))
-                {
+                if link.session.as_ref().is_some_and(|s| s.same(&session)) {
                     link.session = None;
                 }
             }
-            opened
-                .session
-                .kill(format!("announcing the worker failed: {error}"));
-            let end = tokio::time::timeout(Duration::from_secs(5), opened.reader).await;
+            abandon.0 = None;
+            session.kill(format!("announcing the worker failed: {error}"));
+            let end = tokio::time::timeout(Duration::from_secs(5), reader).await;
             match (end, error) {
                 (Ok(Ok(End::Fatal(fatal))), _) => {
                     Err(OpenError::Fatal(fatal.to_error(&config.url)))
@@ -212,6 +224,17 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
                 }
                 (_, other) => Err(OpenError::Retry(other)),
             }
+        }
+    }
+}
+
+/// Ends a session that was opened but never became the worker's.
+struct Abandon(Option<crate::session::Session>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            session.kill("the connection was abandoned before the worker was announced");
         }
     }
 }

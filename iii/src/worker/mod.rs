@@ -188,18 +188,15 @@ impl Worker {
     }
 
     /// Sends a frame on `session` if it is still open, else on whichever
-    /// session is live now (the engine may have reattached us meanwhile),
-    /// writing it from this task. `false` if neither takes it.
-    pub(crate) async fn send_on(&self, session: &Session, frame: String) -> bool {
-        let frame = match session.send_now(frame).await {
+    /// session is live now (the engine may have reattached us meanwhile).
+    /// `false` if neither takes it.
+    pub(crate) fn send_on(&self, session: &Session, frame: String) -> bool {
+        let frame = match session.send(frame) {
             Ok(()) => return true,
             Err(SendError::Closed(frame)) => frame,
             Err(SendError::TooLarge { .. }) => return false,
         };
-        match self.session() {
-            Some(live) => live.send_now(frame).await.is_ok(),
-            None => false,
-        }
+        self.session().is_some_and(|live| live.send(frame).is_ok())
     }
 
     /// Registers a function and starts serving it. The function is replayed
@@ -377,7 +374,10 @@ impl Worker {
             .ping()
             .map_err(|_| Error::Flush(FlushFailure::NotConnected))?;
         let timeout = self.inner.config.default_timeout;
-        match tokio::time::timeout(timeout, session.pongs_reach(target)).await {
+        // After a reconnect the engine holds registrations until the worker
+        // is announced, but answers pings at once: wait for both.
+        let done = async { session.pongs_reach(target).await && session.ready().await };
+        match tokio::time::timeout(timeout, done).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(Error::Flush(FlushFailure::ConnectionLost)),
             Err(_) => Err(Error::Flush(FlushFailure::Timeout(timeout))),
