@@ -20,6 +20,8 @@ pub enum Mode {
     Normal,
     /// Answer the register call, then never send anything again.
     SilentAfterRegister,
+    /// Never answer the register call (so `connect` never completes).
+    NoAnswerToRegister,
 }
 
 /// What one connection did.
@@ -31,6 +33,8 @@ pub struct Connection {
     pub frames: Vec<Option<Message>>,
     /// When each frame of `frames` arrived.
     pub arrived: Vec<Instant>,
+    /// The worker closed or dropped the socket.
+    pub closed: bool,
 }
 
 /// The fake engine.
@@ -42,6 +46,8 @@ pub struct FakeEngine {
     push: mpsc::UnboundedSender<String>,
     /// Bump to drop every live connection without a Close frame.
     drop_all: watch::Sender<u32>,
+    /// How long to wait before welcoming the next connections.
+    welcome_delay: Arc<Mutex<Duration>>,
 }
 
 impl FakeEngine {
@@ -55,6 +61,8 @@ impl FakeEngine {
         let (drop_all, _) = watch::channel(0u32);
         let dropper = drop_all.clone();
         let conns = connections.clone();
+        let welcome_delay: Arc<Mutex<Duration>> = Arc::default();
+        let delay = welcome_delay.clone();
         tokio::spawn(async move {
             let mut n = 0;
             while let Ok((stream, _)) = listener.accept().await {
@@ -62,6 +70,7 @@ impl FakeEngine {
                 let conns = conns.clone();
                 let push_rx = push_rx.clone();
                 let mut dropped = dropper.subscribe();
+                let delay = *delay.lock().expect("lock");
                 tokio::spawn(async move {
                     let headers = Arc::new(Mutex::new(BTreeMap::new()));
                     let seen = headers.clone();
@@ -87,9 +96,11 @@ impl FakeEngine {
                             headers: headers.lock().expect("lock").clone(),
                             frames: Vec::new(),
                             arrived: Vec::new(),
+                            closed: false,
                         });
                         all.len() - 1
                     };
+                    tokio::time::sleep(delay).await;
                     let welcome = Message::WorkerRegistered(WorkerRegistered {
                         worker_id: format!("w-{n}"),
                         reattach_token: Some(format!("t-{n}")),
@@ -101,7 +112,10 @@ impl FakeEngine {
                     loop {
                         tokio::select! {
                             frame = ws.next() => {
-                                let Some(Ok(frame)) = frame else { return };
+                                let Some(Ok(frame)) = frame else {
+                                    conns.lock().expect("lock")[index].closed = true;
+                                    return;
+                                };
                                 let Frame::Text(text) = frame else { continue };
                                 let message = protocol::decode(&text).ok();
                                 {
@@ -112,7 +126,7 @@ impl FakeEngine {
                                 if silent { continue; }
                                 let reply = match message {
                                     Some(Message::Ping) => Some(Message::Pong),
-                                    Some(Message::InvokeFunction(i)) if i.function_id == "engine::workers::register" => {
+                                    Some(Message::InvokeFunction(i)) if i.function_id == "engine::workers::register" && mode != Mode::NoAnswerToRegister => {
                                         if mode == Mode::SilentAfterRegister {
                                             silent = true;
                                         }
@@ -145,6 +159,7 @@ impl FakeEngine {
             connections,
             push,
             drop_all,
+            welcome_delay,
         }
     }
 
@@ -161,6 +176,11 @@ impl FakeEngine {
     /// Sends a raw text frame to the newest live connection.
     pub fn push(&self, text: impl Into<String>) {
         let _ = self.push.send(text.into());
+    }
+
+    /// Welcomes connections accepted from now on only after `delay`.
+    pub fn delay_welcome(&self, delay: Duration) {
+        *self.welcome_delay.lock().expect("lock") = delay;
     }
 
     /// Drops every live connection abruptly (no Close frame).

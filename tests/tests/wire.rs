@@ -579,3 +579,60 @@ async fn a_null_http_result_waits_for_a_stream_and_times_out_with_504() {
     );
     answer_nulls.abort();
 }
+
+/// A `connect` whose caller gives up (here: a timeout, the engine never
+/// answering the announcement) leaves no connection behind.
+#[tokio::test]
+async fn an_abandoned_connect_closes_its_connection() {
+    let fake = FakeEngine::start(Mode::NoAnswerToRegister).await;
+    let attempt = tokio::time::timeout(
+        Duration::from_millis(300),
+        Worker::builder()
+            .url(&fake.url)
+            .name("wire-abandoned")
+            .connect(),
+    )
+    .await;
+    assert!(attempt.is_err(), "connect was still waiting for the engine");
+    iii_tests::eventually(
+        Duration::from_secs(5),
+        "the abandoned connection to close",
+        || {
+            let closed = fake.connections().first().is_some_and(|c| c.closed);
+            async move { closed.then_some(()) }
+        },
+    )
+    .await;
+}
+
+/// Shutting down while a reconnect is still opening its connection leaves
+/// no connection behind, and shutdown does not wait out its timeout.
+#[tokio::test]
+async fn shutdown_during_a_reconnect_leaves_no_connection() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = reconnecting_worker(&fake, "wire-shutdown-reconnect").await;
+    fake.delay_welcome(Duration::from_millis(500));
+    fake.drop_connections();
+    iii_tests::eventually(Duration::from_secs(5), "the reconnect to dial", || {
+        let dialled = fake.connections().len() >= 2;
+        async move { dialled.then_some(()) }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    worker.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(worker.connection_state(), ConnectionState::Disconnected);
+    iii_tests::eventually(
+        Duration::from_secs(5),
+        "the reconnect's connection to close",
+        || {
+            let closed = fake.connections().get(1).is_some_and(|c| c.closed);
+            async move { closed.then_some(()) }
+        },
+    )
+    .await;
+}
