@@ -26,7 +26,7 @@ pub(super) async fn read_loop(
     let seen = Arc::new(LastSeen::new());
     let pinger = tokio::spawn(keep_alive(session.clone(), seen.clone(), keepalive));
     // Whatever ends this task, a panic included, ends the session.
-    let teardown = Teardown(session.clone());
+    let mut teardown = Teardown(Some(session.clone()));
     let mut death = session.death();
     let end = loop {
         let frame = tokio::select! {
@@ -64,19 +64,19 @@ pub(super) async fn read_loop(
         End::Lost(_) => Failure::Lost,
         End::Fatal(fatal) => Failure::Fatal(fatal.clone()),
     });
-    drop(teardown);
+    teardown.0 = None;
     end
 }
 
 /// Ends the session if the reader stops without doing so itself (a panic
 /// in a frame handler), so no call is left on a socket nobody reads.
-struct Teardown(Session);
+struct Teardown(Option<Session>);
 
 impl Drop for Teardown {
     fn drop(&mut self) {
-        if self.0.is_open() {
-            self.0.kill("the session's reader stopped");
-            self.0.fail_pending(|| Failure::Lost);
+        if let Some(session) = self.0.take() {
+            session.kill("the session's reader stopped");
+            session.fail_pending(|| Failure::Lost);
         }
     }
 }

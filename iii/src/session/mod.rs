@@ -132,7 +132,9 @@ struct Shared {
     pings: Mutex<u64>,
     /// Pongs received so far (the engine answers pings in order).
     pongs: watch::Sender<u64>,
-    /// Set once, with the reason, when the socket is gone.
+    /// Set once, with the reason, when the session is killed (the socket
+    /// broke or went silent, the worker closed it, or it was abandoned);
+    /// the socket is released soon after.
     dead: watch::Sender<Option<String>>,
     /// Set once the worker is announced on this session.
     ready: watch::Sender<bool>,

@@ -8,14 +8,18 @@
 //!   thread wake-up per frame is tens of microseconds on a small machine),
 //!   and a sender never holds the sink while it waits for anything.
 //! - [`background`] is the session's writer task. It is the only code that
-//!   waits on the socket (for room to write, to flush, to close), and it is
-//!   always polled, so nothing it holds can stall.
+//!   waits on the socket (for room to write, to flush, to close). It is a
+//!   task of its own, so it is always polled: a sender that stops being
+//!   polled (a caller's future parked in a `select!`) can never hold the
+//!   sink and stall the others.
 //!
 //! The invariant that keeps every frame moving: **whoever holds the sink
 //! looks at the queue after releasing it**: a sender wakes the background
 //! writer if anything is left, and the writer drives again. A sender that
 //! finds the sink taken returns at once: the holder was holding it at that
-//! moment, so its look at the queue comes after the push.
+//! moment, so its look at the queue comes after the push. (The only holds
+//! that end without that look are a failed write, which kills the session,
+//! and a written Close frame: either way the queue takes no more frames.)
 //!
 //! A frame leaves the queue only in the same poll that hands it to the sink,
 //! so abandoning a write (a sender giving up, or the writer dropped when the
@@ -81,10 +85,11 @@ enum Writer {
 enum Flow {
     /// The queue was empty when the round ended.
     Idle,
-    /// Stopped with frames still queued (a batch was full, or a Close is
-    /// left for the background writer).
+    /// Work is left for the background writer: frames still queued (a
+    /// batch was full, or a Close is left for it), or a socket that could
+    /// not take everything at once.
     More,
-    /// The Close frame went out.
+    /// The Close frame went out, or the sink was already released.
     Closed,
 }
 

@@ -181,8 +181,10 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
                 previous_worker_id,
                 reattach_token: Some(token),
             });
-            if let Ok(frame) = encode_frame(&reattach) {
-                let _ = opened.session.send(frame);
+            match encode_frame(&reattach).map(|frame| opened.session.send(frame)) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("could not send `reattach`: {e:?}"),
+                Err(e) => tracing::error!("could not send `reattach`: {e}"),
             }
         }
         for message in link.registry.replay() {
@@ -213,7 +215,10 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
                 }
             }
             abandon.0 = None;
-            session.kill(format!("announcing the worker failed: {error}"));
+            // A shutdown that took this session closes it gracefully.
+            if !worker.is_shutting_down() {
+                session.kill(format!("announcing the worker failed: {error}"));
+            }
             let end = tokio::time::timeout(Duration::from_secs(5), reader).await;
             match (end, error) {
                 (Ok(Ok(End::Fatal(fatal))), _) => {

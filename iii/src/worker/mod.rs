@@ -387,7 +387,8 @@ impl Worker {
     /// Stops the worker gracefully: new invocations are refused, running
     /// handlers get up to the shutdown timeout (10 s by default) to finish,
     /// outgoing calls still waiting fail with [`Error::Shutdown`], and the
-    /// socket is closed with a Close frame. Calling it again does nothing.
+    /// socket is closed with a Close frame (or dropped, if the engine does
+    /// not take it within 5 s). Calling it again does nothing.
     pub async fn shutdown(&self) {
         let first = !self.inner.shutdown.send_replace(true);
         if first {
@@ -402,15 +403,22 @@ impl Worker {
                 );
             }
             let session = lock(&self.inner.link).session.take();
-            if let Some(session) = session {
+            if let Some(session) = &session {
                 session.fail_pending(|| Failure::Shutdown);
                 // The writer sends what is queued, then a Close frame.
                 session.close();
             }
-        }
-        let supervisor = lock(&self.inner.supervisor).take();
-        if let Some(handle) = supervisor {
-            let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+            let supervisor = lock(&self.inner.supervisor).take();
+            if let Some(handle) = supervisor
+                && tokio::time::timeout(Duration::from_secs(5), handle)
+                    .await
+                    .is_err()
+                && let Some(session) = &session
+            {
+                // The engine did not take the Close frame (it stopped
+                // reading): drop the connection instead.
+                session.kill("the engine did not take the Close frame within 5 s");
+            }
         }
         if self.connection_state() != ConnectionState::Failed {
             self.inner.state.send_replace(ConnectionState::Disconnected);
