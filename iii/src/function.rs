@@ -154,16 +154,7 @@ impl FunctionHandle {
     /// Waits until the engine rejects this function. The engine sends no
     /// success acknowledgement, so pair this with a timeout.
     pub async fn rejected(&self) -> ErrorBody {
-        let mut status = self.status.clone();
-        loop {
-            if let Some(body) = status.borrow_and_update().clone() {
-                return body;
-            }
-            if status.changed().await.is_err() {
-                // The function was unregistered: it can no longer be rejected.
-                std::future::pending::<()>().await;
-            }
-        }
+        crate::sync::first_value(&self.status).await
     }
 
     /// Withdraws the function from the engine and stops serving it.

@@ -199,15 +199,7 @@ impl TriggerHandle {
     /// Waits until the binding is refused. The engine sends no success
     /// acknowledgement, so pair this with a timeout.
     pub async fn rejected(&self) -> ErrorBody {
-        let mut status = self.status.clone();
-        loop {
-            if let Some(body) = status.borrow_and_update().clone() {
-                return body;
-            }
-            if status.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
+        crate::sync::first_value(&self.status).await
     }
 
     /// Removes the binding.
