@@ -65,4 +65,25 @@ impl Context {
     pub fn worker(&self) -> &Worker {
         &self.worker
     }
+
+    /// Publishes `data` to `topic` (see [`Worker::publish`]): every
+    /// `subscribe` trigger on the topic fires with it.
+    ///
+    /// ```no_run
+    /// # async fn handler(order: serde_json::Value, ctx: iii::Context) -> Result<(), iii::Error> {
+    /// ctx.emit("orders.accepted", &order).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        data: &T,
+    ) -> Result<(), crate::Error> {
+        self.worker.publish(topic, data).await
+    }
+
+    /// The engine's key-value state (see [`Worker::state`]).
+    pub fn state(&self) -> crate::state::State {
+        self.worker.state()
+    }
 }

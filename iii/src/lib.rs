@@ -40,6 +40,7 @@ pub mod http;
 mod ids;
 pub mod invoke;
 pub mod linked;
+mod publish;
 pub mod schema;
 mod session;
 pub mod state;

@@ -709,3 +709,64 @@ async fn an_http_handler_that_returns_nothing_answers_204() {
         );
     }
 }
+
+/// A handler publishes through its context: `emit` reaches `subscribe`
+/// triggers, `publish_durable` reaches `queue` triggers.
+#[tokio::test]
+async fn handlers_emit_to_subscribers_and_publish_durably() {
+    let engine = engine().await;
+    let worker = engine.connect("emitter").await;
+    let (topic, jobs) = (unique("emitted"), unique("jobs"));
+    let (on_event, on_job, emit) = (fid("ev::on"), fid("ev::job"), fid("ev::emit"));
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let (jtx, mut queued) = mpsc::unbounded_channel();
+    for (id, tx) in [(&on_event, tx), (&on_job, jtx)] {
+        serve(
+            &worker,
+            Function::new(id, move |event: Value| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(event);
+                    Ok::<(), Error>(())
+                }
+            }),
+        )
+        .await;
+    }
+    let (t, j) = (topic.clone(), jobs.clone());
+    serve(
+        &worker,
+        Function::new(&emit, move |order: Value, ctx: Context| {
+            let (t, j) = (t.clone(), j.clone());
+            async move {
+                ctx.emit(&t, &order).await?;
+                ctx.worker().publish_durable(&j, &order).await?;
+                Ok::<(), Error>(())
+            }
+        }),
+    )
+    .await;
+    worker
+        .register_trigger(Trigger::new(&on_event, Subscribe::new(&topic)))
+        .expect("bind");
+    worker
+        .register_trigger(Trigger::new(&on_job, iii::trigger::Queue::new(&jobs)))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let (mut event, mut job) = (None, None);
+    while event.is_none() || job.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "got {event:?} and {job:?}"
+        );
+        let () = worker.call(&emit, &json!({"id": 1})).await.expect("emit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        event = event.or_else(|| events.try_recv().ok());
+        job = job.or_else(|| queued.try_recv().ok());
+    }
+    assert_eq!(event, Some(json!({"id": 1})));
+    assert_eq!(job, Some(json!({"id": 1})));
+    let err = worker.publish(" ", &1).await.expect_err("no topic");
+    assert!(err.to_string().contains("topic"), "{err}");
+}
