@@ -17,7 +17,7 @@ use crate::core::{BindOutcome, Caller, Core, Event, ProviderEntry};
 use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
-const BUILTINS: [&str; 20] = [
+const BUILTINS: [&str; 28] = [
     "engine::functions::list",
     "engine::workers::list",
     "engine::triggers::list",
@@ -30,6 +30,14 @@ const BUILTINS: [&str; 20] = [
     "state::update",
     "state::list",
     "state::list_groups",
+    "stream::set",
+    "stream::get",
+    "stream::delete",
+    "stream::update",
+    "stream::list",
+    "stream::list_groups",
+    "stream::list_all",
+    "stream::send",
     "publish",
     "iii::durable::publish",
     "engine::log::trace",
@@ -116,6 +124,7 @@ pub(crate) async fn call(
             Ok(Value::Null)
         }
         id if id.starts_with("state::") => crate::kv::call(shared, id, data),
+        id if id.starts_with("stream::") => crate::streams::call(shared, id, data).await,
         other => Err(ErrorBody::new(
             "function_not_found",
             format!("Function {other} not found in namespace {DEFAULT_NAMESPACE}."),

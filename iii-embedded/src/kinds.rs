@@ -11,9 +11,10 @@ pub(crate) const fn serves(kind: TriggerKind) -> bool {
         | TriggerKind::Subscribe
         | TriggerKind::Queue
         | TriggerKind::State
+        | TriggerKind::Stream
         | TriggerKind::FunctionsAvailable
         | TriggerKind::WorkersAvailable => true,
-        TriggerKind::Stream | TriggerKind::Log | TriggerKind::Custom => false,
+        TriggerKind::Log | TriggerKind::Custom => false,
     }
 }
 

@@ -19,7 +19,7 @@ pub(crate) struct Store {
 
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Path {
+pub(crate) enum Path {
     One(String),
     Segments(Vec<String>),
 }
@@ -34,9 +34,10 @@ impl Path {
     }
 }
 
+/// One update operation, as `state::update` and `stream::update` take it.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum Op {
+pub(crate) enum Op {
     Set { path: Path, value: Value },
     Merge { path: Option<Path>, value: Value },
     Increment { path: Path, by: i64 },
@@ -70,7 +71,8 @@ fn slot<'a>(root: &'a mut Value, path: &[String]) -> &'a mut Value {
     at
 }
 
-fn apply(value: &mut Value, op: Op) -> Result<(), String> {
+/// Applies one operation to `value`.
+pub(crate) fn apply(value: &mut Value, op: Op) -> Result<(), String> {
     match op {
         Op::Set { path, value: v } => *slot(value, &path.segments()) = v,
         Op::Merge { path, value: v } => {

@@ -35,7 +35,10 @@
 //!   `engine::workers::list`, `engine::triggers::list`,
 //!   `engine::register_trigger`, `engine::unregister_trigger`,
 //!   `engine::queue::enqueue` (an in-memory queue with retries),
-//!   `state::{set,get,delete,update,list,list_groups}`, `publish`,
+//!   `state::{set,get,delete,update,list,list_groups}`,
+//!   `stream::{set,get,delete,update,list,list_groups,list_all,send}` (with
+//!   a worker's `stream::<op>(<name>)` functions as a stream's storage, and
+//!   `stream` triggers with the engine's camelCase payload), `publish`,
 //!   `iii::durable::publish` and `engine::log::*`.
 //!
 //! # Where it knowingly differs from engine 0.23
@@ -46,8 +49,9 @@
 //!   engine treats it, as a streamed response that never comes: the client
 //!   gets 504 with an empty body when the HTTP timeout (30 s by default)
 //!   runs out.
-//! - No `stream`, `log` or `trace` trigger types and no `stream::*`
-//!   functions: such bindings are parked, as with an engine lacking the worker.
+//! - No `log` or `trace` trigger types: such bindings are parked, as with an
+//!   engine lacking the worker. No stream socket for browser clients, so
+//!   `stream:join`/`stream:leave` never fire.
 //! - `engine::queue::enqueue` is built in (the real engine needs the external
 //!   `queue` worker); a worker in `default` that registers the id replaces it.
 //! - `engine::functions-available` fires on every change instead of polling
@@ -64,6 +68,7 @@ mod http;
 mod kinds;
 mod kv;
 mod queue;
+mod streams;
 mod validate;
 
 use std::net::SocketAddr;
@@ -176,6 +181,7 @@ impl EngineBuilder {
         let shared = Arc::new(Shared {
             core: Mutex::new(Core::new()),
             kv: Mutex::new(kv::Store::default()),
+            streams: Mutex::new(streams::Store::default()),
             dead_letters: Mutex::new(Vec::new()),
             settings: self.settings,
             stopped: stopped.clone(),
@@ -284,6 +290,7 @@ impl Engine {
 pub(crate) struct Shared {
     core: Mutex<Core>,
     pub(crate) kv: Mutex<kv::Store>,
+    pub(crate) streams: Mutex<streams::Store>,
     pub(crate) dead_letters: Mutex<Vec<DeadLetter>>,
     pub(crate) settings: Settings,
     /// Raised by `Engine::shutdown`; background schedules watch it.

@@ -28,11 +28,16 @@ pub(crate) fn validate_builtin_binding(t: &RegisterTrigger) -> Result<(), String
             }
             Ok(())
         }
+        // The engine panics on a stream binding without a name, leaving the
+        // worker's connection half dead; refuse it instead.
+        Some(TriggerKind::Stream) => match text("stream_name") {
+            Some(_) => Ok(()),
+            None => Err("stream_name is required for stream triggers".into()),
+        },
         Some(
             TriggerKind::Subscribe
             | TriggerKind::Queue
             | TriggerKind::State
-            | TriggerKind::Stream
             | TriggerKind::Log
             | TriggerKind::FunctionsAvailable
             | TriggerKind::WorkersAvailable

@@ -44,6 +44,7 @@ mod publish;
 pub mod schema;
 mod session;
 pub mod state;
+pub mod stream;
 mod sync;
 pub mod trigger;
 pub mod trigger_type;

@@ -158,6 +158,12 @@ impl Core {
     }
 
     /// `Function X not found in namespace N.` plus where it exists instead.
+    /// Whether a worker serves `function_id` in `namespace`.
+    pub(crate) fn has_function(&self, namespace: &str, function_id: &str) -> bool {
+        self.functions
+            .contains_key(&(namespace.to_string(), function_id.to_string()))
+    }
+
     pub(crate) fn not_found(&self, namespace: &str, function_id: &str) -> ErrorBody {
         let mut elsewhere: Vec<&str> = self
             .functions

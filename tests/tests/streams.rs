@@ -1,0 +1,285 @@
+//! Streams end to end: the typed client, `stream` triggers with typed
+//! events, conditions and metadata.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iii::state::UpdateOp;
+use iii::stream::{ItemEvent, StreamEvent};
+use iii::trigger::{StreamChange, Trigger};
+use iii::{Context, Error, Function};
+use iii_tests::{engine, eventually, fid, serve, unique};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+struct Todo {
+    title: String,
+    #[serde(default)]
+    done: bool,
+    #[serde(default)]
+    votes: i64,
+}
+
+fn todo(title: &str) -> Todo {
+    Todo {
+        title: title.into(),
+        done: false,
+        votes: 0,
+    }
+}
+
+#[tokio::test]
+async fn stream_items_round_trip_through_the_typed_client() {
+    let engine = engine().await;
+    let worker = engine.connect("streams").await;
+    let name = unique("todos");
+    let todos = worker.stream::<Todo>(&name);
+
+    let created = todos.set("inbox", "t1", &todo("milk")).await.expect("set");
+    assert_eq!(
+        (created.old_value, created.new_value),
+        (None, Some(todo("milk")))
+    );
+    let replaced = todos
+        .set("inbox", "t1", &todo("oat milk"))
+        .await
+        .expect("set");
+    assert_eq!(replaced.old_value, Some(todo("milk")));
+    todos.set("inbox", "t2", &todo("bread")).await.expect("set");
+    todos.set("done", "t0", &todo("eggs")).await.expect("set");
+
+    assert_eq!(
+        todos.get("inbox", "t1").await.expect("get"),
+        Some(todo("oat milk"))
+    );
+    assert_eq!(todos.get("inbox", "nope").await.expect("get"), None);
+    let inbox = todos.list("inbox").await.expect("list");
+    assert_eq!(
+        inbox,
+        [todo("oat milk"), todo("bread")],
+        "in the order first stored"
+    );
+    let mut groups = todos.list_groups().await.expect("groups");
+    groups.sort();
+    assert_eq!(groups, ["done", "inbox"]);
+
+    let updated = todos
+        .update(
+            "inbox",
+            "t2",
+            vec![
+                UpdateOp::Increment {
+                    path: "votes".into(),
+                    by: 2,
+                },
+                UpdateOp::Set {
+                    path: "done".into(),
+                    value: json!(true),
+                },
+                UpdateOp::Increment {
+                    path: "title".into(),
+                    by: 1,
+                },
+            ],
+        )
+        .await
+        .expect("update");
+    assert_eq!(
+        updated.new_value,
+        Some(Todo {
+            title: "bread".into(),
+            done: true,
+            votes: 2
+        })
+    );
+    assert_eq!(
+        updated.errors.len(),
+        1,
+        "the increment of a string fails alone: {:?}",
+        updated.errors
+    );
+    let fresh = todos
+        .update(
+            "inbox",
+            "t3",
+            vec![UpdateOp::Set {
+                path: "title".into(),
+                value: json!("new"),
+            }],
+        )
+        .await
+        .expect("update creates");
+    assert_eq!(
+        (fresh.old_value, fresh.new_value),
+        (None, Some(todo("new")))
+    );
+
+    assert_eq!(
+        todos.delete("inbox", "t1").await.expect("delete"),
+        Some(todo("oat milk"))
+    );
+    assert_eq!(todos.delete("inbox", "t1").await.expect("delete"), None);
+    let streams = worker.list_streams().await.expect("list all");
+    assert!(streams.iter().any(|s| s.id == name), "{streams:?}");
+}
+
+/// A `stream` trigger delivers typed events for its group only, with the
+/// binding's metadata, and its condition decides which items reach the
+/// handler.
+#[tokio::test]
+async fn stream_triggers_deliver_typed_events_with_metadata_and_conditions() {
+    let engine = engine().await;
+    let worker = engine.connect("stream-watch").await;
+    let name = unique("chat");
+    let (on_change, only_kept) = (fid("chat::on_change"), fid("chat::only_kept"));
+    let (tx, mut events) = mpsc::unbounded_channel();
+    serve(
+        &worker,
+        Function::new(&on_change, move |event: StreamEvent<Todo>, ctx: Context| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((event, ctx.metadata().cloned()));
+                Ok::<(), Error>(())
+            }
+        }),
+    )
+    .await;
+    let judged: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = judged.clone();
+    serve(
+        &worker,
+        Function::new(&only_kept, move |event: StreamEvent| {
+            let seen = seen.clone();
+            async move {
+                let id = event.id.unwrap_or_default();
+                seen.lock().expect("lock").push(id.clone());
+                Ok::<_, Error>(id != "skip")
+            }
+        }),
+    )
+    .await;
+    let binding = StreamChange::new(&name)
+        .group("room1")
+        .condition(&only_kept);
+    worker
+        .register_trigger(Trigger::new(&on_change, binding).metadata(json!({"room": 1})))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    let chat = worker.stream::<Todo>(&name);
+
+    // The binding goes live once applied; write until the first event comes.
+    let first = eventually(Duration::from_secs(5), "the first stream event", || {
+        let chat = chat.clone();
+        let got = events.try_recv().ok();
+        async move {
+            if got.is_none() {
+                let _ = chat.set("room1", "m1", &todo("hello")).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            got
+        }
+    })
+    .await;
+    let (event, metadata) = first;
+    assert_eq!(event.stream_name, name);
+    assert_eq!(event.group_id, "room1");
+    assert_eq!(event.id.as_deref(), Some("m1"));
+    assert!(
+        matches!(&event.event, ItemEvent::Create { data } | ItemEvent::Update { data } if *data == todo("hello")),
+        "{event:?}"
+    );
+    assert_eq!(metadata, Some(json!({"room": 1})));
+
+    chat.set("room2", "m2", &todo("elsewhere"))
+        .await
+        .expect("other group");
+    chat.set("room1", "skip", &todo("filtered"))
+        .await
+        .expect("set");
+    chat.update(
+        "room1",
+        "m1",
+        vec![UpdateOp::Set {
+            path: "done".into(),
+            value: json!(true),
+        }],
+    )
+    .await
+    .expect("update");
+    let updated = until(
+        &mut events,
+        "the update",
+        |e| matches!(&e.event, ItemEvent::Update { data } if data.done),
+    )
+    .await;
+    assert_eq!(updated.id.as_deref(), Some("m1"));
+    chat.delete("room1", "m1").await.expect("delete");
+    let deleted = until(&mut events, "the delete", |e| {
+        matches!(&e.event, ItemEvent::Delete { .. })
+    })
+    .await;
+    assert!(
+        matches!(&deleted.event, ItemEvent::Delete { data } if data.done),
+        "{deleted:?}"
+    );
+    chat.send("room1", "typing", &json!({"who": "ada"}))
+        .await
+        .expect("send");
+    let sent = until(&mut events, "the sent event", |e| {
+        matches!(&e.event, ItemEvent::Event { .. })
+    })
+    .await;
+    match &sent.event {
+        ItemEvent::Event { event } => {
+            assert_eq!(event.kind, "typing");
+            assert_eq!(event.data, json!({"who": "ada"}));
+        }
+        other => panic!("expected a sent event, got {other:?}"),
+    }
+    assert_eq!(sent.id, None);
+    assert!(
+        judged.lock().expect("lock").iter().any(|id| id == "skip"),
+        "the condition judged the skipped item"
+    );
+    for (late, _) in std::iter::from_fn(|| events.try_recv().ok()) {
+        assert_filtered(&late);
+    }
+}
+
+type Events = mpsc::UnboundedReceiver<(StreamEvent<Todo>, Option<Value>)>;
+
+/// The first event matching `wanted`. The only others allowed before it
+/// are repeats of the warm-up write; a filtered event fails the test.
+async fn until(
+    events: &mut Events,
+    what: &str,
+    wanted: impl Fn(&StreamEvent<Todo>) -> bool,
+) -> StreamEvent<Todo> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (event, _) = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no event for {what} within 5 s"))
+            .expect("handler alive");
+        if wanted(&event) {
+            return event;
+        }
+        assert_filtered(&event);
+        let warm_up = event.id.as_deref() == Some("m1")
+            && matches!(&event.event, ItemEvent::Create { data } | ItemEvent::Update { data } if *data == todo("hello"));
+        assert!(
+            warm_up,
+            "unexpected event while waiting for {what}: {event:?}"
+        );
+    }
+}
+
+/// Events the group filter or the condition must have kept away.
+fn assert_filtered(event: &StreamEvent<Todo>) {
+    assert!(
+        event.id.as_deref() != Some("skip") && event.group_id == "room1",
+        "a filtered event arrived: {event:?}"
+    );
+}
