@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::kinds::type_id;
-use crate::kv::{Op, apply};
 use crate::{Shared, now_ms};
+use iii_protocol::update::{Op, apply};
 
 /// Every stream: name → group → item → (insertion order, value). Groups
 /// whose items were all deleted stay listed, as in the engine.

@@ -492,6 +492,7 @@ pub struct ErrorFrame {
 mod decode;
 pub mod kinds;
 pub mod rules;
+pub mod update;
 
 pub use kinds::TriggerKind;
 
