@@ -227,7 +227,7 @@ impl<T: Serialize + DeserializeOwned + 'static> Stream<T> {
 /// ```
 /// use iii::stream::{ItemEvent, StreamEvent};
 /// let fire: StreamEvent<String> = serde_json::from_value(serde_json::json!({
-///     "type": "stream", "timestamp": 1795392566492, "streamName": "chat",
+///     "type": "stream", "timestamp": 1795392566492_u64, "streamName": "chat",
 ///     "groupId": "room1", "id": "m1", "event": {"type": "create", "data": "hi"}
 /// })).unwrap();
 /// assert_eq!(fire.event, ItemEvent::Create { data: "hi".into() });
