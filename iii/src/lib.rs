@@ -45,6 +45,7 @@ pub mod schema;
 mod session;
 pub mod state;
 pub mod stream;
+pub mod stream_store;
 mod sync;
 pub mod trigger;
 pub mod trigger_type;

@@ -283,3 +283,167 @@ fn assert_filtered(event: &StreamEvent<Todo>) {
         "a filtered event arrived: {event:?}"
     );
 }
+
+/// Notes kept in the providing worker's memory, counting the calls.
+#[derive(Default)]
+struct Shelf {
+    items: Mutex<std::collections::BTreeMap<(String, String), Todo>>,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl Shelf {
+    fn called(&self, op: &'static str) {
+        self.calls.lock().expect("lock").push(op);
+    }
+}
+
+impl iii::stream_store::StreamStore for Shelf {
+    type Item = Todo;
+    async fn get(&self, group: &str, item: &str) -> Result<Option<Todo>, Error> {
+        self.called("get");
+        Ok(self
+            .items
+            .lock()
+            .expect("lock")
+            .get(&(group.into(), item.into()))
+            .cloned())
+    }
+    async fn set(&self, group: &str, item: &str, value: Todo) -> Result<Option<Todo>, Error> {
+        self.called("set");
+        Ok(self
+            .items
+            .lock()
+            .expect("lock")
+            .insert((group.into(), item.into()), value))
+    }
+    async fn delete(&self, group: &str, item: &str) -> Result<Option<Todo>, Error> {
+        self.called("delete");
+        Ok(self
+            .items
+            .lock()
+            .expect("lock")
+            .remove(&(group.into(), item.into())))
+    }
+    async fn list(&self, group: &str) -> Result<Vec<Todo>, Error> {
+        self.called("list");
+        let items = self.items.lock().expect("lock");
+        Ok(items
+            .iter()
+            .filter(|((g, _), _)| g == group)
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+    async fn list_groups(&self) -> Result<Vec<String>, Error> {
+        self.called("list_groups");
+        let mut groups: Vec<String> = self
+            .items
+            .lock()
+            .expect("lock")
+            .keys()
+            .map(|(g, _)| g.clone())
+            .collect();
+        groups.dedup();
+        Ok(groups)
+    }
+}
+
+/// A worker provides a stream's storage; every `stream::*` call on that
+/// stream, from any worker, reaches it, and events still fire.
+#[tokio::test]
+async fn a_worker_can_store_a_stream_for_the_engine() {
+    let engine = engine().await;
+    let (owner, client) = (
+        engine.connect("shelf").await,
+        engine.connect("reader").await,
+    );
+    let name = unique("shelf");
+    let shelf = Arc::new(Shelf::default());
+    let handle = owner.create_stream(&name, shelf.clone()).expect("create");
+    assert_eq!(handle.name(), name);
+    owner.flush().await.expect("flush");
+
+    let (on_change, events) = (fid("shelf::on_change"), Arc::new(Mutex::new(Vec::new())));
+    let seen = events.clone();
+    serve(
+        &client,
+        Function::new(&on_change, move |event: StreamEvent<Todo>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().expect("lock").push(event);
+                Ok::<(), Error>(())
+            }
+        }),
+    )
+    .await;
+    client
+        .register_trigger(Trigger::new(&on_change, StreamChange::new(&name)))
+        .expect("bind");
+    client.flush().await.expect("flush");
+
+    let shelved = client.stream::<Todo>(&name);
+    let first = shelved.set("g", "a", &todo("kept")).await.expect("set");
+    assert_eq!(
+        (first.old_value, first.new_value),
+        (None, Some(todo("kept")))
+    );
+    assert_eq!(
+        shelf
+            .items
+            .lock()
+            .expect("lock")
+            .get(&("g".into(), "a".into())),
+        Some(&todo("kept")),
+        "the value lives in the owner's store"
+    );
+    assert_eq!(
+        shelved.get("g", "a").await.expect("get"),
+        Some(todo("kept"))
+    );
+    assert_eq!(shelved.list("g").await.expect("list"), [todo("kept")]);
+    assert_eq!(shelved.list_groups().await.expect("groups"), ["g"]);
+    let updated = shelved
+        .update(
+            "g",
+            "a",
+            vec![UpdateOp::Increment {
+                path: "votes".into(),
+                by: 3,
+            }],
+        )
+        .await
+        .expect("update through the store");
+    assert_eq!(updated.new_value.map(|t| t.votes), Some(3));
+    assert_eq!(
+        shelved
+            .delete("g", "a")
+            .await
+            .expect("delete")
+            .map(|t| t.votes),
+        Some(3)
+    );
+    let calls = shelf.calls.lock().expect("lock").clone();
+    assert_eq!(
+        calls,
+        ["set", "get", "list", "list_groups", "get", "set", "delete"]
+    );
+
+    eventually(Duration::from_secs(5), "the delete event", || {
+        let deleted = events
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|e| matches!(&e.event, ItemEvent::Delete { data } if data.votes == 3));
+        async move { deleted.then_some(()) }
+    })
+    .await;
+
+    let err = engine
+        .worker("shelf-ns")
+        .namespace(unique("tenant"))
+        .connect()
+        .await
+        .expect("connect")
+        .create_stream(&name, Arc::new(Shelf::default()))
+        .expect_err("the engine finds stream storage in `default` only");
+    assert!(err.to_string().contains("`default`"), "{err}");
+}
