@@ -12,6 +12,8 @@ pub(crate) const fn serves(kind: TriggerKind) -> bool {
         | TriggerKind::Queue
         | TriggerKind::State
         | TriggerKind::Stream
+        | TriggerKind::StreamJoin
+        | TriggerKind::StreamLeave
         | TriggerKind::FunctionsAvailable
         | TriggerKind::WorkersAvailable => true,
         TriggerKind::Log | TriggerKind::Custom => false,

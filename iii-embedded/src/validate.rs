@@ -38,6 +38,8 @@ pub(crate) fn validate_builtin_binding(t: &RegisterTrigger) -> Result<(), String
             TriggerKind::Subscribe
             | TriggerKind::Queue
             | TriggerKind::State
+            | TriggerKind::StreamJoin
+            | TriggerKind::StreamLeave
             | TriggerKind::Log
             | TriggerKind::FunctionsAvailable
             | TriggerKind::WorkersAvailable

@@ -41,7 +41,11 @@ pub fn trigger(spec: &TriggerSpec, errors: &mut Errors) {
                 );
             }
         }
-        TriggerKind::State | TriggerKind::FunctionsAvailable | TriggerKind::WorkersAvailable => {}
+        TriggerKind::State
+        | TriggerKind::StreamJoin
+        | TriggerKind::StreamLeave
+        | TriggerKind::FunctionsAvailable
+        | TriggerKind::WorkersAvailable => {}
     }
     for key in spec.kind.keys() {
         let Some(value) = spec.values.get(key.name) else {

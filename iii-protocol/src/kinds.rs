@@ -128,6 +128,11 @@ pub enum TriggerKind {
     State,
     /// `stream`: stream items created, updated or deleted.
     Stream,
+    /// `stream:join`: a client subscribed to a stream (every stream: the
+    /// engine ignores the binding's config).
+    StreamJoin,
+    /// `stream:leave`: a client's subscription to a stream ended.
+    StreamLeave,
     /// `log`: log records at or above a level.
     Log,
     /// `engine::functions-available`: the set of functions changed.
@@ -140,13 +145,15 @@ pub enum TriggerKind {
 
 impl TriggerKind {
     /// Every kind, in documentation order.
-    pub const ALL: [TriggerKind; 10] = [
+    pub const ALL: [TriggerKind; 12] = [
         TriggerKind::Http,
         TriggerKind::Cron,
         TriggerKind::Subscribe,
         TriggerKind::Queue,
         TriggerKind::State,
         TriggerKind::Stream,
+        TriggerKind::StreamJoin,
+        TriggerKind::StreamLeave,
         TriggerKind::Log,
         TriggerKind::FunctionsAvailable,
         TriggerKind::WorkersAvailable,
@@ -162,6 +169,8 @@ impl TriggerKind {
             TriggerKind::Queue => "queue",
             TriggerKind::State => "state",
             TriggerKind::Stream => "stream",
+            TriggerKind::StreamJoin => "stream_join",
+            TriggerKind::StreamLeave => "stream_leave",
             TriggerKind::Log => "log",
             TriggerKind::FunctionsAvailable => "functions_available",
             TriggerKind::WorkersAvailable => "workers_available",
@@ -179,6 +188,8 @@ impl TriggerKind {
             TriggerKind::Queue => Some("durable:subscriber"),
             TriggerKind::State => Some("state"),
             TriggerKind::Stream => Some("stream"),
+            TriggerKind::StreamJoin => Some("stream:join"),
+            TriggerKind::StreamLeave => Some("stream:leave"),
             TriggerKind::Log => Some("log"),
             TriggerKind::FunctionsAvailable => Some("engine::functions-available"),
             TriggerKind::WorkersAvailable => Some("engine::workers-available"),
@@ -195,6 +206,8 @@ impl TriggerKind {
             TriggerKind::Queue => "Durable delivery of iii::durable::publish messages",
             TriggerKind::State => "State entries created, updated or deleted",
             TriggerKind::Stream => "Stream items created, updated or deleted",
+            TriggerKind::StreamJoin => "Clients subscribing to a stream",
+            TriggerKind::StreamLeave => "Clients leaving a stream",
             TriggerKind::Log => "Log records at or above a level",
             TriggerKind::FunctionsAvailable => "Changes of the set of functions",
             TriggerKind::WorkersAvailable => "Workers connecting, updating and leaving",
@@ -212,7 +225,10 @@ impl TriggerKind {
             TriggerKind::State => STATE,
             TriggerKind::Stream => STREAM,
             TriggerKind::Log => LOG,
-            TriggerKind::FunctionsAvailable | TriggerKind::WorkersAvailable => ONLY_METADATA,
+            TriggerKind::StreamJoin
+            | TriggerKind::StreamLeave
+            | TriggerKind::FunctionsAvailable
+            | TriggerKind::WorkersAvailable => ONLY_METADATA,
             TriggerKind::Custom => CUSTOM,
         }
     }

@@ -135,6 +135,8 @@ pub use iii_protocol::RegisterService;
 /// | `queue` | `topic` (required), `max_retries`, `concurrency`, `visibility_timeout`, `delay_seconds`, `backoff_type`, `backoff_delay_ms`, `max_priority`, `queue_mode` | `durable:subscriber` |
 /// | `state` | `scope`, `key` | `state` |
 /// | `stream` | `stream_name` (required), `group_id`, `item_id` | `stream` |
+/// | `stream_join` | | `stream:join` |
+/// | `stream_leave` | | `stream:leave` |
 /// | `log` | `level` (`all`, `debug`, `info`, `warn`, `error`) | `log` |
 /// | `functions_available` | | `engine::functions-available` |
 /// | `workers_available` | | `engine::workers-available` |

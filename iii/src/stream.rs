@@ -285,3 +285,51 @@ pub struct SentEvent {
     /// Its data.
     pub data: Value,
 }
+
+/// What `stream:join` and `stream:leave` triggers deliver: one client's
+/// subscription to a stream.
+///
+/// ```
+/// let joined: iii::stream::Subscription = serde_json::from_value(serde_json::json!({
+///     "subscription_id": "s1", "stream_name": "chat", "group_id": "room1",
+///     "id": null, "context": null
+/// })).unwrap();
+/// assert_eq!(joined.group_id, "room1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Subscription {
+    /// The client's id for this subscription.
+    pub subscription_id: String,
+    /// The stream.
+    pub stream_name: String,
+    /// The group.
+    pub group_id: String,
+    /// The item, when the client follows one item only.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// What the stream socket's auth function said about the client.
+    #[serde(default)]
+    pub context: Option<Value>,
+}
+
+/// What a `stream:join` handler answers: [`JoinVerdict::deny`] refuses the
+/// subscription (the client gets `{"type":"unauthorized"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct JoinVerdict {
+    /// `true` refuses the subscription.
+    pub unauthorized: bool,
+}
+
+impl JoinVerdict {
+    /// Lets the client subscribe.
+    pub fn allow() -> Self {
+        JoinVerdict {
+            unauthorized: false,
+        }
+    }
+
+    /// Refuses the subscription.
+    pub fn deny() -> Self {
+        JoinVerdict { unauthorized: true }
+    }
+}

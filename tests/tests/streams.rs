@@ -447,3 +447,96 @@ async fn a_worker_can_store_a_stream_for_the_engine() {
         .expect_err("the engine finds stream storage in `default` only");
     assert!(err.to_string().contains("`default`"), "{err}");
 }
+
+/// `stream:join` fires when a client subscribes on the engine's stream
+/// socket, and its answer decides. Needs that socket: set III_STREAM_URL
+/// (e.g. ws://127.0.0.1:3612) with an external engine; iii-embedded has no
+/// stream socket, so there the binding is only checked to be accepted.
+#[tokio::test]
+async fn stream_join_handlers_admit_or_refuse_subscribers() {
+    use futures_util::{SinkExt, StreamExt};
+    use iii::stream::{JoinVerdict, Subscription};
+    use iii::trigger::{StreamJoin, StreamLeave};
+    use tokio_tungstenite::tungstenite::Message as Frame;
+
+    let engine = engine().await;
+    let worker = engine.connect("stream-gate").await;
+    let (gate, left) = (fid("gate::join"), fid("gate::leave"));
+    let stream = unique("guarded");
+    let (tx, mut joins) = mpsc::unbounded_channel();
+    let only = stream.clone();
+    serve(
+        &worker,
+        Function::new(&gate, move |sub: Subscription| {
+            let (tx, only) = (tx.clone(), only.clone());
+            async move {
+                if sub.stream_name != only {
+                    return Ok::<_, Error>(JoinVerdict::allow()); // other tests' streams
+                }
+                let verdict = if sub.group_id == "vip" {
+                    JoinVerdict::allow()
+                } else {
+                    JoinVerdict::deny()
+                };
+                let _ = tx.send(sub);
+                Ok(verdict)
+            }
+        }),
+    )
+    .await;
+    serve(
+        &worker,
+        Function::new(&left, |_: Subscription| async move { Ok::<(), Error>(()) }),
+    )
+    .await;
+    let join = worker
+        .register_trigger(Trigger::new(&gate, StreamJoin))
+        .expect("bind");
+    let leave = worker
+        .register_trigger(Trigger::new(&left, StreamLeave))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    assert!(join.rejection().is_none() && leave.rejection().is_none());
+
+    let Ok(url) = std::env::var("III_STREAM_URL") else {
+        eprintln!("III_STREAM_URL not set: not subscribing through the engine's stream socket");
+        return;
+    };
+    let (mut client, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("stream socket");
+    let subscribe = |sid: &str, group: &str| {
+        json!({"type": "join", "data": {"subscriptionId": sid, "streamName": stream, "groupId": group}}).to_string()
+    };
+    client
+        .send(Frame::text(subscribe("s-guest", "guest")))
+        .await
+        .expect("join");
+    let refused = tokio::time::timeout(Duration::from_secs(5), client.next())
+        .await
+        .expect("an answer")
+        .expect("open")
+        .expect("frame");
+    assert!(
+        refused.to_text().expect("text").contains("unauthorized"),
+        "{refused:?}"
+    );
+    let guest = joins.recv().await.expect("the handler saw the guest");
+    assert_eq!(
+        (guest.subscription_id.as_str(), guest.group_id.as_str()),
+        ("s-guest", "guest")
+    );
+    client
+        .send(Frame::text(subscribe("s-vip", "vip")))
+        .await
+        .expect("join");
+    let admitted = tokio::time::timeout(Duration::from_secs(5), client.next())
+        .await
+        .expect("an answer")
+        .expect("open")
+        .expect("frame");
+    assert!(
+        !admitted.to_text().expect("text").contains("unauthorized"),
+        "{admitted:?}"
+    );
+}

@@ -7,6 +7,8 @@ use serde_json::Value;
 #[iii::trigger(queue, topic = "jobs", max_retries = 5, backoff_type = "exponential")]
 #[iii::trigger(state, scope = "users", key = "ada")]
 #[iii::trigger(stream, stream_name = "chat", group_id = "room1")]
+#[iii::trigger(stream_join)]
+#[iii::trigger(stream_leave, metadata = {"side": "leave"})]
 #[iii::trigger(log, level = "warn")]
 #[iii::trigger(functions_available)]
 #[iii::trigger(workers_available)]
@@ -28,6 +30,8 @@ fn main() {
             "durable:subscriber",
             "state",
             "stream",
+            "stream:join",
+            "stream:leave",
             "log",
             "engine::functions-available",
             "engine::workers-available",

@@ -323,6 +323,37 @@ impl TriggerConfig for StreamChange {
     }
 }
 
+/// `stream:join`: fire when a client subscribes to any stream (the engine
+/// ignores a binding's config, so there is no per-stream filter). The
+/// handler gets a [`crate::stream::Subscription`] and may refuse it by
+/// answering [`crate::stream::JoinVerdict::deny`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamJoin;
+
+impl TriggerConfig for StreamJoin {
+    fn trigger_type(&self) -> &str {
+        engine_type(TriggerKind::StreamJoin)
+    }
+    fn to_config(&self) -> Result<Value, Error> {
+        Ok(json!({}))
+    }
+}
+
+/// `stream:leave`: fire when a client's subscription to any stream ends
+/// (also for each one still open when its socket closes). The handler gets
+/// a [`crate::stream::Subscription`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamLeave;
+
+impl TriggerConfig for StreamLeave {
+    fn trigger_type(&self) -> &str {
+        engine_type(TriggerKind::StreamLeave)
+    }
+    fn to_config(&self) -> Result<Value, Error> {
+        Ok(json!({}))
+    }
+}
+
 /// The minimum level of a [`Log`] trigger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{
     Cron, Custom, FunctionsAvailable, Http, Log, LogLevel, Queue, QueueConfig, StateChange,
-    StreamChange, Subscribe, Trigger, WorkersAvailable,
+    StreamChange, StreamJoin, StreamLeave, Subscribe, Trigger, WorkersAvailable,
 };
 use crate::__private::Arg;
 
@@ -136,6 +136,8 @@ fn build(
             }
             Trigger::new(f, stream)
         }
+        TriggerKind::StreamJoin => Trigger::new(f, StreamJoin),
+        TriggerKind::StreamLeave => Trigger::new(f, StreamLeave),
         TriggerKind::Log => match keys.str("level")? {
             None => Trigger::new(f, Log::all()),
             Some(name) => {

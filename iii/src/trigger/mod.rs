@@ -29,7 +29,7 @@ use iii_protocol::{ErrorBody, RegisterTrigger};
 
 pub use config::{
     Cron, Custom, FunctionsAvailable, Http, Log, LogLevel, Queue, QueueConfig, StateChange,
-    StreamChange, Subscribe, WorkersAvailable,
+    StreamChange, StreamJoin, StreamLeave, Subscribe, WorkersAvailable,
 };
 pub use iii_protocol::rules::{HTTP_METHODS, validate_cron, validate_http_path};
 pub(crate) use keys::from_keys;
