@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::Shared;
 use crate::kinds::type_id;
+use crate::{Fired, Shared};
 use iii_protocol::TriggerKind;
 
 type Reply = Response<Full<Bytes>>;
@@ -125,17 +125,16 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     let outcome = match tokio::time::timeout_at(deadline, shared.fire_one(&binding, payload)).await
     {
         Err(_) => return gateway_timeout(),
-        Ok(None) => {
-            let mut reply = json_reply(
+        Ok(Fired::Skipped) => {
+            return json_reply(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &json!({"error": {"code": "CONDITION_NOT_MET", "message": "trigger condition returned false"}, "skipped": true}),
+                &json!({"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": true}),
             );
-            reply
-                .headers_mut()
-                .insert("x-iii-skipped", HeaderValue::from_static("1"));
-            return reply;
         }
-        Ok(Some(outcome)) => outcome,
+        Ok(Fired::ConditionFailed(ErrorBody { code, message, .. })) => {
+            return error_reply(StatusCode::INTERNAL_SERVER_ERROR, &code, &message);
+        }
+        Ok(Fired::Ran(outcome)) => outcome,
     };
     match outcome {
         Err(ErrorBody { code, message, .. }) => {

@@ -27,6 +27,11 @@
 //! - Worker-provided trigger types: bindings forwarded, replayed when the
 //!   provider (re)registers, parked while there is none, refusals forwarded
 //!   to the binding's owner; providers told when a binding goes.
+//! - Conditions and binding metadata per kind as the engine 0.23 treats
+//!   them: a condition runs (without metadata) for `http`, `cron`, `state`,
+//!   `stream` and `durable:subscriber` bindings only; metadata is passed with
+//!   every fire but `subscribe` and `durable:subscriber` ones; a failing
+//!   condition skips the fire (500 for `http`, a retry for a queue job).
 //! - Built-in trigger types `http`, `cron` (the engine's parser: UTC, 6 or 7
 //!   fields, seconds first), `subscribe`, `state`,
 //!   `durable:subscriber`, `engine::workers-available` and
@@ -101,6 +106,16 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// What became of one fire of a binding.
+pub(crate) enum Fired {
+    /// The condition said no.
+    Skipped,
+    /// The condition failed; the handler did not run.
+    ConditionFailed(ErrorBody),
+    /// The handler ran, with this outcome.
+    Ran(Result<Value, ErrorBody>),
 }
 
 /// Settings of an [`Engine`].
@@ -377,41 +392,43 @@ impl Shared {
         }
     }
 
-    /// Runs one binding: its condition (if any), then its function.
+    /// Runs one binding as the engine does: its condition first where the
+    /// engine evaluates one (in the binding's namespace, without metadata;
+    /// only an exact `false` skips), then its function, with the binding's
+    /// metadata where the engine passes it.
     pub(crate) async fn fire_one(
         self: &Arc<Self>,
         binding: &RegisterTrigger,
         payload: Value,
-    ) -> Option<Result<Value, ErrorBody>> {
+    ) -> Fired {
         let namespace = binding
             .namespace
             .clone()
             .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
-        if let Some(condition) = binding
+        let kind =
+            TriggerKind::from_engine_type(&binding.trigger_type).unwrap_or(TriggerKind::Custom);
+        let condition = binding
             .config
             .get("condition_function_id")
             .and_then(Value::as_str)
-        {
-            let verdict = self
-                .invoke(
-                    &namespace,
-                    condition,
-                    payload.clone(),
-                    binding.metadata.clone(),
-                )
-                .await;
-            if matches!(verdict, Ok(Value::Bool(false))) {
-                return None;
+            .filter(|_| kinds::honours_condition(kind));
+        if let Some(condition) = condition {
+            match self
+                .invoke(&namespace, condition, payload.clone(), None)
+                .await
+            {
+                Ok(Value::Bool(false)) => return Fired::Skipped,
+                Err(error) => return Fired::ConditionFailed(error),
+                Ok(_) => {}
             }
         }
-        Some(
-            self.invoke(
-                &namespace,
-                &binding.function_id,
-                payload,
-                binding.metadata.clone(),
-            )
-            .await,
+        let metadata = binding
+            .metadata
+            .clone()
+            .filter(|_| kinds::delivers_metadata(kind));
+        Fired::Ran(
+            self.invoke(&namespace, &binding.function_id, payload, metadata)
+                .await,
         )
     }
 

@@ -8,8 +8,8 @@ use iii_protocol::{DEFAULT_NAMESPACE, ErrorBody, InvokeFunction};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::Shared;
 use crate::kinds::type_id;
+use crate::{Fired, Shared};
 use iii_protocol::TriggerKind;
 
 /// A queued job the built-in queue gave up on.
@@ -123,9 +123,12 @@ pub(crate) fn publish_durable(shared: &Arc<Shared>, topic: &str, data: Value) {
             deliver(&shared, topic, function_id, data.clone(), retries, |s| {
                 let (binding, data) = (binding.clone(), data.clone());
                 async move {
+                    // A condition that says no acks the job; one that fails
+                    // fails the attempt, which is retried.
                     match s.fire_one(&binding, data).await {
-                        None => Ok(()),
-                        Some(outcome) => outcome.map(|_| ()),
+                        Fired::Skipped => Ok(()),
+                        Fired::ConditionFailed(error) => Err(error),
+                        Fired::Ran(outcome) => outcome.map(|_| ()),
                     }
                 }
             })

@@ -81,7 +81,7 @@ const HTTP: &[Key] = &[
     METADATA,
 ];
 const CRON: &[Key] = &[required("expression", KeyType::Str), CONDITION, METADATA];
-const SUBSCRIBE: &[Key] = &[required("topic", KeyType::Str), CONDITION, METADATA];
+const SUBSCRIBE: &[Key] = &[required("topic", KeyType::Str)];
 const QUEUE: &[Key] = &[
     required("topic", KeyType::Str),
     key("max_retries", KeyType::Int),
@@ -93,7 +93,6 @@ const QUEUE: &[Key] = &[
     key("max_priority", KeyType::Int),
     key("queue_mode", KeyType::Str),
     CONDITION,
-    METADATA,
 ];
 const STATE: &[Key] = &[
     key("scope", KeyType::Str),
@@ -233,6 +232,46 @@ impl TriggerKind {
         }
     }
 
+    /// Keys other kinds take that the engine ignores on this one, each with
+    /// the reason: the macros and the builders refuse them rather than let
+    /// a filter or metadata silently vanish in production.
+    pub const fn ignored(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            TriggerKind::Subscribe => &[
+                (
+                    "condition",
+                    "the iii engine 0.23 never evaluates a condition on `subscribe` triggers, so every message would reach the handler",
+                ),
+                (
+                    "metadata",
+                    "the iii engine 0.23 passes no binding metadata with `subscribe` fires",
+                ),
+            ],
+            TriggerKind::Queue => &[(
+                "metadata",
+                "the iii engine 0.23 passes no binding metadata with `durable:subscriber` fires",
+            )],
+            TriggerKind::Http
+            | TriggerKind::Cron
+            | TriggerKind::State
+            | TriggerKind::Stream
+            | TriggerKind::StreamJoin
+            | TriggerKind::StreamLeave
+            | TriggerKind::Log
+            | TriggerKind::FunctionsAvailable
+            | TriggerKind::WorkersAvailable
+            | TriggerKind::Custom => &[],
+        }
+    }
+
+    /// Why the engine ignores the key `name` on this kind, if it does.
+    pub fn ignores(self, name: &str) -> Option<&'static str> {
+        self.ignored()
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, reason)| *reason)
+    }
+
     /// The key called `name`, if this kind takes it.
     pub fn key(self, name: &str) -> Option<&'static Key> {
         self.keys().iter().find(|k| k.name == name)
@@ -279,9 +318,15 @@ mod tests {
             names.dedup();
             assert_eq!(names.len(), kind.keys().len(), "{kind}: a key twice");
             assert!(
-                kind.key("metadata").is_some(),
-                "{kind}: every kind takes metadata"
+                kind.key("metadata").is_some() != kind.ignores("metadata").is_some(),
+                "{kind}: metadata is either taken or refused with a reason"
             );
+            for (key, _) in kind.ignored() {
+                assert!(
+                    kind.key(key).is_none(),
+                    "{kind}: `{key}` both taken and ignored"
+                );
+            }
         }
         assert_eq!(TriggerKind::from_engine_type("my-type"), None);
     }

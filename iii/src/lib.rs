@@ -142,8 +142,10 @@ pub use iii_protocol::RegisterService;
 /// | `workers_available` | | `engine::workers-available` |
 /// | `custom = "type-id"` | `config = {..}` | the custom type |
 ///
-/// Every kind also takes `metadata = {..}`, delivered with each fire
-/// ([`Context::metadata`]). `condition` and `middleware` are reserved.
+/// Every kind but `subscribe` and `queue` also takes `metadata = {..}`,
+/// delivered with each fire ([`Context::metadata`]); the iii engine passes
+/// none with those two, so there it is refused, with the reason.
+/// `condition` and `middleware` are reserved.
 ///
 /// A binding's target resolves in the worker's own namespace. An `http`
 /// function that returns nothing (`()`) answers 204 No Content.

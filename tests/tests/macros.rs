@@ -22,7 +22,8 @@ struct Greeting {
 /// Greets someone by name.
 #[iii::function(id = "macros::greet", metadata = {"team": "greeters"})]
 #[iii::trigger(http, path = "/macros/greet/:name", method = "get")]
-#[iii::trigger(subscribe, topic = "macros.greet", metadata = {"source": "pubsub"})]
+#[iii::trigger(subscribe, topic = "macros.greet")]
+#[iii::trigger(state, scope = "greetings", metadata = {"source": "state"})]
 async fn greet(input: Greet) -> Result<Greeting, Error> {
     Ok(Greeting {
         message: format!("Hello, {}!", input.name),
@@ -161,8 +162,12 @@ fn greet_by_hand() -> (Function, Vec<Trigger>) {
         Trigger::new(
             "macros::greet",
             iii::trigger::Subscribe::new("macros.greet"),
+        ),
+        Trigger::new(
+            "macros::greet",
+            iii::trigger::StateChange::any().scope("greetings"),
         )
-        .metadata(json!({"source": "pubsub"})),
+        .metadata(json!({"source": "state"})),
     ];
     (function, triggers)
 }

@@ -770,3 +770,92 @@ async fn handlers_emit_to_subscribers_and_publish_durably() {
     let err = worker.publish(" ", &1).await.expect_err("no topic");
     assert!(err.to_string().contains("topic"), "{err}");
 }
+
+/// What the engine does with a binding's condition and metadata differs by
+/// kind; iii-embedded must do exactly the same. (Raw configs through
+/// `Custom`, since the typed builders refuse what the engine ignores.)
+#[tokio::test]
+async fn conditions_and_metadata_follow_the_engine_for_each_kind() {
+    let engine = engine().await;
+    let worker = engine.connect("fidelity").await;
+    let (no, fails) = (fid("cond::no"), fid("cond::fails"));
+    serve(
+        &worker,
+        Function::new(&no, |_: Value| async move { Ok::<_, Error>(false) }),
+    )
+    .await;
+    serve(
+        &worker,
+        Function::new(&fails, |_: Value| async move {
+            Err::<bool, _>(Error::new("cond_broke", "the condition failed"))
+        }),
+    )
+    .await;
+    let (tx, mut seen) = mpsc::unbounded_channel();
+    let handler = fid("cond::handler");
+    serve(
+        &worker,
+        Function::new(&handler, move |data: Value, ctx: Context| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((data, ctx.metadata().cloned()));
+                Ok::<_, Error>(ApiResponse::ok(json!({})))
+            }
+        }),
+    )
+    .await;
+
+    // http: an exact `false` answers 422; a failing condition answers 500
+    // with its own code.
+    for (condition, status, code) in [(&no, 422, "CONDITION_NOT_MET"), (&fails, 500, "cond_broke")]
+    {
+        let path = format!("/{}", unique("guarded"));
+        worker
+            .register_trigger(Trigger::new(
+                &handler,
+                Http::get(&path).condition(condition),
+            ))
+            .expect("bind");
+        worker.flush().await.expect("flush");
+        let url = format!("{}{}", engine.http_url, path);
+        route_live("GET", &url).await;
+        let reply = http("GET", &url, &[], b"").await;
+        assert_eq!(reply.status, status, "{}", reply.text());
+        assert_eq!(reply.json()["error"]["code"], code);
+        if status == 422 {
+            assert_eq!(
+                reply.json(),
+                json!({"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": true})
+            );
+        }
+    }
+
+    // subscribe: no condition is evaluated and no metadata is passed.
+    let topic = unique("loose");
+    let raw = json!({"topic": topic, "condition_function_id": no});
+    worker
+        .register_trigger(
+            Trigger::new(&handler, Custom::new("subscribe", raw)).metadata(json!({"m": 1})),
+        )
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    let (data, metadata) = eventually(Duration::from_secs(5), "a subscribe fire", || {
+        let worker = worker.clone();
+        let topic = topic.clone();
+        let got = seen.try_recv().ok();
+        async move {
+            if got.is_none() {
+                let _ = worker.publish(&topic, &json!({"n": 1})).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            got
+        }
+    })
+    .await;
+    assert_eq!(
+        data,
+        json!({"n": 1}),
+        "the condition said no, and was not asked"
+    );
+    assert_eq!(metadata, None, "subscribe fires carry no metadata");
+}

@@ -3,7 +3,7 @@ async fn is_vip(_: serde_json::Value) -> bool {
 }
 
 #[iii::function]
-#[iii::trigger(subscribe, topic = "orders", condition = is_vip)]
+#[iii::trigger(cron, expression = "0 * * * * *", condition = is_vip)]
 async fn on_order(order: serde_json::Value) -> serde_json::Value {
     order
 }

@@ -83,6 +83,9 @@ impl TriggerConfig for Http {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::Http)
     }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::Http)
+    }
     fn to_config(&self) -> Result<Value, Error> {
         rules::validate_http_method(&self.http_method).map_err(|reason| invalid("http", reason))?;
         validate_http_path(&self.api_path).map_err(|reason| invalid("http", reason))?;
@@ -117,6 +120,9 @@ impl TriggerConfig for Cron {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::Cron)
     }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::Cron)
+    }
     fn to_config(&self) -> Result<Value, Error> {
         validate_cron(&self.expression).map_err(|reason| invalid("cron", reason))?;
         to_value("cron", self)
@@ -124,11 +130,13 @@ impl TriggerConfig for Cron {
 }
 
 /// `subscribe`: receive every `publish` on a topic.
+///
+/// The iii engine 0.23 evaluates no condition on these and passes no
+/// binding metadata with their fires, so neither is offered (a `metadata`
+/// on the binding is refused when it registers).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Subscribe {
     topic: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    condition_function_id: Option<String>,
 }
 
 impl Subscribe {
@@ -136,13 +144,7 @@ impl Subscribe {
     pub fn new(topic: impl Into<String>) -> Self {
         Subscribe {
             topic: topic.into(),
-            condition_function_id: None,
         }
-    }
-    /// Runs `function_id` first; the message is skipped if it returns `false`.
-    pub fn condition(mut self, function_id: impl Into<String>) -> Self {
-        self.condition_function_id = Some(function_id.into());
-        self
     }
 }
 
@@ -153,6 +155,9 @@ fn require(kind: &str, field: &str, value: &str) -> Result<(), Error> {
 impl TriggerConfig for Subscribe {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::Subscribe)
+    }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::Subscribe)
     }
     fn to_config(&self) -> Result<Value, Error> {
         require("subscribe", "topic", &self.topic)?;
@@ -191,6 +196,9 @@ pub struct QueueConfig {
 
 /// `durable:subscriber`: durable delivery of `iii::durable::publish` messages,
 /// retried when the handler fails.
+///
+/// The iii engine 0.23 passes no binding metadata with these fires, so a
+/// `metadata` on the binding is refused when it registers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Queue {
     topic: String,
@@ -224,6 +232,9 @@ impl Queue {
 impl TriggerConfig for Queue {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::Queue)
+    }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::Queue)
     }
     fn to_config(&self) -> Result<Value, Error> {
         require("durable:subscriber", "topic", &self.topic)?;
@@ -267,6 +278,9 @@ impl StateChange {
 impl TriggerConfig for StateChange {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::State)
+    }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::State)
     }
     fn to_config(&self) -> Result<Value, Error> {
         to_value("state", self)
@@ -317,6 +331,9 @@ impl TriggerConfig for StreamChange {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::Stream)
     }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::Stream)
+    }
     fn to_config(&self) -> Result<Value, Error> {
         require("stream", "stream_name", &self.stream_name)?;
         to_value("stream", self)
@@ -334,6 +351,9 @@ impl TriggerConfig for StreamJoin {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::StreamJoin)
     }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::StreamJoin)
+    }
     fn to_config(&self) -> Result<Value, Error> {
         Ok(json!({}))
     }
@@ -348,6 +368,9 @@ pub struct StreamLeave;
 impl TriggerConfig for StreamLeave {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::StreamLeave)
+    }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::StreamLeave)
     }
     fn to_config(&self) -> Result<Value, Error> {
         Ok(json!({}))
@@ -419,6 +442,9 @@ impl TriggerConfig for Log {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::Log)
     }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::Log)
+    }
     fn to_config(&self) -> Result<Value, Error> {
         to_value("log", self)
     }
@@ -432,6 +458,9 @@ impl TriggerConfig for FunctionsAvailable {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::FunctionsAvailable)
     }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::FunctionsAvailable)
+    }
     fn to_config(&self) -> Result<Value, Error> {
         Ok(json!({}))
     }
@@ -444,6 +473,9 @@ pub struct WorkersAvailable;
 impl TriggerConfig for WorkersAvailable {
     fn trigger_type(&self) -> &str {
         engine_type(TriggerKind::WorkersAvailable)
+    }
+    fn kind(&self) -> Option<TriggerKind> {
+        Some(TriggerKind::WorkersAvailable)
     }
     fn to_config(&self) -> Result<Value, Error> {
         Ok(json!({}))

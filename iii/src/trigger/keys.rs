@@ -82,7 +82,10 @@ fn build(
     keys: &Keys<'_>,
 ) -> Result<Trigger, String> {
     if let Some((unknown, _)) = keys.0.iter().find(|(k, _)| kind.key(k).is_none()) {
-        return Err(format!("`{unknown}` does not apply to `{kind}` triggers"));
+        return Err(match kind.ignores(unknown) {
+            Some(reason) => format!("`{unknown}` cannot be used on `{kind}` triggers: {reason}"),
+            None => format!("`{unknown}` does not apply to `{kind}` triggers"),
+        });
     }
     let f = function_id;
     let trigger = match kind {
@@ -177,11 +180,7 @@ mod tests {
             "jobs::run",
             TriggerKind::Queue,
             None,
-            &[
-                ("topic", Arg::Str("jobs")),
-                ("max_retries", Arg::Int(3)),
-                ("metadata", Arg::Json(r#"{"m":1}"#)),
-            ],
+            &[("topic", Arg::Str("jobs")), ("max_retries", Arg::Int(3))],
         );
         let by_hand = Trigger::new(
             "jobs::run",
@@ -189,9 +188,29 @@ mod tests {
                 max_retries: Some(3),
                 ..QueueConfig::default()
             }),
-        )
-        .metadata(json!({"m": 1}));
+        );
         assert_eq!(t, by_hand);
+        let state = from_keys(
+            "s",
+            TriggerKind::State,
+            None,
+            &[
+                ("scope", Arg::Str("users")),
+                ("metadata", Arg::Json(r#"{"m":1}"#)),
+            ],
+        );
+        assert_eq!(
+            state,
+            Trigger::new("s", StateChange::any().scope("users")).metadata(json!({"m": 1}))
+        );
+        let queued = from_keys(
+            "q",
+            TriggerKind::Queue,
+            None,
+            &[("topic", Arg::Str("j")), ("metadata", Arg::Json("{}"))],
+        );
+        let e = queued.validate().expect_err("dropped by the engine");
+        assert!(e.to_string().contains("cannot be used on `queue`"), "{e}");
         let log = from_keys("l", TriggerKind::Log, None, &[("level", Arg::Str("warn"))]);
         assert_eq!(log, Trigger::new("l", Log::level(LogLevel::Warn)));
     }

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use crate::error::Error;
 use crate::function::validate_id;
 use crate::worker::Worker;
-use iii_protocol::{ErrorBody, RegisterTrigger};
+use iii_protocol::{ErrorBody, RegisterTrigger, TriggerKind};
 
 pub use config::{
     Cron, Custom, FunctionsAvailable, Http, Log, LogLevel, Queue, QueueConfig, StateChange,
@@ -40,6 +40,11 @@ pub trait TriggerConfig {
     fn trigger_type(&self) -> &str;
     /// The `config` object to send, after validation.
     fn to_config(&self) -> Result<Value, Error>;
+    /// The built-in kind this config is for (`None` for a custom type), so
+    /// a binding can be checked against what the engine does with it.
+    fn kind(&self) -> Option<TriggerKind> {
+        None
+    }
 }
 
 /// A binding of a trigger to a function, ready to register.
@@ -47,6 +52,7 @@ pub trait TriggerConfig {
 pub struct Trigger {
     function_id: String,
     trigger_type: String,
+    kind: Option<TriggerKind>,
     config: Result<Value, String>,
     metadata: Option<Value>,
     namespace: Option<String>,
@@ -60,6 +66,7 @@ impl Trigger {
         Trigger {
             function_id: function_id.into(),
             trigger_type: config.trigger_type().to_string(),
+            kind: config.kind(),
             config: config.to_config().map_err(|e| e.to_string()),
             metadata: None,
             namespace: None,
@@ -76,6 +83,7 @@ impl Trigger {
         Trigger {
             function_id: function_id.into(),
             trigger_type: trigger_type.into(),
+            kind: None,
             config: Err(reason),
             metadata: None,
             namespace: None,
@@ -149,6 +157,13 @@ impl Trigger {
                     "it is blank; leave it unset for `default`",
                 ));
             }
+        }
+        if let (Some(kind), Some(_)) = (self.kind, &self.metadata)
+            && let Some(reason) = kind.ignores("metadata")
+        {
+            return Err(self.invalid(&format!(
+                "metadata cannot be used on `{kind}` triggers: {reason}"
+            )));
         }
         self.config().map(|_| ())
     }

@@ -187,3 +187,18 @@ fn the_trigger_docs_follow_the_kinds_table() {
         }
     }
 }
+
+#[test]
+fn metadata_the_engine_drops_is_refused_with_the_reason() {
+    let queued = Trigger::new("f", Queue::new("jobs")).metadata(json!({"m": 1}));
+    let e = queued
+        .validate()
+        .expect_err("no metadata on durable:subscriber fires");
+    assert!(e.to_string().contains("passes no binding metadata"), "{e}");
+    let subscribed = Trigger::new("f", Subscribe::new("news")).metadata(json!({"m": 1}));
+    assert!(subscribed.validate().is_err());
+    assert!(Trigger::new("f", Subscribe::new("news")).validate().is_ok());
+    let raw =
+        Trigger::new("f", Custom::new("subscribe", json!({"topic": "x"}))).metadata(json!({}));
+    assert!(raw.validate().is_ok(), "a raw config is sent as given");
+}
