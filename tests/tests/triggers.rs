@@ -859,3 +859,62 @@ async fn conditions_and_metadata_follow_the_engine_for_each_kind() {
     );
     assert_eq!(metadata, None, "subscribe fires carry no metadata");
 }
+
+/// Routes as the engine keeps them: the same method and path again makes
+/// the newest binding serve (and removing it leaves no route); the same
+/// shape with other parameter names is refused, and the first one serves.
+#[tokio::test]
+async fn route_clashes_resolve_as_in_the_engine() {
+    let engine = engine().await;
+    let worker = engine.connect("routes").await;
+    let (first, second) = (fid("routes::first"), fid("routes::second"));
+    for (id, who) in [(&first, "first"), (&second, "second")] {
+        serve(
+            &worker,
+            Function::new(id, move |_: ApiRequest| async move {
+                Ok::<_, Error>(ApiResponse::ok(json!({"served_by": who})))
+            }),
+        )
+        .await;
+    }
+    let base = unique("route");
+    let path = format!("/{base}/:id");
+    worker
+        .register_trigger(Trigger::new(&first, Http::get(&path)))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    let url = format!("{}/{base}/7", engine.http_url);
+    route_live("GET", &url).await;
+    let newer = worker
+        .register_trigger(Trigger::new(&second, Http::get(&path)))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    assert_eq!(
+        http("GET", &url, &[], b"").await.json(),
+        json!({"served_by": "second"})
+    );
+
+    let clash = worker
+        .register_trigger(Trigger::new(&first, Http::get(format!("/{base}/:other"))))
+        .expect("sent");
+    let refusal = tokio::time::timeout(Duration::from_secs(5), clash.rejected())
+        .await
+        .expect("refused");
+    assert_eq!(refusal.code, "trigger_registration_failed");
+    assert!(
+        refusal.message.contains("different path-parameter names"),
+        "{}",
+        refusal.message
+    );
+    assert_eq!(
+        http("GET", &url, &[], b"").await.json(),
+        json!({"served_by": "second"})
+    );
+
+    newer.unregister().expect("unbind");
+    worker.flush().await.expect("flush");
+    eventually(Duration::from_secs(5), "the route to go", || async {
+        (http("GET", &url, &[], b"").await.status == 404).then_some(())
+    })
+    .await;
+}

@@ -92,6 +92,9 @@ pub(crate) struct Binding {
     pub(crate) origin_namespace: String,
     /// The provider currently serving it; `None` while parked.
     pub(crate) served_by: Option<(String, String)>,
+    /// An `http` binding whose route a later binding of the same method and
+    /// path took over: it never serves again, as in the engine.
+    pub(crate) shadowed: bool,
 }
 
 #[derive(Default)]

@@ -138,6 +138,35 @@ impl Core {
             self.refuse(owner, &t, error.clone());
             return BindOutcome::Refused(error);
         }
+        let mut replaced = Vec::new();
+        if let Some(Provider::Builtin) = provider
+            && let Some(route) = Route::of(&t)
+        {
+            for (other_id, other) in &self.bindings {
+                let Some(existing) = Route::of(&other.message).filter(|_| !other.shadowed) else {
+                    continue;
+                };
+                if existing.key == route.key {
+                    replaced.push(other_id.clone());
+                } else if existing.shape == route.shape {
+                    let error = ErrorBody::new(
+                        "trigger_registration_failed",
+                        format!(
+                            "Route '{} {}' conflicts with already-registered route '{} {}': routes with identical structure but different path-parameter names are not supported",
+                            route.key.0, route.path, existing.key.0, existing.path
+                        ),
+                    );
+                    self.refuse(owner, &t, error.clone());
+                    return BindOutcome::Refused(error);
+                }
+            }
+        }
+        // The same method and path again: the newest binding serves.
+        for other in replaced {
+            if let Some(binding) = self.bindings.get_mut(&other) {
+                binding.shadowed = true;
+            }
+        }
         let id = t.id.clone();
         self.bindings.insert(
             id.clone(),
@@ -146,6 +175,7 @@ impl Core {
                 owner: owner.map(String::from),
                 origin_namespace: origin.to_string(),
                 served_by: served_by.clone(),
+                shadowed: false,
             },
         );
         match provider {
@@ -283,7 +313,9 @@ impl Core {
         self.bindings
             .values()
             .filter(|b| {
-                b.message.trigger_type == trigger_type && b.served_by.as_ref() == Some(&key)
+                b.message.trigger_type == trigger_type
+                    && b.served_by.as_ref() == Some(&key)
+                    && !b.shadowed
             })
             .map(|b| b.message.clone())
             .collect()
@@ -297,5 +329,45 @@ pub(super) fn forwarded(t: &RegisterTrigger) -> RegisterTrigger {
         namespace: keep(&t.namespace),
         trigger_namespace: keep(&t.trigger_namespace),
         ..t.clone()
+    }
+}
+
+/// An `http` binding's route as the engine keys it: the method, uppercase,
+/// and the path without its leading `/`; and its shape, with every
+/// `:param` alike.
+struct Route {
+    key: (String, String),
+    shape: (String, String),
+    path: String,
+}
+
+impl Route {
+    fn of(t: &RegisterTrigger) -> Option<Route> {
+        if t.trigger_type != type_id(TriggerKind::Http) {
+            return None;
+        }
+        let text = |key: &str| t.config.get(key).and_then(serde_json::Value::as_str);
+        let path = text("api_path")?.to_string();
+        let method = text("http_method").unwrap_or("GET").to_ascii_uppercase();
+        let trimmed = match path.strip_prefix('/') {
+            Some("") | None => path.clone(),
+            Some(rest) => rest.to_string(),
+        };
+        let shape = trimmed
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with(':') {
+                    ":"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        Some(Route {
+            key: (method.clone(), trimmed),
+            shape: (method, shape),
+            path,
+        })
     }
 }
