@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::kinds::type_id;
-use crate::{Fired, Shared};
+use crate::{Gate, Shared, binding_namespace};
 use iii_protocol::TriggerKind;
 
 type Reply = Response<Full<Bytes>>;
@@ -122,20 +122,20 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         "trigger": {"type": type_id(TriggerKind::Http), "method": method, "path": pattern},
     });
     let deadline = tokio::time::Instant::now() + shared.settings.http_timeout;
-    let outcome = match tokio::time::timeout_at(deadline, shared.fire_one(&binding, payload)).await
-    {
-        Err(_) => return gateway_timeout(),
-        Ok(Fired::Skipped) => {
-            return json_reply(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &json!({"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": true}),
-            );
-        }
-        Ok(Fired::ConditionFailed(ErrorBody { code, message, .. })) => {
-            return error_reply(StatusCode::INTERNAL_SERVER_ERROR, &code, &message);
-        }
-        Ok(Fired::Ran(outcome)) => outcome,
-    };
+    let request = json!({
+        "path_params": payload["path_params"],
+        "query_params": payload["query_params"],
+        "headers": payload["headers"],
+        "method": payload["method"],
+    });
+    let outcome =
+        match tokio::time::timeout_at(deadline, serve_route(&shared, &binding, payload, request))
+            .await
+        {
+            Err(_) => return gateway_timeout(),
+            Ok(Err(early)) => return early,
+            Ok(Ok(outcome)) => outcome,
+        };
     match outcome {
         Err(ErrorBody { code, message, .. }) => {
             error_reply(StatusCode::INTERNAL_SERVER_ERROR, &code, &message)
@@ -149,6 +149,95 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         }
         Ok(result) => build_response(&result),
     }
+}
+
+/// The route's condition, then its middleware in order, then its handler,
+/// as the engine runs them. `Err` is an answer given before the handler.
+async fn serve_route(
+    shared: &Arc<Shared>,
+    binding: &RegisterTrigger,
+    payload: Value,
+    request: Value,
+) -> Result<Result<Value, ErrorBody>, Reply> {
+    match shared.gate(binding, &payload).await {
+        Gate::Open => {}
+        Gate::Skipped => {
+            return Err(json_reply(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &json!({"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": true}),
+            ));
+        }
+        Gate::Failed(ErrorBody { code, message, .. }) => {
+            return Err(error_reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &code,
+                &message,
+            ));
+        }
+    }
+    let middleware = binding
+        .config
+        .get("middleware_function_ids")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str);
+    let input = json!({"phase": "preHandler", "request": request, "context": {}});
+    for function_id in middleware {
+        let verdict = shared
+            .invoke(
+                &binding_namespace(binding),
+                function_id,
+                input.clone(),
+                None,
+            )
+            .await;
+        match verdict {
+            Err(ErrorBody { code, message, .. }) => {
+                return Err(error_reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &code,
+                    &message,
+                ));
+            }
+            Ok(verdict) if verdict.get("action").and_then(Value::as_str) == Some("respond") => {
+                return Err(middleware_response(verdict.get("response")));
+            }
+            // `continue`, and anything else the engine reads as continue.
+            Ok(_) => {}
+        }
+    }
+    Ok(shared.run(binding, payload).await)
+}
+
+/// A middleware's `respond`: the status (200 unless 100 to 999), the body
+/// always as JSON, and the headers if every value is a string.
+fn middleware_response(response: Option<&Value>) -> Reply {
+    let status = response
+        .and_then(|r| r.get("status_code"))
+        .and_then(Value::as_u64)
+        .filter(|s| (100..=999).contains(s))
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let body = response
+        .and_then(|r| r.get("body"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut reply = json_reply(status, &body);
+    if let Some(Value::Object(headers)) = response.and_then(|r| r.get("headers"))
+        && headers.values().all(Value::is_string)
+    {
+        for (name, value) in headers {
+            if let (Ok(name), Some(Ok(value))) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                value.as_str().map(HeaderValue::from_str),
+            ) {
+                reply.headers_mut().insert(name, value);
+            }
+        }
+    }
+    reply
 }
 
 /// The engine's answer when a handler's response does not come in time:

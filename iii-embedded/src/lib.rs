@@ -108,6 +108,24 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// The namespace a binding's function (and condition) resolve in.
+pub(crate) fn binding_namespace(binding: &RegisterTrigger) -> String {
+    binding
+        .namespace
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.into())
+}
+
+/// What a binding's condition decided.
+pub(crate) enum Gate {
+    /// No condition, or it let the fire through.
+    Open,
+    /// It answered exactly `false`.
+    Skipped,
+    /// It failed.
+    Failed(ErrorBody),
+}
+
 /// What became of one fire of a binding.
 pub(crate) enum Fired {
     /// The condition said no.
@@ -392,19 +410,23 @@ impl Shared {
         }
     }
 
-    /// Runs one binding as the engine does: its condition first where the
-    /// engine evaluates one (in the binding's namespace, without metadata;
-    /// only an exact `false` skips), then its function, with the binding's
-    /// metadata where the engine passes it.
+    /// Runs one binding as the engine does: [`Shared::gate`], then
+    /// [`Shared::run`].
     pub(crate) async fn fire_one(
         self: &Arc<Self>,
         binding: &RegisterTrigger,
         payload: Value,
     ) -> Fired {
-        let namespace = binding
-            .namespace
-            .clone()
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+        match self.gate(binding, &payload).await {
+            Gate::Open => Fired::Ran(self.run(binding, payload).await),
+            Gate::Skipped => Fired::Skipped,
+            Gate::Failed(error) => Fired::ConditionFailed(error),
+        }
+    }
+
+    /// A binding's condition, where the engine evaluates one: in the
+    /// binding's namespace, without metadata; only an exact `false` skips.
+    pub(crate) async fn gate(self: &Arc<Self>, binding: &RegisterTrigger, payload: &Value) -> Gate {
         let kind =
             TriggerKind::from_engine_type(&binding.trigger_type).unwrap_or(TriggerKind::Custom);
         let condition = binding
@@ -412,24 +434,44 @@ impl Shared {
             .get("condition_function_id")
             .and_then(Value::as_str)
             .filter(|_| kinds::honours_condition(kind));
-        if let Some(condition) = condition {
-            match self
-                .invoke(&namespace, condition, payload.clone(), None)
-                .await
-            {
-                Ok(Value::Bool(false)) => return Fired::Skipped,
-                Err(error) => return Fired::ConditionFailed(error),
-                Ok(_) => {}
-            }
+        let Some(condition) = condition else {
+            return Gate::Open;
+        };
+        match self
+            .invoke(
+                &binding_namespace(binding),
+                condition,
+                payload.clone(),
+                None,
+            )
+            .await
+        {
+            Ok(Value::Bool(false)) => Gate::Skipped,
+            Err(error) => Gate::Failed(error),
+            Ok(_) => Gate::Open,
         }
+    }
+
+    /// Calls a binding's function, with its metadata where the engine
+    /// passes it.
+    pub(crate) async fn run(
+        self: &Arc<Self>,
+        binding: &RegisterTrigger,
+        payload: Value,
+    ) -> Result<Value, ErrorBody> {
+        let kind =
+            TriggerKind::from_engine_type(&binding.trigger_type).unwrap_or(TriggerKind::Custom);
         let metadata = binding
             .metadata
             .clone()
             .filter(|_| kinds::delivers_metadata(kind));
-        Fired::Ran(
-            self.invoke(&namespace, &binding.function_id, payload, metadata)
-                .await,
+        self.invoke(
+            &binding_namespace(binding),
+            &binding.function_id,
+            payload,
+            metadata,
         )
+        .await
     }
 
     /// Delivers events produced while the lock was held.

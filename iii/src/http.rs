@@ -90,3 +90,66 @@ impl<B> ApiResponse<B> {
         self
     }
 }
+
+/// What the engine sends to each function named in an `http` trigger's
+/// middleware ([`crate::trigger::Http::middleware`]), after the route's
+/// condition and before its handler. It carries no body.
+///
+/// ```
+/// use iii::http::{MiddlewareInput, MiddlewareVerdict, ApiResponse};
+///
+/// async fn require_token(input: MiddlewareInput) -> Result<MiddlewareVerdict, iii::Error> {
+///     Ok(match input.request.headers.get("authorization") {
+///         Some(_) => MiddlewareVerdict::Continue,
+///         None => MiddlewareVerdict::respond(ApiResponse::new(401, serde_json::json!({"error": "unauthorized"}))),
+///     })
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MiddlewareInput {
+    /// Always `preHandler` in engine 0.23.
+    pub phase: String,
+    /// The request, without its body.
+    pub request: MiddlewareRequest,
+    /// Always empty in engine 0.23.
+    #[serde(default)]
+    pub context: Value,
+}
+
+/// The request a middleware sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MiddlewareRequest {
+    /// The actual HTTP method, uppercase.
+    pub method: String,
+    /// Values of the route's `:name` parameters.
+    #[serde(default)]
+    pub path_params: BTreeMap<String, String>,
+    /// Query parameters (the last value wins when repeated).
+    #[serde(default)]
+    pub query_params: BTreeMap<String, String>,
+    /// Request headers, names lowercased.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A middleware's answer: let the request go on, or answer it now. The
+/// engine sends a `respond` body as JSON whatever its headers say, and
+/// uses its headers only if all their values are strings (they are here).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum MiddlewareVerdict {
+    /// On to the next middleware, then the handler.
+    Continue,
+    /// Answer the client with this response; the handler does not run.
+    Respond {
+        /// The response.
+        response: ApiResponse,
+    },
+}
+
+impl MiddlewareVerdict {
+    /// Answers the client with `response`.
+    pub fn respond(response: ApiResponse) -> Self {
+        MiddlewareVerdict::Respond { response }
+    }
+}

@@ -918,3 +918,97 @@ async fn route_clashes_resolve_as_in_the_engine() {
     })
     .await;
 }
+
+/// An http route's middleware runs after its condition and before its
+/// handler, in order; one may answer at once (here 401) or let the request
+/// go on. iii-embedded used to ignore them and serve the route unprotected.
+#[tokio::test]
+async fn route_middleware_guards_the_handler_in_order() {
+    use iii::http::{MiddlewareInput, MiddlewareVerdict};
+    let engine = engine().await;
+    let worker = engine.connect("guarded").await;
+    let (audit, auth, handler) = (fid("mw::audit"), fid("mw::auth"), fid("mw::handler"));
+    let (tx, mut calls) = mpsc::unbounded_channel();
+    let audit_tx = tx.clone();
+    serve(
+        &worker,
+        Function::new(&audit, move |input: MiddlewareInput| {
+            let tx = audit_tx.clone();
+            async move {
+                let _ = tx.send(format!("audit {} {}", input.phase, input.request.method));
+                Ok::<_, Error>(MiddlewareVerdict::Continue)
+            }
+        }),
+    )
+    .await;
+    let auth_tx = tx.clone();
+    serve(
+        &worker,
+        Function::new(&auth, move |input: MiddlewareInput| {
+            let tx = auth_tx.clone();
+            async move {
+                let _ = tx.send(format!("auth {:?}", input.request.path_params.get("id")));
+                Ok::<_, Error>(
+                    match input
+                        .request
+                        .headers
+                        .get("authorization")
+                        .map(String::as_str)
+                    {
+                        Some("Bearer good") => MiddlewareVerdict::Continue,
+                        _ => MiddlewareVerdict::respond(
+                            ApiResponse::new(401, json!({"error": "unauthorized"}))
+                                .header("www-authenticate", "Bearer"),
+                        ),
+                    },
+                )
+            }
+        }),
+    )
+    .await;
+    serve(
+        &worker,
+        Function::new(&handler, move |req: ApiRequest| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send("handler".to_string());
+                Ok::<_, Error>(ApiResponse::ok(json!({"secret": req.path_params["id"]})))
+            }
+        }),
+    )
+    .await;
+    let path = format!("/{}/:id", unique("vault"));
+    worker
+        .register_trigger(Trigger::new(
+            &handler,
+            Http::get(&path).middleware([&audit, &auth]),
+        ))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    let url = format!("{}{}", engine.http_url, path.replace(":id", "42"));
+    route_live("GET", &url).await;
+    while calls.try_recv().is_ok() {}
+
+    let refused = http("GET", &url, &[("authorization", "Bearer bad")], b"").await;
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert_eq!(refused.json(), json!({"error": "unauthorized"}));
+    assert_eq!(
+        refused.headers.get("www-authenticate").map(String::as_str),
+        Some("Bearer")
+    );
+    let order: Vec<String> = std::iter::from_fn(|| calls.try_recv().ok()).collect();
+    assert_eq!(
+        order,
+        ["audit preHandler GET", "auth Some(\"42\")"],
+        "the handler did not run"
+    );
+
+    let served = http("GET", &url, &[("authorization", "Bearer good")], b"").await;
+    assert_eq!(served.status, 200, "{}", served.text());
+    assert_eq!(served.json(), json!({"secret": "42"}));
+    let order: Vec<String> = std::iter::from_fn(|| calls.try_recv().ok()).collect();
+    assert_eq!(
+        order,
+        ["audit preHandler GET", "auth Some(\"42\")", "handler"]
+    );
+}
