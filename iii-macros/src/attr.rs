@@ -13,7 +13,7 @@ pub enum Value {
     Lit(Lit),
     Path(syn::Path),
     /// `[a, b]`: the items, each a value (read once `middleware` is wired).
-    List(#[allow(dead_code)] Vec<Value>, Span),
+    List(Vec<Value>, Span),
     /// `{ ... }`: JSON written inline, as tokens.
     Json(TokenStream, Span),
 }

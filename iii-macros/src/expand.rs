@@ -260,7 +260,18 @@ fn trigger(krate: &TokenStream, id: &str, spec: &TriggerSpec) -> TokenStream {
     let p = quote!(#krate::__private);
     let kind = syn::Ident::new(&format!("{:?}", spec.kind), Span::call_site());
     let custom_type = option(spec.custom_type.as_ref().map(LitStr::value).as_deref());
-    let args = spec.values.iter().filter_map(|(key, value)| {
+    // Checks spanned at the user's paths: each must name an
+    // `#[iii::function]` (so it has a `FunctionRef`) with the right output.
+    let mut checks = Vec::new();
+    let mut function_id = |path: &syn::Path, output: &str| {
+        let check = syn::Ident::new(output, Span::call_site());
+        checks.push(quote_spanned! {path.span()=>
+            #p::#check::<<#path as #p::FunctionRef>::Output>();
+        });
+        quote_spanned! {path.span()=> <#path as #p::FunctionRef>::ID }
+    };
+    let mut args = Vec::new();
+    for (key, value) in &spec.values {
         let arg = match value {
             Value::Lit(syn::Lit::Str(s))
                 if spec.kind.key(key).is_some_and(|k| k.ty == KeyType::Str) =>
@@ -269,19 +280,41 @@ fn trigger(krate: &TokenStream, id: &str, spec: &TriggerSpec) -> TokenStream {
                 quote!(#p::Arg::Str(#text))
             }
             Value::Lit(syn::Lit::Int(i)) => {
-                let n = i.base10_parse::<u64>().ok()?;
+                let Ok(n) = i.base10_parse::<u64>() else {
+                    continue;
+                };
                 quote!(#p::Arg::Int(#n))
             }
+            Value::Path(path) => {
+                let id = function_id(path, "condition_output");
+                quote!(#p::Arg::Function(#id))
+            }
+            Value::List(items, _) => {
+                let ids: Vec<TokenStream> = items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Value::Path(path) => Some(function_id(path, "middleware_output")),
+                        _ => None,
+                    })
+                    .collect();
+                quote!(#p::Arg::Functions(&[#(#ids),*]))
+            }
             other => {
-                let text = attr::json(other).ok()?.to_string();
+                let Ok(json) = attr::json(other) else {
+                    continue;
+                };
+                let text = json.to_string();
                 quote!(#p::Arg::Json(#text))
             }
         };
-        Some(quote!((#key, #arg)))
-    });
+        args.push(quote!((#key, #arg)));
+    }
     let span = spec.span;
     quote_spanned! {span=>
-        #p::trigger(#id, #p::TriggerKind::#kind, #custom_type, &[#(#args),*])
+        {
+            #(#checks)*
+            #p::trigger(#id, #p::TriggerKind::#kind, #custom_type, &[#(#args),*])
+        }
     }
 }
 

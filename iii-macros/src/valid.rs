@@ -60,13 +60,21 @@ pub fn trigger(spec: &TriggerSpec, errors: &mut Errors) {
                 ),
                 Err(e) => errors.push(e),
             },
-            KeyType::Function | KeyType::FunctionList => errors.at(
-                value.span(),
-                format!(
-                    "`{}` is reserved for a later release and not wired yet; remove it for now",
-                    key.name
-                ),
-            ),
+            KeyType::Function => {}
+            KeyType::FunctionList => {
+                if let Value::List(items, _) = value {
+                    for item in items.iter().filter(|i| !matches!(i, Value::Path(_))) {
+                        errors.at(
+                            item.span(),
+                            format!(
+                                "`{}` lists `#[iii::function]`s by name, found {}",
+                                key.name,
+                                item.describe()
+                            ),
+                        );
+                    }
+                }
+            }
             KeyType::Int => {
                 if let Some(i) = spec.int(key.name)
                     && i.base10_parse::<u64>().is_err()

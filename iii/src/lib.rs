@@ -145,7 +145,39 @@ pub use iii_protocol::RegisterService;
 /// Every kind but `subscribe` and `queue` also takes `metadata = {..}`,
 /// delivered with each fire ([`Context::metadata`]); the iii engine passes
 /// none with those two, so there it is refused, with the reason.
-/// `condition` and `middleware` are reserved.
+///
+/// `condition = is_vip` names an `#[iii::function]` returning `bool`: the
+/// engine runs it with the fire's payload first and skips the fire when it
+/// returns `false` (an `http` request then gets 422). It applies to `http`,
+/// `cron`, `queue`, `state`, `stream` and `custom` bindings; the engine never
+/// evaluates one on `subscribe`, so there it is refused.
+/// `middleware = [auth, audit]` (`http` only) names `#[iii::function]`s
+/// taking [`http::MiddlewareInput`] and returning
+/// [`http::MiddlewareVerdict`], run in order after the condition; one may
+/// answer the request itself (say, 401).
+///
+/// ```no_run
+/// use iii::http::{ApiRequest, ApiResponse, MiddlewareInput, MiddlewareVerdict};
+///
+/// #[iii::function]
+/// async fn is_big(order: ApiRequest) -> bool {
+///     order.body["amount"].as_u64().unwrap_or(0) > 1000
+/// }
+///
+/// #[iii::function]
+/// async fn auth(input: MiddlewareInput) -> MiddlewareVerdict {
+///     match input.request.headers.get("authorization") {
+///         Some(_) => MiddlewareVerdict::Continue,
+///         None => MiddlewareVerdict::respond(ApiResponse::new(401, serde_json::json!({}))),
+///     }
+/// }
+///
+/// #[iii::function]
+/// #[iii::trigger(http, path = "/orders", method = "POST", condition = is_big, middleware = [auth])]
+/// async fn take_order(order: ApiRequest) -> ApiResponse {
+///     ApiResponse::new(201, order.body)
+/// }
+/// ```
 ///
 /// A binding's target resolves in the worker's own namespace. An `http`
 /// function that returns nothing (`()`) answers 204 No Content.

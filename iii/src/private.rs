@@ -94,7 +94,33 @@ pub enum Arg {
     Int(u64),
     /// A JSON value, as text.
     Json(&'static str),
+    /// The id of an `#[iii::function]` (a condition).
+    Function(&'static str),
+    /// The ids of `#[iii::function]`s (middleware), in order.
+    Functions(&'static [&'static str]),
 }
+
+/// What a condition may return: `bool` (an exact `false` skips the fire).
+#[diagnostic::on_unimplemented(
+    message = "a trigger condition must return `bool`, not `{Self}`",
+    note = "the engine skips the fire when the condition returns exactly `false`"
+)]
+pub trait ConditionOutput {}
+impl ConditionOutput for bool {}
+
+/// Checks a condition's output type (spanned at the user's path).
+pub fn condition_output<T: ConditionOutput>() {}
+
+/// What a route middleware may return.
+#[diagnostic::on_unimplemented(
+    message = "an http middleware must return `iii::http::MiddlewareVerdict`, not `{Self}`",
+    note = "answer `MiddlewareVerdict::Continue` to go on, or `MiddlewareVerdict::respond(..)` to answer the client"
+)]
+pub trait MiddlewareOutput {}
+impl MiddlewareOutput for crate::http::MiddlewareVerdict {}
+
+/// Checks a middleware's output type (spanned at the user's path).
+pub fn middleware_output<T: MiddlewareOutput>() {}
 
 /// Builds one `#[iii::trigger]` binding of `function_id` from its kind and
 /// keys. A value the typed builder refuses surfaces when the worker

@@ -73,6 +73,30 @@ async fn with_anyhow() -> anyhow::Result<u8> {
     Err(anyhow::anyhow!("inner cause").context("outer context"))
 }
 
+/// Lets through orders over 1,000 only.
+#[iii::function(id = "macros::is_big")]
+async fn is_big(order: ApiRequest) -> bool {
+    order.body["amount"].as_u64().unwrap_or(0) > 1000
+}
+
+/// Wants a bearer token.
+#[iii::function(id = "macros::auth")]
+async fn auth(input: iii::http::MiddlewareInput) -> iii::http::MiddlewareVerdict {
+    match input.request.headers.get("authorization") {
+        Some(_) => iii::http::MiddlewareVerdict::Continue,
+        None => iii::http::MiddlewareVerdict::respond(ApiResponse::new(
+            401,
+            json!({"error": "unauthorized"}),
+        )),
+    }
+}
+
+#[iii::function(id = "macros::take_order")]
+#[iii::trigger(http, path = "/macros/orders", method = "POST", condition = is_big, middleware = [auth])]
+async fn take_order(order: ApiRequest) -> ApiResponse {
+    ApiResponse::new(201, order.body)
+}
+
 #[tokio::test]
 async fn the_function_stays_callable_directly() {
     let out = greet(Greet { name: "Ada".into() })
@@ -131,6 +155,22 @@ async fn linked_functions_register_on_connect_and_answer() {
     let reply = http("GET", &url, &[], b"").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json(), json!({"message": "Hello, world!"}));
+
+    // `condition = is_big` and `middleware = [auth]`, wired by the macro.
+    let orders = format!("{}/macros/orders", engine.http_url);
+    let json_body = [("content-type", "application/json")];
+    let big = br#"{"amount": 5000}"#;
+    let reply = http("POST", &orders, &json_body, big).await;
+    assert_eq!(reply.status, 401, "no token: {}", reply.text());
+    let authed = [
+        ("content-type", "application/json"),
+        ("authorization", "Bearer t"),
+    ];
+    let reply = http("POST", &orders, &authed, br#"{"amount": 5}"#).await;
+    assert_eq!(reply.status, 422, "too small: {}", reply.text());
+    let reply = http("POST", &orders, &authed, big).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"amount": 5000}));
 
     let listed = worker.list_functions().await.expect("list");
     let greet_info = listed

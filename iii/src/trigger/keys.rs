@@ -44,6 +44,22 @@ impl Keys<'_> {
         }
     }
 
+    fn function(&self, name: &str) -> Result<Option<&'static str>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Arg::Function(id)) => Ok(Some(id)),
+            Some(other) => Err(format!("`{name}` takes a function, found {other:?}")),
+        }
+    }
+
+    fn functions(&self, name: &str) -> Result<&'static [&'static str], String> {
+        match self.get(name) {
+            None => Ok(&[]),
+            Some(Arg::Functions(ids)) => Ok(ids),
+            Some(other) => Err(format!("`{name}` takes functions, found {other:?}")),
+        }
+    }
+
     fn json(&self, name: &str) -> Result<Option<Value>, String> {
         match self.get(name) {
             None => Ok(None),
@@ -88,16 +104,28 @@ fn build(
         });
     }
     let f = function_id;
+    let condition = keys.function("condition")?;
     let trigger = match kind {
-        TriggerKind::Http => Trigger::new(
-            f,
-            Http::new(
+        TriggerKind::Http => {
+            let mut http = Http::new(
                 keys.str("method")?.unwrap_or("GET"),
                 keys.str("path")?.unwrap_or_default(),
-            ),
-        ),
+            );
+            if let Some(id) = condition {
+                http = http.condition(id);
+            }
+            let middleware = keys.functions("middleware")?;
+            if !middleware.is_empty() {
+                http = http.middleware(middleware.iter().copied());
+            }
+            Trigger::new(f, http)
+        }
         TriggerKind::Cron => {
-            Trigger::new(f, Cron::new(keys.str("expression")?.unwrap_or_default()))
+            let mut cron = Cron::new(keys.str("expression")?.unwrap_or_default());
+            if let Some(id) = condition {
+                cron = cron.condition(id);
+            }
+            Trigger::new(f, cron)
         }
         TriggerKind::Subscribe => {
             Trigger::new(f, Subscribe::new(keys.str("topic")?.unwrap_or_default()))
@@ -117,6 +145,9 @@ fn build(
             if config != QueueConfig::default() {
                 queue = queue.config(config);
             }
+            if let Some(id) = condition {
+                queue = queue.condition(id);
+            }
             Trigger::new(f, queue)
         }
         TriggerKind::State => {
@@ -127,6 +158,9 @@ fn build(
             if let Some(key) = keys.str("key")? {
                 state = state.key(key);
             }
+            if let Some(id) = condition {
+                state = state.condition(id);
+            }
             Trigger::new(f, state)
         }
         TriggerKind::Stream => {
@@ -136,6 +170,9 @@ fn build(
             }
             if let Some(item) = keys.str("item_id")? {
                 stream = stream.item(item);
+            }
+            if let Some(id) = condition {
+                stream = stream.condition(id);
             }
             Trigger::new(f, stream)
         }
@@ -155,13 +192,20 @@ fn build(
         },
         TriggerKind::FunctionsAvailable => Trigger::new(f, FunctionsAvailable),
         TriggerKind::WorkersAvailable => Trigger::new(f, WorkersAvailable),
-        TriggerKind::Custom => Trigger::new(
-            f,
-            Custom::new(
-                custom_type.unwrap_or_default(),
-                keys.json("config")?.unwrap_or(Value::Null),
-            ),
-        ),
+        TriggerKind::Custom => {
+            let mut config = keys.json("config")?.unwrap_or(Value::Null);
+            if let Some(id) = condition {
+                // A provider reads the condition from the config, as the
+                // engine's own types do.
+                if config.is_null() {
+                    config = Value::Object(serde_json::Map::new());
+                }
+                if let Value::Object(map) = &mut config {
+                    map.insert("condition_function_id".into(), Value::String(id.into()));
+                }
+            }
+            Trigger::new(f, Custom::new(custom_type.unwrap_or_default(), config))
+        }
     };
     Ok(match keys.json("metadata")? {
         Some(metadata) => trigger.metadata(metadata),
