@@ -17,10 +17,11 @@ use crate::core::{BindOutcome, Caller, Core, Event, ProviderEntry};
 use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
-const BUILTINS: [&str; 28] = [
+const BUILTINS: [&str; 29] = [
     "engine::functions::list",
     "engine::workers::list",
     "engine::triggers::list",
+    "engine::registered-triggers::list",
     "engine::register_trigger",
     "engine::unregister_trigger",
     "engine::queue::enqueue",
@@ -86,6 +87,17 @@ pub(crate) async fn call(
             }
             let i: In = input(function_id, data)?;
             Ok(json!({"triggers": trigger_type_summaries(&shared.lock(), i.include_internal)}))
+        }
+        "engine::registered-triggers::list" => {
+            #[derive(Deserialize)]
+            struct In {
+                #[serde(default)]
+                include_internal: bool,
+            }
+            let i: In = input(function_id, data)?;
+            Ok(
+                json!({"registered_triggers": binding_summaries(&shared.lock(), i.include_internal)}),
+            )
         }
         "engine::register_trigger" => register_trigger(shared, data).await,
         "engine::unregister_trigger" => {
@@ -306,6 +318,45 @@ pub(crate) fn function_summaries(core: &Core, include_internal: bool) -> Vec<Val
         .collect();
     out.sort_by(|a, b| a["function_id"].as_str().cmp(&b["function_id"].as_str()));
     out
+}
+
+/// Live bindings, sorted by id, as `engine::registered-triggers::list`
+/// shows them: without parked ones, and without those of `engine::*`
+/// functions unless `include_internal`.
+fn binding_summaries(core: &Core, include_internal: bool) -> Vec<Value> {
+    core.bindings
+        .iter()
+        .filter(|(_, b)| b.served_by.is_some())
+        .filter(|(_, b)| include_internal || !b.message.function_id.starts_with("engine::"))
+        .map(|(id, b)| {
+            let t = &b.message;
+            let namespace = t
+                .namespace
+                .clone()
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+            let owner = core
+                .functions
+                .get(&(namespace, t.function_id.clone()))
+                .and_then(|f| core.workers.get(&f.owner))
+                .and_then(|c| c.name.clone());
+            let worker_name = owner.unwrap_or_else(|| {
+                t.function_id
+                    .split("::")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+            let summary: String = t.config.to_string().chars().take(80).collect();
+            json!({
+                "id": id,
+                "trigger_type": t.trigger_type,
+                "function_id": t.function_id,
+                "worker_name": worker_name,
+                "config": t.config,
+                "config_summary": summary,
+            })
+        })
+        .collect()
 }
 
 fn worker_summaries(core: &Core) -> Vec<Value> {

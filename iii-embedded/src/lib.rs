@@ -487,7 +487,8 @@ impl Shared {
             }
         }
         if functions_changed {
-            let functions = builtins::function_summaries(&self.lock(), false);
+            // Unfiltered, as the engine sends it.
+            let functions = builtins::function_summaries(&self.lock(), true);
             self.fire(
                 type_id(TriggerKind::FunctionsAvailable),
                 json!({"event": "functions_changed", "functions": functions}),

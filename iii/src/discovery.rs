@@ -75,7 +75,40 @@ pub struct TriggerTypeInfo {
     pub description: Option<String>,
 }
 
+/// A trigger binding as `engine::registered-triggers::list` describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerInfo {
+    /// Binding id.
+    pub id: String,
+    /// Trigger type, e.g. `http`.
+    pub trigger_type: String,
+    /// The function it fires.
+    pub function_id: String,
+    /// The worker serving that function.
+    #[serde(default)]
+    pub worker_name: Option<String>,
+    /// The binding's config.
+    #[serde(default)]
+    pub config: Value,
+}
+
 impl Worker {
+    /// Every live trigger binding, across all workers (parked ones, whose
+    /// type has no provider yet, are not listed). `include_internal` adds
+    /// the bindings of the engine's own functions (`engine::*`).
+    pub async fn list_triggers(&self, include_internal: bool) -> Result<Vec<TriggerInfo>, Error> {
+        #[derive(Deserialize)]
+        struct Out {
+            registered_triggers: Vec<TriggerInfo>,
+        }
+        let out: Out = self
+            .invoke("engine::registered-triggers::list")
+            .data(json!({"include_internal": include_internal}))
+            .call()
+            .await?;
+        Ok(out.registered_triggers)
+    }
+
     /// Every function the engine knows, across all workers.
     pub async fn list_functions(&self) -> Result<Vec<FunctionInfo>, Error> {
         #[derive(Deserialize)]

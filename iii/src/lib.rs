@@ -30,6 +30,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod availability;
 pub mod context;
 pub mod discovery;
 mod dispatch;

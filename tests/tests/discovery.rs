@@ -1,0 +1,122 @@
+//! Looking around: trigger bindings, and watching the set of functions.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use iii::trigger::{Http, Trigger};
+use iii::{Error, Function};
+use iii_tests::{engine, eventually, fid, serve, unique};
+use tokio::sync::mpsc;
+
+#[tokio::test]
+async fn list_triggers_shows_live_bindings() {
+    let engine = engine().await;
+    let worker = engine.connect("binder").await;
+    let id = fid("bound::fn");
+    serve(
+        &worker,
+        Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) }),
+    )
+    .await;
+    let path = format!("/{}", unique("bound"));
+    let handle = worker
+        .register_trigger(Trigger::new(&id, Http::get(&path)))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    let listed = worker.list_triggers(false).await.expect("list");
+    let mine = listed
+        .iter()
+        .find(|t| t.id == handle.id())
+        .unwrap_or_else(|| panic!("{listed:?}"));
+    assert_eq!(
+        (mine.trigger_type.as_str(), mine.function_id.as_str()),
+        ("http", id.as_str())
+    );
+    assert_eq!(mine.config["api_path"], path.as_str());
+    assert_eq!(mine.worker_name.as_deref(), Some(worker.name()));
+    handle.unregister().expect("unbind");
+    worker.flush().await.expect("flush");
+    let listed = worker.list_triggers(true).await.expect("list");
+    assert!(
+        listed.iter().all(|t| t.id != handle.id()),
+        "gone once unregistered"
+    );
+}
+
+/// The stream yields the function list when the set of functions changes
+/// (the engine checks every 5 s), and dropping it withdraws its binding.
+#[tokio::test]
+async fn functions_available_streams_changes_until_dropped() {
+    let engine = engine().await;
+    let watcher = engine.connect("watcher").await;
+    let mut changes = watcher.functions_available().expect("watch");
+    let own = changes.function_id().to_string();
+    watcher.flush().await.expect("flush");
+    let other = engine.connect("newcomer").await;
+    let id = fid("new::fn");
+    serve(
+        &other,
+        Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) }),
+    )
+    .await;
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(functions) = changes.next().await {
+            if functions.iter().any(|f| f.function_id == id) {
+                return functions;
+            }
+        }
+        panic!("the stream ended");
+    })
+    .await
+    .expect("the new function within 20 s");
+    assert!(
+        seen.iter().any(|f| f.function_id == own),
+        "the list is unfiltered"
+    );
+    drop(changes);
+    eventually(Duration::from_secs(5), "the watch's binding to go", || {
+        let watcher = watcher.clone();
+        let own = own.clone();
+        async move {
+            let triggers = watcher.list_triggers(true).await.ok()?;
+            triggers.iter().all(|t| t.function_id != own).then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn on_functions_available_calls_back_until_unsubscribed() {
+    let engine = engine().await;
+    let watcher = engine.connect("callback-watcher").await;
+    let (tx, mut lists) = mpsc::unbounded_channel();
+    let subscription = watcher
+        .on_functions_available(move |functions| {
+            let _ = tx.send(functions);
+        })
+        .expect("subscribe");
+    watcher.flush().await.expect("flush");
+    let other = engine.connect("callback-newcomer").await;
+    let id = fid("callback::fn");
+    serve(
+        &other,
+        Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) }),
+    )
+    .await;
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(functions) = lists.recv().await {
+            if functions.iter().any(|f| f.function_id == id) {
+                return;
+            }
+        }
+        panic!("the callback stopped");
+    })
+    .await
+    .expect("called back within 20 s");
+    subscription.unsubscribe();
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while lists.recv().await.is_some() {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the callback is dropped once unsubscribed");
+}
