@@ -1,0 +1,193 @@
+//! A small order flow across trigger kinds:
+//!
+//! 1. `POST /orders` (http), guarded by a middleware that wants an API key
+//!    and a condition that wants a positive amount, emits `order.created`;
+//! 2. a `subscribe` step records the order in the typed stream `orders`;
+//! 3. a `cron` step, every second, ships the open orders (its condition
+//!    skips the fire when there are none);
+//! 4. a `stream` step reports every change of the stream.
+//!
+//! `cargo run --example flow` drives it end to end and exits. With `III_URL`
+//! (and `III_HTTP_URL`, default `http://127.0.0.1:3111`) it uses that engine.
+
+use std::time::Duration;
+
+use iii::http::{ApiRequest, ApiResponse, MiddlewareInput, MiddlewareVerdict};
+use iii::state::UpdateOp;
+use iii::stream::{ItemEvent, StreamEvent};
+use iii::{Context, Error};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+const STREAM: &str = "orders";
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+struct Order {
+    id: String,
+    amount: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+struct Status {
+    id: String,
+    amount: u64,
+    state: String,
+}
+
+/// Lets a request through only with the demo API key.
+#[iii::function(id = "flow::auth")]
+async fn auth(input: MiddlewareInput) -> MiddlewareVerdict {
+    match input.request.headers.get("x-api-key").map(String::as_str) {
+        Some("demo") => MiddlewareVerdict::Continue,
+        _ => MiddlewareVerdict::respond(ApiResponse::new(
+            401,
+            json!({"error": "missing or wrong x-api-key"}),
+        )),
+    }
+}
+
+/// Only orders with a positive amount.
+#[iii::function(id = "flow::is_valid")]
+async fn is_valid(req: ApiRequest) -> bool {
+    req.body["amount"].as_u64().unwrap_or(0) > 0
+}
+
+/// Takes an order and announces it.
+#[iii::function(id = "flow::create")]
+#[iii::trigger(http, path = "/orders", method = "POST", condition = is_valid, middleware = [auth])]
+async fn create(req: ApiRequest<Order>, ctx: Context) -> Result<ApiResponse, Error> {
+    ctx.emit("order.created", &req.body).await?;
+    Ok(ApiResponse::new(201, json!({"id": req.body.id})))
+}
+
+/// Records each new order as open.
+#[iii::function(id = "flow::track")]
+#[iii::trigger(subscribe, topic = "order.created")]
+async fn track(order: Order, ctx: Context) -> Result<(), Error> {
+    let status = Status {
+        id: order.id.clone(),
+        amount: order.amount,
+        state: "open".into(),
+    };
+    ctx.stream::<Status>(STREAM)
+        .set("all", &order.id, &status)
+        .await?;
+    Ok(())
+}
+
+/// Whether any order is open (the sweep's condition).
+#[iii::function(id = "flow::has_open")]
+async fn has_open(_tick: serde_json::Value, ctx: Context) -> Result<bool, Error> {
+    let orders = ctx.stream::<Status>(STREAM).list("all").await?;
+    Ok(orders.iter().any(|o| o.state == "open"))
+}
+
+/// Ships the open orders, every second.
+#[iii::function(id = "flow::sweep")]
+#[iii::trigger(cron, expression = "* * * * * *", condition = has_open)]
+async fn sweep(_tick: serde_json::Value, ctx: Context) -> Result<(), Error> {
+    let orders = ctx.stream::<Status>(STREAM);
+    for order in orders.list("all").await? {
+        if order.state == "open" {
+            let ship = UpdateOp::Set {
+                path: "state".into(),
+                value: json!("shipped"),
+            };
+            orders.update("all", &order.id, vec![ship]).await?;
+        }
+    }
+    Ok(())
+}
+
+static EVENTS: std::sync::OnceLock<mpsc::UnboundedSender<StreamEvent<Status>>> =
+    std::sync::OnceLock::new();
+
+/// Reports every change of the stream.
+#[iii::function(id = "flow::watch")]
+#[iii::trigger(stream, stream_name = "orders")]
+async fn watch(event: StreamEvent<Status>) {
+    if let ItemEvent::Create { data } | ItemEvent::Update { data } = &event.event {
+        println!(
+            "  order {}: {} ({} cents)",
+            data.id, data.state, data.amount
+        );
+    }
+    if let Some(tx) = EVENTS.get() {
+        let _ = tx.send(event);
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let _ = EVENTS.set(tx);
+    let (engine, builder) = iii_examples::engine_or_env("flow-example").await?;
+    let http_url = match &engine {
+        Some(engine) => engine.http_url(),
+        None => std::env::var("III_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:3111".into()),
+    };
+    let worker = builder.connect().await?;
+    worker.flush().await?;
+
+    let order = json!({"id": format!("o-{}", std::process::id()), "amount": 4200}).to_string();
+    let (status, body) = post(&http_url, "/orders", &[], &order).await?;
+    println!("POST /orders without a key -> {status} {body}");
+    assert_eq!(status, 401, "the middleware answers");
+    let free = json!({"id": "free", "amount": 0}).to_string();
+    let (status, _) = post(&http_url, "/orders", &[("x-api-key", "demo")], &free).await?;
+    println!("POST /orders with amount 0 -> {status}");
+    assert_eq!(status, 422, "the condition says no");
+    let (status, body) = post(&http_url, "/orders", &[("x-api-key", "demo")], &order).await?;
+    println!("POST /orders -> {status} {body}");
+    assert_eq!(status, 201);
+
+    tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(event) = events.recv().await {
+            if matches!(&event.event, ItemEvent::Update { data } if data.state == "shipped") {
+                return;
+            }
+        }
+    })
+    .await?;
+    println!("the order went from the http step to the stream and was shipped by the cron step");
+    worker.shutdown().await;
+    Ok(())
+}
+
+/// A minimal HTTP/1.1 POST with a JSON body: the status and the body.
+async fn post(
+    base: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
+    let authority = base
+        .strip_prefix("http://")
+        .ok_or("III_HTTP_URL must start with http://")?;
+    let mut stream = tokio::net::TcpStream::connect(authority).await?;
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status line")?;
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    Ok((status, body))
+}
