@@ -1012,3 +1012,77 @@ async fn route_middleware_guards_the_handler_in_order() {
         ["audit preHandler GET", "auth Some(\"42\")", "handler"]
     );
 }
+
+/// In-process middleware: the outermost sees the request first and the
+/// response last; one may answer without calling on.
+#[tokio::test]
+async fn in_process_middleware_wraps_the_handler() {
+    use iii::http::chain::{Chain, Next};
+    let engine = engine().await;
+    let worker = engine.connect("chained").await;
+    let (tx, mut calls) = mpsc::unbounded_channel::<&'static str>();
+    let (t1, t2, t3) = (tx.clone(), tx.clone(), tx);
+    let handler = move |req: ApiRequest, _ctx: Context| {
+        let tx = t3.clone();
+        async move {
+            let _ = tx.send("handler");
+            Ok::<_, Error>(ApiResponse::ok(json!({"user": req.headers.get("x-user")})))
+        }
+    };
+    let auth = move |req: ApiRequest, ctx: Context, next: Next| {
+        let tx = t1.clone();
+        async move {
+            let _ = tx.send("auth");
+            if !req.headers.contains_key("authorization") {
+                return Ok(ApiResponse::new(401, json!({"error": "unauthorized"})));
+            }
+            let mut req = req;
+            req.headers.insert("x-user".into(), "ada".into());
+            next.run(req, ctx).await
+        }
+    };
+    let stamp = move |req: ApiRequest, ctx: Context, next: Next| {
+        let tx = t2.clone();
+        async move {
+            let _ = tx.send("stamp");
+            Ok::<_, Error>(next.run(req, ctx).await?.header("x-stamped", "yes"))
+        }
+    };
+    let id = fid("chained::get");
+    serve(
+        &worker,
+        Function::new(
+            &id,
+            Chain::new(handler).with(stamp).with(auth).into_handler(),
+        ),
+    )
+    .await;
+    let path = format!("/{}", unique("chained"));
+    worker
+        .register_trigger(Trigger::new(&id, Http::get(&path)))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    let url = format!("{}{}", engine.http_url, path);
+    route_live("GET", &url).await;
+    while calls.try_recv().is_ok() {}
+
+    let refused = http("GET", &url, &[], b"").await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.headers.get("x-stamped").map(String::as_str),
+        Some("yes"),
+        "the outer one still stamps"
+    );
+    let order: Vec<_> = std::iter::from_fn(|| calls.try_recv().ok()).collect();
+    assert_eq!(order, ["stamp", "auth"]);
+
+    let served = http("GET", &url, &[("authorization", "Bearer t")], b"").await;
+    assert_eq!(served.status, 200);
+    assert_eq!(
+        served.json(),
+        json!({"user": "ada"}),
+        "a middleware changed the request"
+    );
+    let order: Vec<_> = std::iter::from_fn(|| calls.try_recv().ok()).collect();
+    assert_eq!(order, ["stamp", "auth", "handler"]);
+}

@@ -1,6 +1,8 @@
 //! The shapes of `http` trigger invocations: [`ApiRequest`] in,
 //! [`ApiResponse`] out.
 
+pub mod chain;
+
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
