@@ -486,7 +486,13 @@ impl Shared {
                 Event::CronBound(binding) => cron::start(self.clone(), binding),
             }
         }
-        if functions_changed {
+        let watched = || {
+            !self
+                .lock()
+                .builtin_bindings(type_id(TriggerKind::FunctionsAvailable))
+                .is_empty()
+        };
+        if functions_changed && watched() {
             // Unfiltered, as the engine sends it.
             let functions = builtins::function_summaries(&self.lock(), true);
             self.fire(

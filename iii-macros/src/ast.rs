@@ -179,13 +179,6 @@ pub fn trigger_spec(args: Vec<Arg>, span: Span, errors: &mut Errors) -> Option<T
     let mut given = Vec::new();
     for Arg { key, value } in args {
         let name = key.to_string();
-        if let Some(reason) = kind.ignores(&name) {
-            errors.at(
-                key.span(),
-                format!("`{name}` cannot be used on `{kind}` triggers: {reason}"),
-            );
-            continue;
-        }
         let Some(table_key) = kind.key(&name) else {
             let owners: Vec<&str> = TriggerKind::owners_of(&name).map(|k| k.name()).collect();
             let message = if owners.is_empty() {

@@ -81,7 +81,7 @@ const HTTP: &[Key] = &[
     METADATA,
 ];
 const CRON: &[Key] = &[required("expression", KeyType::Str), CONDITION, METADATA];
-const SUBSCRIBE: &[Key] = &[required("topic", KeyType::Str)];
+const SUBSCRIBE: &[Key] = &[required("topic", KeyType::Str), CONDITION, METADATA];
 const QUEUE: &[Key] = &[
     required("topic", KeyType::Str),
     key("max_retries", KeyType::Int),
@@ -93,6 +93,7 @@ const QUEUE: &[Key] = &[
     key("max_priority", KeyType::Int),
     key("queue_mode", KeyType::Str),
     CONDITION,
+    METADATA,
 ];
 const STATE: &[Key] = &[
     key("scope", KeyType::Str),
@@ -232,9 +233,11 @@ impl TriggerKind {
         }
     }
 
-    /// Keys other kinds take that the engine ignores on this one, each with
-    /// the reason: the macros and the builders refuse them rather than let
-    /// a filter or metadata silently vanish in production.
+    /// Keys the engine 0.23 ignores on this kind, each with the reason. The
+    /// SDK makes up for them on bindings to a worker's own functions (it
+    /// evaluates the condition and passes the metadata itself) and refuses
+    /// them on others, rather than let a filter or metadata silently vanish
+    /// in production.
     pub const fn ignored(self) -> &'static [(&'static str, &'static str)] {
         match self {
             TriggerKind::Subscribe => &[
@@ -318,13 +321,13 @@ mod tests {
             names.dedup();
             assert_eq!(names.len(), kind.keys().len(), "{kind}: a key twice");
             assert!(
-                kind.key("metadata").is_some() != kind.ignores("metadata").is_some(),
-                "{kind}: metadata is either taken or refused with a reason"
+                kind.key("metadata").is_some(),
+                "{kind}: every kind takes metadata"
             );
             for (key, _) in kind.ignored() {
                 assert!(
-                    kind.key(key).is_none(),
-                    "{kind}: `{key}` both taken and ignored"
+                    kind.key(key).is_some(),
+                    "{kind}: `{key}` ignored but not taken"
                 );
             }
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::trigger::TriggerInfo;
 use crate::worker::Worker;
 
 /// The invocation a handler is serving, and the worker to make calls with.
@@ -25,6 +26,7 @@ pub struct Context {
     pub(crate) traceparent: Option<String>,
     pub(crate) baggage: Option<String>,
     pub(crate) metadata: Option<Value>,
+    pub(crate) trigger: Option<Arc<TriggerInfo>>,
     pub(crate) worker: Worker,
 }
 
@@ -56,9 +58,18 @@ impl Context {
         self.baggage.as_deref()
     }
 
-    /// Per-invocation metadata; for trigger fires, the binding's metadata.
+    /// Per-invocation metadata; for trigger fires, the binding's metadata
+    /// (for bindings to this worker's functions, on every kind, even those
+    /// the engine passes none with).
     pub fn metadata(&self) -> Option<&Value> {
         self.metadata.as_ref()
+    }
+
+    /// The trigger binding that fired this invocation: kind, index among
+    /// the function's triggers, and config. `None` for direct calls and
+    /// for fires of bindings this worker did not make.
+    pub fn trigger(&self) -> Option<&TriggerInfo> {
+        self.trigger.as_deref()
     }
 
     /// The worker serving this invocation, to call other functions.

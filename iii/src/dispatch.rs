@@ -13,10 +13,11 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::error::codes;
-use crate::handler::run_guarded;
+use crate::handler::{ErasedHandler, run_guarded};
 use crate::session::{Fatal, Inbound, Session};
 use crate::sync::lock;
 use crate::worker::Worker;
+use crate::worker::registry::{Alias, Serving};
 
 /// The worker's side of every session.
 pub(crate) struct Dispatch {
@@ -114,42 +115,45 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
     }
     let http_fire = is_http_fire(&data);
     let guard = worker.inner.in_flight.enter();
-    let found = lock(&worker.inner.link)
-        .registry
-        .functions
-        .get(&function_id)
-        .map(|entry| entry.handler.clone());
+    let route = route(worker, &function_id);
     let worker = worker.clone();
     let session = session.clone();
     tokio::spawn(async move {
         let _guard = guard;
         let caller_worker_id = take_caller(&mut data);
-        let outcome = match found {
-            Some(Some(handler)) => {
-                let ctx = Context {
-                    invocation_id,
-                    function_id: Arc::from(function_id.as_str()),
-                    caller_worker_id,
-                    traceparent,
-                    baggage,
-                    metadata,
-                    worker: worker.clone(),
+        let outcome = match route {
+            Route::Run {
+                handler,
+                target,
+                alias,
+            } => {
+                let (trigger, metadata, condition) = match alias {
+                    Some(alias) => (
+                        Some(alias.info.clone()),
+                        metadata.or_else(|| alias.metadata.clone()),
+                        alias.condition.clone(),
+                    ),
+                    None => (None, metadata, None),
                 };
-                run_guarded(handler, data, ctx).await
+                if let Some(condition) = condition
+                    && !condition_allows(&worker, &condition, &data).await
+                {
+                    Ok(Value::Null)
+                } else {
+                    let ctx = Context {
+                        invocation_id,
+                        function_id: target,
+                        caller_worker_id,
+                        traceparent,
+                        baggage,
+                        metadata,
+                        trigger,
+                        worker: worker.clone(),
+                    };
+                    run_guarded(handler, data, ctx).await
+                }
             }
-            Some(None) => Err(ErrorBody::new(
-                codes::FUNCTION_NOT_INVOKABLE,
-                format!(
-                    "`{function_id}` is HTTP-invoked; the engine calls its endpoint, not this worker"
-                ),
-            )),
-            None => Err(ErrorBody::new(
-                codes::FUNCTION_NOT_FOUND,
-                format!(
-                    "function `{function_id}` is not registered on worker `{}`",
-                    worker.name()
-                ),
-            )),
+            Route::Refuse(body) => Err(body),
         };
         let outcome = match outcome {
             Ok(Value::Null) if http_fire => Ok(no_content()),
@@ -162,6 +166,63 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
             InvocationResult::new(id, function_id, outcome),
         );
     });
+}
+
+/// Where an invocation of `function_id` goes.
+enum Route {
+    /// To this handler, for the function `target` (through a binding's
+    /// alias, for a trigger fire).
+    Run {
+        handler: ErasedHandler,
+        target: Arc<str>,
+        alias: Option<Arc<Alias>>,
+    },
+    /// Nowhere: answer this.
+    Refuse(ErrorBody),
+}
+
+fn route(worker: &Worker, function_id: &str) -> Route {
+    let link = lock(&worker.inner.link);
+    let functions = &link.registry.functions;
+    let (target, alias) = match functions.get(function_id).map(|e| &e.serving) {
+        Some(Serving::Alias(alias)) => (alias.function_id.as_str(), Some(alias.clone())),
+        _ => (function_id, None),
+    };
+    match functions.get(target).map(|e| &e.serving) {
+        Some(Serving::Local(handler)) => Route::Run {
+            handler: handler.clone(),
+            target: Arc::from(target),
+            alias,
+        },
+        Some(Serving::Endpoint) => Route::Refuse(ErrorBody::new(
+            codes::FUNCTION_NOT_INVOKABLE,
+            format!("`{target}` is HTTP-invoked; the engine calls its endpoint, not this worker"),
+        )),
+        Some(Serving::Alias(_)) | None => Route::Refuse(ErrorBody::new(
+            codes::FUNCTION_NOT_FOUND,
+            format!(
+                "function `{target}` is not registered on worker `{}`",
+                worker.name()
+            ),
+        )),
+    }
+}
+
+/// A binding's condition, evaluated by the SDK where the engine ignores
+/// it, as the engine evaluates its own: an exact `false` skips the fire,
+/// and so does a condition that fails.
+async fn condition_allows(worker: &Worker, condition: &str, data: &Value) -> bool {
+    match worker.invoke(condition).payload(data).call::<Value>().await {
+        Ok(Value::Bool(false)) => false,
+        Ok(_) => true,
+        Err(error) => {
+            tracing::warn!(
+                condition,
+                "a trigger condition failed; skipping the fire: {error}"
+            );
+            false
+        }
+    }
 }
 
 /// Whether `data` is what an `http` trigger delivers.

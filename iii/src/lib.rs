@@ -143,15 +143,17 @@ pub use iii_protocol::RegisterService;
 /// | `workers_available` | | `engine::workers-available` |
 /// | `custom = "type-id"` | `config = {..}` | the custom type |
 ///
-/// Every kind but `subscribe` and `queue` also takes `metadata = {..}`,
-/// delivered with each fire ([`Context::metadata`]); the iii engine passes
-/// none with those two, so there it is refused, with the reason.
+/// Every kind also takes `metadata = {..}`, delivered with each fire
+/// ([`Context::metadata`]), and each fire says which binding it is for
+/// ([`Context::trigger`]: kind, index, config).
 ///
-/// `condition = is_vip` names an `#[iii::function]` returning `bool`: the
-/// engine runs it with the fire's payload first and skips the fire when it
-/// returns `false` (an `http` request then gets 422). It applies to `http`,
-/// `cron`, `queue`, `state`, `stream` and `custom` bindings; the engine never
-/// evaluates one on `subscribe`, so there it is refused.
+/// `condition = is_vip` names an `#[iii::function]` returning `bool`, run
+/// with the fire's payload first: the fire is skipped when it returns
+/// `false` (an `http` request then gets 422). The engine evaluates it on
+/// `http`, `cron`, `queue`, `state`, `stream` and `custom` bindings; on
+/// `subscribe`, where the engine ignores conditions, the SDK evaluates it
+/// (as it passes the metadata on `subscribe` and `queue` fires, which the
+/// engine drops).
 /// `middleware = [auth, audit]` (`http` only) names `#[iii::function]`s
 /// taking [`http::MiddlewareInput`] and returning
 /// [`http::MiddlewareVerdict`], run in order after the condition; one may

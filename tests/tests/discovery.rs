@@ -28,9 +28,11 @@ async fn list_triggers_shows_live_bindings() {
         .iter()
         .find(|t| t.id == handle.id())
         .unwrap_or_else(|| panic!("{listed:?}"));
+    let alias = format!("{id}:trigger:0");
     assert_eq!(
         (mine.trigger_type.as_str(), mine.function_id.as_str()),
-        ("http", id.as_str())
+        ("http", alias.as_str()),
+        "a binding to the worker's own function targets its alias"
     );
     assert_eq!(mine.config["api_path"], path.as_str());
     assert_eq!(mine.worker_name.as_deref(), Some(worker.name()));

@@ -69,6 +69,8 @@ async fn function_conflicts_are_reported_on_the_handle() {
     let id = fid("shared::fn");
     let ok = |_: Value| async move { Ok::<(), Error>(()) };
     let first = a.register_function(Function::new(&id, ok)).expect("first");
+    // Two sockets race: make sure the engine has the first before the second.
+    a.flush().await.expect("flush");
     let second = b.register_function(Function::new(&id, ok)).expect("sent");
     let rejection = tokio::time::timeout(Duration::from_secs(5), second.rejected())
         .await

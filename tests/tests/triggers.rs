@@ -355,7 +355,8 @@ async fn custom_trigger_type_provider_receives_fires_and_refuses() {
     assert_eq!(meta, Some(json!({"m": "v"})));
     assert_eq!(
         recorder.registered.lock().expect("lock")[0],
-        (good.id().to_string(), id.clone(), 50)
+        (good.id().to_string(), format!("{id}:trigger:0"), 50),
+        "the provider fires the binding's alias"
     );
 
     // A config the provider refuses comes back to the binding's owner.
@@ -830,13 +831,20 @@ async fn conditions_and_metadata_follow_the_engine_for_each_kind() {
         }
     }
 
-    // subscribe: no condition is evaluated and no metadata is passed.
-    let topic = unique("loose");
-    let raw = json!({"topic": topic, "condition_function_id": no});
+    // subscribe: the engine evaluates no condition and passes no metadata;
+    // for a binding to one of its own functions, the SDK does both.
+    let topic = unique("filtered");
+    let even = fid("cond::even");
+    serve(
+        &worker,
+        Function::new(&even, |n: Value| async move {
+            Ok::<_, Error>(n["n"].as_u64().unwrap_or(1).is_multiple_of(2))
+        }),
+    )
+    .await;
+    let binding = Subscribe::new(&topic).condition(&even);
     worker
-        .register_trigger(
-            Trigger::new(&handler, Custom::new("subscribe", raw)).metadata(json!({"m": 1})),
-        )
+        .register_trigger(Trigger::new(&handler, binding).metadata(json!({"m": 1})))
         .expect("bind");
     worker.flush().await.expect("flush");
     let (data, metadata) = eventually(Duration::from_secs(5), "a subscribe fire", || {
@@ -846,6 +854,7 @@ async fn conditions_and_metadata_follow_the_engine_for_each_kind() {
         async move {
             if got.is_none() {
                 let _ = worker.publish(&topic, &json!({"n": 1})).await;
+                let _ = worker.publish(&topic, &json!({"n": 2})).await;
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             got
@@ -854,10 +863,17 @@ async fn conditions_and_metadata_follow_the_engine_for_each_kind() {
     .await;
     assert_eq!(
         data,
-        json!({"n": 1}),
-        "the condition said no, and was not asked"
+        json!({"n": 2}),
+        "the SDK asked the condition, which said no to 1"
     );
-    assert_eq!(metadata, None, "subscribe fires carry no metadata");
+    assert_eq!(
+        metadata,
+        Some(json!({"m": 1})),
+        "and passed the binding's metadata"
+    );
+    while let Ok((later, _)) = seen.try_recv() {
+        assert_eq!(later, json!({"n": 2}), "an odd message got through");
+    }
 }
 
 /// Routes as the engine keeps them: the same method and path again makes
@@ -1085,4 +1101,122 @@ async fn in_process_middleware_wraps_the_handler() {
     );
     let order: Vec<_> = std::iter::from_fn(|| calls.try_recv().ok()).collect();
     assert_eq!(order, ["stamp", "auth", "handler"]);
+}
+
+/// One handler bound to six kinds learns, on each fire, which binding it
+/// was: kind, index and fields, with the binding's metadata on every kind
+/// (the engine passes none with subscribe and queue fires).
+#[tokio::test]
+async fn each_fire_says_which_trigger_it_was() {
+    use iii::trigger::{Cron, Queue, StateChange, StreamChange, TriggerKind};
+    let engine = engine().await;
+    let worker = engine.connect("many-triggers").await;
+    let id = fid("many::handler");
+    let (tx, mut fires) = mpsc::unbounded_channel();
+    serve(
+        &worker,
+        Function::new(&id, move |_: Value, ctx: Context| {
+            let tx = tx.clone();
+            async move {
+                let t = ctx.trigger().cloned();
+                let _ = tx.send((t, ctx.metadata().cloned()));
+                Ok::<_, Error>(ApiResponse::ok(json!({})))
+            }
+        }),
+    )
+    .await;
+    let (path, topic, jobs, scope, stream) = (
+        format!("/{}", unique("many")),
+        unique("many-topic"),
+        unique("many-jobs"),
+        unique("many-scope"),
+        unique("many-stream"),
+    );
+    let bindings = [
+        Trigger::new(&id, Http::post(&path)),
+        Trigger::new(&id, Cron::new("* * * * * *")),
+        Trigger::new(&id, Subscribe::new(&topic)),
+        Trigger::new(&id, StateChange::any().scope(&scope)),
+        Trigger::new(&id, StreamChange::new(&stream)),
+        Trigger::new(&id, Queue::new(&jobs)),
+    ];
+    for (index, binding) in bindings.into_iter().enumerate() {
+        worker
+            .register_trigger(binding.metadata(json!({"index": index})))
+            .expect("bind");
+    }
+    worker.flush().await.expect("flush");
+    route_live("POST", &format!("{}{}", engine.http_url, path)).await;
+
+    let mut seen = std::collections::BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while seen.len() < 6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only saw {:?}",
+            seen.keys().collect::<Vec<_>>()
+        );
+        worker.publish(&topic, &json!({})).await.expect("publish");
+        worker
+            .publish_durable(&jobs, &json!({}))
+            .await
+            .expect("publish durably");
+        worker.state().set(&scope, "k", &1).await.expect("state");
+        worker
+            .stream::<Value>(&stream)
+            .set("g", "i", &json!(1))
+            .await
+            .expect("stream");
+        http("POST", &format!("{}{}", engine.http_url, path), &[], b"").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while let Ok((trigger, metadata)) = fires.try_recv() {
+            let trigger = trigger.expect("every fire of these bindings says which it was");
+            assert_eq!(
+                metadata,
+                Some(json!({"index": trigger.index})),
+                "{trigger:?}"
+            );
+            seen.insert(trigger.index, trigger);
+        }
+    }
+    let kinds: Vec<TriggerKind> = seen.values().map(|t| t.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            TriggerKind::Http,
+            TriggerKind::Cron,
+            TriggerKind::Subscribe,
+            TriggerKind::State,
+            TriggerKind::Stream,
+            TriggerKind::Queue
+        ]
+    );
+    assert_eq!(
+        (seen[&0].method(), seen[&0].path()),
+        (Some("POST"), Some(path.as_str()))
+    );
+    assert_eq!(seen[&1].expression(), Some("* * * * * *"));
+    assert_eq!(seen[&2].topic(), Some(topic.as_str()));
+    assert_eq!(seen[&3].scope(), Some(scope.as_str()));
+    assert_eq!(seen[&4].stream_name(), Some(stream.as_str()));
+    assert_eq!(seen[&5].topic(), Some(jobs.as_str()));
+
+    let direct: Option<TriggerKind> = {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let probe = fid("many::probe");
+        serve(
+            &worker,
+            Function::new(&probe, move |_: Value, ctx: Context| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(ctx.trigger().map(|t| t.kind));
+                    Ok::<_, Error>(())
+                }
+            }),
+        )
+        .await;
+        let () = worker.call(&probe, &json!({})).await.expect("call");
+        rx.recv().await.expect("ran")
+    };
+    assert_eq!(direct, None, "a direct call has no trigger");
 }

@@ -112,10 +112,11 @@ async fn reconnect_sends_reattach_then_a_deterministic_replay_then_the_announcem
     let second = &fake.connections()[1];
     let kinds: Vec<String> = second.frames.iter().flatten().map(kind).collect();
     assert_eq!(
-        kinds[..6],
+        kinds[..7],
         [
             "reattach",
             "registertriggertype",
+            "registerfunction",
             "registerfunction",
             "registerfunction",
             "registertrigger",
@@ -137,7 +138,11 @@ async fn reconnect_sends_reattach_then_a_deterministic_replay_then_the_announcem
             _ => None,
         })
         .collect();
-    assert_eq!(ids, ["b::second", "a::first"], "registration order is kept");
+    assert_eq!(
+        ids,
+        ["b::second", "b::second:trigger:0", "a::first"],
+        "registration order is kept (the trigger's alias with it)"
+    );
     assert_eq!(worker.worker_id().as_deref(), Some("w-2"));
 }
 
@@ -635,4 +640,48 @@ async fn shutdown_during_a_reconnect_leaves_no_connection() {
         },
     )
     .await;
+}
+
+/// What the engine itself does with a `subscribe` binding's condition and
+/// metadata (nothing: it never asks the condition and passes no metadata),
+/// seen by a raw client, which the SDK does not make up for. iii-embedded
+/// must do the same.
+#[tokio::test]
+async fn the_engine_ignores_a_subscribe_bindings_condition_and_metadata() {
+    let engine = engine().await;
+    let (mut ws, _, _) = raw_client(&engine.ws_url).await;
+    let (handler, condition) = (fid("raw::on_news"), fid("raw::never"));
+    let topic = unique("raw-news");
+    for frame in [
+        json!({"type": "registerfunction", "id": handler}),
+        json!({"type": "registerfunction", "id": condition}),
+        json!({"type": "registertrigger", "id": unique("t"), "trigger_type": "subscribe", "function_id": handler,
+               "config": {"topic": topic, "condition_function_id": condition}, "metadata": {"m": 1}}),
+        json!({"type": "invokefunction", "invocation_id": "11111111-1111-4111-8111-111111111112", "function_id": "engine::workers::register", "data": {"name": unique("raw-sub"), "pid": 1}}),
+    ] {
+        ws.send(Frame::text(frame.to_string())).await.expect("send");
+    }
+    let publisher = engine.connect("raw-publisher").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let fire = loop {
+        assert!(std::time::Instant::now() < deadline, "no subscribe fire");
+        publisher
+            .publish(&topic, &json!({"n": 1}))
+            .await
+            .expect("publish");
+        let next = tokio::time::timeout(Duration::from_millis(200), next_message(&mut ws)).await;
+        match next {
+            Ok(Some(Message::InvokeFunction(invoke))) => break invoke,
+            Ok(Some(_)) | Err(_) => continue,
+            Ok(None) => panic!("connection closed"),
+        }
+    };
+    assert_eq!(
+        fire.function_id, handler,
+        "the handler, not the condition, was invoked first"
+    );
+    assert_eq!(
+        fire.metadata, None,
+        "no binding metadata on a subscribe fire"
+    );
 }

@@ -95,6 +95,8 @@ pub(crate) struct Binding {
     /// An `http` binding whose route a later binding of the same method and
     /// path took over: it never serves again, as in the engine.
     pub(crate) shadowed: bool,
+    /// An `http` binding's route, worked out once.
+    pub(crate) route: Option<registrations::Route>,
 }
 
 #[derive(Default)]

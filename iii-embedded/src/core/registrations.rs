@@ -139,11 +139,12 @@ impl Core {
             return BindOutcome::Refused(error);
         }
         let mut replaced = Vec::new();
+        let route = Route::of(&t);
         if let Some(Provider::Builtin) = provider
-            && let Some(route) = Route::of(&t)
+            && let Some(route) = &route
         {
             for (other_id, other) in &self.bindings {
-                let Some(existing) = Route::of(&other.message).filter(|_| !other.shadowed) else {
+                let Some(existing) = other.route.as_ref().filter(|_| !other.shadowed) else {
                     continue;
                 };
                 if existing.key == route.key {
@@ -176,6 +177,7 @@ impl Core {
                 origin_namespace: origin.to_string(),
                 served_by: served_by.clone(),
                 shadowed: false,
+                route,
             },
         );
         match provider {
@@ -335,7 +337,7 @@ pub(super) fn forwarded(t: &RegisterTrigger) -> RegisterTrigger {
 /// An `http` binding's route as the engine keys it: the method, uppercase,
 /// and the path without its leading `/`; and its shape, with every
 /// `:param` alike.
-struct Route {
+pub(crate) struct Route {
     key: (String, String),
     shape: (String, String),
     path: String,

@@ -132,11 +132,13 @@ impl TriggerConfig for Cron {
 /// `subscribe`: receive every `publish` on a topic.
 ///
 /// The iii engine 0.23 evaluates no condition on these and passes no
-/// binding metadata with their fires, so neither is offered (a `metadata`
-/// on the binding is refused when it registers).
+/// binding metadata with their fires; the SDK does both itself for
+/// bindings to the worker's own functions, and refuses them on others.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Subscribe {
     topic: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition_function_id: Option<String>,
 }
 
 impl Subscribe {
@@ -144,7 +146,14 @@ impl Subscribe {
     pub fn new(topic: impl Into<String>) -> Self {
         Subscribe {
             topic: topic.into(),
+            condition_function_id: None,
         }
+    }
+    /// Runs `function_id` first; the message is skipped if it returns
+    /// `false` (evaluated by the SDK: see the type's docs).
+    pub fn condition(mut self, function_id: impl Into<String>) -> Self {
+        self.condition_function_id = Some(function_id.into());
+        self
     }
 }
 
@@ -197,8 +206,9 @@ pub struct QueueConfig {
 /// `durable:subscriber`: durable delivery of `iii::durable::publish` messages,
 /// retried when the handler fails.
 ///
-/// The iii engine 0.23 passes no binding metadata with these fires, so a
-/// `metadata` on the binding is refused when it registers.
+/// The iii engine 0.23 passes no binding metadata with these fires; the SDK
+/// passes it itself for bindings to the worker's own functions, and
+/// refuses it on others.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Queue {
     topic: String,

@@ -15,6 +15,7 @@
 //! ```
 
 mod config;
+mod info;
 mod keys;
 #[cfg(test)]
 mod tests;
@@ -25,13 +26,15 @@ use tokio::sync::watch;
 use crate::error::Error;
 use crate::function::validate_id;
 use crate::worker::Worker;
-use iii_protocol::{ErrorBody, RegisterTrigger, TriggerKind};
+use iii_protocol::{ErrorBody, RegisterTrigger};
 
 pub use config::{
     Cron, Custom, FunctionsAvailable, Http, Log, LogLevel, Queue, QueueConfig, StateChange,
     StreamChange, StreamJoin, StreamLeave, Subscribe, WorkersAvailable,
 };
+pub use iii_protocol::TriggerKind;
 pub use iii_protocol::rules::{HTTP_METHODS, validate_cron, validate_http_path};
+pub use info::TriggerInfo;
 pub(crate) use keys::from_keys;
 
 /// A trigger type's configuration.
@@ -158,14 +161,30 @@ impl Trigger {
                 ));
             }
         }
-        if let (Some(kind), Some(_)) = (self.kind, &self.metadata)
-            && let Some(reason) = kind.ignores("metadata")
-        {
-            return Err(self.invalid(&format!(
-                "metadata cannot be used on `{kind}` triggers: {reason}"
-            )));
-        }
         self.config().map(|_| ())
+    }
+
+    /// The built-in kind, for typed configs.
+    pub(crate) fn kind(&self) -> Option<TriggerKind> {
+        self.kind
+    }
+
+    /// What the engine would drop from this binding if it went straight to
+    /// the function (a condition or metadata the engine ignores on its
+    /// kind), with the reason; the SDK makes up for it only for bindings to
+    /// its own functions.
+    pub(crate) fn engine_drops(&self) -> Option<String> {
+        let kind = self.kind?;
+        let uses = |key: &str| match key {
+            "metadata" => self.metadata.is_some(),
+            "condition" => self
+                .config
+                .as_ref()
+                .is_ok_and(|c| c.get("condition_function_id").is_some()),
+            _ => false,
+        };
+        let (key, reason) = kind.ignored().iter().find(|(key, _)| uses(key))?;
+        Some(format!("`{key}` on a `{kind}` binding: {reason}"))
     }
 
     /// The `registertrigger` frame for binding id `id`, registered by a

@@ -189,16 +189,23 @@ fn the_trigger_docs_follow_the_kinds_table() {
 }
 
 #[test]
-fn metadata_the_engine_drops_is_refused_with_the_reason() {
+fn what_the_engine_drops_is_known() {
     let queued = Trigger::new("f", Queue::new("jobs")).metadata(json!({"m": 1}));
-    let e = queued
-        .validate()
-        .expect_err("no metadata on durable:subscriber fires");
-    assert!(e.to_string().contains("passes no binding metadata"), "{e}");
-    let subscribed = Trigger::new("f", Subscribe::new("news")).metadata(json!({"m": 1}));
-    assert!(subscribed.validate().is_err());
-    assert!(Trigger::new("f", Subscribe::new("news")).validate().is_ok());
+    let dropped = queued
+        .engine_drops()
+        .expect("no metadata on durable:subscriber fires");
+    assert!(dropped.contains("passes no binding metadata"), "{dropped}");
+    let filtered = Trigger::new("f", Subscribe::new("news").condition("keep"));
+    assert!(
+        filtered
+            .engine_drops()
+            .is_some_and(|d| d.contains("condition"))
+    );
+    assert_eq!(
+        Trigger::new("f", Subscribe::new("news")).engine_drops(),
+        None
+    );
     let raw =
         Trigger::new("f", Custom::new("subscribe", json!({"topic": "x"}))).metadata(json!({}));
-    assert!(raw.validate().is_ok(), "a raw config is sent as given");
+    assert_eq!(raw.engine_drops(), None, "a raw config is sent as given");
 }

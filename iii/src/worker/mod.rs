@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iii_protocol::{
-    Message, RegisterService, UnregisterFunction, UnregisterTrigger, UnregisterTriggerType,
+    Message, RegisterFunction, RegisterService, TriggerKind, UnregisterFunction, UnregisterTrigger,
+    UnregisterTriggerType,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -28,11 +29,11 @@ use crate::error::{Error, FlushFailure};
 use crate::function::{Function, FunctionHandle, validate_id};
 use crate::session::{Failure, Fatal, SendError, Session};
 use crate::sync::{lock, until};
-use crate::trigger::{Trigger, TriggerHandle};
+use crate::trigger::{Trigger, TriggerHandle, TriggerInfo};
 use crate::trigger_type::{TriggerType, TriggerTypeHandle, TriggerTypeHandler, erase_provider};
 use config::Config;
 use in_flight::InFlight;
-use registry::Registry;
+use registry::{Alias, Registry, Serving};
 
 /// A connected worker. Cheap to clone; every clone drives the same connection.
 ///
@@ -218,9 +219,11 @@ impl Worker {
                 format!("`{id}` is already registered on this worker; unregister it first"),
             ));
         }
-        let status = link
-            .registry
-            .add_function(function.message, function.handler);
+        let serving = match function.handler {
+            Some(handler) => Serving::Local(handler),
+            None => Serving::Endpoint,
+        };
+        let status = link.registry.add_function(function.message, serving);
         send_if_live(&link, frame);
         Ok(FunctionHandle {
             id,
@@ -247,14 +250,80 @@ impl Worker {
 
     /// Binds a trigger to a function. The config is validated first; a
     /// refusal from the engine or the provider arrives on the handle.
+    ///
+    /// A binding to a function of this worker targets an alias of it,
+    /// `<id>:trigger:<index>` (hidden from listings), so each fire carries
+    /// which binding it is for: the handler gets it as
+    /// [`crate::Context::trigger`], and the SDK passes the binding's
+    /// metadata and evaluates its condition where the engine does not
+    /// (`subscribe`, and metadata on `queue`). A binding to another
+    /// worker's function that uses either is refused, with the reason.
     pub fn register_trigger(&self, trigger: Trigger) -> Result<TriggerHandle, Error> {
         let id = crate::ids::next_uuid().to_string();
-        let message = trigger.to_message(id.clone(), self.namespace())?;
-        let frame = self.encode(&Message::RegisterTrigger(message.clone()), || {
-            format!("the trigger binding of `{}`", message.function_id)
-        })?;
+        let mut message = trigger.to_message(id.clone(), self.namespace())?;
         let mut link = lock(&self.inner.link);
-        let status = link.registry.add_trigger(message);
+        let function_id = message.function_id.clone();
+        if !link.registry.serves_locally(&function_id) {
+            if let Some(dropped) = trigger.engine_drops() {
+                return Err(Error::invalid(
+                    format!("trigger for `{function_id}`"),
+                    format!(
+                        "{dropped}; bind a function of this worker instead, whose fires the SDK completes"
+                    ),
+                ));
+            }
+            let frame = self.encode(&Message::RegisterTrigger(message.clone()), || {
+                format!("the trigger binding of `{function_id}`")
+            })?;
+            let status = link.registry.add_trigger(message, None);
+            send_if_live(&link, frame);
+            return Ok(TriggerHandle {
+                id,
+                worker: self.clone(),
+                status,
+            });
+        }
+        let index = link.registry.next_trigger_index(&function_id);
+        let alias_id = format!("{function_id}:trigger:{index}");
+        let kind = trigger.kind().unwrap_or(TriggerKind::Custom);
+        let condition = message
+            .config
+            .get("condition_function_id")
+            .and_then(serde_json::Value::as_str)
+            .filter(|_| kind.ignores("condition").is_some())
+            .map(String::from);
+        let alias = Alias {
+            function_id: function_id.clone(),
+            info: Arc::new(TriggerInfo {
+                id: id.clone(),
+                index,
+                kind,
+                trigger_type: message.trigger_type.clone(),
+                config: message.config.clone(),
+            }),
+            metadata: message.metadata.clone(),
+            condition,
+        };
+        let alias_function = RegisterFunction {
+            id: alias_id.clone(),
+            description: Some(format!("Trigger {index} of `{function_id}`")),
+            request_format: None,
+            response_format: None,
+            metadata: Some(serde_json::json!({"internal": true, "trigger_of": function_id})),
+            invocation: None,
+        };
+        message.function_id = alias_id.clone();
+        let alias_frame = self
+            .encode(&Message::RegisterFunction(alias_function.clone()), || {
+                format!("the alias of trigger {index} of `{function_id}`")
+            })?;
+        let frame = self.encode(&Message::RegisterTrigger(message.clone()), || {
+            format!("the trigger binding of `{function_id}`")
+        })?;
+        link.registry
+            .add_function(alias_function, Serving::Alias(Arc::new(alias)));
+        let status = link.registry.add_trigger(message, Some(alias_id));
+        send_if_live(&link, alias_frame);
         send_if_live(&link, frame);
         Ok(TriggerHandle {
             id,
@@ -277,6 +346,14 @@ impl Worker {
             trigger_type: Some(entry.message.trigger_type),
         }))?;
         send_if_live(&link, frame);
+        if let Some(alias) = entry.alias
+            && link.registry.functions.remove(&alias).is_some()
+        {
+            let frame = encode_frame(&Message::UnregisterFunction(UnregisterFunction {
+                id: alias,
+            }))?;
+            send_if_live(&link, frame);
+        }
         Ok(())
     }
 

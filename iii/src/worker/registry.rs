@@ -9,17 +9,43 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use serde_json::Value;
+
 use crate::handler::ErasedHandler;
+use crate::trigger::TriggerInfo;
 use crate::trigger_type::ErasedProvider;
 use iii_protocol::{
     ErrorBody, Message, RegisterFunction, RegisterService, RegisterTrigger, RegisterTriggerType,
 };
 
+/// Who serves a function this worker registered.
+#[derive(Clone)]
+pub(crate) enum Serving {
+    /// A handler in this process.
+    Local(ErasedHandler),
+    /// An HTTP endpoint the engine calls.
+    Endpoint,
+    /// The alias one trigger binding targets: its fires arrive here and go
+    /// to the function it binds, with the binding's details.
+    Alias(Arc<Alias>),
+}
+
+/// What a binding's alias knows about the binding.
+pub(crate) struct Alias {
+    /// The function the binding is for.
+    pub(crate) function_id: String,
+    pub(crate) info: Arc<TriggerInfo>,
+    /// The binding's metadata, passed on when the engine does not.
+    pub(crate) metadata: Option<Value>,
+    /// The binding's condition, evaluated by the SDK where the engine
+    /// ignores it.
+    pub(crate) condition: Option<String>,
+}
+
 pub(crate) struct FunctionEntry {
     seq: u64,
     pub(crate) message: RegisterFunction,
-    /// `None` for HTTP-invoked functions, which the engine serves.
-    pub(crate) handler: Option<ErasedHandler>,
+    pub(crate) serving: Serving,
     pub(crate) status: watch::Sender<Option<ErrorBody>>,
 }
 
@@ -27,6 +53,9 @@ pub(crate) struct TriggerEntry {
     seq: u64,
     pub(crate) message: RegisterTrigger,
     pub(crate) status: watch::Sender<Option<ErrorBody>>,
+    /// The alias function the binding targets, if it binds a function of
+    /// this worker.
+    pub(crate) alias: Option<String>,
 }
 
 pub(crate) struct TriggerTypeEntry {
@@ -42,6 +71,8 @@ pub(crate) struct Registry {
     pub(crate) triggers: HashMap<String, TriggerEntry>,
     pub(crate) trigger_types: HashMap<String, TriggerTypeEntry>,
     services: HashMap<String, (u64, RegisterService)>,
+    /// Triggers bound so far to each function, for the next index.
+    trigger_counts: HashMap<String, usize>,
 }
 
 impl Registry {
@@ -50,10 +81,28 @@ impl Registry {
         self.seq
     }
 
+    /// The index the next trigger bound to `function_id` gets.
+    pub(crate) fn next_trigger_index(&mut self, function_id: &str) -> usize {
+        let count = self
+            .trigger_counts
+            .entry(function_id.to_string())
+            .or_default();
+        *count += 1;
+        *count - 1
+    }
+
+    /// Whether `function_id` has a handler in this process.
+    pub(crate) fn serves_locally(&self, function_id: &str) -> bool {
+        matches!(
+            self.functions.get(function_id).map(|e| &e.serving),
+            Some(Serving::Local(_))
+        )
+    }
+
     pub(crate) fn add_function(
         &mut self,
         message: RegisterFunction,
-        handler: Option<ErasedHandler>,
+        serving: Serving,
     ) -> watch::Receiver<Option<ErrorBody>> {
         let seq = self.next();
         let (status, rx) = watch::channel(None);
@@ -63,7 +112,7 @@ impl Registry {
             FunctionEntry {
                 seq,
                 message,
-                handler,
+                serving,
                 status,
             },
         );
@@ -73,6 +122,7 @@ impl Registry {
     pub(crate) fn add_trigger(
         &mut self,
         message: RegisterTrigger,
+        alias: Option<String>,
     ) -> watch::Receiver<Option<ErrorBody>> {
         let seq = self.next();
         let (status, rx) = watch::channel(None);
@@ -82,6 +132,7 @@ impl Registry {
                 seq,
                 message,
                 status,
+                alias,
             },
         );
         rx
@@ -192,10 +243,10 @@ mod tests {
     #[test]
     fn replay_groups_by_kind_in_registration_order() {
         let mut r = Registry::default();
-        r.add_trigger(trigger("t2", "b"));
-        r.add_function(function("zeta"), None);
-        r.add_trigger(trigger("t1", "a"));
-        r.add_function(function("alpha"), None);
+        r.add_trigger(trigger("t2", "b"), None);
+        r.add_function(function("zeta"), Serving::Endpoint);
+        r.add_trigger(trigger("t1", "a"), None);
+        r.add_function(function("alpha"), Serving::Endpoint);
         r.add_service(RegisterService {
             id: "svc".into(),
             name: String::new(),
