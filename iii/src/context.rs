@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::http::ApiRequest;
 use crate::trigger::TriggerInfo;
 use crate::worker::Worker;
 
@@ -27,6 +28,7 @@ pub struct Context {
     pub(crate) baggage: Option<String>,
     pub(crate) metadata: Option<Value>,
     pub(crate) trigger: Option<Arc<TriggerInfo>>,
+    pub(crate) request: Option<Arc<ApiRequest>>,
     pub(crate) worker: Worker,
 }
 
@@ -70,6 +72,13 @@ impl Context {
     /// for fires of bindings this worker did not make.
     pub fn trigger(&self) -> Option<&TriggerInfo> {
         self.trigger.as_deref()
+    }
+
+    /// The HTTP request, when an `http` binding fired this invocation
+    /// (whatever the handler's input type), as [`Context::trigger`] knows
+    /// it: for bindings this worker made to its own functions.
+    pub fn request(&self) -> Option<&ApiRequest> {
+        self.request.as_deref()
     }
 
     /// The worker serving this invocation, to call other functions.

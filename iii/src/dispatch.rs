@@ -140,6 +140,11 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                 {
                     Ok(Value::Null)
                 } else {
+                    let request = trigger
+                        .as_ref()
+                        .filter(|t| t.kind == TriggerKind::Http)
+                        .and_then(|_| serde_json::from_value(data.clone()).ok())
+                        .map(Arc::new);
                     let ctx = Context {
                         invocation_id,
                         function_id: target,
@@ -148,6 +153,7 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                         baggage,
                         metadata,
                         trigger,
+                        request,
                         worker: worker.clone(),
                     };
                     run_guarded(handler, data, ctx).await

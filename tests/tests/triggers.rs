@@ -1119,7 +1119,8 @@ async fn each_fire_says_which_trigger_it_was() {
             let tx = tx.clone();
             async move {
                 let t = ctx.trigger().cloned();
-                let _ = tx.send((t, ctx.metadata().cloned()));
+                let method = ctx.request().map(|r| r.method.clone());
+                let _ = tx.send((t, ctx.metadata().cloned(), method));
                 Ok::<_, Error>(ApiResponse::ok(json!({})))
             }
         }),
@@ -1169,12 +1170,18 @@ async fn each_fire_says_which_trigger_it_was() {
             .expect("stream");
         http("POST", &format!("{}{}", engine.http_url, path), &[], b"").await;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        while let Ok((trigger, metadata)) = fires.try_recv() {
+        while let Ok((trigger, metadata, method)) = fires.try_recv() {
             let trigger = trigger.expect("every fire of these bindings says which it was");
             assert_eq!(
                 metadata,
                 Some(json!({"index": trigger.index})),
                 "{trigger:?}"
+            );
+            let http = trigger.kind == TriggerKind::Http;
+            assert_eq!(
+                method.as_deref(),
+                http.then_some("POST"),
+                "the request, for http fires only"
             );
             seen.insert(trigger.index, trigger);
         }
