@@ -102,6 +102,11 @@ impl Context {
         self.worker.publish(topic, data).await
     }
 
+    /// A logger whose lines carry this invocation's trace and span ids.
+    pub fn logger(&self) -> crate::logger::Logger {
+        crate::logger::Logger::new(self.worker.clone(), self.traceparent.as_deref())
+    }
+
     /// The engine's key-value state (see [`Worker::state`]).
     pub fn state(&self) -> crate::state::State {
         self.worker.state()

@@ -221,7 +221,12 @@ impl Invocation {
     /// Sends the call without waiting for a result. Returns once the frame is
     /// queued on the connection (written at once when the socket takes it);
     /// fails if there is none.
-    pub async fn void(mut self) -> Result<(), Error> {
+    pub async fn void(self) -> Result<(), Error> {
+        self.void_now()
+    }
+
+    /// [`Invocation::void`] for synchronous code (the logger).
+    pub(crate) fn void_now(mut self) -> Result<(), Error> {
         self.action = Some(TriggerAction::Void);
         let frame = self.frame(None)?;
         send(&self.worker, frame, self.function_id)

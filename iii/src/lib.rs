@@ -41,6 +41,7 @@ pub mod http;
 mod ids;
 pub mod invoke;
 pub mod linked;
+pub mod logger;
 mod publish;
 pub mod schema;
 mod session;

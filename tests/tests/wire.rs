@@ -685,3 +685,43 @@ async fn the_engine_ignores_a_subscribe_bindings_condition_and_metadata() {
         "no binding metadata on a subscribe fire"
     );
 }
+
+/// A handler's log line goes to the engine's log function, fire and
+/// forget, with the invocation's trace and span ids.
+#[tokio::test]
+async fn a_handlers_log_lines_carry_its_trace() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-logger")
+        .connect()
+        .await
+        .expect("connect");
+    worker
+        .register_function(Function::new("log::me", |_: Value, ctx: iii::Context| async move {
+            ctx.logger().info_with("order processed", &json!({"order_id": "ord_1"}));
+            Ok::<(), Error>(())
+        }))
+        .expect("register");
+    worker.flush().await.expect("flush");
+    fake.push(r#"{"type":"invokefunction","invocation_id":"55555555-5555-4555-8555-555555555555","function_id":"log::me","data":{},"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}"#);
+    let line = fake
+        .wait_frame(0, "a log line", |m| {
+            matches!(m, Message::InvokeFunction(i) if i.function_id == "engine::log::info")
+        })
+        .await;
+    let Message::InvokeFunction(line) = line else {
+        unreachable!()
+    };
+    assert_eq!(line.invocation_id, None, "fire and forget");
+    assert_eq!(
+        line.data,
+        json!({
+            "message": "order processed",
+            "data": {"order_id": "ord_1"},
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "span_id": "00f067aa0ba902b7",
+            "service_name": "wire-logger"
+        })
+    );
+}
