@@ -698,17 +698,23 @@ async fn a_handlers_log_lines_carry_its_trace() {
         .await
         .expect("connect");
     worker
-        .register_function(Function::new("log::me", |_: Value, ctx: iii::Context| async move {
-            ctx.logger().info_with("order processed", &json!({"order_id": "ord_1"}));
-            Ok::<(), Error>(())
-        }))
+        .register_function(Function::new(
+            "log::me",
+            |_: Value, ctx: iii::Context| async move {
+                ctx.logger()
+                    .info_with("order processed", &json!({"order_id": "ord_1"}));
+                Ok::<(), Error>(())
+            },
+        ))
         .expect("register");
     worker.flush().await.expect("flush");
     fake.push(r#"{"type":"invokefunction","invocation_id":"55555555-5555-4555-8555-555555555555","function_id":"log::me","data":{},"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}"#);
     let line = fake
-        .wait_frame(0, "a log line", |m| {
-            matches!(m, Message::InvokeFunction(i) if i.function_id == "engine::log::info")
-        })
+        .wait_frame(
+            0,
+            "a log line",
+            |m| matches!(m, Message::InvokeFunction(i) if i.function_id == "engine::log::info"),
+        )
         .await;
     let Message::InvokeFunction(line) = line else {
         unreachable!()
