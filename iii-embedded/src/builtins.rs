@@ -53,7 +53,8 @@ pub(crate) fn is_builtin(function_id: &str) -> bool {
     BUILTINS.contains(&function_id)
 }
 
-fn input<T: DeserializeOwned>(function_id: &str, data: Value) -> Result<T, ErrorBody> {
+/// Decodes a built-in's input, failing as the engine does.
+pub(crate) fn input<T: DeserializeOwned>(function_id: &str, data: Value) -> Result<T, ErrorBody> {
     serde_json::from_value(data).map_err(|e| {
         ErrorBody::new(
             "deserialization_error",

@@ -10,21 +10,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Shared;
+use crate::builtins::input;
 use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
 #[derive(Default)]
 pub(crate) struct Store {
     scopes: BTreeMap<String, BTreeMap<String, Value>>,
-}
-
-fn input<T: serde::de::DeserializeOwned>(id: &str, data: Value) -> Result<T, ErrorBody> {
-    serde_json::from_value(data).map_err(|e| {
-        ErrorBody::new(
-            "deserialization_error",
-            format!("Failed to deserialize input for {id}: {e}"),
-        )
-    })
 }
 
 pub(crate) fn call(shared: &Arc<Shared>, id: &str, data: Value) -> Result<Value, ErrorBody> {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::builtins::input;
 use crate::kinds::type_id;
 use crate::{Shared, now_ms};
 use iii_protocol::update::{Op, apply};
@@ -97,15 +98,6 @@ struct Written {
 struct Deleted {
     #[serde(default)]
     old_value: Option<Value>,
-}
-
-fn input<T: DeserializeOwned>(id: &str, data: Value) -> Result<T, ErrorBody> {
-    serde_json::from_value(data).map_err(|e| {
-        ErrorBody::new(
-            "deserialization_error",
-            format!("Failed to deserialize input for {id}: {e}"),
-        )
-    })
 }
 
 /// Runs one `stream::*` built-in.
@@ -216,18 +208,7 @@ pub(crate) async fn call(shared: &Arc<Shared>, id: &str, data: Value) -> Result<
         }
         "stream::update" => {
             let i: Update = input(id, data)?;
-            let ops: Vec<Op> = i
-                .ops
-                .iter()
-                .cloned()
-                .map(serde_json::from_value)
-                .collect::<Result<_, _>>()
-                .map_err(|e| {
-                    ErrorBody::new(
-                        "deserialization_error",
-                        format!("Failed to deserialize input for {id}: {e}"),
-                    )
-                })?;
+            let ops: Vec<Op> = input(id, Value::Array(i.ops.clone()))?;
             let written = match custom(shared, "update", &i.stream_name) {
                 Some(custom) => {
                     let forwarded = json!({"stream_name": i.stream_name, "group_id": i.group_id, "item_id": i.item_id, "ops": i.ops});
