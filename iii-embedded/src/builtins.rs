@@ -17,7 +17,8 @@ use crate::core::{BindOutcome, Caller, Core, Event, ProviderEntry};
 use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
-const BUILTINS: [&str; 29] = [
+const BUILTINS: [&str; 30] = [
+    "engine::channels::create",
     "engine::functions::list",
     "engine::workers::list",
     "engine::triggers::list",
@@ -110,6 +111,7 @@ pub(crate) async fn call(
             Ok(json!({"removed": shared.lock().unregister_binding(&i.id, None)}))
         }
         "engine::queue::enqueue" => crate::queue::builtin_enqueue(shared, data),
+        "engine::channels::create" => crate::channels::create(shared, data),
         "publish" | "iii::durable::publish" => {
             #[derive(Deserialize)]
             struct In {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
+use iii_protocol::channel::CHANNEL_PATH_PREFIX;
 use iii_protocol::{
     self as protocol, DEFAULT_NAMESPACE, ErrorBody, InvokeFunction, Message, TriggerAction,
     WorkerRegistered,
@@ -21,20 +22,41 @@ use crate::core::{Caller, Conn, Event};
 /// Accepts one TCP connection as a worker socket.
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
+    // `/` is the worker socket; `/ws/channels/<id>` attaches a channel end.
+    let mut channel = None;
     // The callback's type is fixed by tungstenite.
     #[allow(clippy::result_large_err)]
-    let check_path = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+    let route = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         let path = request.uri().path();
         if path == "/" || path.is_empty() {
             return Ok(response);
         }
-        let mut refusal = ErrorResponse::new(Some("Channel not found".into()));
-        *refusal.status_mut() = StatusCode::NOT_FOUND;
-        Err(refusal)
+        let refuse = |status: StatusCode, body: Option<String>| {
+            let mut refusal = ErrorResponse::new(body);
+            *refusal.status_mut() = status;
+            refusal
+        };
+        let Some(id) = path
+            .strip_prefix(CHANNEL_PATH_PREFIX)
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+        else {
+            return Err(refuse(StatusCode::NOT_FOUND, None));
+        };
+        match crate::channels::parse_query(id, request.uri().query().unwrap_or("")) {
+            Err(why) => Err(refuse(StatusCode::BAD_REQUEST, Some(why))),
+            Ok(end) if !shared.channels.exists(&end.channel_id, &end.key) => Err(refuse(
+                StatusCode::NOT_FOUND,
+                Some("Channel not found".into()),
+            )),
+            Ok(end) => {
+                channel = Some(end);
+                Ok(response)
+            }
+        }
     };
     let socket = match tokio::time::timeout(
         shared.settings.handshake_timeout,
-        tokio_tungstenite::accept_hdr_async(stream, check_path),
+        tokio_tungstenite::accept_hdr_async(stream, route),
     )
     .await
     {
@@ -45,6 +67,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
         }
         Err(_) => return,
     };
+    if let Some(end) = channel {
+        return crate::channels::serve(shared, socket, end).await;
+    }
     let (mut sink, mut stream) = socket.split();
     let worker_id = Uuid::new_v4().to_string();
     let token = Uuid::new_v4().to_string();

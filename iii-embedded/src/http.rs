@@ -5,21 +5,32 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use futures_util::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use iii_protocol::{ErrorBody, RegisterTrigger};
+use iii_protocol::channel::DEFAULT_BUFFER;
+use iii_protocol::{ErrorBody, RegisterTrigger, StreamChannelRef};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
+use crate::channels::Item;
 use crate::kinds::type_id;
 use crate::{Gate, Shared, binding_namespace};
 use iii_protocol::TriggerKind;
 
-type Reply = Response<Full<Bytes>>;
+type Reply = Response<UnsyncBoxBody<Bytes, Infallible>>;
+
+fn full(bytes: impl Into<Bytes>) -> UnsyncBoxBody<Bytes, Infallible> {
+    Full::new(bytes.into()).boxed_unsync()
+}
 
 pub(crate) async fn serve(
     shared: Arc<Shared>,
@@ -51,7 +62,7 @@ pub(crate) async fn serve(
 }
 
 fn json_reply(status: StatusCode, body: &Value) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut reply = Response::new(full(body.to_string()));
     *reply.status_mut() = status;
     reply
         .headers_mut()
@@ -86,19 +97,8 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
             String::from_utf8_lossy(value.as_bytes()).into_owned(),
         );
     }
-    let is_json = headers
-        .get("content-type")
-        .is_some_and(|ct| ct.contains("application/json"));
-    let bytes = match req.into_body().collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => return error_reply(StatusCode::BAD_REQUEST, "BAD_REQUEST", &e.to_string()),
-    };
-    let body = if is_json {
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-    } else {
-        Value::Null
-    };
-
+    // The route is matched before the body is touched: an unmatched
+    // request's body is never read.
     let bindings = shared.lock().builtin_bindings(type_id(TriggerKind::Http));
     let Some((binding, path_params)) = find_route(&bindings, &method, &path) else {
         return json_reply(
@@ -106,69 +106,141 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
             &json!({"error": {"code": "NOT_FOUND", "message": "Not Found"}}),
         );
     };
-    let pattern = binding
-        .config
-        .get("api_path")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let payload = json!({
-        "body": body,
-        "headers": headers,
-        "method": method,
-        "path": pattern,
-        "path_params": path_params,
-        "query_params": query_params,
-        "trigger": {"type": type_id(TriggerKind::Http), "method": method, "path": pattern},
-    });
     let deadline = tokio::time::Instant::now() + shared.settings.http_timeout;
-    let request = json!({
-        "path_params": payload["path_params"],
-        "query_params": payload["query_params"],
-        "headers": payload["headers"],
-        "method": payload["method"],
-    });
-    let outcome =
-        match tokio::time::timeout_at(deadline, serve_route(&shared, &binding, payload, request))
-            .await
-        {
-            Err(_) => return gateway_timeout(),
-            Ok(Err(early)) => return early,
-            Ok(Ok(outcome)) => outcome,
+    let (exchange, responses) = Exchange::open(&shared);
+    let served = async {
+        let is_json = headers
+            .get("content-type")
+            .is_some_and(|ct| ct.contains("application/json"));
+        let body = exchange.send_body(&shared, req.into_body(), is_json).await;
+        let pattern = binding
+            .config
+            .get("api_path")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let payload = json!({
+            "body": body,
+            "headers": headers,
+            "method": method,
+            "path": pattern,
+            "path_params": path_params,
+            "query_params": query_params,
+            "trigger": {"type": type_id(TriggerKind::Http), "method": method, "path": pattern},
+            "request_body": exchange.request_body,
+            "response": exchange.response,
+        });
+        let request = json!({
+            "path_params": payload["path_params"],
+            "query_params": payload["query_params"],
+            "headers": payload["headers"],
+            "method": payload["method"],
+        });
+        serve_route(&shared, &binding, payload, request, &exchange, responses).await
+    };
+    // The engine's timeout runs until the response head; when it expires
+    // the request's channels are left to the sweep, as there.
+    match tokio::time::timeout_at(deadline, served).await {
+        Err(_) => gateway_timeout(),
+        Ok(reply) => reply,
+    }
+}
+
+/// The two channels of one request: its body, read by the handler, and
+/// its response, written by the handler when it streams.
+struct Exchange {
+    request_body: StreamChannelRef,
+    response: StreamChannelRef,
+}
+
+impl Exchange {
+    /// Both channels, and the engine's end of `response`.
+    fn open(shared: &Shared) -> (Exchange, Option<mpsc::Receiver<Item>>) {
+        let (_, request_body) = shared.channels.create(DEFAULT_BUFFER);
+        let (response, _) = shared.channels.create(DEFAULT_BUFFER);
+        let responses = shared
+            .channels
+            .take_receiver(&response.channel_id, &response.access_key);
+        (
+            Exchange {
+                request_body,
+                response,
+            },
+            responses,
+        )
+    }
+
+    /// Puts the request body on the `request_body` channel: a JSON body
+    /// read whole and sent as one item (and returned parsed, or `null`),
+    /// any other body forwarded chunk by chunk as it arrives.
+    async fn send_body(&self, shared: &Shared, body: Incoming, is_json: bool) -> Value {
+        let ch = &self.request_body;
+        let Some(tx) = shared.channels.take_sender(&ch.channel_id, &ch.access_key) else {
+            return Value::Null;
         };
-    match outcome {
-        Err(ErrorBody { code, message, .. }) => {
-            error_reply(StatusCode::INTERNAL_SERVER_ERROR, &code, &message)
+        if !is_json {
+            tokio::spawn(forward_body(body, tx));
+            return Value::Null;
         }
-        // The engine reads a null result as "the response is streamed on
-        // the response channel" and waits for it until its timeout. No
-        // channel exists here, so that wait always ends in the engine's 504.
-        Ok(Value::Null) => {
-            tokio::time::sleep_until(deadline).await;
-            gateway_timeout()
+        let Ok(collected) = body.collect().await else {
+            return Value::Null;
+        };
+        let bytes = collected.to_bytes();
+        let parsed = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if !bytes.is_empty() {
+            let _ = tx.send(Item::Binary(bytes)).await;
         }
-        Ok(result) => build_response(&result),
+        parsed
+    }
+
+    /// Forgets both channels; ends already attached keep working.
+    fn remove(&self, shared: &Shared) {
+        shared.channels.remove(&self.request_body.channel_id);
+        shared.channels.remove(&self.response.channel_id);
+    }
+}
+
+/// Forwards a non-JSON body, one item per chunk hyper yields, and ends the
+/// channel with the body. Like the engine, it keeps draining the body when
+/// nobody reads the channel any more.
+async fn forward_body(mut body: Incoming, tx: mpsc::Sender<Item>) {
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            let _ = tx.send(Item::Binary(data)).await;
+        }
     }
 }
 
 /// The route's condition, then its middleware in order, then its handler,
-/// as the engine runs them. `Err` is an answer given before the handler.
+/// as the engine runs them, and the response.
 async fn serve_route(
     shared: &Arc<Shared>,
     binding: &RegisterTrigger,
     payload: Value,
     request: Value,
-) -> Result<Result<Value, ErrorBody>, Reply> {
-    match shared.gate(binding, &payload).await {
+    exchange: &Exchange,
+    responses: Option<mpsc::Receiver<Item>>,
+) -> Reply {
+    let early = |reply: Reply| {
+        exchange.remove(shared);
+        reply
+    };
+    // The condition sees the request without its channels.
+    let mut gated = payload.clone();
+    if let Value::Object(map) = &mut gated {
+        map.remove("request_body");
+        map.remove("response");
+    }
+    match shared.gate(binding, &gated).await {
         Gate::Open => {}
         Gate::Skipped => {
-            return Err(json_reply(
+            return early(json_reply(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &json!({"error": {"code": "CONDITION_NOT_MET", "message": "Request condition not met"}, "skipped": true}),
             ));
         }
         Gate::Failed(ErrorBody { code, message, .. }) => {
-            return Err(error_reply(
+            return early(error_reply(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &code,
                 &message,
@@ -194,20 +266,158 @@ async fn serve_route(
             .await;
         match verdict {
             Err(ErrorBody { code, message, .. }) => {
-                return Err(error_reply(
+                return early(error_reply(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     &code,
                     &message,
                 ));
             }
             Ok(verdict) if verdict.get("action").and_then(Value::as_str) == Some("respond") => {
-                return Err(middleware_response(verdict.get("response")));
+                return early(middleware_response(verdict.get("response")));
             }
             // `continue`, and anything else the engine reads as continue.
             Ok(_) => {}
         }
     }
-    Ok(shared.run(binding, payload).await)
+    let handler = {
+        let shared = shared.clone();
+        let binding = binding.clone();
+        tokio::spawn(async move { shared.run(&binding, payload).await })
+    };
+    let Some(responses) = responses else {
+        return early(error_reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "the response channel is gone",
+        ));
+    };
+    stream_or_answer(shared, handler, responses, exchange).await
+}
+/// Waits for the handler's result and the response channel together, the
+/// channel first (as the engine's biased wait): a text item is a control
+/// message, a binary chunk or the channel's end starts a streamed
+/// response, a non-null result answers whole, and a `null` one leaves the
+/// response to the channel.
+async fn stream_or_answer(
+    shared: &Shared,
+    mut handler: JoinHandle<Result<Value, ErrorBody>>,
+    mut responses: mpsc::Receiver<Item>,
+    exchange: &Exchange,
+) -> Reply {
+    let mut head = Head::default();
+    let mut first = None;
+    let mut pending = true;
+    loop {
+        tokio::select! {
+            biased;
+            item = responses.recv() => match item {
+                Some(Item::Text(text)) => head.apply(&text),
+                Some(Item::Binary(chunk)) => {
+                    first = Some(chunk);
+                    break;
+                }
+                None => break,
+            },
+            done = &mut handler, if pending => {
+                let whole = match done {
+                    Ok(Ok(Value::Null)) => {
+                        pending = false;
+                        continue;
+                    }
+                    Ok(Ok(result)) => build_response(&result),
+                    Ok(Err(ErrorBody { code, message, .. })) => {
+                        error_reply(StatusCode::INTERNAL_SERVER_ERROR, &code, &message)
+                    }
+                    Err(_) => error_reply(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "INTERNAL_ERROR",
+                        "the handler task failed",
+                    ),
+                };
+                exchange.remove(shared);
+                return whole;
+            }
+        }
+    }
+    exchange.remove(shared);
+    head.streamed(first, responses)
+}
+
+/// The status and headers a streamed response's control messages set.
+struct Head {
+    status: StatusCode,
+    headers: BTreeMap<String, String>,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head {
+            status: StatusCode::OK,
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+impl Head {
+    /// Applies `set_status` (100 to 599) or `set_headers` (string values,
+    /// merged); any other text is ignored, as by the engine.
+    fn apply(&mut self, text: &str) {
+        let Ok(control) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        match control.get("type").and_then(Value::as_str) {
+            Some("set_status") => {
+                if let Some(status) = control
+                    .get("status_code")
+                    .and_then(Value::as_u64)
+                    .filter(|s| (100..=599).contains(s))
+                    .and_then(|s| u16::try_from(s).ok())
+                    .and_then(|s| StatusCode::from_u16(s).ok())
+                {
+                    self.status = status;
+                }
+            }
+            Some("set_headers") => {
+                if let Some(Value::Object(headers)) = control.get("headers") {
+                    for (name, value) in headers {
+                        if let Some(value) = value.as_str() {
+                            self.headers.insert(name.clone(), value.to_string());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The response: the head, then `first` and every later binary chunk
+    /// (text after the first chunk is skipped), until the channel ends.
+    fn streamed(self, first: Option<Bytes>, mut rest: mpsc::Receiver<Item>) -> Reply {
+        let tail = futures_util::stream::poll_fn(move |cx| {
+            loop {
+                match std::task::ready!(rest.poll_recv(cx)) {
+                    Some(Item::Binary(chunk)) => {
+                        return std::task::Poll::Ready(Some(Ok(Frame::data(chunk))));
+                    }
+                    Some(Item::Text(_)) => continue,
+                    None => return std::task::Poll::Ready(None),
+                }
+            }
+        });
+        let body =
+            futures_util::stream::iter(first.map(|chunk| Ok(Frame::data(chunk)))).chain(tail);
+        let mut reply = Response::new(StreamBody::new(body).boxed_unsync());
+        *reply.status_mut() = self.status;
+        for (name, value) in self.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                reply.headers_mut().insert(name, value);
+            }
+        }
+        reply
+    }
 }
 
 /// A middleware's `respond`: the status (200 unless 100 to 999), the body
@@ -243,7 +453,7 @@ fn middleware_response(response: Option<&Value>) -> Reply {
 /// The engine's answer when a handler's response does not come in time:
 /// 504 with an empty body.
 fn gateway_timeout() -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::new()));
+    let mut reply = Response::new(full(Bytes::new()));
     *reply.status_mut() = StatusCode::GATEWAY_TIMEOUT;
     reply
 }
@@ -286,7 +496,7 @@ fn build_response(result: &Value) -> Reply {
         (Value::Null, true) => String::new(),
         (other, true) => other.to_string(),
     };
-    let mut reply = Response::new(Full::new(Bytes::from(bytes)));
+    let mut reply = Response::new(full(bytes));
     *reply.status_mut() = status;
     for (k, v) in headers {
         if let (Ok(name), Ok(value)) = (
@@ -358,7 +568,7 @@ fn parse_query(query: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

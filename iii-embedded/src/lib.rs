@@ -66,6 +66,7 @@
 #![warn(missing_docs)]
 
 mod builtins;
+mod channels;
 mod conn;
 mod core;
 mod cron;
@@ -151,6 +152,7 @@ pub(crate) struct Settings {
     pub(crate) namespace_grace: Duration,
     pub(crate) queue_max_retries: u32,
     pub(crate) queue_backoff: Duration,
+    pub(crate) channel_ttl: Duration,
 }
 
 impl Default for EngineBuilder {
@@ -165,6 +167,7 @@ impl Default for EngineBuilder {
                 namespace_grace: Duration::from_secs(5),
                 queue_max_retries: 3,
                 queue_backoff: Duration::from_millis(100),
+                channel_ttl: Duration::from_secs(300),
             },
         }
     }
@@ -204,6 +207,14 @@ impl EngineBuilder {
         self
     }
 
+    /// How long a channel with an end never attached lives (default 5
+    /// minutes, as the engine); channels are swept every 60 s, or every
+    /// `ttl` when that is shorter.
+    pub fn channel_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.channel_ttl = ttl;
+        self
+    }
+
     /// Binds both listeners and starts serving.
     pub async fn start(self) -> std::io::Result<Engine> {
         let ws = TcpListener::bind(self.ws_addr).await?;
@@ -215,11 +226,13 @@ impl EngineBuilder {
             core: Mutex::new(Core::new()),
             kv: Mutex::new(kv::Store::default()),
             streams: Mutex::new(streams::Store::default()),
+            channels: channels::Channels::default(),
             dead_letters: Mutex::new(Vec::new()),
             settings: self.settings,
             stopped: stopped.clone(),
             cron_tasks: Mutex::new(std::collections::HashMap::new()),
         });
+        channels::start_sweeper(shared.clone());
         let ws_task = tokio::spawn(accept_workers(shared.clone(), ws, stopped.clone()));
         let http_task = tokio::spawn(http::serve(shared.clone(), http, stopped));
         tracing::debug!(%ws_addr, %http_addr, "embedded iii engine started");
@@ -324,6 +337,7 @@ pub(crate) struct Shared {
     core: Mutex<Core>,
     pub(crate) kv: Mutex<kv::Store>,
     pub(crate) streams: Mutex<streams::Store>,
+    pub(crate) channels: channels::Channels,
     pub(crate) dead_letters: Mutex<Vec<DeadLetter>>,
     pub(crate) settings: Settings,
     /// Raised by `Engine::shutdown`; background schedules watch it.

@@ -165,27 +165,6 @@ pub enum TriggerAction {
     },
 }
 
-/// Which end of a channel a [`StreamChannelRef`] opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChannelDirection {
-    /// The reading end.
-    Read,
-    /// The writing end.
-    Write,
-}
-
-/// A serialisable reference to one end of an engine-hosted channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StreamChannelRef {
-    /// Channel id.
-    pub channel_id: String,
-    /// Secret that authorises attaching to the channel.
-    pub access_key: String,
-    /// Which end this reference opens.
-    pub direction: ChannelDirection,
-}
-
 /// Authentication for an HTTP-invoked function; secrets are named by env var.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -489,11 +468,13 @@ pub struct ErrorFrame {
     pub error: ErrorBody,
 }
 
+pub mod channel;
 mod decode;
 pub mod kinds;
 pub mod rules;
 pub mod update;
 
+pub use channel::{ChannelDirection, StreamChannelRef};
 pub use kinds::TriggerKind;
 
 #[cfg(test)]

@@ -107,6 +107,11 @@ impl Context {
         crate::logger::Logger::new(self.worker.clone(), self.traceparent.as_deref())
     }
 
+    /// Creates a data channel (see [`Worker::create_channel`]).
+    pub async fn create_channel(&self) -> Result<crate::channel::Channel, crate::Error> {
+        self.worker.create_channel().await
+    }
+
     /// The engine's key-value state (see [`Worker::state`]).
     pub fn state(&self) -> crate::state::State {
         self.worker.state()

@@ -11,9 +11,11 @@ use iii_protocol::{
 };
 use serde_json::Value;
 
+use crate::channel::scope::Scope;
 use crate::context::Context;
 use crate::error::codes;
 use crate::handler::{ErasedHandler, run_guarded};
+use crate::http::body::InvocationChannels;
 use crate::session::{Fatal, Inbound, Session};
 use crate::sync::lock;
 use crate::worker::Worker;
@@ -121,6 +123,19 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
     tokio::spawn(async move {
         let _guard = guard;
         let caller_worker_id = take_caller(&mut data);
+        // What decoding the input may bind to: the engine, for channel
+        // ends, and for an http fire its channels, which every decoding of
+        // its request shares.
+        let channels = http_fire.then(|| {
+            Arc::new(InvocationChannels::of_fire(
+                worker.channel_endpoint(),
+                &data,
+            ))
+        });
+        let scope = Scope {
+            endpoint: worker.channel_endpoint(),
+            invocation: channels.clone(),
+        };
         let outcome = match route {
             Route::Run {
                 handler,
@@ -143,7 +158,11 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                     let request = trigger
                         .as_ref()
                         .filter(|t| t.kind == TriggerKind::Http)
-                        .and_then(|_| serde_json::from_value(data.clone()).ok())
+                        .and_then(|_| {
+                            scope
+                                .clone()
+                                .sync(|| serde_json::from_value(data.clone()).ok())
+                        })
                         .map(Arc::new);
                     let ctx = Context {
                         invocation_id,
@@ -156,21 +175,29 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                         request,
                         worker: worker.clone(),
                     };
-                    run_guarded(handler, data, ctx).await
+                    scope.run(run_guarded(handler, data, ctx)).await
                 }
             }
             Route::Refuse(body) => Err(body),
         };
+        let streamed = channels.as_ref().and_then(|c| c.take_streamed());
         let outcome = match outcome {
+            // A streamed response answers `null`, then goes out on its channel.
+            Ok(Value::Null) if streamed.is_some() => Ok(Value::Null),
             Ok(Value::Null) if http_fire => Ok(no_content()),
             other => other,
         };
-        let Some(id) = invocation_id else { return };
-        answer(
-            &worker,
-            &session,
-            InvocationResult::new(id, function_id, outcome),
-        );
+        if let Some(id) = invocation_id {
+            answer(
+                &worker,
+                &session,
+                InvocationResult::new(id, function_id, outcome),
+            );
+        }
+        if let Some((streamed, end)) = streamed {
+            // Still counted in flight: shutdown waits for the body.
+            crate::http::streamed::send(streamed, end).await;
+        }
     });
 }
 

@@ -133,6 +133,16 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A data channel could not be created, attached, read or written.
+    #[error("channel `{channel_id}` ({end} end): {reason}")]
+    Channel {
+        /// The channel's id.
+        channel_id: String,
+        /// The end this worker holds.
+        end: iii_protocol::ChannelDirection,
+        /// What went wrong, and what to do about it.
+        reason: String,
+    },
     /// [`crate::Worker::flush`] could not prove that the engine read
     /// everything sent before it.
     #[error("flush failed: {0}")]

@@ -214,8 +214,13 @@ impl Invocation {
         let timeout = self
             .timeout
             .unwrap_or(self.worker.inner.config.default_timeout);
+        let scope = crate::channel::scope::Scope {
+            endpoint: self.worker.channel_endpoint(),
+            invocation: None,
+        };
         let (function_id, value) = round_trip(self, timeout).await?;
-        decode(value, || format!("the result of `{function_id}`"))
+        // A result may hold channel ends (`ChannelReader` fields).
+        scope.sync(|| decode(value, || format!("the result of `{function_id}`")))
     }
 
     /// Sends the call without waiting for a result. Returns once the frame is

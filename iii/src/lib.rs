@@ -31,6 +31,7 @@
 )]
 
 pub mod availability;
+pub mod channel;
 pub mod context;
 pub mod discovery;
 mod dispatch;
@@ -53,6 +54,7 @@ pub mod trigger;
 pub mod trigger_type;
 pub mod worker;
 
+pub use channel::{Channel, ChannelReader, ChannelWriter};
 pub use context::Context;
 pub use error::{Error, ErrorBody, FlushFailure, Result};
 pub use function::{Function, FunctionHandle};

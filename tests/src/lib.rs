@@ -134,27 +134,7 @@ impl HttpReply {
 
 /// Sends one HTTP/1.1 request with hyper and reads the whole response.
 pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpReply {
-    let uri: hyper::Uri = url.parse().expect("url");
-    let authority = uri.authority().expect("authority").to_string();
-    let stream = tokio::net::TcpStream::connect(&authority)
-        .await
-        .expect("connect to the http listener");
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .expect("http handshake");
-    tokio::spawn(conn);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
-        .header("host", &authority);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let request = request
-        .body(Full::new(Bytes::copy_from_slice(body)))
-        .expect("request");
-    let response = sender.send_request(request).await.expect("http response");
+    let response = http_open(method, url, headers, Bytes::copy_from_slice(body)).await;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -180,7 +160,52 @@ pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]
     }
 }
 
+/// Sends one HTTP/1.1 request and returns the response as it starts, its
+/// body still to read frame by frame.
+pub async fn http_open(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> hyper::Response<hyper::body::Incoming> {
+    let uri: hyper::Uri = url.parse().expect("url");
+    let authority = uri.authority().expect("authority").to_string();
+    let stream = tokio::net::TcpStream::connect(&authority)
+        .await
+        .expect("connect to the http listener");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("http handshake");
+    tokio::spawn(conn);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+        .header("host", &authority);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = request.body(Full::new(body)).expect("request");
+    sender.send_request(request).await.expect("http response")
+}
+
 /// The README's Rust examples, compiled as doctests so they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
+
+/// `len` bytes of the test pattern starting at `offset`: byte `i` of a
+/// stream is `i % 251`, so a chunk lost, doubled or reordered shows.
+pub fn pattern(offset: u64, len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| ((offset + i) % 251) as u8)
+        .collect()
+}
+
+/// Where `data` first departs from the pattern, if it does.
+pub fn pattern_mismatch(data: &[u8]) -> Option<usize> {
+    data.iter()
+        .enumerate()
+        .find(|(i, b)| **b != (*i as u64 % 251) as u8)
+        .map(|(i, _)| i)
+}

@@ -1,7 +1,9 @@
 //! The shapes of `http` trigger invocations: [`ApiRequest`] in,
 //! [`ApiResponse`] out.
 
+pub(crate) mod body;
 pub mod chain;
+pub(crate) mod streamed;
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use iii_protocol::{ChannelDirection, StreamChannelRef};
+pub use streamed::{BodySender, StreamedResponse};
 
 /// What an `http` trigger delivers to its function.
 ///
@@ -38,16 +41,24 @@ pub struct ApiRequest<B = Value> {
     /// Request headers, names lowercased.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// The parsed JSON body (`null` unless the content type is JSON).
+    /// The parsed JSON body (`null` unless the content type contains
+    /// `application/json`); every body's raw bytes are
+    /// [`ApiRequest::body_bytes`].
     pub body: B,
-    /// Channel carrying the raw request body.
+    /// The channel carrying the raw request body (read it with
+    /// [`ApiRequest::body_bytes`] or [`ApiRequest::body_reader`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub request_body: Option<StreamChannelRef>,
-    /// Channel for a streamed response.
+    /// The channel for a streamed response (answer with a
+    /// [`StreamedResponse`] to use it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub response: Option<StreamChannelRef>,
+    /// The engine and invocation this request was decoded in.
+    #[serde(skip, default = "body::RequestLink::current")]
+    #[schemars(skip)]
+    link: body::RequestLink,
 }
 
 /// What an `http`-triggered function returns.

@@ -186,6 +186,7 @@ impl WorkerBuilder {
         let (shutdown, _) = watch::channel(false);
         let worker = Worker {
             inner: Arc::new(Inner {
+                channels: crate::channel::Endpoint::new(&self.config.url),
                 config: self.config,
                 state,
                 link: Mutex::new(Link {

@@ -108,6 +108,8 @@ impl Stopped {
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
+    /// Where this worker's channel sockets go.
+    pub(crate) channels: crate::channel::Endpoint,
     pub(crate) state: watch::Sender<ConnectionState>,
     pub(crate) link: Mutex<Link>,
     pub(crate) identity: Mutex<Identity>,
@@ -143,6 +145,11 @@ impl Worker {
     /// The engine URL.
     pub fn url(&self) -> &str {
         &self.inner.config.url
+    }
+
+    /// Where this worker's channel sockets go.
+    pub(crate) fn channel_endpoint(&self) -> crate::channel::Endpoint {
+        self.inner.channels.clone()
     }
 
     /// The largest frame this worker sends, in bytes (see

@@ -1,0 +1,166 @@
+//! Where a worker's channel sockets go, and how one end is attached.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use iii_protocol::{ChannelDirection, StreamChannelRef};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::error::Error;
+
+/// One attached end of a channel.
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long attaching may take (the engine's own handshake limit).
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The address channel sockets are opened at: the worker socket's scheme,
+/// host and port (the engine serves channels on the worker port).
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    base: Arc<str>,
+}
+
+impl Endpoint {
+    /// The endpoint of the engine whose worker socket is `worker_url`.
+    pub(crate) fn new(worker_url: &str) -> Endpoint {
+        let base = match worker_url.parse::<Uri>() {
+            Ok(uri) => match (uri.scheme_str(), uri.authority()) {
+                (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
+                _ => worker_url.trim_end_matches('/').to_string(),
+            },
+            Err(_) => worker_url.trim_end_matches('/').to_string(),
+        };
+        Endpoint { base: base.into() }
+    }
+}
+
+/// One end of one channel: which channel, which way, at which engine.
+#[derive(Debug, Clone)]
+pub(crate) struct End {
+    pub(crate) channel: StreamChannelRef,
+    pub(crate) direction: ChannelDirection,
+    pub(crate) endpoint: Endpoint,
+}
+
+impl End {
+    /// An error about this end.
+    pub(crate) fn error(&self, reason: impl Into<String>) -> Error {
+        Error::Channel {
+            channel_id: self.channel.channel_id.clone(),
+            end: self.direction,
+            reason: reason.into(),
+        }
+    }
+
+    fn url(&self) -> String {
+        let path = iii_protocol::channel::channel_path(
+            &self.channel.channel_id,
+            &self.channel.access_key,
+            self.direction,
+        );
+        format!("{}{path}", self.endpoint.base)
+    }
+
+    /// Opens this end's socket; items up to `max_item` bytes are read.
+    pub(crate) async fn attach(self, max_item: usize) -> Result<Socket, Error> {
+        let url = self.url();
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(max_item))
+            .max_frame_size(Some(max_item));
+        let dialled = tokio::time::timeout(
+            ATTACH_TIMEOUT,
+            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true),
+        )
+        .await;
+        match dialled {
+            Ok(Ok((socket, _))) => Ok(socket),
+            Ok(Err(e)) => Err(self.error(attach_failure(&e, &self.endpoint.base))),
+            Err(_) => Err(self.error(format!(
+                "the engine at {} did not accept the channel socket within {ATTACH_TIMEOUT:?}",
+                self.endpoint.base
+            ))),
+        }
+    }
+}
+
+/// Why attaching failed, in words that say what to check.
+fn attach_failure(error: &WsError, base: &str) -> String {
+    match error {
+        WsError::Http(response) if response.status() == 404 => {
+            "the engine knows no channel with this id and key (404): the ref is wrong, \
+             the channel was swept 5 minutes after its creation because an end never attached, \
+             or it belonged to an http request that has already been answered"
+                .to_string()
+        }
+        WsError::Http(response) => {
+            let body = response
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            format!(
+                "the engine refused to attach it (HTTP {}: {})",
+                response.status(),
+                body.trim()
+            )
+        }
+        other => format!("could not reach the engine at {base}: {other}"),
+    }
+}
+
+/// What a read or write error on an attached socket means.
+pub(crate) fn socket_failure(error: &WsError, max_item: usize) -> String {
+    match error {
+        WsError::Capacity(_) => format!(
+            "an item larger than the {max_item}-byte read limit arrived; raise it with `max_item_size`"
+        ),
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            "the connection to the engine is closed".to_string()
+        }
+        WsError::Protocol(_) | WsError::Io(_) => format!(
+            "the connection to the engine broke before the end of the stream ({error}); the data may be incomplete"
+        ),
+        other => format!("the channel socket failed: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn end(url: &str) -> End {
+        End {
+            channel: StreamChannelRef {
+                channel_id: "c-1".into(),
+                access_key: "k/1".into(),
+                direction: ChannelDirection::Write,
+            },
+            direction: ChannelDirection::Read,
+            endpoint: Endpoint::new(url),
+        }
+    }
+
+    #[test]
+    fn channel_urls_use_the_worker_sockets_host_and_port() {
+        assert_eq!(
+            end("ws://127.0.0.1:49134").url(),
+            "ws://127.0.0.1:49134/ws/channels/c-1?key=k%2F1&dir=read"
+        );
+        assert_eq!(
+            end("ws://engine.local:49134/").url(),
+            "ws://engine.local:49134/ws/channels/c-1?key=k%2F1&dir=read",
+            "a path on the worker url is not kept"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_channel_and_the_end() {
+        let text = end("ws://h:1").error("gone").to_string();
+        assert_eq!(text, "channel `c-1` (read end): gone");
+    }
+}

@@ -1,0 +1,129 @@
+//! What lets a channel end be decoded straight from a payload: the engine
+//! address of the worker decoding it, set for the duration of a handler's
+//! polls and of a call's result decoding.
+//!
+//! The official SDKs turn every channel ref in a handler's input into a
+//! reader or writer object; in Rust a field typed [`ChannelReader`] or
+//! [`ChannelWriter`] does the same, and a field typed
+//! [`StreamChannelRef`] keeps the plain ref.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use iii_protocol::{ChannelDirection, StreamChannelRef};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+use super::endpoint::{End, Endpoint};
+use super::{ChannelReader, ChannelWriter};
+use crate::http::body::InvocationChannels;
+
+tokio::task_local! {
+    static SCOPE: Scope;
+}
+
+/// What decoding inside a handler or a call knows.
+#[derive(Clone)]
+pub(crate) struct Scope {
+    pub(crate) endpoint: Endpoint,
+    /// The invocation being served, for a handler.
+    pub(crate) invocation: Option<Arc<InvocationChannels>>,
+}
+
+impl Scope {
+    /// Runs `future` (a handler) with this scope set during each poll.
+    pub(crate) async fn run<F: Future>(self, future: F) -> F::Output {
+        SCOPE.scope(self, future).await
+    }
+
+    /// Runs `f` (a decode) with this scope set.
+    pub(crate) fn sync<R>(self, f: impl FnOnce() -> R) -> R {
+        SCOPE.sync_scope(self, f)
+    }
+
+    /// The scope set now, if any.
+    pub(crate) fn current() -> Option<Scope> {
+        SCOPE.try_with(Scope::clone).ok()
+    }
+}
+
+fn end_from<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    direction: ChannelDirection,
+    type_name: &str,
+) -> Result<End, D::Error> {
+    let channel = StreamChannelRef::deserialize(deserializer)?;
+    if channel.direction != direction {
+        let other = match direction {
+            ChannelDirection::Read => "ChannelWriter",
+            ChannelDirection::Write => "ChannelReader",
+        };
+        return Err(D::Error::custom(format!(
+            "expected the {direction} end of a channel for a `{type_name}`, got a `{}` ref; take it as a `{other}`",
+            channel.direction
+        )));
+    }
+    let scope = Scope::current().ok_or_else(|| {
+        D::Error::custom(format!(
+            "a `{type_name}` is decoded only from a handler's input or a call's result, where the worker is known; \
+             decode a `StreamChannelRef` and open it with `Worker::open_{}`",
+            match direction {
+                ChannelDirection::Read => "reader",
+                ChannelDirection::Write => "writer",
+            }
+        ))
+    })?;
+    Ok(End {
+        channel,
+        direction,
+        endpoint: scope.endpoint,
+    })
+}
+
+impl<'de> Deserialize<'de> for ChannelReader {
+    /// From a read ref (`{"channel_id", "access_key", "direction": "read"}`),
+    /// inside a handler's input or a call's result.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        end_from(deserializer, ChannelDirection::Read, "ChannelReader").map(ChannelReader::new)
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelWriter {
+    /// From a write ref (`{"channel_id", "access_key", "direction": "write"}`),
+    /// inside a handler's input or a call's result.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        end_from(deserializer, ChannelDirection::Write, "ChannelWriter").map(ChannelWriter::new)
+    }
+}
+
+fn ref_schema(direction: ChannelDirection) -> Schema {
+    json_schema!({
+        "type": "object",
+        "description": format!("The {direction} end of an iii data channel"),
+        "properties": {
+            "channel_id": {"type": "string"},
+            "access_key": {"type": "string"},
+            "direction": {"const": direction.as_str()},
+        },
+        "required": ["channel_id", "access_key", "direction"],
+    })
+}
+
+impl JsonSchema for ChannelReader {
+    fn schema_name() -> Cow<'static, str> {
+        "ChannelReader".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        ref_schema(ChannelDirection::Read)
+    }
+}
+
+impl JsonSchema for ChannelWriter {
+    fn schema_name() -> Cow<'static, str> {
+        "ChannelWriter".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        ref_schema(ChannelDirection::Write)
+    }
+}

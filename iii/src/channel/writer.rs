@@ -1,0 +1,404 @@
+//! The writing end of a channel.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Sink, SinkExt, StreamExt};
+use iii_protocol::StreamChannelRef;
+use iii_protocol::channel::CHUNK_BYTES;
+use serde::Serialize;
+use tokio::io::AsyncWrite;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::endpoint::{End, Socket, socket_failure};
+use crate::error::Error;
+
+/// Why the engine ends a writer's socket before the writer closed it.
+const REFUSED: &str = "the engine ended this end before it was closed: the end was attached \
+    already (each end attaches once), its reader went away, or the channel was removed";
+
+/// How long the task a dropped writer leaves behind may take to close it.
+const DROP_CLOSE_LIMIT: Duration = Duration::from_secs(30);
+
+/// The writing end of a channel: bytes (as a `Sink` of chunks, a tokio
+/// [`AsyncWrite`], or [`ChannelWriter::send_bytes`]) and text messages
+/// ([`ChannelWriter::send_text`], [`ChannelWriter::send_json`]) for another
+/// worker to read.
+///
+/// It attaches to the engine when it first sends (or with
+/// [`ChannelWriter::open`]); each end of a channel attaches once. Bytes go
+/// out in items of at most 64 KiB, as every iii SDK writes them; bytes
+/// written through `AsyncWrite` are gathered into such items until a flush.
+/// The engine buffers a set number of items per channel (64 by default)
+/// and stops reading a writer whose reader lags, so writes wait for the
+/// reader.
+///
+/// [`ChannelWriter::close`] ends the stream and returns once the engine has
+/// taken every item. Dropping a writer that has sent anything closes it
+/// too, from a background task (errors are only logged); dropping one that
+/// never attached does nothing, so the end stays free for someone else.
+///
+/// ```no_run
+/// use tokio::io::AsyncWriteExt;
+/// # async fn f(mut writer: iii::channel::ChannelWriter) -> Result<(), iii::Error> {
+/// writer.send_json(&serde_json::json!({"type": "progress", "done": 0})).await?;
+/// writer.write_all(b"the report, in bytes").await?;
+/// writer.close().await?; // flushes, then ends the stream
+/// # Ok(()) }
+/// ```
+pub struct ChannelWriter {
+    end: End,
+    link: Link,
+    /// Bytes written through `AsyncWrite`, not cut into items yet.
+    buffer: BytesMut,
+    /// An item from `send_bytes` or the `Sink`, being cut into chunks.
+    /// Never non-empty while `buffer` is.
+    outgoing: Bytes,
+    /// Bytes handed to the socket.
+    written: u64,
+    /// Closed by the task its drop started: it never detaches again.
+    detached: bool,
+}
+
+enum Link {
+    /// Not attached yet.
+    Idle,
+    Opening(JoinHandle<Result<Socket, Error>>),
+    Open {
+        socket: Box<Socket>,
+        /// The Close frame has been sent.
+        closing: bool,
+    },
+    /// Failed; every later use fails with this reason.
+    Failed(String),
+    Closed,
+}
+
+impl std::fmt::Debug for ChannelWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelWriter")
+            .field("channel_id", &self.end.channel.channel_id)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChannelWriter {
+    pub(crate) fn new(end: End) -> ChannelWriter {
+        ChannelWriter {
+            end,
+            link: Link::Idle,
+            buffer: BytesMut::new(),
+            outgoing: Bytes::new(),
+            written: 0,
+            detached: false,
+        }
+    }
+
+    /// The reference to the channel this writer writes.
+    pub fn channel_ref(&self) -> &StreamChannelRef {
+        &self.end.channel
+    }
+
+    /// Bytes handed to the engine so far (text messages not counted).
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Attaches to the engine now, so a wrong or expired ref fails here
+    /// rather than at the first write. Sending attaches by itself.
+    pub async fn open(&mut self) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_open(cx)).await
+    }
+
+    /// Sends `data` as one or more binary items of at most 64 KiB, and
+    /// waits until the socket has taken them.
+    pub async fn send_bytes(&mut self, data: impl Into<Bytes>) -> Result<(), Error> {
+        SinkExt::send(self, data.into()).await
+    }
+
+    /// Sends one text message (the official SDKs hand these to their
+    /// readers' `on_message` callbacks). Bytes written before it go first.
+    pub async fn send_text(&mut self, text: impl Into<String>) -> Result<(), Error> {
+        let text = text.into();
+        std::future::poll_fn(|cx| {
+            ready!(self.poll_drain(cx, true))?;
+            ready!(self.poll_frame_ready(cx))?;
+            Poll::Ready(Ok::<(), Error>(()))
+        })
+        .await?;
+        self.start(Frame::text(text))?;
+        std::future::poll_fn(|cx| self.poll_flush_all(cx)).await
+    }
+
+    /// Sends `value` as a JSON text message.
+    pub async fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        let text = serde_json::to_string(value).map_err(|source| Error::Encode {
+            what: format!("a message for channel `{}`", self.end.channel.channel_id),
+            source,
+        })?;
+        self.send_text(text).await
+    }
+
+    /// Sends what is buffered, ends the stream, and waits until the engine
+    /// has taken every item (when the channel's buffer is full, that waits
+    /// for the reader). Closing a writer that never attached attaches it
+    /// first, so its reader sees an empty stream end. Closing again does
+    /// nothing.
+    pub async fn close(&mut self) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_close_end(cx)).await
+    }
+
+    fn poll_open(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            match &mut self.link {
+                Link::Idle => {
+                    // A writer reads only the engine's Close.
+                    let attach = self.end.clone().attach(1024);
+                    self.link = Link::Opening(tokio::spawn(attach));
+                }
+                Link::Opening(task) => {
+                    self.link = match ready!(Pin::new(task).poll(cx)) {
+                        Ok(Ok(socket)) => Link::Open {
+                            socket: Box::new(socket),
+                            closing: false,
+                        },
+                        Ok(Err(Error::Channel { reason, .. })) => Link::Failed(reason),
+                        Ok(Err(other)) => Link::Failed(other.to_string()),
+                        Err(_) => Link::Failed("attaching was cancelled".into()),
+                    };
+                }
+                Link::Open { .. } => return Poll::Ready(Ok(())),
+                Link::Failed(reason) => return Poll::Ready(Err(self.end.error(reason.clone()))),
+                Link::Closed => {
+                    return Poll::Ready(Err(self.end.error("the writer is closed already")));
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, reason: String) -> Error {
+        let error = self.end.error(reason.clone());
+        self.link = Link::Failed(reason);
+        error
+    }
+
+    /// Attached, the engine still reading it, and the socket ready for one
+    /// more frame.
+    fn poll_frame_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_open(cx))?;
+        let Link::Open { socket, .. } = &mut self.link else {
+            return Poll::Ready(Err(self.end.error("the writer is not attached")));
+        };
+        // The engine sends nothing on a writer's socket but its Close: one
+        // now means this end is no longer served.
+        loop {
+            match socket.poll_next_unpin(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Some(Ok(Frame::Ping(_) | Frame::Pong(_)))) => continue,
+                Poll::Ready(_) => return Poll::Ready(Err(self.fail(REFUSED.into()))),
+            }
+        }
+        match ready!(socket.poll_ready_unpin(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.fail(socket_failure(&e, 0)))),
+        }
+    }
+
+    /// Hands one frame to the socket (after [`Self::poll_frame_ready`]).
+    fn start(&mut self, frame: Frame) -> Result<(), Error> {
+        let len = match &frame {
+            Frame::Binary(bytes) => bytes.len() as u64,
+            _ => 0,
+        };
+        let Link::Open { socket, .. } = &mut self.link else {
+            return Err(self.end.error("the writer is not attached"));
+        };
+        match socket.start_send_unpin(frame) {
+            Ok(()) => {
+                self.written += len;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(socket_failure(&e, 0))),
+        }
+    }
+
+    /// Cuts buffered bytes into items and hands them to the socket: whole
+    /// 64 KiB items only, or everything when `all`.
+    fn poll_drain(&mut self, cx: &mut Context<'_>, all: bool) -> Poll<Result<(), Error>> {
+        while self.buffer.len() >= CHUNK_BYTES || (all && !self.buffer.is_empty()) {
+            ready!(self.poll_frame_ready(cx))?;
+            let n = self.buffer.len().min(CHUNK_BYTES);
+            let chunk = self.buffer.split_to(n).freeze();
+            self.start(Frame::Binary(chunk))?;
+        }
+        while !self.outgoing.is_empty() {
+            ready!(self.poll_frame_ready(cx))?;
+            let n = self.outgoing.len().min(CHUNK_BYTES);
+            let chunk = self.outgoing.split_to(n);
+            self.start(Frame::Binary(chunk))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Everything buffered handed to the socket and written out.
+    fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_drain(cx, true))?;
+        match &mut self.link {
+            Link::Open { socket, .. } => match ready!(socket.poll_flush_unpin(cx)) {
+                Ok(()) => Poll::Ready(Ok(())),
+                Err(e) => Poll::Ready(Err(self.fail(socket_failure(&e, 0)))),
+            },
+            // Nothing was ever sent: nothing to flush.
+            Link::Idle | Link::Closed => Poll::Ready(Ok(())),
+            Link::Opening(_) | Link::Failed(_) => self.poll_open(cx),
+        }
+    }
+
+    /// Flushes, sends Close, then waits for the engine to end the socket.
+    fn poll_close_end(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if matches!(self.link, Link::Closed) {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(self.poll_open(cx))?;
+        ready!(self.poll_flush_all(cx))?;
+        let Link::Open { socket, closing } = &mut self.link else {
+            return Poll::Ready(Ok(()));
+        };
+        if !*closing {
+            // With a status code, so that the engine's echo (which carries
+            // it) tells apart from the empty Close it refuses an end with.
+            let sent = ready!(socket.poll_ready_unpin(cx)).and_then(|()| {
+                socket.start_send_unpin(Frame::Close(Some(CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: "".into(),
+                })))
+            });
+            if let Err(e) = sent {
+                return Poll::Ready(Err(self.fail(socket_failure(&e, 0))));
+            }
+            *closing = true;
+        }
+        if let Err(e) = ready!(socket.poll_flush_unpin(cx)) {
+            return Poll::Ready(Err(self.fail(socket_failure(&e, 0))));
+        }
+        // The engine reads the Close after every item before it, echoes it
+        // and drops the socket.
+        loop {
+            match ready!(socket.poll_next_unpin(cx)) {
+                Some(Ok(Frame::Close(None))) => {
+                    return Poll::Ready(Err(self.fail(REFUSED.into())));
+                }
+                Some(Ok(Frame::Close(Some(_)))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => continue,
+            }
+        }
+        self.link = Link::Closed;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Sink<Bytes> for ChannelWriter {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_drain(cx, true)
+    }
+
+    /// Queues `item`, sent as items of at most 64 KiB; an empty one sends
+    /// nothing.
+    fn start_send(self: Pin<&mut Self>, item: Bytes) -> Result<(), Error> {
+        let this = self.get_mut();
+        if !this.outgoing.is_empty() || !this.buffer.is_empty() {
+            return Err(this
+                .end
+                .error("`start_send` without `poll_ready` first (a misused Sink)"));
+        }
+        this.outgoing = item;
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_flush_all(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_close_end(cx)
+    }
+}
+
+impl AsyncWrite for ChannelWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx, false)).map_err(io::Error::other)?;
+        if matches!(this.link, Link::Closed) {
+            return Poll::Ready(Err(io::Error::other(
+                this.end.error("the writer is closed already"),
+            )));
+        }
+        let n = buf.len().min(CHUNK_BYTES - this.buffer.len());
+        this.buffer.extend_from_slice(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_flush_all(cx).map_err(io::Error::other)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_close_end(cx).map_err(io::Error::other)
+    }
+}
+
+impl Drop for ChannelWriter {
+    fn drop(&mut self) {
+        if self.detached {
+            return;
+        }
+        let unsent = self.buffer.len() + self.outgoing.len();
+        match &self.link {
+            Link::Idle if unsent == 0 => return,
+            Link::Failed(_) | Link::Closed => return,
+            Link::Idle | Link::Opening(_) | Link::Open { .. } => {}
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                channel_id = self.end.channel.channel_id,
+                unsent,
+                "a channel writer was dropped outside a tokio runtime; its reader sees the stream end where it stopped"
+            );
+            return;
+        };
+        let mut rest = ChannelWriter {
+            end: self.end.clone(),
+            link: std::mem::replace(&mut self.link, Link::Closed),
+            buffer: std::mem::take(&mut self.buffer),
+            outgoing: std::mem::take(&mut self.outgoing),
+            written: self.written,
+            detached: true,
+        };
+        runtime.spawn(async move {
+            match tokio::time::timeout(DROP_CLOSE_LIMIT, rest.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!("closing a dropped channel writer failed: {error}")
+                }
+                Err(_) => tracing::warn!(
+                    channel_id = rest.end.channel.channel_id,
+                    "a dropped channel writer could not close within {DROP_CLOSE_LIMIT:?}"
+                ),
+            }
+        });
+    }
+}
