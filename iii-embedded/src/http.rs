@@ -80,9 +80,11 @@ fn error_reply(status: StatusCode, code: &str, message: &str) -> Reply {
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, Infallible> {
     let mut reply = respond(shared, req).await;
-    reply
-        .headers_mut()
-        .insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    if reply.extensions().get::<OutsideCors>().is_none() {
+        reply
+            .headers_mut()
+            .insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    }
     Ok(reply)
 }
 
@@ -450,11 +452,17 @@ fn middleware_response(response: Option<&Value>) -> Reply {
     reply
 }
 
+/// Marks a reply the engine gives outside its CORS layer.
+#[derive(Clone, Copy)]
+struct OutsideCors;
+
 /// The engine's answer when a handler's response does not come in time:
-/// 504 with an empty body.
+/// 504 with an empty body, from its timeout layer (which wraps the CORS
+/// layer, so without CORS headers).
 fn gateway_timeout() -> Reply {
     let mut reply = Response::new(full(Bytes::new()));
     *reply.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+    reply.extensions_mut().insert(OutsideCors);
     reply
 }
 

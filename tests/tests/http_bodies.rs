@@ -223,6 +223,8 @@ async fn a_streamed_response_sends_its_head_then_each_chunk_as_it_comes() {
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert_eq!(response.headers()["x-stream"], "yes");
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert_eq!(response.headers()["transfer-encoding"], "chunked");
     let mut body = response.into_body();
     let first = body.frame().await.expect("a chunk").expect("read");
     assert_eq!(

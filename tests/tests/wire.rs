@@ -578,6 +578,11 @@ async fn a_null_http_result_waits_for_a_stream_and_times_out_with_504() {
     let (reply, waited) = reply;
     assert_eq!(reply.status, 504, "{}", reply.text());
     assert!(reply.body.is_empty(), "{:?}", reply.text());
+    assert_eq!(
+        reply.headers.get("access-control-allow-origin"),
+        None,
+        "the engine's timeout answers outside its CORS layer"
+    );
     assert!(
         waited >= timeout,
         "answered after {waited:?}, before the {timeout:?} timeout"
