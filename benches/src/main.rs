@@ -43,21 +43,8 @@ struct Figures {
     cpu_per_call: Duration,
 }
 
-/// CPU time (user + system) this process has used so far, all threads,
-/// from `/proc/self/stat` (clock ticks of 10 ms: under 1% of a run).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the
-    // 12th, stime the 13th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
-}
+mod cpu;
+use cpu::cpu_time;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;

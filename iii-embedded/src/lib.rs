@@ -44,16 +44,25 @@
 //!   `stream::{set,get,delete,update,list,list_groups,list_all,send}` (with
 //!   a worker's `stream::<op>(<name>)` functions as a stream's storage, and
 //!   `stream` triggers with the engine's camelCase payload), `publish`,
-//!   `iii::durable::publish` and `engine::log::*`.
+//!   `iii::durable::publish`, `engine::log::*` and `engine::channels::create`.
+//! - Data channels: `/ws/channels/<id>?key=..&dir=read|write` on the worker
+//!   port (400 and 404 refusals with the engine's bodies, each end attached
+//!   once, items counted against the channel's buffer, an empty Close at
+//!   the end, the writer's Close echoed), and the two channels of every
+//!   matched `http` request: the body on `request_body` (a JSON body whole
+//!   as one item, others chunk by chunk as they arrive; an unmatched
+//!   request's body is never read), and a handler's `null` result read as
+//!   a streamed response on `response` (`set_status`/`set_headers` text
+//!   messages, binary chunks, the channel's end; the channel wins a race
+//!   with a non-null result, as in the engine; the HTTP timeout runs until
+//!   the response head, and its 504 carries no CORS header). A channel
+//!   with an end never attached is swept once its time to live has passed
+//!   (5 minutes, [`EngineBuilder::channel_ttl`]); one used to the end stays
+//!   known for the life of the engine (a small record), so a late attach
+//!   is answered and closed rather than refused with 404.
 //!
 //! # Where it knowingly differs from engine 0.23
 //!
-//! - No channels yet: `engine::channels::create` is not found, `/ws/channels/…`
-//!   answers 404, and `http` payloads carry no `request_body`/`response`
-//!   channel refs. An `http` handler that returns `null` is treated as the
-//!   engine treats it, as a streamed response that never comes: the client
-//!   gets 504 with an empty body when the HTTP timeout (30 s by default)
-//!   runs out.
 //! - No `log` or `trace` trigger types: such bindings are parked, as with an
 //!   engine lacking the worker. No stream socket for browser clients, so
 //!   `stream:join`/`stream:leave` never fire.

@@ -119,12 +119,22 @@ async fn a_body_is_read_from_the_engine_once_and_kept() {
     let f = Function::new(
         fid("web::twice"),
         |req: ApiRequest, ctx: Context| async move {
+            // Many readers at once, clones of the request among them: one
+            // read from the engine, the same bytes for every one.
+            let racers = (0..16).map(|_| {
+                let req = req.clone();
+                tokio::spawn(async move { req.body_bytes().await })
+            });
+            let raced = futures_util::future::join_all(racers).await;
             let first = req.body_bytes().await?;
             let again = req.body_bytes().await?;
+            let all_alike = raced
+                .into_iter()
+                .all(|r| r.ok().and_then(Result::ok).as_ref() == Some(&first));
             let via_context = ctx.request().expect("an http fire").body_bytes().await?;
             let reader = req.body_reader().await.map(|_| ()).unwrap_err();
             Ok::<_, Error>(ApiResponse::ok(json!({
-                "same": first == again && again == via_context,
+                "same": all_alike && first == again && again == via_context,
                 "text": String::from_utf8_lossy(&first),
                 "reader": reader.to_string(),
             })))
