@@ -181,3 +181,31 @@ impl Worker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn ends_and_responses_move_between_tasks_and_threads() {
+        send_sync::<ChannelReader>();
+        send_sync::<ChannelWriter>();
+        send_sync::<Channel>();
+        send_sync::<crate::http::StreamedResponse>();
+        send_sync::<crate::http::BodySender>();
+        send_sync::<crate::http::ApiRequest>();
+    }
+
+    #[test]
+    fn items_decode_as_json_whatever_their_kind() {
+        let text = ChannelItem::Text(r#"{"n":1}"#.into());
+        let bytes = ChannelItem::Bytes(Bytes::from_static(br#"{"n":2}"#));
+        assert_eq!(text.json::<serde_json::Value>().ok(), Some(json!({"n": 1})));
+        assert_eq!(
+            bytes.json::<serde_json::Value>().ok(),
+            Some(json!({"n": 2}))
+        );
+    }
+}
