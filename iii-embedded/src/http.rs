@@ -415,7 +415,9 @@ impl Head {
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(&value),
             ) {
-                reply.headers_mut().insert(name, value);
+                // Appended, as the engine builds it: names that differ in
+                // case are separate entries of its map.
+                reply.headers_mut().append(name, value);
             }
         }
         reply

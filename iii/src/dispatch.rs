@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use iii_protocol::{
     CALLER_WORKER_ID, ErrorBody, FUNCTION_NAMESPACE_CONFLICT, InvocationResult, InvokeFunction,
-    Message, RegisterTrigger, RegistrationRejected, TriggerKind, TriggerRegistrationResult,
-    UnregisterTrigger,
+    Message, RegisterTrigger, RegistrationRejected, StreamChannelRef, TriggerKind,
+    TriggerRegistrationResult, UnregisterTrigger,
 };
 use serde_json::Value;
 
@@ -15,7 +15,7 @@ use crate::channel::scope::Scope;
 use crate::context::Context;
 use crate::error::codes;
 use crate::handler::{ErasedHandler, run_guarded};
-use crate::http::body::InvocationChannels;
+use crate::http::body::{Deferred, InvocationChannels};
 use crate::session::{Fatal, Inbound, Session};
 use crate::sync::lock;
 use crate::worker::Worker;
@@ -151,7 +151,7 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                     None => (None, metadata, None),
                 };
                 if let Some(condition) = condition
-                    && !condition_allows(&worker, &condition, &data).await
+                    && !condition_allows(&worker, &condition, &without_channels(&data)).await
                 {
                     Ok(Value::Null)
                 } else {
@@ -180,12 +180,23 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
             }
             Route::Refuse(body) => Err(body),
         };
-        let streamed = channels.as_ref().and_then(|c| c.take_streamed());
-        let outcome = match outcome {
-            // A streamed response answers `null`, then goes out on its channel.
-            Ok(Value::Null) if streamed.is_some() => Ok(Value::Null),
-            Ok(Value::Null) if http_fire => Ok(no_content()),
-            other => other,
+        let deferred = channels.as_ref().and_then(|c| c.take_deferred());
+        let (outcome, streamed) = match (outcome, deferred) {
+            // The response goes out on its channel; the answer is `null`.
+            (Ok(Value::Null), Some((Deferred::Streamed(streamed), end))) => {
+                (Ok(Value::Null), Some((streamed, end)))
+            }
+            (Ok(Value::Null), Some((Deferred::Elsewhere, _))) => (Ok(Value::Null), None),
+            (Ok(Value::Null), None) if http_fire => (Ok(no_content()), None),
+            (outcome, deferred) => {
+                if deferred.is_some() {
+                    tracing::warn!(
+                        function_id,
+                        "a StreamedResponse inside another value is not sent; return it as the handler's result"
+                    );
+                }
+                (outcome, None)
+            }
         };
         if let Some(id) = invocation_id {
             answer(
@@ -256,6 +267,21 @@ async fn condition_allows(worker: &Worker, condition: &str, data: &Value) -> boo
             false
         }
     }
+}
+
+/// A fire's payload as the engine hands it to a condition: without an
+/// `http` request's channels, which only the handler may read.
+fn without_channels(data: &Value) -> std::borrow::Cow<'_, Value> {
+    let carries = |key| data.get(key).is_some_and(StreamChannelRef::is_ref);
+    if !carries("request_body") && !carries("response") {
+        return std::borrow::Cow::Borrowed(data);
+    }
+    let mut data = data.clone();
+    if let Value::Object(map) = &mut data {
+        map.remove("request_body");
+        map.remove("response");
+    }
+    std::borrow::Cow::Owned(data)
 }
 
 /// Whether `data` is what an `http` trigger delivers.

@@ -325,8 +325,17 @@ impl From<serde_json::Error> for Error {
 }
 
 impl From<std::io::Error> for Error {
+    /// An `iii::Error` carried by an `io::Error` (from a channel's
+    /// `AsyncRead` or `AsyncWrite`) comes back as it was.
     fn from(error: std::io::Error) -> Self {
-        Error::other(error)
+        if !error.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            return Error::other(error);
+        }
+        match error.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(ours)) => *ours,
+            Some(Err(other)) => Error::msg(other.to_string()),
+            None => Error::msg("an I/O error without a cause"),
+        }
     }
 }
 
@@ -373,6 +382,20 @@ mod tests {
         let err = Error::other(io);
         assert_eq!(err.code(), "invocation_failed");
         assert!(err.to_string().contains("config.toml missing"));
+    }
+
+    #[test]
+    fn an_error_carried_through_io_comes_back_as_it_was() {
+        let channel = Error::Channel {
+            channel_id: "c-1".into(),
+            end: iii_protocol::ChannelDirection::Read,
+            reason: "gone".into(),
+        };
+        let back = Error::from(std::io::Error::other(channel));
+        assert!(
+            matches!(&back, Error::Channel { channel_id, .. } if channel_id == "c-1"),
+            "{back:?}"
+        );
     }
 
     #[test]

@@ -319,3 +319,69 @@ async fn a_streamed_response_answers_only_an_http_fire() {
     let error = caller.call::<Value, _>(&id, &json!({})).await.unwrap_err();
     assert!(error.to_string().contains("http trigger fire"), "{error}");
 }
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Respond {
+    response: iii::channel::ChannelWriter,
+}
+
+#[tokio::test]
+async fn a_response_written_on_the_channel_by_another_worker_streams() {
+    use iii::channel::ResponseControl;
+    let engine = engine().await;
+    let (web, writer) = engine.pair().await;
+    let write = fid("web::write_response");
+    serve(
+        &writer,
+        Function::new(&write, |mut input: Respond| async move {
+            let out = &mut input.response;
+            out.send_json(&ResponseControl::SetStatus { status_code: 207 })
+                .await?;
+            let headers = [("x-by".to_string(), "writer".to_string())].into();
+            out.send_json(&ResponseControl::SetHeaders { headers })
+                .await?;
+            out.send_bytes(&b"from the other worker"[..]).await?;
+            out.close().await
+        }),
+    )
+    .await;
+    let f = Function::new(
+        fid("web::delegate"),
+        move |req: ApiRequest, ctx: Context| {
+            let write = write.clone();
+            async move {
+                ctx.worker()
+                    .call::<(), _>(&write, &json!({"response": req.response}))
+                    .await?;
+                Ok::<_, Error>(StreamedResponse::written_elsewhere())
+            }
+        },
+    );
+    let url = route(&engine, &web, f, "GET", "delegate").await;
+    let reply = http("GET", &url, &[], b"").await;
+    assert_eq!(reply.status, 207, "{}", reply.text());
+    assert_eq!(reply.headers["x-by"], "writer");
+    assert_eq!(reply.text(), "from the other worker");
+}
+
+#[tokio::test]
+async fn a_cancelled_body_read_fails_later_reads_instead_of_emptying_them() {
+    let engine = engine().await;
+    let worker = engine.connect("bodies").await;
+    let f = Function::new(fid("web::cancelled"), |req: ApiRequest| async move {
+        // Polled once and dropped at its first wait: it has begun to attach
+        // the body's one read end.
+        let cancelled = futures_util::FutureExt::now_or_never(req.body_bytes());
+        let later = req.body_bytes().await;
+        Ok::<_, Error>(ApiResponse::ok(json!({
+            "cancelled": cancelled.is_none(),
+            "later": later.map(|b| b.len()).map_err(|e| e.to_string()),
+        })))
+    });
+    let url = route(&engine, &worker, f, "POST", "cancelled").await;
+    let reply = http("POST", &url, &[("content-type", "text/plain")], b"body").await;
+    let body = reply.json();
+    assert_eq!(body["cancelled"], true, "{body}");
+    let later = body["later"]["Err"].as_str().unwrap_or_default();
+    assert!(later.contains("cancelled"), "{body}");
+}

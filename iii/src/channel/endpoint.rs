@@ -6,7 +6,8 @@ use std::time::Duration;
 use iii_protocol::{ChannelDirection, StreamChannelRef};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Error as WsError;
-use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -14,6 +15,10 @@ use crate::error::Error;
 
 /// One attached end of a channel.
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Why an end cannot attach outside a tokio runtime.
+pub(crate) const NO_RUNTIME: &str =
+    "channel ends attach from a tokio runtime; use them inside one (the worker's)";
 
 /// How long attaching may take (the engine's own handshake limit).
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,6 +28,9 @@ const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
     base: Arc<str>,
+    /// The worker's handshake headers, sent on channel sockets too (a
+    /// proxy in front of the engine may want them).
+    headers: Arc<[(String, String)]>,
 }
 
 impl Endpoint {
@@ -35,7 +43,16 @@ impl Endpoint {
             },
             Err(_) => worker_url.trim_end_matches('/').to_string(),
         };
-        Endpoint { base: base.into() }
+        Endpoint {
+            base: base.into(),
+            headers: Arc::new([]),
+        }
+    }
+
+    /// The same endpoint, sending `headers` with every attach.
+    pub(crate) fn with_headers(mut self, headers: &[(String, String)]) -> Endpoint {
+        self.headers = headers.into();
+        self
     }
 }
 
@@ -69,12 +86,25 @@ impl End {
     /// Opens this end's socket; items up to `max_item` bytes are read.
     pub(crate) async fn attach(self, max_item: usize) -> Result<Socket, Error> {
         let url = self.url();
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| self.error(format!("`{url}` is not a usable address: {e}")))?;
+        for (name, value) in self.endpoint.headers.iter() {
+            // The worker's builder checked every header already.
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                request.headers_mut().append(name, value);
+            }
+        }
         let config = WebSocketConfig::default()
             .max_message_size(Some(max_item))
             .max_frame_size(Some(max_item));
         let dialled = tokio::time::timeout(
             ATTACH_TIMEOUT,
-            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true),
+            tokio_tungstenite::connect_async_with_config(request, Some(config), true),
         )
         .await;
         match dialled {
@@ -117,7 +147,8 @@ fn attach_failure(error: &WsError, base: &str) -> String {
 pub(crate) fn socket_failure(error: &WsError, max_item: usize) -> String {
     match error {
         WsError::Capacity(_) => format!(
-            "an item larger than the {max_item}-byte read limit arrived; raise it with `max_item_size`"
+            "an item larger than the {max_item}-byte read limit arrived; raise the limit with \
+             `ChannelReader::max_item_size` before the reader attaches"
         ),
         WsError::ConnectionClosed | WsError::AlreadyClosed => {
             "the connection to the engine is closed".to_string()

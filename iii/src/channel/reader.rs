@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use super::ChannelItem;
-use super::endpoint::{End, Socket, socket_failure};
+use super::endpoint::{End, NO_RUNTIME, Socket, socket_failure};
 use crate::error::Error;
 
 /// Text messages kept while the byte views read past them, at most.
@@ -106,7 +106,10 @@ impl ChannelReader {
             match &mut self.link {
                 Link::Idle => {
                     let attach = self.end.clone().attach(self.max_item);
-                    self.link = Link::Opening(tokio::spawn(attach));
+                    self.link = match tokio::runtime::Handle::try_current() {
+                        Ok(runtime) => Link::Opening(runtime.spawn(attach)),
+                        Err(_) => Link::Failed(self.end.error(NO_RUNTIME)),
+                    };
                 }
                 Link::Opening(task) => {
                     self.link = match ready!(Pin::new(task).poll(cx)) {

@@ -9,7 +9,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Sink, SinkExt, StreamExt};
 use iii_protocol::StreamChannelRef;
-use iii_protocol::channel::CHUNK_BYTES;
+use iii_protocol::channel::{CHUNK_BYTES, ENGINE_MAX_ITEM};
+
+use super::endpoint::NO_RUNTIME;
 use serde::Serialize;
 use tokio::io::AsyncWrite;
 use tokio::task::JoinHandle;
@@ -24,8 +26,14 @@ use crate::error::Error;
 const REFUSED: &str = "the engine ended this end before it was closed: the end was attached \
     already (each end attaches once), its reader went away, or the channel was removed";
 
-/// How long the task a dropped writer leaves behind may take to close it.
-const DROP_CLOSE_LIMIT: Duration = Duration::from_secs(30);
+/// Why a close is not known to have delivered everything.
+const UNCONFIRMED: &str = "the engine dropped the socket before confirming the end \
+    (its reader went away, or the channel was removed); the reader may not have everything";
+
+/// How long the task a dropped writer leaves behind may wait for a slow
+/// reader before it gives up (the engine removes a channel whose reader
+/// never attached after 5 minutes).
+const DROP_CLOSE_LIMIT: Duration = Duration::from_secs(600);
 
 /// The writing end of a channel: bytes (as a `Sink` of chunks, a tokio
 /// [`AsyncWrite`], or [`ChannelWriter::send_bytes`]) and text messages
@@ -128,6 +136,14 @@ impl ChannelWriter {
     /// readers' `on_message` callbacks). Bytes written before it go first.
     pub async fn send_text(&mut self, text: impl Into<String>) -> Result<(), Error> {
         let text = text.into();
+        self.usable()?;
+        if text.len() > ENGINE_MAX_ITEM {
+            return Err(self.end.error(format!(
+                "a {}-byte text message is over the engine's {ENGINE_MAX_ITEM}-byte item limit \
+                 (it would end the stream early); send large data as bytes",
+                text.len()
+            )));
+        }
         std::future::poll_fn(|cx| {
             ready!(self.poll_drain(cx, true))?;
             ready!(self.poll_frame_ready(cx))?;
@@ -162,7 +178,10 @@ impl ChannelWriter {
                 Link::Idle => {
                     // A writer reads only the engine's Close.
                     let attach = self.end.clone().attach(1024);
-                    self.link = Link::Opening(tokio::spawn(attach));
+                    self.link = match tokio::runtime::Handle::try_current() {
+                        Ok(runtime) => Link::Opening(runtime.spawn(attach)),
+                        Err(_) => Link::Failed(NO_RUNTIME.into()),
+                    };
                 }
                 Link::Opening(task) => {
                     self.link = match ready!(Pin::new(task).poll(cx)) {
@@ -181,6 +200,17 @@ impl ChannelWriter {
                     return Poll::Ready(Err(self.end.error("the writer is closed already")));
                 }
             }
+        }
+    }
+
+    /// Whether more may be sent: not failed, not closed or closing.
+    fn usable(&self) -> Result<(), Error> {
+        match &self.link {
+            Link::Failed(reason) => Err(self.end.error(reason.clone())),
+            Link::Closed | Link::Open { closing: true, .. } => {
+                Err(self.end.error("the writer is closed already"))
+            }
+            Link::Idle | Link::Opening(_) | Link::Open { .. } => Ok(()),
         }
     }
 
@@ -203,6 +233,9 @@ impl ChannelWriter {
             match socket.poll_next_unpin(cx) {
                 Poll::Pending => break,
                 Poll::Ready(Some(Ok(Frame::Ping(_) | Frame::Pong(_)))) => continue,
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Err(self.fail(socket_failure(&e, 0))));
+                }
                 Poll::Ready(_) => return Poll::Ready(Err(self.fail(REFUSED.into()))),
             }
         }
@@ -293,11 +326,14 @@ impl ChannelWriter {
         // and drops the socket.
         loop {
             match ready!(socket.poll_next_unpin(cx)) {
+                Some(Ok(Frame::Close(Some(_)))) => break,
                 Some(Ok(Frame::Close(None))) => {
                     return Poll::Ready(Err(self.fail(REFUSED.into())));
                 }
-                Some(Ok(Frame::Close(Some(_)))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => continue,
+                None | Some(Err(_)) => {
+                    return Poll::Ready(Err(self.fail(UNCONFIRMED.into())));
+                }
             }
         }
         self.link = Link::Closed;
@@ -309,7 +345,9 @@ impl Sink<Bytes> for ChannelWriter {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_drain(cx, true)
+        let this = self.get_mut();
+        this.usable()?;
+        this.poll_drain(cx, true)
     }
 
     /// Queues `item`, sent as items of at most 64 KiB; an empty one sends
@@ -341,12 +379,8 @@ impl AsyncWrite for ChannelWriter {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        this.usable().map_err(io::Error::other)?;
         ready!(this.poll_drain(cx, false)).map_err(io::Error::other)?;
-        if matches!(this.link, Link::Closed) {
-            return Poll::Ready(Err(io::Error::other(
-                this.end.error("the writer is closed already"),
-            )));
-        }
         let n = buf.len().min(CHUNK_BYTES - this.buffer.len());
         this.buffer.extend_from_slice(&buf[..n]);
         Poll::Ready(Ok(n))
@@ -400,5 +434,98 @@ impl Drop for ChannelWriter {
                 ),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::Endpoint;
+    use iii_protocol::ChannelDirection;
+    use tokio::net::TcpListener;
+
+    /// What the scripted engine does with the writer's socket.
+    #[derive(Clone, Copy)]
+    enum Script {
+        /// Reads to the writer's Close and echoes it, as the engine does.
+        Echo,
+        /// Reads to the writer's Close and drops the socket unanswered.
+        DropAtClose,
+        /// Closes at once with an empty Close, as the engine refuses an
+        /// end that was attached already.
+        Refuse,
+    }
+
+    /// A writer on a one-connection engine following `script`, and the
+    /// number of binary bytes that engine read.
+    async fn writer(script: Script) -> (ChannelWriter, JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let engine = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut socket = tokio_tungstenite::accept_async(tcp).await.expect("upgrade");
+            let mut read = 0;
+            if let Script::Refuse = script {
+                let _ = socket.send(Frame::Close(None)).await;
+                return read;
+            }
+            while let Some(Ok(frame)) = socket.next().await {
+                match frame {
+                    Frame::Binary(bytes) => read += bytes.len(),
+                    Frame::Close(_) => break,
+                    _ => {}
+                }
+            }
+            if let Script::Echo = script {
+                // Flushes the echo tungstenite queued.
+                while socket.next().await.is_some() {}
+            }
+            read
+        });
+        let end = End {
+            channel: StreamChannelRef {
+                channel_id: "c-1".into(),
+                access_key: "k".into(),
+                direction: ChannelDirection::Write,
+            },
+            direction: ChannelDirection::Write,
+            endpoint: Endpoint::new(&format!("ws://{addr}")),
+        };
+        (ChannelWriter::new(end), engine)
+    }
+
+    #[tokio::test]
+    async fn close_succeeds_once_the_engine_echoes_it() {
+        let (mut writer, engine) = writer(Script::Echo).await;
+        writer.send_bytes(vec![1u8; 100_000]).await.expect("send");
+        writer.close().await.expect("a confirmed close");
+        assert_eq!(engine.await.expect("engine"), 100_000);
+        writer.close().await.expect("closing again does nothing");
+        let error = writer.send_bytes(&b"late"[..]).await.unwrap_err();
+        assert!(error.to_string().contains("closed already"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_close_is_an_error() {
+        let (mut writer, engine) = writer(Script::DropAtClose).await;
+        writer.send_bytes(&b"data"[..]).await.expect("send");
+        let error = writer.close().await.unwrap_err();
+        assert!(error.to_string().contains("before confirming"), "{error}");
+        engine.await.expect("engine");
+    }
+
+    #[tokio::test]
+    async fn an_end_the_engine_refuses_fails_the_writer() {
+        let (mut writer, engine) = writer(Script::Refuse).await;
+        writer.open().await.expect("attach");
+        engine.await.expect("the engine refused");
+        let sent = async {
+            writer.send_bytes(&b"data"[..]).await?;
+            writer.close().await
+        };
+        let error = sent.await.unwrap_err();
+        assert!(error.to_string().contains("attached already"), "{error}");
+        let again = writer.send_text("more").await.unwrap_err();
+        assert!(again.to_string().contains("attached already"), "{again}");
     }
 }

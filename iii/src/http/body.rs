@@ -1,7 +1,7 @@
 //! The raw body of an `http` request: the bytes the engine sends on the
 //! request's `request_body` channel, whatever the content type.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use iii_protocol::{ChannelDirection, StreamChannelRef};
@@ -14,6 +14,10 @@ use crate::channel::{ChannelReader, End, Endpoint};
 use crate::error::Error;
 use crate::sync::lock;
 
+/// The body of one request as this worker has read it, shared by every
+/// copy of the request that reads it.
+type BodyCell = Arc<tokio::sync::Mutex<BodyState>>;
+
 /// The channels of one `http` fire, shared by every decoding of its
 /// request (the handler's input and [`crate::Context::request`]) so that
 /// the body is read from the engine once.
@@ -21,9 +25,18 @@ pub(crate) struct InvocationChannels {
     endpoint: Endpoint,
     request_body: Option<StreamChannelRef>,
     response: Option<StreamChannelRef>,
-    body: tokio::sync::Mutex<BodyState>,
-    /// The streamed response the handler returned, for dispatch to send.
-    streamed: Mutex<Option<Streamed>>,
+    body: BodyCell,
+    /// What the handler answered the fire with, for dispatch to send.
+    answer: Mutex<Option<Deferred>>,
+}
+
+/// A handler's answer that goes out on the `response` channel.
+pub(crate) enum Deferred {
+    /// The SDK writes this response there.
+    Streamed(Streamed),
+    /// Other code writes the response there (another worker given the ref,
+    /// or a writer opened on it): answer `null` and leave it to them.
+    Elsewhere,
 }
 
 enum BodyState {
@@ -31,6 +44,13 @@ enum BodyState {
     Read(Bytes),
     /// Handed out by [`ApiRequest::body_reader`].
     Handed,
+    /// A read that failed or was cancelled: the engine lets the body be
+    /// read once, so later reads fail too.
+    Failed(String),
+}
+
+fn new_cell() -> BodyCell {
+    Arc::new(tokio::sync::Mutex::new(BodyState::Unread))
 }
 
 impl InvocationChannels {
@@ -45,27 +65,27 @@ impl InvocationChannels {
             endpoint,
             request_body: channel("request_body"),
             response: channel("response"),
-            body: tokio::sync::Mutex::new(BodyState::Unread),
-            streamed: Mutex::new(None),
+            body: new_cell(),
+            answer: Mutex::new(None),
         }
     }
 
-    /// Keeps the handler's streamed response for dispatch to send.
-    pub(crate) fn defer(&self, streamed: Streamed) -> Result<(), &'static str> {
+    /// Keeps the handler's answer for dispatch to send.
+    pub(crate) fn defer(&self, answer: Deferred) -> Result<(), &'static str> {
         if self.response.is_none() {
             return Err("this http fire carries no `response` channel to stream on");
         }
-        *lock(&self.streamed) = Some(streamed);
+        *lock(&self.answer) = Some(answer);
         Ok(())
     }
 
-    /// The streamed response the handler returned, with the channel it
-    /// goes out on.
-    pub(crate) fn take_streamed(&self) -> Option<(Streamed, End)> {
-        let streamed = lock(&self.streamed).take()?;
+    /// The handler's answer on the `response` channel, with the channel's
+    /// writing end.
+    pub(crate) fn take_deferred(&self) -> Option<(Deferred, End)> {
+        let answer = lock(&self.answer).take()?;
         let channel = self.response.clone()?;
         Some((
-            streamed,
+            answer,
             End {
                 channel,
                 direction: ChannelDirection::Write,
@@ -76,14 +96,31 @@ impl InvocationChannels {
 }
 
 /// What an [`ApiRequest`] decoded in a handler knows of the engine and the
-/// invocation (nothing, elsewhere). Never serialised; always equal.
-#[derive(Clone, Default)]
-pub(crate) struct RequestLink(Option<Scope>);
+/// invocation (nothing, elsewhere), and its own body, read once. Never
+/// serialised; always equal.
+#[derive(Clone)]
+pub(crate) struct RequestLink {
+    scope: Option<Scope>,
+    /// The body, when this is not the invocation's own request.
+    own: BodyCell,
+}
+
+impl Default for RequestLink {
+    fn default() -> Self {
+        RequestLink {
+            scope: None,
+            own: new_cell(),
+        }
+    }
+}
 
 impl RequestLink {
     /// The scope of the handler or call decoding the request.
     pub(crate) fn current() -> RequestLink {
-        RequestLink(Scope::current())
+        RequestLink {
+            scope: Scope::current(),
+            own: new_cell(),
+        }
     }
 }
 
@@ -95,7 +132,7 @@ impl PartialEq for RequestLink {
 
 impl std::fmt::Debug for RequestLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
+        f.write_str(if self.scope.is_some() {
             "linked"
         } else {
             "unlinked"
@@ -123,27 +160,30 @@ impl<B> ApiRequest<B> {
     /// ```
     pub async fn body_bytes(&self) -> Result<Bytes, Error> {
         let (scope, channel) = self.body_source()?;
-        let Some(invocation) = scope
-            .invocation
-            .as_ref()
-            .filter(|i| i.request_body.as_ref() == Some(channel))
-        else {
-            // Not this invocation's own request: read it, uncached.
-            return ChannelReader::new(end(&scope.endpoint, channel))
-                .read_all()
-                .await;
-        };
-        let mut state = invocation.body.lock().await;
+        let end = end(&scope.endpoint, channel);
+        let mut state = self.body_cell(scope, channel).lock().await;
         match &*state {
             BodyState::Read(bytes) => Ok(bytes.clone()),
-            BodyState::Handed => Err(end(&scope.endpoint, channel)
-                .error("the body was handed out by `body_reader`; read it from that reader")),
+            BodyState::Handed => {
+                Err(end.error("the body was handed out by `body_reader`; read it from that reader"))
+            }
+            BodyState::Failed(why) => Err(end.error(format!(
+                "an earlier read of the body failed ({why}); the engine lets a body be read once"
+            ))),
             BodyState::Unread => {
-                let bytes = ChannelReader::new(end(&scope.endpoint, channel))
-                    .read_all()
-                    .await?;
-                *state = BodyState::Read(bytes.clone());
-                Ok(bytes)
+                // Marked first: a read cut short by cancellation has taken
+                // the engine's one attach of this end all the same.
+                *state = BodyState::Failed("it was cancelled before it finished".into());
+                match ChannelReader::new(end).read_all().await {
+                    Ok(bytes) => {
+                        *state = BodyState::Read(bytes.clone());
+                        Ok(bytes)
+                    }
+                    Err(error) => {
+                        *state = BodyState::Failed(error.to_string());
+                        Err(error)
+                    }
+                }
             }
         }
     }
@@ -163,22 +203,44 @@ impl<B> ApiRequest<B> {
     /// then). Once per request, and not after [`ApiRequest::body_bytes`].
     pub async fn body_reader(&self) -> Result<ChannelReader, Error> {
         let (scope, channel) = self.body_source()?;
-        let mut reader = ChannelReader::new(end(&scope.endpoint, channel));
-        if let Some(invocation) = scope
-            .invocation
-            .as_ref()
-            .filter(|i| i.request_body.as_ref() == Some(channel))
-        {
-            let mut state = invocation.body.lock().await;
-            if !matches!(*state, BodyState::Unread) {
-                return Err(end(&scope.endpoint, channel).error(
+        let end = end(&scope.endpoint, channel);
+        let mut state = self.body_cell(scope, channel).lock().await;
+        match &*state {
+            BodyState::Unread => {}
+            BodyState::Failed(why) => {
+                return Err(end.error(format!(
+                    "an earlier read of the body failed ({why}); the engine lets a body be read once"
+                )));
+            }
+            BodyState::Read(_) | BodyState::Handed => {
+                return Err(end.error(
                     "the body was read already (by `body_bytes` or `body_reader`); each request's body is read once",
                 ));
             }
-            *state = BodyState::Handed;
         }
-        reader.open().await?;
-        Ok(reader)
+        *state = BodyState::Failed("attaching it was cancelled".into());
+        let mut reader = ChannelReader::new(end);
+        match reader.open().await {
+            Ok(()) => {
+                *state = BodyState::Handed;
+                Ok(reader)
+            }
+            Err(error) => {
+                *state = BodyState::Failed(error.to_string());
+                Err(error)
+            }
+        }
+    }
+
+    /// Where this request's body is kept: with the invocation, for the
+    /// invocation's own request; with this request (and its clones) else.
+    fn body_cell<'a>(&'a self, scope: &'a Scope, channel: &StreamChannelRef) -> &'a BodyCell {
+        match &scope.invocation {
+            Some(invocation) if invocation.request_body.as_ref() == Some(channel) => {
+                &invocation.body
+            }
+            _ => &self.link.own,
+        }
     }
 
     fn body_source(&self) -> Result<(&Scope, &StreamChannelRef), Error> {
@@ -188,7 +250,7 @@ impl<B> ApiRequest<B> {
                 "this request carries no `request_body` channel: it did not come from an http trigger fire",
             ));
         };
-        let Some(scope) = &self.link.0 else {
+        let Some(scope) = &self.link.scope else {
             return Err(Error::invalid(
                 "request body",
                 "this request was not decoded in a handler, so there is no engine to read its body from; \

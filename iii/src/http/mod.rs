@@ -50,8 +50,9 @@ pub struct ApiRequest<B = Value> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub request_body: Option<StreamChannelRef>,
-    /// The channel for a streamed response (answer with a
-    /// [`StreamedResponse`] to use it).
+    /// The channel for a streamed response: answer with a
+    /// [`StreamedResponse`] to use it (or with
+    /// [`StreamedResponse::written_elsewhere`] when other code writes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub response: Option<StreamChannelRef>,
@@ -59,6 +60,31 @@ pub struct ApiRequest<B = Value> {
     #[serde(skip, default = "body::RequestLink::current")]
     #[schemars(skip)]
     link: body::RequestLink,
+}
+
+impl<B> ApiRequest<B> {
+    /// A request with `method` and `body` and nothing else (no path, no
+    /// headers, no body channel), for unit tests of handlers; set the
+    /// public fields as needed.
+    ///
+    /// ```
+    /// let mut req = iii::http::ApiRequest::new("GET", serde_json::Value::Null);
+    /// req.path_params.insert("id".into(), "7".into());
+    /// assert_eq!(req.path_params["id"], "7");
+    /// ```
+    pub fn new(method: impl Into<String>, body: B) -> Self {
+        ApiRequest {
+            method: method.into(),
+            path: String::new(),
+            path_params: BTreeMap::new(),
+            query_params: BTreeMap::new(),
+            headers: BTreeMap::new(),
+            body,
+            request_body: None,
+            response: None,
+            link: body::RequestLink::default(),
+        }
+    }
 }
 
 /// What an `http`-triggered function returns.

@@ -21,6 +21,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::ApiResponse;
+use super::body::Deferred;
 use crate::channel::scope::Scope;
 use crate::channel::{ChannelWriter, End};
 use crate::error::Error;
@@ -68,6 +69,8 @@ pub struct StreamedResponse {
 enum Kind {
     Whole(Result<Value, String>),
     Streamed(Streamed),
+    /// Written on the `response` channel by other code.
+    Elsewhere,
 }
 
 /// A streamed response on its way to dispatch.
@@ -83,6 +86,7 @@ impl std::fmt::Debug for StreamedResponse {
         match &*lock(&self.kind) {
             Some(Kind::Streamed(s)) => d.field("status", &s.status).field("headers", &s.headers),
             Some(Kind::Whole(value)) => d.field("whole", value),
+            Some(Kind::Elsewhere) => d.field("elsewhere", &true),
             None => d.field("sent", &true),
         };
         d.finish_non_exhaustive()
@@ -106,6 +110,19 @@ impl StreamedResponse {
         let (tx, mut rx) = mpsc::channel(SENDER_CAPACITY);
         let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
         (Self::new(status_code).body(body), BodySender { tx })
+    }
+
+    /// Answers the fire without a response of its own: other code writes
+    /// the response on the request's `response` channel (a worker given
+    /// [`ApiRequest::response`](super::ApiRequest::response), or a writer
+    /// opened on it), with `set_status`/`set_headers` text messages
+    /// ([`crate::channel::ResponseControl`]), then the body's bytes, then
+    /// the end. (A handler that returns nothing answers 204 instead, which
+    /// would race that response.)
+    pub fn written_elsewhere() -> Self {
+        StreamedResponse {
+            kind: Mutex::new(Some(Kind::Elsewhere)),
+        }
     }
 
     fn streamed(streamed: Streamed) -> Self {
@@ -135,8 +152,9 @@ impl StreamedResponse {
     }
 
     /// Sets the body to `stream`'s chunks. An error from the stream ends
-    /// the response: before any chunk, with status 500; after, cut short
-    /// (the client sees a shorter body; HTTP has no other signal).
+    /// the response: before any chunk, with status 500 (and the headers
+    /// set here); after, cut short, which the client sees as a complete,
+    /// shorter body (the engine's response channel has no way to abort).
     pub fn body<S, B, E>(self, stream: S) -> Self
     where
         S: Stream<Item = Result<B, E>> + Send + 'static,
@@ -168,23 +186,24 @@ impl Serialize for StreamedResponse {
         let kind = lock(&self.kind)
             .take()
             .ok_or_else(|| S::Error::custom("a StreamedResponse can be sent only once"))?;
-        let streamed = match kind {
+        let deferred = match kind {
             Kind::Whole(Ok(value)) => return value.serialize(serializer),
             Kind::Whole(Err(e)) => return Err(S::Error::custom(e)),
-            Kind::Streamed(streamed) => streamed,
+            Kind::Streamed(streamed) if !(100..=599).contains(&streamed.status) => {
+                return Err(S::Error::custom(format!(
+                    "status {} is outside 100..=599, the statuses the engine sends",
+                    streamed.status
+                )));
+            }
+            Kind::Streamed(streamed) => Deferred::Streamed(streamed),
+            Kind::Elsewhere => Deferred::Elsewhere,
         };
-        if !(100..=599).contains(&streamed.status) {
-            return Err(S::Error::custom(format!(
-                "status {} is outside 100..=599, the statuses the engine sends",
-                streamed.status
-            )));
-        }
         let invocation = Scope::current().and_then(|s| s.invocation).ok_or_else(|| {
             S::Error::custom(
                 "a StreamedResponse answers only an http trigger fire; return it from the function of an http binding",
             )
         })?;
-        invocation.defer(streamed).map_err(S::Error::custom)?;
+        invocation.defer(deferred).map_err(S::Error::custom)?;
         serializer.serialize_unit()
     }
 }
@@ -215,7 +234,7 @@ impl BodySender {
     }
 
     /// Ends the body with `error`: before any chunk, the client gets 500;
-    /// after, a body cut short.
+    /// after, a body cut short (which it cannot tell from a whole one).
     pub async fn fail(self, error: Error) -> Result<(), Error> {
         self.tx.send(Err(error)).await.map_err(|_| gone())
     }

@@ -186,7 +186,8 @@ impl WorkerBuilder {
         let (shutdown, _) = watch::channel(false);
         let worker = Worker {
             inner: Arc::new(Inner {
-                channels: crate::channel::Endpoint::new(&self.config.url),
+                channels: crate::channel::Endpoint::new(&self.config.url)
+                    .with_headers(&self.config.headers),
                 config: self.config,
                 state,
                 link: Mutex::new(Link {
