@@ -16,9 +16,9 @@ use iii::http::{ApiRequest, ApiResponse, MiddlewareInput, MiddlewareVerdict};
 use iii::state::UpdateOp;
 use iii::stream::{ItemEvent, StreamEvent};
 use iii::{Context, Error};
+use iii_examples::post;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 const STREAM: &str = "orders";
@@ -123,23 +123,31 @@ async fn watch(event: StreamEvent<Status>) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (tx, mut events) = mpsc::unbounded_channel();
     let _ = EVENTS.set(tx);
-    let (engine, builder) = iii_examples::engine_or_env("flow-example").await?;
-    let http_url = match &engine {
-        Some(engine) => engine.http_url(),
-        None => std::env::var("III_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:3111".into()),
-    };
+    let (_engine, builder, http_url) = iii_examples::demo_or_serve("flow-example", false).await?;
     let worker = builder.connect().await?;
     worker.flush().await?;
 
     let order = json!({"id": format!("o-{}", std::process::id()), "amount": 4200}).to_string();
-    let (status, body) = post(&http_url, "/orders", &[], &order).await?;
+    let (status, body) = post(&http_url, "/orders", &[], order.as_bytes()).await?;
     println!("POST /orders without a key -> {status} {body}");
     assert_eq!(status, 401, "the middleware answers");
     let free = json!({"id": "free", "amount": 0}).to_string();
-    let (status, _) = post(&http_url, "/orders", &[("x-api-key", "demo")], &free).await?;
+    let (status, _) = post(
+        &http_url,
+        "/orders",
+        &[("x-api-key", "demo")],
+        free.as_bytes(),
+    )
+    .await?;
     println!("POST /orders with amount 0 -> {status}");
     assert_eq!(status, 422, "the condition says no");
-    let (status, body) = post(&http_url, "/orders", &[("x-api-key", "demo")], &order).await?;
+    let (status, body) = post(
+        &http_url,
+        "/orders",
+        &[("x-api-key", "demo")],
+        order.as_bytes(),
+    )
+    .await?;
     println!("POST /orders -> {status} {body}");
     assert_eq!(status, 201);
 
@@ -154,40 +162,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("the order went from the http step to the stream and was shipped by the cron step");
     worker.shutdown().await;
     Ok(())
-}
-
-/// A minimal HTTP/1.1 POST with a JSON body: the status and the body.
-async fn post(
-    base: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Result<(u16, String), Box<dyn std::error::Error>> {
-    let authority = base
-        .strip_prefix("http://")
-        .ok_or("III_HTTP_URL must start with http://")?;
-    let mut stream = tokio::net::TcpStream::connect(authority).await?;
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("no status line")?;
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    Ok((status, body))
 }

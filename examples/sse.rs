@@ -41,15 +41,7 @@ async fn countdown(req: ApiRequest) -> StreamedResponse {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let serve = std::env::args().any(|a| a == "serve");
-    let (engine, builder) = if serve {
-        iii_examples::engine_on_3111_or_env("sse-example").await?
-    } else {
-        iii_examples::engine_or_env("sse-example").await?
-    };
-    let http_url = match &engine {
-        Some(engine) => engine.http_url(),
-        None => std::env::var("III_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:3111".into()),
-    };
+    let (_engine, builder, http_url) = iii_examples::demo_or_serve("sse-example", serve).await?;
     let worker = builder.connect().await?;
     worker.flush().await?;
     if serve {

@@ -13,7 +13,6 @@ use iii::Error;
 use iii::http::{ApiRequest, ApiResponse};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn secret() -> Vec<u8> {
     std::env::var("WEBHOOK_SECRET")
@@ -70,15 +69,8 @@ async fn orders(req: ApiRequest) -> Result<ApiResponse, Error> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let serve = std::env::args().any(|a| a == "serve");
-    let (engine, builder) = if serve {
-        iii_examples::engine_on_3111_or_env("webhook-example").await?
-    } else {
-        iii_examples::engine_or_env("webhook-example").await?
-    };
-    let http_url = match &engine {
-        Some(engine) => engine.http_url(),
-        None => std::env::var("III_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:3111".into()),
-    };
+    let (_engine, builder, http_url) =
+        iii_examples::demo_or_serve("webhook-example", serve).await?;
     let worker = builder.connect().await?;
     worker.flush().await?;
     if serve {
@@ -117,31 +109,7 @@ async fn post(
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<(u16, Value), Box<dyn std::error::Error>> {
-    let authority = base
-        .strip_prefix("http://")
-        .ok_or("III_HTTP_URL must start with http://")?;
-    let mut stream = tokio::net::TcpStream::connect(authority).await?;
-    let mut request = format!(
-        "POST /webhooks/orders HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-        body.len()
-    );
-    if let Some(signature) = signature {
-        request.push_str(&format!("x-signature: {signature}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    stream.write_all(body).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("no status line")?;
-    let answer = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .and_then(|b| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    Ok((status, answer))
+    let headers: Vec<(&str, &str)> = signature.map(|s| ("x-signature", s)).into_iter().collect();
+    let (status, answer) = iii_examples::post(base, "/webhooks/orders", &headers, body).await?;
+    Ok((status, serde_json::from_str(&answer).unwrap_or(Value::Null)))
 }

@@ -31,6 +31,22 @@ struct Produce {
     output: ChannelWriter,
 }
 
+/// Serves a function that writes `len` pattern bytes to the writer it is
+/// given and answers how many went out; returns its id.
+async fn serve_producer(worker: &iii::Worker) -> String {
+    let id = fid("files::produce");
+    serve(
+        worker,
+        Function::new(&id, |mut produce: Produce| async move {
+            produce.output.send_bytes(pattern(0, produce.len)).await?;
+            produce.output.close().await?;
+            Ok::<_, Error>(produce.output.bytes_written())
+        }),
+    )
+    .await;
+    id
+}
+
 #[tokio::test]
 async fn items_arrive_in_order_with_their_kind() {
     let engine = engine().await;
@@ -114,16 +130,7 @@ async fn a_reader_passed_in_a_payload_reads_what_the_caller_writes() {
 async fn a_writer_passed_in_a_payload_sends_chunks_of_64_kib_at_most() {
     let engine = engine().await;
     let (callee, caller) = engine.pair().await;
-    let id = fid("files::produce");
-    serve(
-        &callee,
-        Function::new(&id, |mut produce: Produce| async move {
-            produce.output.send_bytes(pattern(0, produce.len)).await?;
-            produce.output.close().await?;
-            Ok::<_, Error>(produce.output.bytes_written())
-        }),
-    )
-    .await;
+    let id = serve_producer(&callee).await;
     let mut channel = caller.create_channel().await.expect("create");
     let len = 1_000_003;
     let call = caller
@@ -204,16 +211,7 @@ async fn a_dropped_writer_sends_what_it_holds_and_ends_the_stream() {
 async fn an_end_dropped_unused_stays_free_for_its_ref() {
     let engine = engine().await;
     let (callee, caller) = engine.pair().await;
-    let id = fid("files::produce");
-    serve(
-        &callee,
-        Function::new(&id, |mut produce: Produce| async move {
-            produce.output.send_bytes(pattern(0, produce.len)).await?;
-            produce.output.close().await?;
-            Ok::<_, Error>(())
-        }),
-    )
-    .await;
+    let id = serve_producer(&callee).await;
     let iii::Channel {
         writer,
         mut reader,
@@ -224,7 +222,7 @@ async fn an_end_dropped_unused_stays_free_for_its_ref() {
     let call = caller
         .invoke(&id)
         .payload(&json!({"len": 300, "output": writer_ref}))
-        .call::<()>();
+        .call::<u64>();
     let (called, data) = tokio::join!(call, reader.read_all());
     called.expect("the callee attached the end the caller dropped unused");
     assert_eq!(data.expect("read").as_ref(), pattern(0, 300).as_slice());
