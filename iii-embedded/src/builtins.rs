@@ -17,7 +17,8 @@ use crate::core::{BindOutcome, Caller, Core, Event, ProviderEntry};
 use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
-const BUILTINS: [&str; 30] = [
+const BUILTINS: [&str; 31] = [
+    "engine::logs::list",
     "engine::channels::create",
     "engine::functions::list",
     "engine::workers::list",
@@ -134,10 +135,8 @@ pub(crate) async fn call(
             }
             Ok(Value::Null)
         }
-        id if id.starts_with("engine::log::") => {
-            tracing::info!(target: "iii_embedded::log", "{}: {}", id, data.get("message").and_then(serde_json::Value::as_str).unwrap_or(""));
-            Ok(Value::Null)
-        }
+        id if id.starts_with("engine::log::") => crate::logs::log(shared, id, data),
+        "engine::logs::list" => crate::logs::list(shared, data),
         id if id.starts_with("state::") => crate::kv::call(shared, id, data),
         id if id.starts_with("stream::") => crate::streams::call(shared, id, data).await,
         other => Err(ErrorBody::new(

@@ -104,13 +104,22 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
     )]);
     shared.clone().start_grace_timer(worker_id.clone());
 
-    // Writer: drains the queue; a dropped queue means a graceful Close, a
-    // kill means the socket is dropped without one.
+    // Writer: drains the queue; a dropped queue means a graceful Close
+    // after every frame queued (a rejection, say), a kill means the socket
+    // is dropped without one. Removing the connection drops both senders:
+    // only a raised kill counts as one.
     let (writer_done_tx, mut writer_done) = watch::channel(false);
     let mut writer_killed = killed.clone();
     tokio::spawn(async move {
+        let mut kill = std::pin::pin!(async move {
+            if writer_killed.wait_for(|k| *k).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        });
         loop {
             tokio::select! {
+                biased;
+                _ = &mut kill => break,
                 frame = rx.recv() => match frame {
                     Some(frame) => {
                         if sink.feed(Frame::text(frame)).await.is_err() { break; }
@@ -124,7 +133,6 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
                         break;
                     }
                 },
-                _ = crate::raised(&mut writer_killed) => break,
             }
         }
         let _ = writer_done_tx.send(true);

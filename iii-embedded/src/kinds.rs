@@ -14,9 +14,10 @@ pub(crate) const fn serves(kind: TriggerKind) -> bool {
         | TriggerKind::Stream
         | TriggerKind::StreamJoin
         | TriggerKind::StreamLeave
+        | TriggerKind::Log
         | TriggerKind::FunctionsAvailable
         | TriggerKind::WorkersAvailable => true,
-        TriggerKind::Log | TriggerKind::Custom => false,
+        TriggerKind::Custom => false,
     }
 }
 

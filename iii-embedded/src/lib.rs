@@ -82,6 +82,7 @@ mod cron;
 mod http;
 mod kinds;
 mod kv;
+mod logs;
 mod queue;
 mod streams;
 mod validate;
@@ -236,6 +237,7 @@ impl EngineBuilder {
             kv: Mutex::new(kv::Store::default()),
             streams: Mutex::new(streams::Store::default()),
             channels: channels::Channels::default(),
+            logs: logs::Store::default(),
             dead_letters: Mutex::new(Vec::new()),
             settings: self.settings,
             stopped: stopped.clone(),
@@ -347,6 +349,7 @@ pub(crate) struct Shared {
     pub(crate) kv: Mutex<kv::Store>,
     pub(crate) streams: Mutex<streams::Store>,
     pub(crate) channels: channels::Channels,
+    pub(crate) logs: logs::Store,
     pub(crate) dead_letters: Mutex<Vec<DeadLetter>>,
     pub(crate) settings: Settings,
     /// Raised by `Engine::shutdown`; background schedules watch it.

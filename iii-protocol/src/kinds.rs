@@ -133,7 +133,7 @@ pub enum TriggerKind {
     StreamJoin,
     /// `stream:leave`: a client's subscription to a stream ended.
     StreamLeave,
-    /// `log`: log records at or above a level.
+    /// `log`: log records of one level (matched exactly), or all of them.
     Log,
     /// `engine::functions-available`: the set of functions changed.
     FunctionsAvailable,
@@ -208,7 +208,7 @@ impl TriggerKind {
             TriggerKind::Stream => "Stream items created, updated or deleted",
             TriggerKind::StreamJoin => "Clients subscribing to a stream",
             TriggerKind::StreamLeave => "Clients leaving a stream",
-            TriggerKind::Log => "Log records at or above a level",
+            TriggerKind::Log => "Log records of one level, or all",
             TriggerKind::FunctionsAvailable => "Changes of the set of functions",
             TriggerKind::WorkersAvailable => "Workers connecting, updating and leaving",
             TriggerKind::Custom => "A trigger type provided by a worker",

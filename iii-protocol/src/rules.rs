@@ -85,7 +85,7 @@ pub fn validate_cron(expression: &str) -> Result<(), String> {
 }
 
 /// The minimum levels a `log` trigger takes.
-pub const LOG_LEVELS: [&str; 5] = ["all", "debug", "info", "warn", "error"];
+pub const LOG_LEVELS: [&str; 6] = ["all", "trace", "debug", "info", "warn", "error"];
 
 /// Checks a `log` trigger's minimum level.
 pub fn validate_log_level(level: &str) -> Result<(), String> {

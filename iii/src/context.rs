@@ -6,6 +6,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::http::ApiRequest;
+use crate::scope::Scope;
+use crate::trace::TraceContext;
 use crate::trigger::TriggerInfo;
 use crate::worker::Worker;
 
@@ -26,6 +28,8 @@ pub struct Context {
     pub(crate) caller_worker_id: Option<String>,
     pub(crate) traceparent: Option<String>,
     pub(crate) baggage: Option<String>,
+    pub(crate) trace: Arc<TraceContext>,
+    pub(crate) scope: Scope,
     pub(crate) metadata: Option<Value>,
     pub(crate) trigger: Option<Arc<TriggerInfo>>,
     pub(crate) request: Option<Arc<ApiRequest>>,
@@ -50,14 +54,41 @@ impl Context {
         self.caller_worker_id.as_deref()
     }
 
-    /// The W3C `traceparent` of this invocation.
+    /// The W3C `traceparent` this invocation arrived with (its parent);
+    /// [`Context::trace`] has the invocation's own span.
     pub fn traceparent(&self) -> Option<&str> {
         self.traceparent.as_deref()
     }
 
-    /// The W3C `baggage` of this invocation.
+    /// The W3C `baggage` this invocation arrived with.
     pub fn baggage(&self) -> Option<&str> {
         self.baggage.as_deref()
+    }
+
+    /// The invocation's trace context: its trace, its own span, the span
+    /// that caused it. Calls made while serving it carry it on.
+    pub fn trace(&self) -> &TraceContext {
+        &self.trace
+    }
+
+    /// `future` with this invocation's scope: run it in a task the handler
+    /// spawns, and calls and log lines there still carry the invocation's
+    /// trace (and channel ends still decode there).
+    ///
+    /// ```no_run
+    /// # async fn handler(_: serde_json::Value, ctx: iii::Context) -> Result<(), iii::Error> {
+    /// let worker = ctx.worker().clone();
+    /// tokio::spawn(ctx.scoped(async move {
+    ///     // Still a child of the invocation's span.
+    ///     let _ = worker.invoke("audit::record").void().await;
+    /// }));
+    /// # Ok(()) }
+    /// ```
+    pub fn scoped<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> impl std::future::Future<Output = F::Output> + use<F> {
+        self.scope.clone().run(future)
     }
 
     /// Per-invocation metadata; for trigger fires, the binding's metadata
@@ -104,7 +135,7 @@ impl Context {
 
     /// A logger whose lines carry this invocation's trace and span ids.
     pub fn logger(&self) -> crate::logger::Logger {
-        crate::logger::Logger::new(self.worker.clone(), self.traceparent.as_deref())
+        crate::logger::Logger::new(self.worker.clone(), Some(&self.trace))
     }
 
     /// Creates a data channel (see [`Worker::create_channel`]).

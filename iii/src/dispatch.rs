@@ -11,13 +11,14 @@ use iii_protocol::{
 };
 use serde_json::Value;
 
-use crate::channel::scope::Scope;
 use crate::context::Context;
 use crate::error::codes;
 use crate::handler::{ErasedHandler, run_guarded};
 use crate::http::body::{Deferred, InvocationChannels};
+use crate::scope::Scope;
 use crate::session::{Fatal, Inbound, Session};
 use crate::sync::lock;
+use crate::trace::TraceContext;
 use crate::worker::Worker;
 use crate::worker::registry::{Alias, Serving};
 
@@ -132,9 +133,15 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                 &data,
             ))
         });
+        // The invocation's own span, child of the one it came with.
+        let trace = Arc::new(TraceContext::child_of(
+            traceparent.as_deref(),
+            baggage.clone(),
+        ));
         let scope = Scope {
-            endpoint: worker.channel_endpoint(),
+            worker: worker.clone(),
             invocation: channels.clone(),
+            trace: Some(trace.clone()),
         };
         let outcome = match route {
             Route::Run {
@@ -150,9 +157,15 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                     ),
                     None => (None, metadata, None),
                 };
-                if let Some(condition) = condition
-                    && !condition_allows(&worker, &condition, &without_channels(&data)).await
-                {
+                let gate = async {
+                    match &condition {
+                        Some(condition) => {
+                            condition_allows(&worker, condition, &without_channels(&data)).await
+                        }
+                        None => true,
+                    }
+                };
+                if !scope.clone().run(gate).await {
                     Ok(Value::Null)
                 } else {
                     let request = trigger
@@ -170,6 +183,8 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                         caller_worker_id,
                         traceparent,
                         baggage,
+                        trace,
+                        scope: scope.clone(),
                         metadata,
                         trigger,
                         request,

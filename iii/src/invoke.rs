@@ -73,9 +73,9 @@ struct Outgoing<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     namespace: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    traceparent: &'a Option<String>,
+    traceparent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    baggage: &'a Option<String>,
+    baggage: Option<&'a str>,
 }
 
 fn null() -> Box<RawValue> {
@@ -153,13 +153,15 @@ impl Invocation {
         self
     }
 
-    /// W3C trace context to continue.
+    /// W3C trace context to continue. Inside a handler a call continues
+    /// the invocation's by default ([`crate::trace`]).
     pub fn traceparent(mut self, traceparent: impl Into<String>) -> Self {
         self.traceparent = Some(traceparent.into());
         self
     }
 
-    /// W3C baggage to send along.
+    /// W3C baggage to send along (inside a handler, the invocation's by
+    /// default).
     pub fn baggage(mut self, baggage: impl Into<String>) -> Self {
         self.baggage = Some(baggage.into());
         self
@@ -192,6 +194,13 @@ impl Invocation {
                 "it is blank; leave it unset for `default`",
             ));
         }
+        // Inside a handler, a call continues the invocation's trace: its
+        // span is the callee's parent, and its baggage goes along.
+        let inherited = match (&self.traceparent, &self.baggage) {
+            (Some(_), Some(_)) => None,
+            _ => crate::scope::Scope::current_trace(),
+        };
+        let inherited_parent = inherited.as_ref().map(|t| t.traceparent());
         let frame = Outgoing {
             kind: "invokefunction",
             invocation_id,
@@ -200,8 +209,11 @@ impl Invocation {
             action: &self.action,
             metadata: &self.metadata,
             namespace: self.target_namespace(),
-            traceparent: &self.traceparent,
-            baggage: &self.baggage,
+            traceparent: self.traceparent.as_deref().or(inherited_parent.as_deref()),
+            baggage: self
+                .baggage
+                .as_deref()
+                .or_else(|| inherited.as_ref().and_then(|t| t.baggage())),
         };
         serde_json::to_string(&frame).map_err(|source| Error::Encode {
             what: format!("the call to `{}`", self.function_id),
@@ -214,10 +226,7 @@ impl Invocation {
         let timeout = self
             .timeout
             .unwrap_or(self.worker.inner.config.default_timeout);
-        let scope = crate::channel::scope::Scope {
-            endpoint: self.worker.channel_endpoint(),
-            invocation: None,
-        };
+        let scope = crate::scope::Scope::of_worker(&self.worker);
         let (function_id, value) = round_trip(self, timeout).await?;
         // A result may hold channel ends (`ChannelReader` fields).
         scope.sync(|| decode(value, || format!("the result of `{function_id}`")))

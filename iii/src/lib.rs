@@ -45,11 +45,13 @@ pub mod linked;
 pub mod logger;
 mod publish;
 pub mod schema;
+mod scope;
 mod session;
 pub mod state;
 pub mod stream;
 pub mod stream_store;
 mod sync;
+pub mod trace;
 pub mod trigger;
 pub mod trigger_type;
 pub mod worker;
@@ -141,7 +143,7 @@ pub use iii_protocol::RegisterService;
 /// | `stream` | `stream_name` (required), `group_id`, `item_id` | `stream` |
 /// | `stream_join` | | `stream:join` |
 /// | `stream_leave` | | `stream:leave` |
-/// | `log` | `level` (`all`, `debug`, `info`, `warn`, `error`) | `log` |
+/// | `log` | `level` (`all`, or exactly `trace`, `debug`, `info`, `warn`, `error`) | `log` |
 /// | `functions_available` | | `engine::functions-available` |
 /// | `workers_available` | | `engine::workers-available` |
 /// | `custom = "type-id"` | `config = {..}` | the custom type |

@@ -725,14 +725,30 @@ async fn a_handlers_log_lines_carry_its_trace() {
         unreachable!()
     };
     assert_eq!(line.invocation_id, None, "fire and forget");
+    // The invocation's own span: a child of the one it came with.
+    let span = line.data["span_id"]
+        .as_str()
+        .expect("a span id")
+        .to_string();
+    assert!(
+        span.len() == 16
+            && span.bytes().all(|b| b.is_ascii_hexdigit())
+            && span != "00f067aa0ba902b7",
+        "{span}"
+    );
     assert_eq!(
         line.data,
         json!({
             "message": "order processed",
             "data": {"order_id": "ord_1"},
             "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
-            "span_id": "00f067aa0ba902b7",
+            "span_id": span,
             "service_name": "wire-logger"
         })
+    );
+    assert_eq!(
+        line.traceparent.as_deref(),
+        Some(format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{span}-01").as_str()),
+        "the line's call continues the trace too"
     );
 }

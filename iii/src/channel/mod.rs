@@ -51,9 +51,9 @@
 //!   was created; an `http` request's channels are removed when the
 //!   response starts.
 
+mod decode;
 mod endpoint;
 mod reader;
-pub(crate) mod scope;
 mod writer;
 
 use bytes::Bytes;

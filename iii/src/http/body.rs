@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::ApiRequest;
 use super::streamed::Streamed;
-use crate::channel::scope::Scope;
 use crate::channel::{ChannelReader, End, Endpoint};
 use crate::error::Error;
+use crate::scope::Scope;
 use crate::sync::lock;
 
 /// The body of one request as this worker has read it, shared by every
@@ -160,7 +160,7 @@ impl<B> ApiRequest<B> {
     /// ```
     pub async fn body_bytes(&self) -> Result<Bytes, Error> {
         let (scope, channel) = self.body_source()?;
-        let end = end(&scope.endpoint, channel);
+        let end = end(&scope.worker.channel_endpoint(), channel);
         let mut state = self.body_cell(scope, channel).lock().await;
         match &*state {
             BodyState::Read(bytes) => Ok(bytes.clone()),
@@ -203,7 +203,7 @@ impl<B> ApiRequest<B> {
     /// then). Once per request, and not after [`ApiRequest::body_bytes`].
     pub async fn body_reader(&self) -> Result<ChannelReader, Error> {
         let (scope, channel) = self.body_source()?;
-        let end = end(&scope.endpoint, channel);
+        let end = end(&scope.worker.channel_endpoint(), channel);
         let mut state = self.body_cell(scope, channel).lock().await;
         match &*state {
             BodyState::Unread => {}

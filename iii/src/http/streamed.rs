@@ -22,9 +22,9 @@ use tokio::sync::mpsc;
 
 use super::ApiResponse;
 use super::body::Deferred;
-use crate::channel::scope::Scope;
 use crate::channel::{ChannelWriter, End};
 use crate::error::Error;
+use crate::scope::Scope;
 use crate::sync::lock;
 
 type Body = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;

@@ -387,36 +387,43 @@ impl TriggerConfig for StreamLeave {
     }
 }
 
-/// The minimum level of a [`Log`] trigger.
+/// The level of the records a [`Log`] trigger receives: engine 0.23
+/// matches it exactly (a `warn` binding gets warnings only), or takes
+/// every record with `all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
-    /// Everything.
+    /// Every record.
     All,
-    /// Debug and above.
+    /// Trace records.
+    Trace,
+    /// Debug records.
     Debug,
-    /// Info and above.
+    /// Info records.
     Info,
-    /// Warnings and errors.
+    /// Warnings.
     Warn,
-    /// Errors only.
+    /// Errors.
     Error,
 }
 
 impl LogLevel {
-    /// Every level, lowest first.
-    pub const ALL: [LogLevel; 5] = [
+    /// Every level.
+    pub const ALL: [LogLevel; 6] = [
         LogLevel::All,
+        LogLevel::Trace,
         LogLevel::Debug,
         LogLevel::Info,
         LogLevel::Warn,
         LogLevel::Error,
     ];
 
-    /// The engine's spelling: `all`, `debug`, `info`, `warn` or `error`.
+    /// The engine's spelling: `all`, `trace`, `debug`, `info`, `warn` or
+    /// `error`.
     pub const fn name(self) -> &'static str {
         match self {
             LogLevel::All => "all",
+            LogLevel::Trace => "trace",
             LogLevel::Debug => "debug",
             LogLevel::Info => "info",
             LogLevel::Warn => "warn",
@@ -430,7 +437,8 @@ impl LogLevel {
     }
 }
 
-/// `log`: receive log records (the engine's own included) at or above a level.
+/// `log`: receive log records (the engine's own included) of one level, or
+/// all of them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Log {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -442,7 +450,8 @@ impl Log {
     pub fn all() -> Self {
         Self::default()
     }
-    /// Records at or above `level`.
+    /// Records of exactly `level` (engine 0.23 matches the level, not a
+    /// minimum), or every record with [`LogLevel::All`].
     pub fn level(level: LogLevel) -> Self {
         Log { level: Some(level) }
     }

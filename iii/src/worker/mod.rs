@@ -268,6 +268,19 @@ impl Worker {
     pub fn register_trigger(&self, trigger: Trigger) -> Result<TriggerHandle, Error> {
         let id = crate::ids::next_uuid().to_string();
         let mut message = trigger.to_message(id.clone(), self.namespace())?;
+        if trigger.kind() == Some(TriggerKind::Log)
+            && let Some(namespace) = message
+                .namespace
+                .as_deref()
+                .filter(|ns| *ns != iii_protocol::DEFAULT_NAMESPACE)
+        {
+            return Err(Error::invalid(
+                format!("log trigger for `{}`", message.function_id),
+                format!(
+                    "the iii engine 0.23 delivers `log` fires only to functions in `default`, and this target is in `{namespace}`; bind it from a worker in `default`"
+                ),
+            ));
+        }
         let mut link = lock(&self.inner.link);
         let function_id = message.function_id.clone();
         if !link.registry.serves_locally(&function_id) {

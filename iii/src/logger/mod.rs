@@ -1,16 +1,35 @@
-//! The reference's `Logger`: log lines sent to the engine's log functions
-//! (`engine::log::{debug,info,warn,error}`), carrying the invocation's
-//! trace and span ids, so they show up with its trace and reach `log`
-//! triggers. When the worker is not connected, a line goes to local output
-//! (the `tracing` crate) instead, so nothing is lost silently.
+//! Log lines to the engine: the reference's [`Logger`], a `tracing` layer
+//! that sends the events of handlers ([`layer`]), and the records `log`
+//! triggers deliver ([`LogRecord`]).
+//!
+//! Lines go to the engine's log functions (`engine::log::{trace,debug,info,
+//! warn,error}`) with the invocation's trace and span ids, so they show up
+//! with its trace (`engine::logs::list`) and reach `log` triggers. When the
+//! worker is not connected, a [`Logger`] line goes to local output (the
+//! `tracing` crate) instead, so nothing is lost silently.
 //!
 //! ```no_run
 //! # async fn handler(order: serde_json::Value, ctx: iii::Context) -> Result<(), iii::Error> {
 //! let log = ctx.logger();
 //! log.info("order received");
 //! log.info_with("order processed", &serde_json::json!({"order_id": "ord_123", "amount": 4999}));
+//! // With `iii::logger::layer()` installed, `tracing` events do the same:
+//! tracing::warn!(order_id = "ord_123", "payment retried");
 //! # Ok(()) }
 //! ```
+//!
+//! Two things about engine 0.23 a reader of the lines meets: it stores each
+//! line twice, once as sent and once as its own `tracing` line (scope
+//! `tracing`, no trace ids, `data` as one attribute); and a `log` trigger's
+//! `level` matches records of exactly that level (or `all`), not those at
+//! or above it. A handler bound to a `log` trigger that logs at a level its
+//! own binding matches feeds itself for ever.
+
+mod layer;
+mod record;
+
+pub use layer::{EngineLayer, layer};
+pub use record::LogRecord;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -19,7 +38,8 @@ use crate::worker::Worker;
 
 /// A log level of the engine's log functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
+pub(crate) enum Level {
+    Trace,
     Debug,
     Info,
     Warn,
@@ -29,6 +49,7 @@ enum Level {
 impl Level {
     fn name(self) -> &'static str {
         match self {
+            Level::Trace => "trace",
             Level::Debug => "debug",
             Level::Info => "info",
             Level::Warn => "warn",
@@ -47,23 +68,22 @@ pub struct Logger {
 }
 
 impl Worker {
-    /// A logger for code outside handlers (no trace context).
+    /// A logger; in a handler's task, its lines carry the invocation's
+    /// trace (as [`crate::Context::logger`]'s), elsewhere none.
     pub fn logger(&self) -> Logger {
-        Logger::new(self.clone(), None)
+        let trace = crate::trace::TraceContext::current();
+        Logger::new(self.clone(), trace.as_deref())
     }
 }
 
 impl Logger {
-    /// A logger for `worker`, with the trace of a W3C `traceparent`
-    /// (`00-<trace id>-<span id>-<flags>`) when given and well formed.
-    pub(crate) fn new(worker: Worker, traceparent: Option<&str>) -> Logger {
-        let (trace_id, span_id) = traceparent
-            .and_then(parse_traceparent)
-            .map_or((None, None), |(t, s)| (Some(t), Some(s)));
+    /// A logger for `worker` whose lines carry `trace`'s trace id and
+    /// span id.
+    pub(crate) fn new(worker: Worker, trace: Option<&crate::trace::TraceContext>) -> Logger {
         Logger {
             worker,
-            trace_id,
-            span_id,
+            trace_id: trace.map(|t| t.trace_id()),
+            span_id: trace.map(|t| t.span_id()),
         }
     }
 
@@ -75,6 +95,11 @@ impl Logger {
     /// The span id lines carry, if any.
     pub fn span_id(&self) -> Option<&str> {
         self.span_id.as_deref()
+    }
+
+    /// Logs at trace level.
+    pub fn trace(&self, message: impl Into<String>) {
+        self.log(Level::Trace, message.into(), None);
     }
 
     /// Logs at debug level.
@@ -97,8 +122,14 @@ impl Logger {
         self.log(Level::Error, message.into(), None);
     }
 
-    /// Logs at debug level with structured data (key-value pairs are best:
-    /// they become the record's attributes).
+    /// Logs at trace level with structured data.
+    pub fn trace_with(&self, message: impl Into<String>, data: &impl Serialize) {
+        self.log(Level::Trace, message.into(), Some(to_json(data)));
+    }
+
+    /// Logs at debug level with structured data (an object is best: the
+    /// engine makes its keys the record's attributes, and drops any other
+    /// value).
     pub fn debug_with(&self, message: impl Into<String>, data: &impl Serialize) {
         self.log(Level::Debug, message.into(), Some(to_json(data)));
     }
@@ -119,20 +150,7 @@ impl Logger {
     }
 
     fn log(&self, level: Level, message: String, data: Option<Value>) {
-        let mut line = json!({"message": message, "service_name": self.worker.name()});
-        if let Some(data) = &data {
-            line["data"] = data.clone();
-        }
-        if let (Some(trace), Some(span)) = (&self.trace_id, &self.span_id) {
-            line["trace_id"] = json!(trace);
-            line["span_id"] = json!(span);
-        }
-        let sent = self
-            .worker
-            .invoke(format!("engine::log::{}", level.name()))
-            .data(line)
-            .void_now();
-        if let Err(why) = sent {
+        if let Err(why) = self.send(level, &message, data.as_ref()) {
             local(
                 level,
                 &message,
@@ -141,6 +159,27 @@ impl Logger {
                 &why,
             );
         }
+    }
+
+    /// Sends one line to the engine; the error when no frame could go.
+    pub(crate) fn send(
+        &self,
+        level: Level,
+        message: &str,
+        data: Option<&Value>,
+    ) -> Result<(), crate::Error> {
+        let mut line = json!({"message": message, "service_name": self.worker.name()});
+        if let Some(data) = data {
+            line["data"] = data.clone();
+        }
+        if let (Some(trace), Some(span)) = (&self.trace_id, &self.span_id) {
+            line["trace_id"] = json!(trace);
+            line["span_id"] = json!(span);
+        }
+        self.worker
+            .invoke(format!("engine::log::{}", level.name()))
+            .data(line)
+            .void_now()
     }
 }
 
@@ -155,6 +194,7 @@ fn local(
     let data = data.map(Value::to_string).unwrap_or_default();
     let trace = trace.unwrap_or_default();
     match level {
+        Level::Trace => tracing::trace!(%data, trace, unsent = %why, "{message}"),
         Level::Debug => tracing::debug!(%data, trace, unsent = %why, "{message}"),
         Level::Info => tracing::info!(%data, trace, unsent = %why, "{message}"),
         Level::Warn => tracing::warn!(%data, trace, unsent = %why, "{message}"),
@@ -164,36 +204,4 @@ fn local(
 
 fn to_json(data: &impl Serialize) -> Value {
     serde_json::to_value(data).unwrap_or_else(|e| json!({"unserialisable": e.to_string()}))
-}
-
-/// The trace and span ids of a `00-<32 hex>-<16 hex>-<2 hex>` traceparent.
-fn parse_traceparent(traceparent: &str) -> Option<(String, String)> {
-    let mut parts = traceparent.trim().split('-');
-    let (version, trace, span, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex(version, 2) && hex(trace, 32) && hex(span, 16) && hex(flags, 2) && parts.next().is_none())
-        .then(|| (trace.to_string(), span.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_traceparent;
-
-    #[test]
-    fn traceparents_give_their_trace_and_span() {
-        let (trace, span) =
-            parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-                .expect("valid");
-        assert_eq!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(span, "00f067aa0ba902b7");
-        for bad in [
-            "",
-            "00-xyz-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
-        ] {
-            assert_eq!(parse_traceparent(bad), None, "{bad}");
-        }
-    }
 }

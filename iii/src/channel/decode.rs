@@ -1,6 +1,6 @@
-//! What lets a channel end be decoded straight from a payload: the engine
-//! address of the worker decoding it, set for the duration of a handler's
-//! polls and of a call's result decoding.
+//! Channel ends decoded straight from a payload, with the engine address
+//! of the worker decoding it (from the [`Scope`], set for a handler's polls
+//! and for a call's result decoding).
 //!
 //! The official SDKs turn every channel ref in a handler's input into a
 //! reader or writer object; in Rust a field typed [`ChannelReader`] or
@@ -8,45 +8,15 @@
 //! [`StreamChannelRef`] keeps the plain ref.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use iii_protocol::{ChannelDirection, StreamChannelRef};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
-use super::endpoint::{End, Endpoint};
+use super::endpoint::End;
 use super::{ChannelReader, ChannelWriter};
-use crate::http::body::InvocationChannels;
-
-tokio::task_local! {
-    static SCOPE: Scope;
-}
-
-/// What decoding inside a handler or a call knows.
-#[derive(Clone)]
-pub(crate) struct Scope {
-    pub(crate) endpoint: Endpoint,
-    /// The invocation being served, for a handler.
-    pub(crate) invocation: Option<Arc<InvocationChannels>>,
-}
-
-impl Scope {
-    /// Runs `future` (a handler) with this scope set during each poll.
-    pub(crate) async fn run<F: Future>(self, future: F) -> F::Output {
-        SCOPE.scope(self, future).await
-    }
-
-    /// Runs `f` (a decode) with this scope set.
-    pub(crate) fn sync<R>(self, f: impl FnOnce() -> R) -> R {
-        SCOPE.sync_scope(self, f)
-    }
-
-    /// The scope set now, if any.
-    pub(crate) fn current() -> Option<Scope> {
-        SCOPE.try_with(Scope::clone).ok()
-    }
-}
+use crate::scope::Scope;
 
 fn end_from<'de, D: Deserializer<'de>>(
     deserializer: D,
@@ -77,7 +47,7 @@ fn end_from<'de, D: Deserializer<'de>>(
     Ok(End {
         channel,
         direction,
-        endpoint: scope.endpoint,
+        endpoint: scope.worker.channel_endpoint(),
     })
 }
 

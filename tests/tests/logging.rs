@@ -1,0 +1,261 @@
+//! Log lines and trace context end to end: the Logger and the `tracing`
+//! layer to `log` triggers and `engine::logs::list`, and the trace carried
+//! from an invocation to the calls it makes.
+
+use std::sync::{Arc, Mutex, Once};
+use std::time::Duration;
+
+use iii::logger::LogRecord;
+use iii::trigger::{Log, LogLevel, Trigger};
+use iii::{Context, Error, Function, Worker};
+use iii_tests::{eventually, fid, serve};
+use serde_json::{Value, json};
+
+/// Installs the engine layer once for this test binary.
+fn install_layer() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        use tracing_subscriber::prelude::*;
+        let _ = tracing_subscriber::registry()
+            .with(iii::logger::layer())
+            .try_init();
+    });
+}
+
+/// A fresh trace id, so runs and tests never see each other's lines.
+fn parent_traceparent() -> (String, String) {
+    let ctx = iii::trace::TraceContext::child_of(None, None);
+    (ctx.traceparent(), ctx.trace_id())
+}
+
+/// Records delivered to a `log` binding of `level`.
+async fn sink(worker: &Worker, level: LogLevel) -> Arc<Mutex<Vec<LogRecord>>> {
+    let seen: Arc<Mutex<Vec<LogRecord>>> = Arc::default();
+    let keep = seen.clone();
+    let id = fid("ops::sink");
+    serve(
+        worker,
+        Function::new(&id, move |record: LogRecord| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().expect("lock").push(record);
+                Ok::<_, Error>(())
+            }
+        }),
+    )
+    .await;
+    worker
+        .register_trigger(Trigger::new(&id, Log::level(level)))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    seen
+}
+
+/// The records of `trace_id` that `seen` holds, once `count` have come.
+async fn lines_of(
+    seen: &Arc<Mutex<Vec<LogRecord>>>,
+    trace_id: &str,
+    count: usize,
+) -> Vec<LogRecord> {
+    eventually(Duration::from_secs(10), "the log lines", || async {
+        let lines: Vec<LogRecord> = seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| r.trace_id.as_deref() == Some(trace_id))
+            .cloned()
+            .collect();
+        (lines.len() >= count).then_some(lines)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn logger_lines_reach_log_triggers_with_the_invocations_trace() {
+    let engine = iii_tests::engine().await;
+    let (app, ops) = engine.pair().await;
+    let all = sink(&ops, LogLevel::All).await;
+    let warnings = sink(&ops, LogLevel::Warn).await;
+    let id = fid("app::checkout");
+    serve(
+        &app,
+        Function::new(&id, |order: Value, ctx: Context| async move {
+            let log = ctx.logger();
+            log.info("checkout started");
+            log.warn_with("card retried", &json!({"order": order["id"], "try": 2}));
+            log.error("card declined");
+            Ok::<_, Error>(ctx.trace().span_id())
+        }),
+    )
+    .await;
+    let (traceparent, trace_id) = parent_traceparent();
+    let span: String = app
+        .invoke(&id)
+        .payload(&json!({"id": 7}))
+        .traceparent(&traceparent)
+        .call()
+        .await
+        .expect("call");
+
+    let lines = lines_of(&all, &trace_id, 3).await;
+    let mut texts: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|r| (r.severity_text.as_str(), r.body.as_str()))
+        .collect();
+    texts.sort_unstable();
+    assert_eq!(
+        texts,
+        [
+            ("ERROR", "card declined"),
+            ("INFO", "checkout started"),
+            ("WARN", "card retried")
+        ]
+    );
+    let warn = lines
+        .iter()
+        .find(|r| r.severity_text == "WARN")
+        .expect("the warning");
+    assert_eq!(warn.span_id.as_deref(), Some(span.as_str()));
+    assert_eq!(warn.attributes["order"], 7);
+    assert_eq!(warn.attributes["try"], 2);
+    assert_eq!(warn.severity_number, 13);
+    assert_eq!(warn.service_name, app.name());
+    assert!(!warn.is_tracing_echo());
+
+    // A `warn` binding gets warnings only: the level is matched exactly.
+    let warned = lines_of(&warnings, &trace_id, 1).await;
+    assert!(
+        warned.iter().all(|r| r.severity_text == "WARN"),
+        "{warned:?}"
+    );
+    // The engine's own copy of each line (no trace ids) comes too.
+    eventually(Duration::from_secs(10), "the engine's copy", || async {
+        all.lock()
+            .expect("lock")
+            .iter()
+            .any(|r| r.is_tracing_echo() && r.body == "card retried")
+            .then_some(())
+    })
+    .await;
+
+    let listed: Value = ops
+        .call("engine::logs::list", &json!({"trace_id": trace_id}))
+        .await
+        .expect("list");
+    assert_eq!(listed["total"], 3, "{listed}");
+    assert_eq!(listed["logs"][0]["body"], "card declined", "newest first");
+}
+
+#[tokio::test]
+async fn tracing_events_in_handlers_go_to_the_engine() {
+    install_layer();
+    let engine = iii_tests::engine().await;
+    let (app, ops) = engine.pair().await;
+    let all = sink(&ops, LogLevel::All).await;
+    let id = fid("app::traced");
+    serve(
+        &app,
+        Function::new(&id, |_: Value, ctx: Context| async move {
+            tracing::warn!(order = 7, paid = true, "from tracing");
+            // A task the handler spawns keeps its scope when wrapped.
+            let spawned = tokio::spawn(ctx.scoped(async {
+                tracing::info!(step = "spawned", "from a task");
+            }));
+            spawned.await.map_err(Error::other)?;
+            Ok::<_, Error>(ctx.trace().span_id())
+        }),
+    )
+    .await;
+    let (traceparent, trace_id) = parent_traceparent();
+    let span: String = app
+        .invoke(&id)
+        .traceparent(&traceparent)
+        .call()
+        .await
+        .expect("call");
+    let lines = lines_of(&all, &trace_id, 2).await;
+    let warn = lines
+        .iter()
+        .find(|r| r.body == "from tracing")
+        .expect("the warning");
+    assert_eq!(warn.severity_text, "WARN");
+    assert_eq!(warn.span_id.as_deref(), Some(span.as_str()));
+    assert_eq!(warn.attributes["order"], 7);
+    assert_eq!(warn.attributes["paid"], true);
+    assert_eq!(warn.attributes["target"], "logging");
+    let task = lines
+        .iter()
+        .find(|r| r.body == "from a task")
+        .expect("the spawned task's line");
+    assert_eq!(task.attributes["step"], "spawned");
+}
+
+#[tokio::test]
+async fn calls_inside_a_handler_carry_the_invocation_as_their_parent() {
+    let engine = iii_tests::engine().await;
+    let (outer, inner) = engine.pair().await;
+    let (outer_id, inner_id) = (fid("trace::outer"), fid("trace::inner"));
+    serve(
+        &inner,
+        Function::new(&inner_id, |_: Value, ctx: Context| async move {
+            Ok::<_, Error>(json!({
+                "arrived_with": ctx.traceparent(),
+                "trace": ctx.trace().trace_id(),
+                "parent": ctx.trace().parent_span_id(),
+            }))
+        }),
+    )
+    .await;
+    let target = inner_id.clone();
+    serve(
+        &outer,
+        Function::new(&outer_id, move |_: Value, ctx: Context| {
+            let target = target.clone();
+            async move {
+                let inner: Value = ctx.worker().call(&target, &json!({})).await?;
+                Ok::<_, Error>(json!({
+                    "span": ctx.trace().span_id(),
+                    "parent": ctx.trace().parent_span_id(),
+                    "inner": inner,
+                }))
+            }
+        }),
+    )
+    .await;
+    let (traceparent, trace_id) = parent_traceparent();
+    let parent_span = traceparent.split('-').nth(2).expect("span").to_string();
+    let out: Value = outer
+        .invoke(&outer_id)
+        .traceparent(&traceparent)
+        .call()
+        .await
+        .expect("call");
+    let span = out["span"].as_str().expect("span");
+    assert_eq!(out["parent"], json!(parent_span));
+    assert_ne!(span, parent_span, "the invocation has a span of its own");
+    assert_eq!(
+        out["inner"]["arrived_with"],
+        json!(format!("00-{trace_id}-{span}-01")),
+        "the call carries the invocation's span as its parent"
+    );
+    assert_eq!(out["inner"]["trace"], json!(trace_id));
+    assert_eq!(out["inner"]["parent"], json!(span));
+}
+
+#[tokio::test]
+async fn a_log_binding_outside_default_is_refused() {
+    let engine = iii_tests::engine().await;
+    let worker = engine
+        .worker("logs-ns")
+        .namespace("billing")
+        .connect()
+        .await
+        .expect("connect");
+    let error = worker
+        .register_trigger(Trigger::new("billing::sink", Log::all()))
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("only to functions in `default`"),
+        "{error}"
+    );
+}
