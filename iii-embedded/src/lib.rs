@@ -33,8 +33,8 @@
 //!   every fire but `subscribe` and `durable:subscriber` ones; a failing
 //!   condition skips the fire (500 for `http`, a retry for a queue job).
 //! - Built-in trigger types `http`, `cron` (the engine's parser: UTC, 6 or 7
-//!   fields, seconds first), `subscribe`, `state`,
-//!   `durable:subscriber`, `engine::workers-available` and
+//!   fields, seconds first), `subscribe`, `state`, `stream`,
+//!   `durable:subscriber`, `log`, `engine::workers-available` and
 //!   `engine::functions-available`.
 //! - Built-in functions `engine::workers::register`, `engine::functions::list`,
 //!   `engine::workers::list`, `engine::triggers::list`,
@@ -44,7 +44,13 @@
 //!   `stream::{set,get,delete,update,list,list_groups,list_all,send}` (with
 //!   a worker's `stream::<op>(<name>)` functions as a stream's storage, and
 //!   `stream` triggers with the engine's camelCase payload), `publish`,
-//!   `iii::durable::publish`, `engine::log::*` and `engine::channels::create`.
+//!   `iii::durable::publish`, `engine::channels::create`, and
+//!   `engine::log::{trace,debug,info,warn,error}` with `engine::logs::list`
+//!   (the last 1,000 records of the last hour; each line at info or above
+//!   stored twice, the second time as the engine's own `tracing` line, as
+//!   engine 0.23 does) and `log` triggers (the level matched exactly, or
+//!   `all`; metadata passed; no condition, no trace context; the function
+//!   looked up in `default`).
 //! - Data channels: `/ws/channels/<id>?key=..&dir=read|write` on the worker
 //!   port (400 and 404 refusals with the engine's bodies, each end attached
 //!   once, items counted against the channel's buffer, an empty Close at
@@ -63,9 +69,11 @@
 //!
 //! # Where it knowingly differs from engine 0.23
 //!
-//! - No `log` or `trace` trigger types: such bindings are parked, as with an
-//!   engine lacking the worker. No stream socket for browser clients, so
-//!   `stream:join`/`stream:leave` never fire.
+//! - Log records come only from `engine::log::*` calls: the engine's own
+//!   log lines (registrations, warnings) are not records here, so `log`
+//!   triggers never see them. No `trace` trigger type (bindings are parked,
+//!   as with an engine lacking the worker). No stream socket for browser
+//!   clients, so `stream:join`/`stream:leave` never fire.
 //! - `engine::queue::enqueue` is built in (the real engine needs the external
 //!   `queue` worker); a worker in `default` that registers the id replaces it.
 //! - `engine::functions-available` fires on every change instead of polling
