@@ -19,7 +19,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -118,33 +117,49 @@ impl TraceContext {
 /// (`00-<32 hex>-<16 hex>-<2 hex>`); `None` unless well formed, with
 /// neither id all zeros.
 pub fn parse_traceparent(traceparent: &str) -> Option<([u8; 16], [u8; 8], u8)> {
-    let mut parts = traceparent.trim().split('-');
-    let (version, trace, span, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || version.len() != 2 || version == "ff" {
+    // `vv-<32>-<16>-ff`: 55 bytes, dashes at 2, 35 and 52.
+    let text = traceparent.trim();
+    let bytes = text.as_bytes();
+    if bytes.len() != 55 || bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
         return None;
     }
-    let trace: [u8; 16] = unhex(trace)?;
-    let span: [u8; 8] = unhex(span)?;
-    let [flags]: [u8; 1] = unhex(flags)?;
+    let [version]: [u8; 1] = unhex(text.get(0..2)?)?;
+    let trace: [u8; 16] = unhex(text.get(3..35)?)?;
+    let span: [u8; 8] = unhex(text.get(36..52)?)?;
+    let [flags]: [u8; 1] = unhex(text.get(53..55)?)?;
+    if version == 0xff {
+        return None;
+    }
     (trace != [0; 16] && span != [0; 8]).then_some((trace, span, flags))
 }
 
+fn nibble(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N {
+    let digits = text.as_bytes();
+    if digits.len() != 2 * N {
         return None;
     }
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
     }
     Some(out)
 }
 
 fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
 }

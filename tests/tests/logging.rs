@@ -259,3 +259,40 @@ async fn a_log_binding_outside_default_is_refused() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_engine_passes_a_callers_trace_context_on_as_sent() {
+    let engine = iii_tests::engine().await;
+    let (callee, caller) = engine.pair().await;
+    let id = fid("trace::echo");
+    serve(
+        &callee,
+        Function::new(&id, |_: Value, ctx: Context| async move {
+            Ok::<_, Error>(json!({"traceparent": ctx.traceparent(), "baggage": ctx.baggage()}))
+        }),
+    )
+    .await;
+    // A call from outside a handler, with no trace context: none arrives.
+    let bare: Value = caller.call(&id, &json!({})).await.expect("call");
+    assert_eq!(bare, json!({"traceparent": null, "baggage": null}));
+    // With one: the same traceparent, the baggage naming the target.
+    let (traceparent, _) = parent_traceparent();
+    let sent: Value = caller
+        .invoke(&id)
+        .traceparent(&traceparent)
+        .baggage("tenant=acme")
+        .call()
+        .await
+        .expect("call");
+    assert_eq!(sent["traceparent"], json!(traceparent));
+    let baggage = sent["baggage"].as_str().expect("baggage");
+    let mut entries: Vec<&str> = baggage.split(',').map(str::trim).collect();
+    entries.sort_unstable();
+    assert_eq!(
+        entries,
+        [
+            "iii.function.id=".to_string() + &id,
+            "tenant=acme".to_string()
+        ]
+    );
+}

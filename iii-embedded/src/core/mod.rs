@@ -208,8 +208,23 @@ impl Core {
         invoke.invocation_id = Some(id);
         invoke.action = None;
         invoke.namespace = None;
-        if invoke.traceparent.is_none() {
-            invoke.traceparent = Some(new_traceparent());
+        match &caller {
+            // What the engine starts itself runs in a span of its own.
+            Caller::Internal(_) => {
+                if invoke.traceparent.is_none() {
+                    invoke.traceparent = Some(new_traceparent());
+                }
+            }
+            // A worker's call goes on with the caller's trace context as
+            // sent (none, if it sent none), the baggage naming the target.
+            Caller::Worker { .. } | Caller::Nobody => {
+                if invoke.traceparent.is_some() || invoke.baggage.is_some() {
+                    invoke.baggage = Some(naming_target(
+                        invoke.baggage.as_deref(),
+                        &invoke.function_id,
+                    ));
+                }
+            }
         }
         let function_id = invoke.function_id.clone();
         self.send_to(&callee, &Message::InvokeFunction(invoke));
@@ -320,6 +335,21 @@ pub(crate) enum BindOutcome {
     Refused(ErrorBody),
 }
 
+/// `baggage` with its `iii.function.id` entry set to `function_id`, as the
+/// engine rewrites it on a worker's call.
+pub(crate) fn naming_target(baggage: Option<&str>, function_id: &str) -> String {
+    let mut entries: Vec<&str> = baggage
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .filter(|e| e.split('=').next().map(str::trim) != Some("iii.function.id"))
+        .collect();
+    let named = format!("iii.function.id={function_id}");
+    entries.push(&named);
+    entries.join(",")
+}
+
 /// A fresh W3C traceparent (`00-<32 hex>-<16 hex>-01`), without a system
 /// call: std's per-process random hash keys seed a hash of a counter.
 pub(crate) fn new_traceparent() -> String {
@@ -335,7 +365,16 @@ pub(crate) fn new_traceparent() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::new_traceparent;
+    use super::{naming_target, new_traceparent};
+
+    #[test]
+    fn baggage_names_the_target_once() {
+        assert_eq!(naming_target(None, "a::b"), "iii.function.id=a::b");
+        assert_eq!(
+            naming_target(Some("k=v, iii.function.id=old"), "a::b"),
+            "k=v,iii.function.id=a::b"
+        );
+    }
 
     #[test]
     fn traceparents_are_well_formed_and_distinct() {
