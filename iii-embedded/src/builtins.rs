@@ -17,7 +17,9 @@ use crate::core::{BindOutcome, Caller, Core, Event, ProviderEntry};
 use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
-const BUILTINS: [&str; 31] = [
+const BUILTINS: [&str; 33] = [
+    "engine::traces::list",
+    "engine::traces::tree",
     "engine::logs::list",
     "engine::channels::create",
     "engine::functions::list",
@@ -137,6 +139,8 @@ pub(crate) async fn call(
         }
         id if id.starts_with("engine::log::") => crate::logs::log(shared, id, data),
         "engine::logs::list" => crate::logs::list(shared, data),
+        "engine::traces::list" => crate::traces::list(shared, data),
+        "engine::traces::tree" => crate::traces::tree(shared, data),
         id if id.starts_with("state::") => crate::kv::call(shared, id, data),
         id if id.starts_with("stream::") => crate::streams::call(shared, id, data).await,
         other => Err(ErrorBody::new(

@@ -22,13 +22,19 @@ use crate::core::{Caller, Conn, Event};
 /// Accepts one TCP connection as a worker socket.
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    // `/` is the worker socket; `/ws/channels/<id>` attaches a channel end.
+    // `/` is the worker socket; `/ws/channels/<id>` attaches a channel end;
+    // `/otel` takes telemetry.
     let mut channel = None;
+    let mut telemetry = false;
     // The callback's type is fixed by tungstenite.
     #[allow(clippy::result_large_err)]
     let route = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         let path = request.uri().path();
         if path == "/" || path.is_empty() {
+            return Ok(response);
+        }
+        if path == "/otel" {
+            telemetry = true;
             return Ok(response);
         }
         let refuse = |status: StatusCode, body: Option<String>| {
@@ -69,6 +75,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
     };
     if let Some(end) = channel {
         return crate::channels::serve(shared, socket, end).await;
+    }
+    if telemetry {
+        return crate::traces::serve(shared, socket).await;
     }
     let (mut sink, mut stream) = socket.split();
     let worker_id = Uuid::new_v4().to_string();
@@ -147,10 +156,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
         let text = match frame {
             Some(Ok(Frame::Text(text))) => text.as_str().to_owned(),
             Some(Ok(Frame::Binary(bytes))) => {
-                if bytes.starts_with(b"OTLP")
-                    || bytes.starts_with(b"MTRC")
-                    || bytes.starts_with(b"LOGS")
-                {
+                if crate::traces::ingest(&shared, &bytes) {
                     continue;
                 }
                 match String::from_utf8(bytes.to_vec()) {

@@ -93,6 +93,7 @@ mod kv;
 mod logs;
 mod queue;
 mod streams;
+mod traces;
 mod validate;
 
 use std::net::SocketAddr;
@@ -246,6 +247,7 @@ impl EngineBuilder {
             streams: Mutex::new(streams::Store::default()),
             channels: channels::Channels::default(),
             logs: logs::Store::default(),
+            traces: traces::Store::default(),
             dead_letters: Mutex::new(Vec::new()),
             settings: self.settings,
             stopped: stopped.clone(),
@@ -358,6 +360,7 @@ pub(crate) struct Shared {
     pub(crate) streams: Mutex<streams::Store>,
     pub(crate) channels: channels::Channels,
     pub(crate) logs: logs::Store,
+    pub(crate) traces: traces::Store,
     pub(crate) dead_letters: Mutex<Vec<DeadLetter>>,
     pub(crate) settings: Settings,
     /// Raised by `Engine::shutdown`; background schedules watch it.

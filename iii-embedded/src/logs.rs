@@ -145,7 +145,7 @@ pub(crate) fn log(
 }
 
 /// Stores a record and fires the `log` bindings its level matches.
-fn keep(shared: &Arc<Shared>, record: Value) {
+pub(crate) fn keep(shared: &Arc<Shared>, record: Value) {
     shared.logs.push(record.clone());
     let level = record["severity_text"]
         .as_str()

@@ -134,14 +134,19 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
             ))
         });
         // The invocation's own span, child of the one it came with.
-        let trace = Arc::new(TraceContext::child_of(
-            traceparent.as_deref(),
-            baggage.clone(),
-        ));
+        let trace = TraceContext::child_of(traceparent.as_deref(), baggage.clone());
+        #[cfg(feature = "otel")]
+        let (trace, span) = match &route {
+            Route::Run { target, .. } => crate::otel::start_invocation(target, &worker, trace),
+            Route::Refuse(_) => (trace, None),
+        };
+        let trace = Arc::new(trace);
         let scope = Scope {
             worker: worker.clone(),
             invocation: channels.clone(),
             trace: Some(trace.clone()),
+            #[cfg(feature = "otel")]
+            otel: span.as_ref().map(crate::otel::InvocationSpan::context),
         };
         let outcome = match route {
             Route::Run {
@@ -195,6 +200,10 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
             }
             Route::Refuse(body) => Err(body),
         };
+        #[cfg(feature = "otel")]
+        if let Some(span) = span {
+            span.end(outcome.as_ref().err());
+        }
         let deferred = channels.as_ref().and_then(|c| c.take_deferred());
         let (outcome, streamed) = match (outcome, deferred) {
             // The response goes out on its channel; the answer is `null`.

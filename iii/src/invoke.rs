@@ -242,8 +242,38 @@ impl Invocation {
     /// [`Invocation::void`] for synchronous code (the logger).
     pub(crate) fn void_now(mut self) -> Result<(), Error> {
         self.action = Some(TriggerAction::Void);
-        let frame = self.frame(None)?;
-        send(&self.worker, frame, self.function_id)
+        #[cfg(feature = "otel")]
+        let (call, span) = if self.function_id.starts_with("engine::log::") {
+            (self, None) // log lines are not calls to trace
+        } else {
+            self.in_span("void")
+        };
+        #[cfg(not(feature = "otel"))]
+        let call = self;
+        let frame = call.frame(None);
+        let sent = frame.and_then(|frame| send(&call.worker, frame, call.function_id));
+        #[cfg(feature = "otel")]
+        if let Some(span) = span {
+            span.end(sent.as_ref().err());
+        }
+        sent
+    }
+
+    /// The call in a client span of its own, carried as the callee's
+    /// parent (unless a `traceparent` was set).
+    #[cfg(feature = "otel")]
+    fn in_span(self, action: &'static str) -> (Invocation, Option<crate::otel::CallSpan>) {
+        if self.traceparent.is_some() {
+            return (self, None);
+        }
+        let trace = crate::scope::Scope::current_trace();
+        match crate::otel::start_call(&self.function_id, action, trace.as_deref()) {
+            Some(span) => {
+                let traceparent = span.traceparent();
+                (self.traceparent(traceparent), Some(span))
+            }
+            None => (self, None),
+        }
     }
 
     /// Hands the call to the engine's queue named `queue` and returns the
@@ -310,8 +340,28 @@ impl Drop for Forget<'_> {
     }
 }
 
-/// Sends an invocation with a fresh id and waits for its result.
+/// Sends an invocation with a fresh id and waits for its result (in a
+/// client span, with the `otel` feature).
 async fn round_trip(call: Invocation, timeout: Duration) -> Result<(String, Value), Error> {
+    #[cfg(feature = "otel")]
+    {
+        let action = if call.action.is_some() {
+            "enqueue"
+        } else {
+            "call"
+        };
+        let (call, span) = call.in_span(action);
+        let outcome = exchange(call, timeout).await;
+        if let Some(span) = span {
+            span.end(outcome.as_ref().err());
+        }
+        outcome
+    }
+    #[cfg(not(feature = "otel"))]
+    exchange(call, timeout).await
+}
+
+async fn exchange(call: Invocation, timeout: Duration) -> Result<(String, Value), Error> {
     let id = crate::ids::next_uuid();
     let frame = call.frame(Some(id))?;
     let Invocation {

@@ -43,6 +43,8 @@ mod ids;
 pub mod invoke;
 pub mod linked;
 pub mod logger;
+#[cfg(feature = "otel")]
+pub mod otel;
 mod publish;
 pub mod schema;
 mod scope;

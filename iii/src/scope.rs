@@ -27,6 +27,10 @@ pub(crate) struct Scope {
     pub(crate) invocation: Option<Arc<InvocationChannels>>,
     /// The invocation's trace context.
     pub(crate) trace: Option<Arc<TraceContext>>,
+    /// The invocation's OpenTelemetry context (its span), attached while
+    /// the handler is polled.
+    #[cfg(feature = "otel")]
+    pub(crate) otel: Option<opentelemetry::Context>,
 }
 
 impl std::fmt::Debug for Scope {
@@ -41,6 +45,11 @@ impl std::fmt::Debug for Scope {
 impl Scope {
     /// Runs `future` (a handler) with this scope set during each poll.
     pub(crate) async fn run<F: Future>(self, future: F) -> F::Output {
+        #[cfg(feature = "otel")]
+        if let Some(cx) = self.otel.clone() {
+            use opentelemetry::context::FutureExt as _;
+            return SCOPE.scope(self, future.with_context(cx)).await;
+        }
         SCOPE.scope(self, future).await
     }
 
@@ -60,6 +69,8 @@ impl Scope {
             worker: worker.clone(),
             invocation: None,
             trace: None,
+            #[cfg(feature = "otel")]
+            otel: None,
         }
     }
 

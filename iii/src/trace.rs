@@ -98,16 +98,25 @@ impl TraceContext {
         crate::scope::Scope::current_trace()
     }
 
-    /// The raw ids, for an OpenTelemetry bridge.
+    /// The raw ids: trace, own span, parent span, flags.
     #[cfg_attr(not(feature = "otel"), allow(dead_code))]
     pub(crate) fn ids(&self) -> ([u8; 16], [u8; 8], Option<[u8; 8]>, u8) {
         (self.trace_id, self.span_id, self.parent_span_id, self.flags)
     }
 
-    /// This context with its own span id replaced (by one an OpenTelemetry
-    /// span was given).
+    /// The trace id, the parent span id and the flags, when the invocation
+    /// came with a parent.
     #[cfg_attr(not(feature = "otel"), allow(dead_code))]
-    pub(crate) fn with_span_id(mut self, span_id: [u8; 8]) -> TraceContext {
+    pub(crate) fn parent_ids(&self) -> Option<([u8; 16], [u8; 8], u8)> {
+        self.parent_span_id
+            .map(|parent| (self.trace_id, parent, self.flags))
+    }
+
+    /// This context in the trace `trace_id` with the span `span_id` (those
+    /// an OpenTelemetry span was given).
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn with_ids(mut self, trace_id: [u8; 16], span_id: [u8; 8]) -> TraceContext {
+        self.trace_id = trace_id;
         self.span_id = span_id;
         self
     }

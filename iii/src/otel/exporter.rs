@@ -1,0 +1,274 @@
+//! Spans to the engine: OTLP/JSON `ExportTraceServiceRequest`s in binary
+//! frames prefixed `OTLP`, on the engine's `/otel` socket (a connection
+//! of its own, never a worker), as the official SDKs send them.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry::{KeyValue, Value as OtelValue};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+use crate::worker::Worker;
+
+/// Frames waiting for the socket, at most; an export finding the queue
+/// full fails (the batch processor reports it) rather than grow it.
+const QUEUE: usize = 256;
+
+/// A [`SpanExporter`] that sends spans to a worker's engine.
+#[derive(Debug)]
+pub struct EngineExporter {
+    frames: mpsc::Sender<Vec<u8>>,
+    resource: Vec<Value>,
+}
+
+impl EngineExporter {
+    /// An exporter to `worker`'s engine. Its socket is served by a task
+    /// on the current tokio runtime, which it must be called from.
+    pub fn new(worker: &Worker) -> EngineExporter {
+        let (frames, queued) = mpsc::channel(QUEUE);
+        let url = otel_url(worker.url());
+        let headers = worker.inner.config.headers.clone();
+        tokio::spawn(send_frames(url, headers, queued));
+        EngineExporter {
+            frames,
+            resource: Vec::new(),
+        }
+    }
+}
+
+impl SpanExporter for EngineExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut frame = b"OTLP".to_vec();
+        let request = request(&self.resource, batch);
+        serde_json::to_writer(&mut frame, &request)
+            .map_err(|e| OTelSdkError::InternalFailure(format!("encoding spans: {e}")))?;
+        self.frames.try_send(frame).map_err(|e| {
+            OTelSdkError::InternalFailure(format!(
+                "spans not sent to the engine ({e}): its telemetry socket is {QUEUE} batches behind or gone"
+            ))
+        })
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = resource
+            .iter()
+            .map(|(k, v)| key_value(k.as_str(), v))
+            .collect();
+    }
+}
+
+/// `ws://host:port/otel` for a worker socket at `ws://host:port/...`.
+fn otel_url(worker_url: &str) -> String {
+    match worker_url.parse::<tokio_tungstenite::tungstenite::http::Uri>() {
+        Ok(uri) => match (uri.scheme_str(), uri.authority()) {
+            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}/otel"),
+            _ => format!("{}/otel", worker_url.trim_end_matches('/')),
+        },
+        Err(_) => format!("{}/otel", worker_url.trim_end_matches('/')),
+    }
+}
+
+/// Serves the `/otel` socket: connects when there is a frame to send,
+/// reconnects after a failure (waiting a second), tries each frame on up
+/// to three connections.
+async fn send_frames(
+    url: String,
+    headers: Vec<(String, String)>,
+    mut queued: mpsc::Receiver<Vec<u8>>,
+) {
+    let mut socket = None;
+    while let Some(frame) = queued.recv().await {
+        let mut sent = false;
+        for attempt in 0..3 {
+            if socket.is_none() {
+                socket = connect(&url, &headers).await;
+            }
+            let Some(open) = socket.as_mut() else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            };
+            match open.send(Frame::binary(frame.clone())).await {
+                Ok(()) => {
+                    sent = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(attempt, "the engine's telemetry socket failed: {e}");
+                    socket = None;
+                }
+            }
+        }
+        if !sent {
+            tracing::warn!(
+                url,
+                "spans could not be sent to the engine after 3 attempts; dropped"
+            );
+        }
+    }
+    if let Some(mut open) = socket {
+        let _ = open.close(None).await;
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str, headers: &[(String, String)]) -> Option<Socket> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+    let mut request = url.into_client_request().ok()?;
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            request.headers_mut().append(name, value);
+        }
+    }
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    {
+        Ok(Ok((mut socket, _))) => {
+            // The engine sends nothing here but its Close; drain it so a
+            // refusal (RBAC) is not mistaken for a live socket.
+            if let Ok(Some(Ok(Frame::Close(_)))) =
+                tokio::time::timeout(Duration::from_millis(50), socket.next()).await
+            {
+                return None;
+            }
+            Some(socket)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(url, "could not open the engine's telemetry socket: {e}");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+fn nanos(time: SystemTime) -> String {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+        .to_string()
+}
+
+fn any_value(value: &OtelValue) -> Value {
+    match value {
+        OtelValue::Bool(b) => json!({"boolValue": b}),
+        OtelValue::I64(i) => json!({"intValue": i.to_string()}),
+        OtelValue::F64(f) => json!({"doubleValue": f}),
+        OtelValue::String(s) => json!({"stringValue": s.as_str()}),
+        OtelValue::Array(a) => json!({"stringValue": a.to_string()}),
+        other => json!({"stringValue": other.to_string()}),
+    }
+}
+
+fn key_value(key: &str, value: &OtelValue) -> Value {
+    json!({"key": key, "value": any_value(value)})
+}
+
+fn attributes(attributes: &[KeyValue]) -> Vec<Value> {
+    attributes
+        .iter()
+        .map(|kv| key_value(kv.key.as_str(), &kv.value))
+        .collect()
+}
+
+/// OTLP's span kind numbers.
+fn kind(kind: &SpanKind) -> u8 {
+    match kind {
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
+    }
+}
+
+fn span(span: &SpanData) -> Value {
+    let parent = span.parent_span_id;
+    let status = match &span.status {
+        Status::Unset => json!({"code": 0}),
+        Status::Ok => json!({"code": 1}),
+        Status::Error { description } => json!({"code": 2, "message": description}),
+    };
+    let events: Vec<Value> = span
+        .events
+        .iter()
+        .map(|e| {
+            json!({
+                "name": e.name,
+                "timeUnixNano": nanos(e.timestamp),
+                "attributes": attributes(&e.attributes),
+            })
+        })
+        .collect();
+    json!({
+        "traceId": span.span_context.trace_id().to_string(),
+        "spanId": span.span_context.span_id().to_string(),
+        "parentSpanId": if parent == opentelemetry::trace::SpanId::INVALID { String::new() } else { parent.to_string() },
+        "flags": span.span_context.trace_flags().to_u8(),
+        "name": span.name,
+        "kind": kind(&span.span_kind),
+        "startTimeUnixNano": nanos(span.start_time),
+        "endTimeUnixNano": nanos(span.end_time),
+        "attributes": attributes(&span.attributes),
+        "events": events,
+        "status": status,
+    })
+}
+
+/// One `ExportTraceServiceRequest`, the spans grouped by their scope.
+fn request(resource: &[Value], batch: Vec<SpanData>) -> Value {
+    let mut scopes: Vec<(String, Option<String>, Vec<Value>)> = Vec::new();
+    for data in &batch {
+        let name = data.instrumentation_scope.name().to_string();
+        let version = data.instrumentation_scope.version().map(|v| v.to_string());
+        match scopes
+            .iter_mut()
+            .find(|(n, v, _)| *n == name && *v == version)
+        {
+            Some((_, _, spans)) => spans.push(span(data)),
+            None => scopes.push((name, version, vec![span(data)])),
+        }
+    }
+    let scope_spans: Vec<Value> = scopes
+        .into_iter()
+        .map(|(name, version, spans)| {
+            json!({"scope": {"name": name, "version": version.unwrap_or_default()}, "spans": spans})
+        })
+        .collect();
+    json!({
+        "resourceSpans": [{
+            "resource": {"attributes": resource},
+            "scopeSpans": scope_spans,
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_telemetry_socket_is_on_the_worker_port() {
+        assert_eq!(
+            otel_url("ws://127.0.0.1:49134"),
+            "ws://127.0.0.1:49134/otel"
+        );
+        assert_eq!(otel_url("ws://engine:49134/"), "ws://engine:49134/otel");
+    }
+}
