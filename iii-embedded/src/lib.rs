@@ -51,6 +51,12 @@
 //!   engine 0.23 does) and `log` triggers (the level matched exactly, or
 //!   `all`; metadata passed; no condition, no trace context; the function
 //!   looked up in `default`).
+//! - Telemetry from workers: the `/otel` socket and the same frames on the
+//!   worker socket (`OTLP` spans, `LOGS` log records, `MTRC` metrics, each
+//!   a 4-byte prefix and OTLP/JSON); spans stored (the last 20,000) and
+//!   served by `engine::traces::list` (roots only unless
+//!   `search_all_spans`) and `engine::traces::tree`; log records stored
+//!   and fired at `log` triggers. Metrics are dropped.
 //! - Data channels: `/ws/channels/<id>?key=..&dir=read|write` on the worker
 //!   port (400 and 404 refusals with the engine's bodies, each end attached
 //!   once, items counted against the channel's buffer, an empty Close at
@@ -78,7 +84,11 @@
 //!   `queue` worker); a worker in `default` that registers the id replaces it.
 //! - `engine::functions-available` fires on every change instead of polling
 //!   every 5 s.
-//! - No RBAC, middleware, HTTP-invoked functions or OpenTelemetry.
+//! - Invocations the engine starts (HTTP, cron, trigger fires) begin a new
+//!   trace, where the engine makes them children of its own spans (and of
+//!   a request's `traceparent` header, for HTTP); it records none of its
+//!   own spans. No `engine::metrics::list`, no `trace` trigger.
+//! - No RBAC, middleware or HTTP-invoked functions.
 
 #![warn(missing_docs)]
 

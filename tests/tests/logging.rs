@@ -296,3 +296,47 @@ async fn the_engine_passes_a_callers_trace_context_on_as_sent() {
         ]
     );
 }
+
+#[tokio::test]
+async fn otlp_logs_on_the_telemetry_socket_are_records_too() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    // What the official Python and Node SDKs' loggers send.
+    let engine = iii_tests::engine().await;
+    let ops = engine.connect("ops").await;
+    let all = sink(&ops, LogLevel::All).await;
+    let (_, trace_id) = parent_traceparent();
+    let url = format!("{}/otel", engine.ws_url.trim_end_matches('/'));
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("attach /otel");
+    // A frame the engine refuses (a span without a name) does not end the socket.
+    let mut bad = b"OTLP".to_vec();
+    bad.extend_from_slice(
+        br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"ab","spanId":"cd"}]}]}]}"#,
+    );
+    socket.send(Frame::binary(bad)).await.expect("send");
+    let record = json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "py-worker"}}]},
+        "scopeLogs": [{"scope": {"name": "iii.logger"}, "logRecords": [{
+            "timeUnixNano": "1796110412491527785",
+            "severityNumber": 13, "severityText": "WARN",
+            "body": {"stringValue": "from otlp"},
+            "attributes": [{"key": "log.data", "value": {"kvlistValue": {"values": [{"key": "n", "value": {"intValue": "3"}}]}}}],
+            "traceId": trace_id, "spanId": "00f067aa0ba902b7",
+        }]}],
+    }]});
+    let mut frame = b"LOGS".to_vec();
+    frame.extend_from_slice(record.to_string().as_bytes());
+    socket.send(Frame::binary(frame)).await.expect("send");
+    let lines = lines_of(&all, &trace_id, 1).await;
+    let line = &lines[0];
+    assert_eq!(line.body, "from otlp");
+    assert_eq!(line.severity_text, "WARN");
+    assert_eq!(line.service_name, "py-worker");
+    assert_eq!(line.attributes["log.data"], json!({"n": 3}));
+    assert_eq!(
+        line.instrumentation_scope_name.as_deref(),
+        Some("iii.logger")
+    );
+}
