@@ -418,7 +418,8 @@ impl Shared {
         core.answer(caller, &invoke.function_id, Err(error));
     }
 
-    /// Calls a function on behalf of the engine and waits for the outcome.
+    /// Calls a function on behalf of the engine (in a span of its own) and
+    /// waits for the outcome.
     pub(crate) async fn invoke(
         self: &Arc<Self>,
         namespace: &str,
@@ -426,11 +427,28 @@ impl Shared {
         data: Value,
         metadata: Option<Value>,
     ) -> Result<Value, ErrorBody> {
-        let (tx, rx) = oneshot::channel();
+        self.invoke_traced(namespace, function_id, data, metadata, true)
+            .await
+    }
+
+    /// [`Shared::invoke`], with or without a trace context (the engine
+    /// sends none with `log` fires).
+    pub(crate) async fn invoke_traced(
+        self: &Arc<Self>,
+        namespace: &str,
+        function_id: &str,
+        data: Value,
+        metadata: Option<Value>,
+        traced: bool,
+    ) -> Result<Value, ErrorBody> {
+        let (reply, rx) = oneshot::channel();
         let mut invoke = InvokeFunction::new(None, function_id, data);
         invoke.metadata = metadata;
-        self.clone()
-            .route(namespace.to_string(), invoke, Caller::Internal(tx));
+        self.clone().route(
+            namespace.to_string(),
+            invoke,
+            Caller::Internal { reply, traced },
+        );
         rx.await.unwrap_or_else(|_| {
             Err(ErrorBody::new(
                 "invocation_error",

@@ -38,11 +38,20 @@ impl Store {
     fn push(&self, record: Value) {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         let oldest = now_ns().saturating_sub(RETENTION.as_nanos() as u64);
-        records.retain(|r| r["timestamp_unix_nano"].as_u64().unwrap_or(0) >= oldest);
+        records.retain(|r| logged_at(r) >= oldest);
         while records.len() >= MAX_RECORDS {
             records.pop_front();
         }
         records.push_back(record);
+    }
+}
+
+/// When a record was logged: its time, or when the engine saw it for a
+/// record without one.
+fn logged_at(record: &Value) -> u64 {
+    match record["timestamp_unix_nano"].as_u64() {
+        Some(0) | None => record["observed_timestamp_unix_nano"].as_u64().unwrap_or(0),
+        Some(at) => at,
     }
 }
 
@@ -125,12 +134,15 @@ pub(crate) fn log(
             "severity_text": text,
             "body": i.message,
             "attributes": {
-                "data": i.data,
+                // Without data the engine logs `{}`.
+                "data": if i.data.is_null() { json!({}) } else { i.data },
                 "service": i.service_name.unwrap_or_else(|| "unknown".into()),
                 "trace_id": debug(&i.trace_id),
                 "span_id": debug(&i.span_id),
                 "target": "iii::workers::observability",
                 "module_path": "iii::workers::observability",
+                "file": "engine/src/workers/observability/mod.rs",
+                "line": 1869,
             },
             "trace_id": null,
             "span_id": null,
@@ -166,11 +178,12 @@ pub(crate) fn keep(shared: &Arc<Shared>, record: Value) {
         tokio::spawn(async move {
             // In `default`, whatever the binding's namespace, as the engine.
             let _ = shared
-                .invoke(
+                .invoke_traced(
                     DEFAULT_NAMESPACE,
                     &binding.function_id,
                     record,
                     binding.metadata.clone(),
+                    false,
                 )
                 .await;
         });
@@ -197,9 +210,8 @@ pub(crate) fn list(shared: &Shared, data: Value) -> Result<Value, ErrorBody> {
         .records
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    let matching: Vec<Value> = records
+    let mut matching: Vec<&Value> = records
         .iter()
-        .rev()
         .filter(|r| {
             let text = |k: &str| r[k].as_str().map(String::from);
             let at_ms = r["timestamp_unix_nano"].as_u64().unwrap_or(0) / 1_000_000;
@@ -217,6 +229,12 @@ pub(crate) fn list(shared: &Shared, data: Value) -> Result<Value, ErrorBody> {
                 && i.start_time.is_none_or(|s| at_ms >= s)
                 && i.end_time.is_none_or(|e| at_ms <= e)
         })
+        .collect();
+    // Newest first; records logged at the same time stay in the order
+    // they came (a stable sort, as the engine's).
+    matching.sort_by_key(|r| std::cmp::Reverse(r["timestamp_unix_nano"].as_u64().unwrap_or(0)));
+    let matching: Vec<Value> = matching
+        .into_iter()
         .map(|r| {
             let mut r = r.clone();
             if let Value::Object(map) = &mut r {

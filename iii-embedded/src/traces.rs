@@ -25,10 +25,18 @@ use crate::Shared;
 /// Spans kept, at most (the oldest go first).
 const MAX_SPANS: usize = 20_000;
 
+/// Levels of a trace tree nested in one root; deeper spans become roots
+/// (32 levels are 64 of JSON, which every reader with the usual limit of
+/// 128 decodes).
+const MAX_DEPTH: usize = 32;
+
 /// The stored spans, oldest first, in the engine's `StoredSpan` shape.
 #[derive(Default)]
 pub(crate) struct Store {
     spans: Mutex<VecDeque<Value>>,
+    /// Live starts waiting for their span (official SDKs send one when a
+    /// span starts); only then is a new span looked for among the stored.
+    pending: std::sync::atomic::AtomicUsize,
 }
 
 impl Store {
@@ -37,11 +45,20 @@ impl Store {
     }
 
     fn put(&self, span: Value) {
+        use std::sync::atomic::Ordering::Relaxed;
         let mut spans = self.spans();
         let same = |s: &Value| s["trace_id"] == span["trace_id"] && s["span_id"] == span["span_id"];
-        if let Some(live) = spans.iter_mut().find(|s| same(s)) {
+        if self.pending.load(Relaxed) > 0
+            && let Some(live) = spans.iter_mut().find(|s| same(s) && s["pending"] == true)
+        {
+            if span["pending"] != true {
+                self.pending.fetch_sub(1, Relaxed);
+            }
             *live = span;
             return;
+        }
+        if span["pending"] == true {
+            self.pending.fetch_add(1, Relaxed);
         }
         while spans.len() >= MAX_SPANS {
             spans.pop_front();
@@ -264,10 +281,26 @@ pub(crate) fn list(shared: &Shared, data: Value) -> Result<Value, ErrorBody> {
         limit: Option<usize>,
         name: Option<String>,
         service_name: Option<String>,
-        include_internal: bool,
-        search_all_spans: bool,
+        status: Option<String>,
+        min_duration_ms: Option<f64>,
+        max_duration_ms: Option<f64>,
+        start_time: Option<u64>,
+        end_time: Option<u64>,
+        sort_by: Option<String>,
+        sort_order: Option<String>,
+        attributes: Option<Vec<(String, String)>>,
+        exclude_attributes: Option<Vec<(String, String)>>,
+        include_internal: Option<bool>,
+        search_all_spans: Option<bool>,
     }
     let i: In = crate::builtins::input("engine::traces::list", data)?;
+    let all_spans = i.search_all_spans.unwrap_or(false);
+    if all_spans && i.name.is_some() {
+        return Err(ErrorBody::new(
+            "unsupported",
+            "iii-embedded does not select traces by a span name across all spans (`search_all_spans` with `name`); ask for the trace by `trace_id`",
+        ));
+    }
     let spans = shared.traces.spans();
     let known: std::collections::HashSet<(&str, &str)> = spans
         .iter()
@@ -280,7 +313,16 @@ pub(crate) fn list(shared: &Shared, data: Value) -> Result<Value, ErrorBody> {
                 .is_some_and(|f| f.to_lowercase().contains(&w.to_lowercase()))
         })
     };
-    let mut matching: Vec<Value> = spans
+    let has = |s: &Value, (k, v): &(String, String)| {
+        s["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|kv| kv[0] == json!(k) && kv[1] == json!(v))
+    };
+    let millis = |s: &Value, key: &str| s[key].as_u64().unwrap_or(0) as f64 / 1e6;
+    let duration = |s: &Value| millis(s, "end_time_unix_nano") - millis(s, "start_time_unix_nano");
+    let mut matching: Vec<&Value> = spans
         .iter()
         .filter(|s| match (&i.trace_id, &i.trace_ids) {
             (Some(t), _) => s["trace_id"] == json!(t),
@@ -288,19 +330,49 @@ pub(crate) fn list(shared: &Shared, data: Value) -> Result<Value, ErrorBody> {
             (None, None) => true,
         })
         .filter(|s| {
-            i.search_all_spans
+            all_spans
                 || s["parent_span_id"].as_str().is_none_or(|p| {
                     !known.contains(&(s["trace_id"].as_str().unwrap_or_default(), p))
                 })
         })
-        .filter(|s| i.include_internal || !internal(s))
-        .filter(|s| contains(&s["name"], &i.name) && contains(&s["service_name"], &i.service_name))
-        .cloned()
+        .filter(|s| i.include_internal.unwrap_or(false) || !internal(s))
+        .filter(|s| {
+            contains(&s["name"], &i.name)
+                && contains(&s["service_name"], &i.service_name)
+                && contains(&s["status"], &i.status)
+        })
+        .filter(|s| i.min_duration_ms.is_none_or(|m| duration(s) >= m))
+        .filter(|s| i.max_duration_ms.is_none_or(|m| duration(s) <= m))
+        .filter(|s| {
+            // Overlapping the window, in milliseconds.
+            i.start_time
+                .is_none_or(|t| millis(s, "end_time_unix_nano") >= t as f64)
+                && i.end_time
+                    .is_none_or(|t| millis(s, "start_time_unix_nano") <= t as f64)
+        })
+        .filter(|s| i.attributes.iter().flatten().all(|kv| has(s, kv)))
+        .filter(|s| !i.exclude_attributes.iter().flatten().any(|kv| has(s, kv)))
         .collect();
-    matching.sort_by_key(|s| s["start_time_unix_nano"].as_u64().unwrap_or(0));
+    let text = |s: &Value, key: &str| s[key].as_str().unwrap_or_default().to_string();
+    match i.sort_by.as_deref().unwrap_or("start_time") {
+        "duration" | "duration_ms" => {
+            matching.sort_by(|a, b| duration(a).total_cmp(&duration(b)));
+        }
+        "service_name" => matching.sort_by_key(|s| text(s, "service_name")),
+        "name" => matching.sort_by_key(|s| text(s, "name")),
+        _ => matching.sort_by_key(|s| s["start_time_unix_nano"].as_u64().unwrap_or(0)),
+    }
+    if i.sort_order.as_deref() == Some("desc") {
+        matching.reverse();
+    }
     let total = matching.len();
     let (offset, limit) = (i.offset.unwrap_or(0), i.limit.unwrap_or(100));
-    let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
+    let page: Vec<Value> = matching
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .cloned()
+        .collect();
     Ok(json!({"spans": page, "total": total, "offset": offset, "limit": limit}))
 }
 
@@ -332,18 +404,37 @@ pub(crate) fn tree(shared: &Shared, data: Value) -> Result<Value, ErrorBody> {
             _ => roots.push(span),
         }
     }
-    fn node(mut span: Value, children: &mut HashMap<String, Vec<Value>>) -> Value {
+    /// Nests `span`'s children; past `MAX_DEPTH` levels the rest of a
+    /// chain goes to `deeper`, to be roots (a chain a worker makes as deep
+    /// as it likes must not overflow the stack).
+    fn node(
+        mut span: Value,
+        depth: usize,
+        children: &mut HashMap<String, Vec<Value>>,
+        deeper: &mut Vec<Value>,
+    ) -> Value {
         let id = span["span_id"].as_str().unwrap_or_default().to_string();
-        let mut kids: Vec<Value> = children
-            .remove(&id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| node(c, children))
-            .collect();
+        let kids = children.remove(&id).unwrap_or_default();
+        let mut kids: Vec<Value> = if depth >= MAX_DEPTH {
+            deeper.extend(kids);
+            Vec::new()
+        } else {
+            kids.into_iter()
+                .map(|c| node(c, depth + 1, children, deeper))
+                .collect()
+        };
         kids.sort_by_key(|k| k["start_time_unix_nano"].as_u64().unwrap_or(0));
         span["children"] = Value::Array(kids);
         span
     }
-    let roots: Vec<Value> = roots.into_iter().map(|r| node(r, &mut children)).collect();
+    let mut pending = roots;
+    let mut roots = Vec::new();
+    while !pending.is_empty() {
+        let mut deeper = Vec::new();
+        for root in pending {
+            roots.push(node(root, 0, &mut children, &mut deeper));
+        }
+        pending = deeper;
+    }
     Ok(json!({"roots": roots}))
 }

@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 
 use uuid::Uuid;
 
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     let mut bytes = [0u8; 8];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness: fall back to time and pid, which still differ per process.

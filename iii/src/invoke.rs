@@ -196,9 +196,11 @@ impl Invocation {
         }
         // Inside a handler, a call continues the invocation's trace: its
         // span is the callee's parent, and its baggage goes along.
-        let inherited = match (&self.traceparent, &self.baggage) {
-            (Some(_), Some(_)) => None,
-            _ => crate::scope::Scope::current_trace(),
+        // (An explicit traceparent is another trace: its baggage is not
+        // the invocation's.)
+        let inherited = match &self.traceparent {
+            Some(_) => None,
+            None => crate::scope::Scope::current_trace(),
         };
         let inherited_parent = inherited.as_ref().map(|t| t.traceparent());
         let frame = Outgoing {

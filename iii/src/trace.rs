@@ -14,10 +14,17 @@
 //! # async fn handler(_: serde_json::Value, ctx: iii::Context) -> Result<(), iii::Error> {
 //! let trace = ctx.trace();
 //! println!("trace {} span {} (parent {:?})", trace.trace_id(), trace.span_id(), trace.parent_span_id());
-//! // This call carries `00-<trace id>-<this span id>-01`:
+//! // This call carries `trace.traceparent()`: this trace, this span as the
+//! // callee's parent (with the `otel` feature, the call's own span).
 //! ctx.worker().invoke("billing::charge").void().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! Without the `otel` feature the invocation's span is not exported
+//! anywhere: its id ties the invocation's log lines and its callees
+//! together, but a callee that exports spans names a parent the engine
+//! never stored (its tree shows the callee as a root). Turn on `otel`
+//! where whole trace trees matter.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -178,11 +185,7 @@ fn hex(bytes: &[u8]) -> String {
 fn next_u64() -> u64 {
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let seed = *SEED.get_or_init(|| {
-        let mut bytes = [0u8; 8];
-        let _ = getrandom::fill(&mut bytes);
-        u64::from_le_bytes(bytes) | 1
-    });
+    let seed = *SEED.get_or_init(crate::ids::seed);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     // A bijection of the counter (odd multiplier), mixed with the seed.
     let mixed = (n ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);

@@ -11,7 +11,9 @@ use iii::{Context, Error, Function, Worker};
 use iii_tests::{eventually, fid, serve};
 use serde_json::{Value, json};
 
-/// Installs the engine layer once for this test binary.
+/// Installs the engine layer once for this test binary, with the bridge
+/// from the `log` crate (which the SDK's WebSocket library logs every
+/// frame with, so events arrive while the SDK writes, locks held).
 fn install_layer() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -28,6 +30,10 @@ fn parent_traceparent() -> (String, String) {
     (ctx.traceparent(), ctx.trace_id())
 }
 
+/// Set if a `log` fire ever came with a trace context (the engine sends
+/// none).
+static TRACED_FIRE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Records delivered to a `log` binding of `level`.
 async fn sink(worker: &Worker, level: LogLevel) -> Arc<Mutex<Vec<LogRecord>>> {
     let seen: Arc<Mutex<Vec<LogRecord>>> = Arc::default();
@@ -35,9 +41,12 @@ async fn sink(worker: &Worker, level: LogLevel) -> Arc<Mutex<Vec<LogRecord>>> {
     let id = fid("ops::sink");
     serve(
         worker,
-        Function::new(&id, move |record: LogRecord| {
+        Function::new(&id, move |record: LogRecord, ctx: Context| {
             let keep = keep.clone();
             async move {
+                if ctx.traceparent().is_some() || ctx.baggage().is_some() {
+                    TRACED_FIRE.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 keep.lock().expect("lock").push(record);
                 Ok::<_, Error>(())
             }
@@ -138,6 +147,10 @@ async fn logger_lines_reach_log_triggers_with_the_invocations_trace() {
     })
     .await;
 
+    assert!(
+        !TRACED_FIRE.load(std::sync::atomic::Ordering::Relaxed),
+        "log fires carry no trace context"
+    );
     let listed: Value = ops
         .call("engine::logs::list", &json!({"trace_id": trace_id}))
         .await
@@ -156,6 +169,14 @@ async fn tracing_events_in_handlers_go_to_the_engine() {
     serve(
         &app,
         Function::new(&id, |_: Value, ctx: Context| async move {
+            // Registering writes a frame with the worker's lock held: an
+            // event raised then must not be sent from there.
+            let extra = fid("app::extra");
+            ctx.worker()
+                .register_function(Function::new(&extra, |_: Value| async move {
+                    Ok::<_, Error>(())
+                }))?;
+            ctx.worker().unregister_function(&extra)?;
             tracing::warn!(order = 7, paid = true, "from tracing");
             // A task the handler spawns keeps its scope when wrapped.
             let spawned = tokio::spawn(ctx.scoped(async {
@@ -170,10 +191,16 @@ async fn tracing_events_in_handlers_go_to_the_engine() {
     let span: String = app
         .invoke(&id)
         .traceparent(&traceparent)
+        .timeout(Duration::from_secs(10))
         .call()
         .await
-        .expect("call");
+        .expect("the handler finishes (no deadlock)");
     let lines = lines_of(&all, &trace_id, 2).await;
+    assert!(
+        lines.iter().all(|r| r.attributes["target"] == "logging"),
+        "only the test's own events, not the WebSocket library's: {:?}",
+        lines.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
     let warn = lines
         .iter()
         .find(|r| r.body == "from tracing")

@@ -30,7 +30,7 @@ fn children(node: &Value) -> &[Value] {
 async fn invocations_and_calls_are_spans_of_one_trace_in_the_engine() {
     let engine = engine().await;
     let (outer, inner) = engine.pair().await;
-    let provider = iii::otel::init(&outer);
+    let telemetry = iii::otel::init(&outer).expect("init");
     let (outer_id, inner_id) = (fid("otel::outer"), fid("otel::inner"));
     serve(
         &inner,
@@ -60,7 +60,10 @@ async fn invocations_and_calls_are_spans_of_one_trace_in_the_engine() {
         .call()
         .await
         .expect("call");
-    provider.force_flush().expect("flush");
+    telemetry
+        .flush()
+        .await
+        .expect("the spans are written to the engine");
 
     let (execute_outer, call_inner, execute_inner) = (
         format!("execute {outer_id}"),

@@ -58,8 +58,12 @@ pub(crate) enum Caller {
         worker_id: String,
         invocation_id: Uuid,
     },
-    /// The engine itself (HTTP, queue, pub/sub, built-ins).
-    Internal(oneshot::Sender<Result<Value, ErrorBody>>),
+    /// The engine itself (HTTP, queue, pub/sub, built-ins); `traced` when
+    /// it sends the invocation with a span of its own (all but `log` fires).
+    Internal {
+        reply: oneshot::Sender<Result<Value, ErrorBody>>,
+        traced: bool,
+    },
     /// Nobody (void calls, or a worker that sent no id).
     Nobody,
 }
@@ -155,8 +159,8 @@ impl Core {
                 let reply = InvocationResult::new(invocation_id, function_id, outcome);
                 self.send_to(&worker_id, &Message::InvocationResult(reply));
             }
-            Caller::Internal(tx) => {
-                let _ = tx.send(outcome);
+            Caller::Internal { reply, .. } => {
+                let _ = reply.send(outcome);
             }
             Caller::Nobody => {}
         }
@@ -210,8 +214,8 @@ impl Core {
         invoke.namespace = None;
         match &caller {
             // What the engine starts itself runs in a span of its own.
-            Caller::Internal(_) => {
-                if invoke.traceparent.is_none() {
+            Caller::Internal { traced, .. } => {
+                if *traced && invoke.traceparent.is_none() {
                     invoke.traceparent = Some(new_traceparent());
                 }
             }

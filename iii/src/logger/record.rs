@@ -68,8 +68,9 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// Whether this is the engine's own copy of a line (scope `tracing`,
-    /// without trace ids) rather than the line as it was sent.
+    /// Whether the engine logged this itself (scope `tracing`): its own
+    /// copy of a line sent to its log functions (without trace ids), or one
+    /// of its own lines, rather than a line as a worker sent it.
     pub fn is_tracing_echo(&self) -> bool {
         self.instrumentation_scope_name.as_deref() == Some("tracing")
     }

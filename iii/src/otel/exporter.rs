@@ -2,6 +2,7 @@
 //! frames prefixed `OTLP`, on the engine's `/otel` socket (a connection
 //! of its own, never a worker), as the official SDKs send them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
@@ -11,7 +12,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use crate::worker::Worker;
@@ -20,25 +21,44 @@ use crate::worker::Worker;
 /// full fails (the batch processor reports it) rather than grow it.
 const QUEUE: usize = 256;
 
+/// What the socket task is asked to do.
+pub(crate) enum Command {
+    Send(Vec<u8>),
+    /// Answer once every frame queued before has been written (or given
+    /// up on): `false` if any since the last flush was dropped.
+    Flush(oneshot::Sender<bool>),
+}
+
 /// A [`SpanExporter`] that sends spans to a worker's engine.
 #[derive(Debug)]
 pub struct EngineExporter {
-    frames: mpsc::Sender<Vec<u8>>,
+    commands: mpsc::Sender<Command>,
     resource: Vec<Value>,
 }
 
 impl EngineExporter {
     /// An exporter to `worker`'s engine. Its socket is served by a task
     /// on the current tokio runtime, which it must be called from.
-    pub fn new(worker: &Worker) -> EngineExporter {
-        let (frames, queued) = mpsc::channel(QUEUE);
+    pub fn new(worker: &Worker) -> Result<EngineExporter, crate::Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            crate::Error::invalid(
+                "OpenTelemetry exporter",
+                "it serves its socket from a tokio runtime; create it inside one (the worker's)",
+            )
+        })?;
+        let (commands, queued) = mpsc::channel(QUEUE);
         let url = otel_url(worker.url());
         let headers = worker.inner.config.headers.clone();
-        tokio::spawn(send_frames(url, headers, queued));
-        EngineExporter {
-            frames,
+        runtime.spawn(send_frames(url, headers, queued));
+        Ok(EngineExporter {
+            commands,
             resource: Vec::new(),
-        }
+        })
+    }
+
+    /// A handle that asks the socket task to flush.
+    pub(crate) fn flusher(&self) -> mpsc::Sender<Command> {
+        self.commands.clone()
     }
 }
 
@@ -51,10 +71,11 @@ impl SpanExporter for EngineExporter {
         let request = request(&self.resource, batch);
         serde_json::to_writer(&mut frame, &request)
             .map_err(|e| OTelSdkError::InternalFailure(format!("encoding spans: {e}")))?;
-        self.frames.try_send(frame).map_err(|e| {
-            OTelSdkError::InternalFailure(format!(
+        self.commands.try_send(Command::Send(frame)).map_err(|e| {
+            warn_dropped(&format!(
                 "spans not sent to the engine ({e}): its telemetry socket is {QUEUE} batches behind or gone"
-            ))
+            ));
+            OTelSdkError::InternalFailure(e.to_string())
         })
     }
 
@@ -63,6 +84,15 @@ impl SpanExporter for EngineExporter {
             .iter()
             .map(|(k, v)| key_value(k.as_str(), v))
             .collect();
+    }
+}
+
+/// A warning for dropped spans: the first, then one per hundred.
+fn warn_dropped(what: &str) {
+    static DROPPED: AtomicU64 = AtomicU64::new(0);
+    let n = DROPPED.fetch_add(1, Ordering::Relaxed);
+    if n.is_multiple_of(100) {
+        tracing::warn!(dropped = n + 1, "{what}");
     }
 }
 
@@ -78,22 +108,44 @@ fn otel_url(worker_url: &str) -> String {
 }
 
 /// Serves the `/otel` socket: connects when there is a frame to send,
-/// reconnects after a failure (waiting a second), tries each frame on up
-/// to three connections.
+/// reads what the engine sends meanwhile (its Close, or an RBAC refusal)
+/// so a dead socket is dropped before a frame is written into it, and
+/// tries each frame on up to three connections, a second apart.
 async fn send_frames(
     url: String,
     headers: Vec<(String, String)>,
-    mut queued: mpsc::Receiver<Vec<u8>>,
+    mut queued: mpsc::Receiver<Command>,
 ) {
-    let mut socket = None;
-    while let Some(frame) = queued.recv().await {
+    let mut socket: Option<Socket> = None;
+    let mut dropped_since_flush = false;
+    loop {
+        let command = tokio::select! {
+            command = queued.recv() => command,
+            incoming = async { socket.as_mut()?.next().await }, if socket.is_some() => {
+                if let Some(why) = ended(incoming) {
+                    tracing::debug!(url, "the engine's telemetry socket ended: {why}");
+                    socket = None;
+                }
+                continue;
+            }
+        };
+        let frame = match command {
+            None => break,
+            Some(Command::Flush(done)) => {
+                let _ = done.send(!std::mem::take(&mut dropped_since_flush));
+                continue;
+            }
+            Some(Command::Send(frame)) => frame,
+        };
         let mut sent = false;
         for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
             if socket.is_none() {
                 socket = connect(&url, &headers).await;
             }
             let Some(open) = socket.as_mut() else {
-                tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             };
             match open.send(Frame::binary(frame.clone())).await {
@@ -108,14 +160,29 @@ async fn send_frames(
             }
         }
         if !sent {
-            tracing::warn!(
-                url,
-                "spans could not be sent to the engine after 3 attempts; dropped"
-            );
+            dropped_since_flush = true;
+            warn_dropped(&format!(
+                "spans could not be sent to the engine at {url} after 3 attempts; dropped"
+            ));
         }
     }
     if let Some(mut open) = socket {
         let _ = open.close(None).await;
+    }
+}
+
+/// Why a frame from the engine ends the socket (all do: the engine sends
+/// nothing on `/otel` but its Close, or a refusal before it).
+fn ended(incoming: Option<Result<Frame, tokio_tungstenite::tungstenite::Error>>) -> Option<String> {
+    match incoming {
+        Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => None,
+        Some(Ok(Frame::Text(text))) => {
+            tracing::warn!("the engine refused the telemetry socket: {}", text.as_str());
+            Some("refused".into())
+        }
+        Some(Ok(other)) => Some(format!("{other:?}")),
+        Some(Err(e)) => Some(e.to_string()),
+        None => Some("closed".into()),
     }
 }
 
@@ -140,18 +207,11 @@ async fn connect(url: &str, headers: &[(String, String)]) -> Option<Socket> {
     )
     .await
     {
-        Ok(Ok((mut socket, _))) => {
-            // The engine sends nothing here but its Close; drain it so a
-            // refusal (RBAC) is not mistaken for a live socket.
-            if let Ok(Some(Ok(Frame::Close(_)))) =
-                tokio::time::timeout(Duration::from_millis(50), socket.next()).await
-            {
-                return None;
-            }
-            Some(socket)
-        }
+        Ok(Ok((socket, _))) => Some(socket),
         Ok(Err(e)) => {
-            tracing::warn!(url, "could not open the engine's telemetry socket: {e}");
+            warn_dropped(&format!(
+                "could not open the engine's telemetry socket at {url}: {e}"
+            ));
             None
         }
         Err(_) => None,
@@ -248,7 +308,11 @@ fn request(resource: &[Value], batch: Vec<SpanData>) -> Value {
     let scope_spans: Vec<Value> = scopes
         .into_iter()
         .map(|(name, version, spans)| {
-            json!({"scope": {"name": name, "version": version.unwrap_or_default()}, "spans": spans})
+            let scope = match version {
+                Some(version) => json!({"name": name, "version": version}),
+                None => json!({"name": name}),
+            };
+            json!({"scope": scope, "spans": spans})
         })
         .collect();
     json!({

@@ -14,9 +14,9 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let worker = iii::Worker::from_env().name("checkout").connect().await?;
-//! let provider = iii::otel::init(&worker);
+//! let telemetry = iii::otel::init(&worker)?;
 //! // ... serve ...
-//! provider.force_flush()?; // before the process ends
+//! telemetry.flush().await?; // before the process ends
 //! # Ok(()) }
 //! ```
 //!
@@ -42,11 +42,54 @@ use crate::worker::Worker;
 /// The instrumentation scope of the SDK's spans.
 const SCOPE: &str = "iii-rs";
 
+/// Spans exported to the engine: the tracer provider [`init`] set as the
+/// global one, and a way to know they were written.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+    flusher: tokio::sync::mpsc::Sender<exporter::Command>,
+}
+
+impl Telemetry {
+    /// The tracer provider (to add processors, or to shut down).
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.provider
+    }
+
+    /// Exports every span ended so far and waits until it is written to
+    /// the engine's socket; an error if the batch processor failed or a
+    /// batch was dropped (the engine unreachable) since the last flush.
+    pub async fn flush(&self) -> Result<(), crate::Error> {
+        let provider = self.provider.clone();
+        // The SDK's flush blocks until its worker thread has exported.
+        tokio::task::spawn_blocking(move || provider.force_flush())
+            .await
+            .map_err(|e| crate::Error::msg(format!("the span flush failed: {e}")))?
+            .map_err(|e| crate::Error::msg(format!("the span flush failed: {e}")))?;
+        let (done, written) = tokio::sync::oneshot::channel();
+        self.flusher
+            .send(exporter::Command::Flush(done))
+            .await
+            .map_err(|_| crate::Error::msg("the engine exporter's socket task has stopped"))?;
+        match written.await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(crate::Error::msg(
+                "spans were dropped since the last flush: the engine's telemetry socket could not be written",
+            )),
+            Err(_) => Err(crate::Error::msg(
+                "the engine exporter's socket task has stopped",
+            )),
+        }
+    }
+}
+
 /// A tracer provider that exports to `worker`'s engine (batched, on the
-/// engine's `/otel` socket), with `service.name` the worker's name, set
-/// as the global one. Call it from the worker's tokio runtime; keep the
-/// provider to flush (or shut it down) before the process ends.
-pub fn init(worker: &Worker) -> SdkTracerProvider {
+/// engine's `/otel` socket), with `service.name` the worker's name, set as
+/// the global one (so every worker of the process uses it). Call it from
+/// the worker's tokio runtime; flush before the process ends.
+pub fn init(worker: &Worker) -> Result<Telemetry, crate::Error> {
+    let exporter = EngineExporter::new(worker)?;
+    let flusher = exporter.flusher();
     let provider = SdkTracerProvider::builder()
         .with_resource(
             Resource::builder()
@@ -54,10 +97,10 @@ pub fn init(worker: &Worker) -> SdkTracerProvider {
                 .with_attribute(KeyValue::new("service.version", crate::VERSION))
                 .build(),
         )
-        .with_batch_exporter(EngineExporter::new(worker))
+        .with_batch_exporter(exporter)
         .build();
     global::set_tracer_provider(provider.clone());
-    provider
+    Ok(Telemetry { provider, flusher })
 }
 
 /// A context whose span is the remote one these ids name.
