@@ -162,15 +162,16 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                     ),
                     None => (None, metadata, None),
                 };
-                let gate = async {
-                    match &condition {
-                        Some(condition) => {
-                            condition_allows(&worker, condition, &without_channels(&data)).await
-                        }
-                        None => true,
+                // Boxed: a rare path, kept out of every invocation's task.
+                let allowed = match &condition {
+                    Some(condition) => {
+                        let payload = without_channels(&data);
+                        let gate = condition_allows(&worker, condition, &payload);
+                        Box::pin(scope.clone().run(gate)).await
                     }
+                    None => true,
                 };
-                if !scope.clone().run(gate).await {
+                if !allowed {
                     Ok(Value::Null)
                 } else {
                     let request = trigger
@@ -230,8 +231,9 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
             );
         }
         if let Some((streamed, end)) = streamed {
-            // Still counted in flight: shutdown waits for the body.
-            crate::http::streamed::send(streamed, end).await;
+            // Still counted in flight: shutdown waits for the body. Boxed,
+            // to keep the writer out of every invocation's task.
+            Box::pin(crate::http::streamed::send(streamed, end)).await;
         }
     });
 }
