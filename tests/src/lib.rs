@@ -209,3 +209,42 @@ pub fn pattern_mismatch(data: &[u8]) -> Option<usize> {
         .find(|(i, b)| **b != (*i as u64 % 251) as u8)
         .map(|(i, _)| i)
 }
+
+/// Serves a pair of functions that report their trace contexts: `inner`
+/// answers what it arrived with and its own ids, `outer` calls `inner`
+/// and answers its own ids with `inner`'s answer. Returns their ids.
+pub async fn serve_trace_pair(outer: &Worker, inner: &Worker) -> (String, String) {
+    use iii::{Context, Error, Function};
+    use serde_json::{Value, json};
+    let (outer_id, inner_id) = (fid("trace::outer"), fid("trace::inner"));
+    let report = |ctx: &Context| {
+        json!({
+            "arrived_with": ctx.traceparent(),
+            "trace": ctx.trace().trace_id(),
+            "span": ctx.trace().span_id(),
+            "parent": ctx.trace().parent_span_id(),
+        })
+    };
+    serve(
+        inner,
+        Function::new(&inner_id, move |_: Value, ctx: Context| async move {
+            Ok::<_, Error>(report(&ctx))
+        }),
+    )
+    .await;
+    let target = inner_id.clone();
+    serve(
+        outer,
+        Function::new(&outer_id, move |_: Value, ctx: Context| {
+            let target = target.clone();
+            async move {
+                let inner: Value = ctx.worker().call(&target, &json!({})).await?;
+                let mut own = report(&ctx);
+                own["inner"] = inner;
+                Ok::<_, Error>(own)
+            }
+        }),
+    )
+    .await;
+    (outer_id, inner_id)
+}

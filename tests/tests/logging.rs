@@ -221,34 +221,7 @@ async fn tracing_events_in_handlers_go_to_the_engine() {
 async fn calls_inside_a_handler_carry_the_invocation_as_their_parent() {
     let engine = iii_tests::engine().await;
     let (outer, inner) = engine.pair().await;
-    let (outer_id, inner_id) = (fid("trace::outer"), fid("trace::inner"));
-    serve(
-        &inner,
-        Function::new(&inner_id, |_: Value, ctx: Context| async move {
-            Ok::<_, Error>(json!({
-                "arrived_with": ctx.traceparent(),
-                "trace": ctx.trace().trace_id(),
-                "parent": ctx.trace().parent_span_id(),
-            }))
-        }),
-    )
-    .await;
-    let target = inner_id.clone();
-    serve(
-        &outer,
-        Function::new(&outer_id, move |_: Value, ctx: Context| {
-            let target = target.clone();
-            async move {
-                let inner: Value = ctx.worker().call(&target, &json!({})).await?;
-                Ok::<_, Error>(json!({
-                    "span": ctx.trace().span_id(),
-                    "parent": ctx.trace().parent_span_id(),
-                    "inner": inner,
-                }))
-            }
-        }),
-    )
-    .await;
+    let (outer_id, _) = iii_tests::serve_trace_pair(&outer, &inner).await;
     let (traceparent, trace_id) = parent_traceparent();
     let parent_span = traceparent.split('-').nth(2).expect("span").to_string();
     let out: Value = outer

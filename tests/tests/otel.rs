@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use iii::{Context, Error, Function};
-use iii_tests::{engine, eventually, fid, serve};
+use iii_tests::{engine, eventually};
 use serde_json::{Value, json};
 
 /// The node named `name` in a `engine::traces::tree` forest.
@@ -31,28 +30,7 @@ async fn invocations_and_calls_are_spans_of_one_trace_in_the_engine() {
     let engine = engine().await;
     let (outer, inner) = engine.pair().await;
     let telemetry = iii::otel::init(&outer).expect("init");
-    let (outer_id, inner_id) = (fid("otel::outer"), fid("otel::inner"));
-    serve(
-        &inner,
-        Function::new(&inner_id, |_: Value, ctx: Context| async move {
-            Ok::<_, Error>(
-                json!({"span": ctx.trace().span_id(), "parent": ctx.trace().parent_span_id()}),
-            )
-        }),
-    )
-    .await;
-    let target = inner_id.clone();
-    serve(
-        &outer,
-        Function::new(&outer_id, move |_: Value, ctx: Context| {
-            let target = target.clone();
-            async move {
-                let inner: Value = ctx.worker().call(&target, &json!({})).await?;
-                Ok::<_, Error>(json!({"span": ctx.trace().span_id(), "inner": inner}))
-            }
-        }),
-    )
-    .await;
+    let (outer_id, inner_id) = iii_tests::serve_trace_pair(&outer, &inner).await;
     let parent = iii::trace::TraceContext::child_of(None, None);
     let out: Value = outer
         .invoke(&outer_id)
