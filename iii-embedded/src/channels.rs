@@ -21,7 +21,6 @@ use iii_protocol::channel::{DEFAULT_BUFFER, MAX_BUFFER};
 use iii_protocol::{ChannelDirection, StreamChannelRef};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
@@ -189,7 +188,11 @@ pub(crate) fn parse_query(channel_id: &str, query: &str) -> Result<Attach, Strin
 }
 
 /// Serves one attached channel socket.
-pub(crate) async fn serve(shared: Arc<Shared>, socket: WebSocketStream<TcpStream>, end: Attach) {
+pub(crate) async fn serve<S: crate::Io>(
+    shared: Arc<Shared>,
+    socket: WebSocketStream<S>,
+    end: Attach,
+) {
     match end.direction {
         ChannelDirection::Read => read_end(&shared, socket, &end).await,
         ChannelDirection::Write => write_end(&shared, socket, &end).await,
@@ -198,7 +201,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, socket: WebSocketStream<TcpStream
 
 /// The reading end: the items in order, then an empty Close. The engine
 /// never reads this socket (no pongs, no Close echo).
-async fn read_end(shared: &Shared, mut socket: WebSocketStream<TcpStream>, end: &Attach) {
+async fn read_end<S: crate::Io>(shared: &Shared, mut socket: WebSocketStream<S>, end: &Attach) {
     let Some(mut rx) = shared.channels.take_receiver(&end.channel_id, &end.key) else {
         let _ = socket.send(Frame::Close(None)).await;
         return;
@@ -218,7 +221,7 @@ async fn read_end(shared: &Shared, mut socket: WebSocketStream<TcpStream>, end: 
 /// The writing end: each text or binary message one item, until a Close
 /// (after which what arrives within 10 ms still counts, as in the
 /// engine) or the socket ends. A full queue stops the reading.
-async fn write_end(shared: &Shared, mut socket: WebSocketStream<TcpStream>, end: &Attach) {
+async fn write_end<S: crate::Io>(shared: &Shared, mut socket: WebSocketStream<S>, end: &Attach) {
     let Some(tx) = shared.channels.take_sender(&end.channel_id, &end.key) else {
         let _ = socket.send(Frame::Close(None)).await;
         return;

@@ -9,7 +9,6 @@ use iii_protocol::{
     WorkerRegistered,
 };
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -19,9 +18,9 @@ use uuid::Uuid;
 use crate::Shared;
 use crate::core::{Caller, Conn, Event};
 
-/// Accepts one TCP connection as a worker socket.
-pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+/// Accepts one connection (TCP, or TLS over it) as a worker socket, a
+/// channel end or the telemetry socket.
+pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, stream: S) {
     // `/` is the worker socket; `/ws/channels/<id>` attaches a channel end;
     // `/otel` takes telemetry.
     let mut channel = None;

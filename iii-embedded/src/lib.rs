@@ -103,6 +103,8 @@ mod kv;
 mod logs;
 mod queue;
 mod streams;
+#[cfg(feature = "tls")]
+mod tls;
 mod traces;
 mod validate;
 
@@ -121,6 +123,13 @@ use crate::kinds::type_id;
 use iii_protocol::TriggerKind;
 
 pub use queue::DeadLetter;
+
+/// A stream a worker connects on: TCP, or TLS over TCP.
+pub(crate) trait Io:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static
+{
+}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
 
 /// Resolves once `flag` is true (or its sender is gone).
 pub(crate) async fn raised(flag: &mut watch::Receiver<bool>) {
@@ -172,6 +181,9 @@ pub struct EngineBuilder {
     ws_addr: SocketAddr,
     http_addr: SocketAddr,
     settings: Settings,
+    /// PEM certificate chain and key, to serve the worker port over TLS.
+    #[cfg(feature = "tls")]
+    tls: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -190,6 +202,8 @@ impl Default for EngineBuilder {
         EngineBuilder {
             ws_addr: loopback(0),
             http_addr: loopback(0),
+            #[cfg(feature = "tls")]
+            tls: None,
             settings: Settings {
                 handshake_timeout: Duration::from_secs(10),
                 http_timeout: Duration::from_secs(30),
@@ -244,8 +258,25 @@ impl EngineBuilder {
         self
     }
 
+    /// Serves the worker port over TLS with this PEM certificate chain and
+    /// PEM private key: workers connect with `wss://` (cargo feature
+    /// `tls`). A bad certificate or key fails [`EngineBuilder::start`].
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some((chain_pem.into(), key_pem.into()));
+        self
+    }
+
     /// Binds both listeners and starts serving.
     pub async fn start(self) -> std::io::Result<Engine> {
+        #[cfg(feature = "tls")]
+        let acceptor = match &self.tls {
+            Some((chain, key)) => Some(tls::acceptor(chain, key)?),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let acceptor: Option<Acceptor> = None;
+        let secure = acceptor.is_some();
         let ws = TcpListener::bind(self.ws_addr).await?;
         let http = TcpListener::bind(self.http_addr).await?;
         let ws_addr = ws.local_addr()?;
@@ -264,12 +295,18 @@ impl EngineBuilder {
             cron_tasks: Mutex::new(std::collections::HashMap::new()),
         });
         channels::start_sweeper(shared.clone());
-        let ws_task = tokio::spawn(accept_workers(shared.clone(), ws, stopped.clone()));
+        let ws_task = tokio::spawn(accept_workers(
+            shared.clone(),
+            ws,
+            stopped.clone(),
+            acceptor,
+        ));
         let http_task = tokio::spawn(http::serve(shared.clone(), http, stopped));
         tracing::debug!(%ws_addr, %http_addr, "embedded iii engine started");
         Ok(Engine {
             shared,
             ws_addr,
+            secure,
             http_addr,
             stop,
             tasks: vec![ws_task, http_task],
@@ -277,15 +314,44 @@ impl EngineBuilder {
     }
 }
 
+#[cfg(feature = "tls")]
+type Acceptor = tokio_rustls::TlsAcceptor;
+#[cfg(not(feature = "tls"))]
+type Acceptor = std::convert::Infallible;
+
 async fn accept_workers(
     shared: Arc<Shared>,
     listener: TcpListener,
     mut stopped: watch::Receiver<bool>,
+    acceptor: Option<Acceptor>,
 ) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => { tokio::spawn(conn::serve(shared.clone(), stream)); }
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    match &acceptor {
+                        #[cfg(feature = "tls")]
+                        Some(acceptor) => {
+                            let acceptor = acceptor.clone();
+                            tokio::spawn(async move {
+                                let handshake = tokio::time::timeout(
+                                    shared.settings.handshake_timeout,
+                                    acceptor.accept(stream),
+                                );
+                                match handshake.await {
+                                    Ok(Ok(tls)) => conn::serve(shared, tls).await,
+                                    Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                                }
+                            });
+                        }
+                        #[cfg(not(feature = "tls"))]
+                        Some(never) => match *never {},
+                        None => { tokio::spawn(conn::serve(shared, stream)); }
+                    }
+                }
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -302,6 +368,8 @@ async fn accept_workers(
 pub struct Engine {
     shared: Arc<Shared>,
     ws_addr: SocketAddr,
+    /// The worker port serves TLS.
+    secure: bool,
     http_addr: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -318,9 +386,11 @@ impl Engine {
         EngineBuilder::default()
     }
 
-    /// The URL workers connect to, e.g. `ws://127.0.0.1:49134`.
+    /// The URL workers connect to, e.g. `ws://127.0.0.1:49134` (`wss://`
+    /// when it serves TLS).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}", self.ws_addr)
+        let scheme = if self.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.ws_addr)
     }
 
     /// The base URL of `http` triggers, e.g. `http://127.0.0.1:3111`.

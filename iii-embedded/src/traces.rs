@@ -16,7 +16,6 @@ use futures_util::StreamExt;
 use iii_protocol::ErrorBody;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
@@ -68,7 +67,7 @@ impl Store {
 }
 
 /// Serves a `/otel` socket: telemetry frames until it closes.
-pub(crate) async fn serve(shared: Arc<Shared>, mut socket: WebSocketStream<TcpStream>) {
+pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, mut socket: WebSocketStream<S>) {
     while let Some(Ok(frame)) = socket.next().await {
         match frame {
             Frame::Binary(bytes) if !ingest(&shared, &bytes) => {

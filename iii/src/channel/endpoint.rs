@@ -4,17 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iii_protocol::{ChannelDirection, StreamChannelRef};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Error as WsError;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
+use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::Error;
 
 /// One attached end of a channel.
-pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) use crate::tls::Socket;
 
 /// Why an end cannot attach outside a tokio runtime.
 pub(crate) const NO_RUNTIME: &str =
@@ -31,6 +28,8 @@ pub(crate) struct Endpoint {
     /// The worker's handshake headers, sent on channel sockets too (a
     /// proxy in front of the engine may want them).
     headers: Arc<[(String, String)]>,
+    /// TLS for a `wss://` engine.
+    connector: crate::tls::Connector,
 }
 
 impl Endpoint {
@@ -46,7 +45,14 @@ impl Endpoint {
         Endpoint {
             base: base.into(),
             headers: Arc::new([]),
+            connector: crate::tls::Connector::default(),
         }
+    }
+
+    /// The same endpoint, opening sockets with `connector`.
+    pub(crate) fn with_connector(mut self, connector: crate::tls::Connector) -> Endpoint {
+        self.connector = connector;
+        self
     }
 
     /// The same endpoint, sending `headers` with every attach.
@@ -86,25 +92,14 @@ impl End {
     /// Opens this end's socket; items up to `max_item` bytes are read.
     pub(crate) async fn attach(self, max_item: usize) -> Result<Socket, Error> {
         let url = self.url();
-        let mut request = url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| self.error(format!("`{url}` is not a usable address: {e}")))?;
-        for (name, value) in self.endpoint.headers.iter() {
-            // The worker's builder checked every header already.
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) {
-                request.headers_mut().append(name, value);
-            }
-        }
         let config = WebSocketConfig::default()
             .max_message_size(Some(max_item))
             .max_frame_size(Some(max_item));
         let dialled = tokio::time::timeout(
             ATTACH_TIMEOUT,
-            tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+            self.endpoint
+                .connector
+                .connect_url(&url, &self.endpoint.headers, config),
         )
         .await;
         match dialled {

@@ -49,7 +49,8 @@ impl EngineExporter {
         let (commands, queued) = mpsc::channel(QUEUE);
         let url = otel_url(worker.url());
         let headers = worker.inner.config.headers.clone();
-        runtime.spawn(send_frames(url, headers, queued));
+        let connector = worker.inner.connector.clone();
+        runtime.spawn(send_frames(url, headers, connector, queued));
         Ok(EngineExporter {
             commands,
             resource: Vec::new(),
@@ -114,6 +115,7 @@ fn otel_url(worker_url: &str) -> String {
 async fn send_frames(
     url: String,
     headers: Vec<(String, String)>,
+    connector: crate::tls::Connector,
     mut queued: mpsc::Receiver<Command>,
 ) {
     let mut socket: Option<Socket> = None;
@@ -143,7 +145,7 @@ async fn send_frames(
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             if socket.is_none() {
-                socket = connect(&url, &headers).await;
+                socket = connect(&url, &headers, &connector).await;
             }
             let Some(open) = socket.as_mut() else {
                 continue;
@@ -186,24 +188,17 @@ fn ended(incoming: Option<Result<Frame, tokio_tungstenite::tungstenite::Error>>)
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::tls::Socket;
 
-async fn connect(url: &str, headers: &[(String, String)]) -> Option<Socket> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-    let mut request = url.into_client_request().ok()?;
-    for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            request.headers_mut().append(name, value);
-        }
-    }
+async fn connect(
+    url: &str,
+    headers: &[(String, String)],
+    connector: &crate::tls::Connector,
+) -> Option<Socket> {
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
     match tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_tungstenite::connect_async(request),
+        connector.connect_url(url, headers, config),
     )
     .await
     {

@@ -28,10 +28,11 @@ const READ_BUFFER: usize = 16 * 1024;
 const MAX_INBOUND: usize = 64 << 20;
 
 /// What opening a session needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings<'a> {
     pub(crate) url: &'a str,
     pub(crate) headers: &'a [(String, String)],
+    pub(crate) connector: crate::tls::Connector,
     /// The largest frame sent.
     pub(crate) max_frame: usize,
     pub(crate) keepalive: Keepalive,
@@ -73,7 +74,7 @@ impl Opened {
 /// reader starts with [`Opened::start`].
 pub(crate) async fn open(settings: Settings<'_>, timeout: Duration) -> Result<Opened, OpenError> {
     let started = Instant::now();
-    let mut socket = dial(settings, timeout).await?;
+    let mut socket = dial(&settings, timeout).await?;
     let remaining = timeout
         .saturating_sub(started.elapsed())
         .max(Duration::from_millis(100));
@@ -89,7 +90,7 @@ pub(crate) async fn open(settings: Settings<'_>, timeout: Duration) -> Result<Op
     })
 }
 
-async fn dial(settings: Settings<'_>, timeout: Duration) -> Result<Socket, OpenError> {
+async fn dial(settings: &Settings<'_>, timeout: Duration) -> Result<Socket, OpenError> {
     let url = settings.url;
     let mut request = url.into_client_request().map_err(|e| {
         OpenError::Fatal(Error::InvalidUrl {
@@ -117,11 +118,8 @@ async fn dial(settings: Settings<'_>, timeout: Duration) -> Result<Socket, OpenE
         .read_buffer_size(READ_BUFFER)
         .max_frame_size(Some(MAX_INBOUND))
         .max_message_size(Some(MAX_INBOUND));
-    let dialled = tokio::time::timeout(
-        timeout,
-        tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true),
-    )
-    .await;
+    let dialled =
+        tokio::time::timeout(timeout, settings.connector.connect(request, ws_config)).await;
     let retry = |reason: String| {
         OpenError::Retry(Error::Connect {
             url: url.to_string(),
@@ -130,6 +128,15 @@ async fn dial(settings: Settings<'_>, timeout: Duration) -> Result<Socket, OpenE
     };
     match dialled {
         Ok(Ok((socket, _response))) => Ok(socket),
+        // No retry makes an untrusted certificate trusted.
+        Ok(Err(e)) if crate::tls::is_certificate_error(&e) => {
+            Err(OpenError::Fatal(Error::Connect {
+                url: url.to_string(),
+                reason: format!(
+                    "{e}; trust the engine's CA with `WorkerBuilder::tls_root_certificate` or III_TLS_CA_FILE"
+                ),
+            }))
+        }
         Ok(Err(e)) => Err(retry(e.to_string())),
         Err(_) => Err(retry(format!("no answer within {timeout:?}"))),
     }

@@ -97,6 +97,7 @@ fn settings(url: &str, max_frame: usize) -> Settings<'_> {
     Settings {
         url,
         headers: &[],
+        connector: crate::tls::Connector::default(),
         max_frame,
         keepalive: Keepalive {
             interval: Duration::from_secs(60),

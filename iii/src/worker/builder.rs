@@ -53,9 +53,19 @@ impl WorkerBuilder {
         }
     }
 
-    /// Reads `III_URL`, `III_WORKER_NAME` and `III_NAMESPACE` where set.
-    pub fn env(mut self) -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    /// Reads, where set: `III_URL`, `III_WORKER_NAME`, `III_NAMESPACE`;
+    /// `III_AUTH_TOKEN` (sent as `authorization: Bearer <token>` on the
+    /// upgrade) and `III_HEADERS` (more upgrade headers, one `name: value`
+    /// a line), for an engine whose listener authenticates workers; and
+    /// `III_TLS_CA_FILE` (PEM roots to trust for `wss://`, with the `tls`
+    /// feature).
+    pub fn env(self) -> Self {
+        self.env_from(|name| std::env::var(name).ok())
+    }
+
+    /// [`WorkerBuilder::env`], reading variables with `var`.
+    fn env_from(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         if let Some(url) = var("III_URL") {
             self.config.url = url;
         }
@@ -64,6 +74,20 @@ impl WorkerBuilder {
         }
         if let Some(ns) = var("III_NAMESPACE") {
             self.config.namespace = Some(ns);
+        }
+        if let Some(token) = var("III_AUTH_TOKEN") {
+            self = self.bearer_token(token.trim());
+        }
+        if let Some(headers) = var("III_HEADERS") {
+            for line in headers.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                // A line without a colon is kept whole as a name, which
+                // validation then refuses, naming it.
+                let (name, value) = line.split_once(':').unwrap_or((line, ""));
+                self = self.header(name.trim(), value.trim());
+            }
+        }
+        if let Some(file) = var("III_TLS_CA_FILE") {
+            self.config.tls_roots_file = Some(file);
         }
         self
     }
@@ -93,9 +117,37 @@ impl WorkerBuilder {
         self
     }
 
-    /// An extra header on the WebSocket upgrade request (for RBAC auth).
+    /// An extra header on the WebSocket upgrade request (for RBAC auth),
+    /// also sent when channel ends and the telemetry socket attach.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// `authorization: Bearer <token>` on the upgrade request.
+    pub fn bearer_token(self, token: impl AsRef<str>) -> Self {
+        let value = format!("Bearer {}", token.as_ref());
+        self.header("authorization", value)
+    }
+
+    /// Trusts the certificates in `pem` (one or more `BEGIN CERTIFICATE`
+    /// blocks) as roots for a `wss://` engine, besides the platform's and
+    /// the Mozilla roots: for an engine with a self-signed or private CA
+    /// certificate.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("engine-ca.pem")?;
+    /// let worker = iii::Worker::builder()
+    ///     .url("wss://engine.internal:49134")
+    ///     .tls_root_certificate(ca)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.config.tls_roots.push(pem.into());
         self
     }
 
@@ -178,8 +230,15 @@ impl WorkerBuilder {
     /// Retries a refused or failed connection until the connect timeout; an
     /// invalid URL or setting fails at once, and so does a rejection by the
     /// engine (such as a worker-name conflict).
-    pub async fn connect(self) -> Result<Worker, Error> {
+    pub async fn connect(mut self) -> Result<Worker, Error> {
+        if let Some(file) = self.config.tls_roots_file.take() {
+            let pem = std::fs::read(&file).map_err(|e| {
+                Error::invalid("III_TLS_CA_FILE", format!("`{file}` cannot be read: {e}"))
+            })?;
+            self.config.tls_roots.push(pem);
+        }
         self.config.validate()?;
+        let connector = crate::tls::Connector::for_url(&self.config.url, &self.config.tls_roots)?;
         let linked = crate::linked::select(&self.linked)?;
         let linked_types = crate::linked::select_trigger_types(&self.linked)?;
         let (state, _) = watch::channel(ConnectionState::Disconnected);
@@ -187,7 +246,9 @@ impl WorkerBuilder {
         let worker = Worker {
             inner: Arc::new(Inner {
                 channels: crate::channel::Endpoint::new(&self.config.url)
-                    .with_headers(&self.config.headers),
+                    .with_headers(&self.config.headers)
+                    .with_connector(connector.clone()),
+                connector,
                 config: self.config,
                 state,
                 link: Mutex::new(Link {
@@ -262,6 +323,39 @@ mod tests {
             .await
             .expect_err("name");
         assert!(e.to_string().contains("III_WORKER_NAME"), "{e}");
+    }
+
+    #[test]
+    fn the_environment_names_the_engine_and_its_credentials() {
+        let vars: std::collections::HashMap<&str, &str> = [
+            ("III_URL", "ws://engine:1"),
+            ("III_WORKER_NAME", "billing"),
+            ("III_AUTH_TOKEN", " s3cret "),
+            ("III_HEADERS", "x-team: payments\n\nx-zone:eu"),
+        ]
+        .into();
+        let b = Worker::builder().env_from(|k| vars.get(k).map(|v| v.to_string()));
+        assert_eq!(b.config.url, "ws://engine:1");
+        assert_eq!(b.config.name, "billing");
+        assert_eq!(
+            b.config.headers,
+            [
+                ("authorization".to_string(), "Bearer s3cret".to_string()),
+                ("x-team".to_string(), "payments".to_string()),
+                ("x-zone".to_string(), "eu".to_string()),
+            ]
+        );
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[tokio::test]
+    async fn wss_without_the_tls_feature_says_how_to_get_it() {
+        let e = Worker::builder()
+            .url("wss://engine:49134")
+            .connect()
+            .await
+            .expect_err("no tls");
+        assert!(e.to_string().contains("`tls` cargo feature"), "{e}");
     }
 
     #[tokio::test]

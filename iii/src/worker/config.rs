@@ -90,6 +90,10 @@ pub(crate) struct Config {
     pub(crate) idle_timeout: Duration,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) max_frame_size: usize,
+    /// Extra TLS roots (PEM), for `wss://` engines.
+    pub(crate) tls_roots: Vec<Vec<u8>>,
+    /// A file of extra TLS roots, read when connecting (`III_TLS_CA_FILE`).
+    pub(crate) tls_roots_file: Option<String>,
 }
 
 impl Config {
@@ -107,6 +111,8 @@ impl Config {
             idle_timeout: Duration::from_secs(60),
             reconnect: ReconnectPolicy::default(),
             max_frame_size: iii_protocol::ENGINE_MAX_FRAME,
+            tls_roots: Vec::new(),
+            tls_roots_file: None,
         }
     }
 
@@ -175,15 +181,12 @@ pub(crate) fn validate_url(url: &str) -> Result<(), Error> {
         url: url.to_string(),
         reason: reason.to_string(),
     };
-    let rest = if let Some(rest) = url.strip_prefix("ws://") {
-        rest
-    } else if url.starts_with("wss://") {
+    let Some(rest) = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+    else {
         return Err(bad(
-            "`wss://` needs TLS, which this build does not include; use `ws://` (for example behind a TLS-terminating proxy)",
-        ));
-    } else {
-        return Err(bad(
-            "it must start with `ws://`, for example ws://127.0.0.1:49134",
+            "it must start with `ws://` or `wss://`, for example ws://127.0.0.1:49134",
         ));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -210,10 +213,9 @@ mod tests {
         assert!(validate_url("ws://engine.internal/").is_ok());
         assert!(validate_url("ws://[::1]:49134").is_ok());
         for (url, needle) in [
-            ("http://x", "must start with `ws://`"),
+            ("http://x", "must start with `ws://` or `wss://`"),
             ("ws://", "no host"),
             ("ws://host:99999", "port"),
-            ("wss://x", "TLS"),
             ("", "must start"),
         ] {
             let e = validate_url(url).expect_err(url).to_string();

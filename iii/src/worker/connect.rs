@@ -142,6 +142,7 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
     let settings = Settings {
         url: &config.url,
         headers: &config.headers,
+        connector: worker.inner.connector.clone(),
         max_frame: config.max_frame_size,
         keepalive: Keepalive {
             interval: config.ping_interval,

@@ -110,6 +110,8 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     /// Where this worker's channel sockets go.
     pub(crate) channels: crate::channel::Endpoint,
+    /// How its sockets are opened (TLS for `wss://`).
+    pub(crate) connector: crate::tls::Connector,
     pub(crate) state: watch::Sender<ConnectionState>,
     pub(crate) link: Mutex<Link>,
     pub(crate) identity: Mutex<Identity>,
