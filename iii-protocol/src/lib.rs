@@ -472,6 +472,7 @@ pub mod channel;
 mod decode;
 pub mod kinds;
 pub mod rules;
+pub mod salvage;
 pub mod update;
 
 pub use channel::{ChannelDirection, StreamChannelRef};

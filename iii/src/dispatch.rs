@@ -117,7 +117,24 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
         return;
     }
     let http_fire = is_http_fire(&data);
-    let guard = worker.inner.in_flight.enter();
+    let limit = worker.inner.config.max_concurrent_invocations;
+    let Some(guard) = worker.inner.in_flight.try_enter(limit) else {
+        if let Some(id) = invocation_id {
+            let body = ErrorBody::new(
+                codes::TOO_MANY_INVOCATIONS,
+                format!(
+                    "worker `{}` is running {limit} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`); nothing ran, try again later",
+                    worker.name()
+                ),
+            );
+            answer(
+                worker,
+                session,
+                InvocationResult::new(id, function_id, Err(body)),
+            );
+        }
+        return;
+    };
     let route = route(worker, &function_id);
     let worker = worker.clone();
     let session = session.clone();

@@ -22,6 +22,8 @@ pub mod codes {
     pub const INVOCATION_STOPPED: &str = "invocation_stopped";
     /// A result was larger than the frame limit, so it could not be sent.
     pub const FRAME_TOO_LARGE: &str = "frame_too_large";
+    /// The worker was running as many invocations as its limit allows.
+    pub const TOO_MANY_INVOCATIONS: &str = "too_many_invocations";
 }
 
 /// Everything that can go wrong in the SDK, and what a handler returns to fail.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
-use iii_protocol::Message;
+use iii_protocol::{ErrorBody, InvocationResult, Message};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use super::{End, Failure, Fatal, Inbound, Keepalive, PONG, Session, Socket, dead, preview};
@@ -86,12 +86,7 @@ fn handle(session: &Session, handler: &dyn Inbound, text: &str) -> Option<Fatal>
     let message = match iii_protocol::decode(text) {
         Ok(message) => message,
         Err(e) => {
-            if !text.trim().is_empty() {
-                tracing::warn!(
-                    "dropping a frame the SDK does not understand ({e}): {}",
-                    preview(text)
-                );
-            }
+            undecodable(session, text, &e);
             return None;
         }
     };
@@ -107,6 +102,44 @@ fn handle(session: &Session, handler: &dyn Inbound, text: &str) -> Option<Fatal>
         other => return handler.on_message(session, other),
     }
     None
+}
+
+/// A frame that does not decode: if it is an invocation, its caller gets
+/// an error (nothing ran); if it is the result of a call of ours, that call
+/// fails with the reason; anything else is dropped with a warning.
+fn undecodable(session: &Session, text: &str, error: &serde_json::Error) {
+    if text.trim().is_empty() {
+        return;
+    }
+    let salvaged = iii_protocol::salvage::salvage(text);
+    let reason = iii_protocol::salvage::reason(error);
+    let function_id = salvaged.function_id.clone().unwrap_or_default();
+    match (salvaged.kind.as_deref(), salvaged.invocation_id) {
+        (Some("invokefunction"), Some(id)) => {
+            tracing::warn!(%id, function_id, "refusing an invocation that does not decode: {reason}");
+            let body = ErrorBody::new(
+                "deserialization_error",
+                format!(
+                    "the invocation of `{function_id}` could not be read, so nothing ran: {reason}"
+                ),
+            );
+            let reply = InvocationResult::new(id, function_id, Err(body));
+            if let Ok(frame) = iii_protocol::encode(&Message::InvocationResult(reply)) {
+                let _ = session.send(frame);
+            }
+        }
+        (Some("invocationresult"), Some(id)) => {
+            let body = ErrorBody::new(
+                "deserialization_error",
+                format!("the result of `{function_id}` could not be read: {reason}"),
+            );
+            session.complete(InvocationResult::new(id, function_id, Err(body)));
+        }
+        _ => tracing::warn!(
+            "dropping a frame the SDK does not understand ({reason}): {}",
+            preview(text)
+        ),
+    }
 }
 
 /// When the reader last saw a frame, as milliseconds since it started.

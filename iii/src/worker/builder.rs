@@ -194,6 +194,16 @@ impl WorkerBuilder {
         self
     }
 
+    /// How many invocations the worker runs at once, at most (default
+    /// 10,000; streamed responses still being sent count too). An
+    /// invocation past the limit is not run: its caller gets the error
+    /// `too_many_invocations` at once, instead of the worker queueing work
+    /// until memory runs out.
+    pub fn max_concurrent_invocations(mut self, limit: usize) -> Self {
+        self.config.max_concurrent_invocations = limit;
+        self
+    }
+
     /// Registers a function as part of the first connection.
     pub fn function(mut self, function: Function) -> Self {
         self.functions.push(function);

@@ -7,6 +7,10 @@ use crate::error::Error;
 /// Default engine address.
 pub const DEFAULT_URL: &str = "ws://127.0.0.1:49134";
 
+/// Invocations a worker runs at once unless told otherwise
+/// ([`crate::WorkerBuilder::max_concurrent_invocations`]).
+pub const DEFAULT_MAX_CONCURRENT: usize = 10_000;
+
 /// How a worker retries after losing the engine: exponential backoff with
 /// jitter, optionally giving up after a number of attempts.
 ///
@@ -90,6 +94,8 @@ pub(crate) struct Config {
     pub(crate) idle_timeout: Duration,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) max_frame_size: usize,
+    /// Invocations running at once, at most; more are refused.
+    pub(crate) max_concurrent_invocations: usize,
     /// Extra TLS roots (PEM), for `wss://` engines.
     pub(crate) tls_roots: Vec<Vec<u8>>,
     /// A file of extra TLS roots, read when connecting (`III_TLS_CA_FILE`).
@@ -111,6 +117,7 @@ impl Config {
             idle_timeout: Duration::from_secs(60),
             reconnect: ReconnectPolicy::default(),
             max_frame_size: iii_protocol::ENGINE_MAX_FRAME,
+            max_concurrent_invocations: DEFAULT_MAX_CONCURRENT,
             tls_roots: Vec::new(),
             tls_roots_file: None,
         }
@@ -132,6 +139,12 @@ impl Config {
             return Err(Error::invalid(
                 "namespace",
                 "it is blank; the engine rejects blank namespaces (leave it unset for `default`)",
+            ));
+        }
+        if self.max_concurrent_invocations == 0 {
+            return Err(Error::invalid(
+                "max concurrent invocations",
+                "0 would refuse every invocation; give at least 1",
             ));
         }
         if self.max_frame_size < MIN_FRAME {

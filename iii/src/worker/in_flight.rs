@@ -19,9 +19,16 @@ pub(crate) struct Counter {
 pub(crate) struct InFlightGuard(Arc<Counter>);
 
 impl InFlight {
-    pub(crate) fn enter(&self) -> InFlightGuard {
-        self.0.count.fetch_add(1, Ordering::AcqRel);
-        InFlightGuard(self.0.clone())
+    /// Enters unless `limit` handlers are running already (exactly, even
+    /// when invocations race).
+    pub(crate) fn try_enter(&self, limit: usize) -> Option<InFlightGuard> {
+        self.0
+            .count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| InFlightGuard(self.0.clone()))
     }
 
     pub(crate) fn count(&self) -> usize {
