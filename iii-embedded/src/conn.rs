@@ -82,12 +82,15 @@ pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, stream: S) {
     let worker_id = Uuid::new_v4().to_string();
     let token = Uuid::new_v4().to_string();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writer_queued = queued.clone();
     let (kill, mut killed) = watch::channel(false);
     let welcome = Message::WorkerRegistered(WorkerRegistered {
         worker_id: worker_id.clone(),
         reattach_token: Some(token.clone()),
     });
     if let Ok(frame) = protocol::encode(&welcome) {
+        queued.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let _ = tx.send(frame);
     }
     {
@@ -96,6 +99,8 @@ pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, stream: S) {
             worker_id.clone(),
             Conn {
                 tx,
+                queued: queued.clone(),
+                max_queued: shared.settings.max_queued_frames,
                 kill,
                 reattach_token: token,
                 buffered: Some(Vec::new()),
@@ -130,11 +135,14 @@ pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, stream: S) {
                 _ = &mut kill => break,
                 frame = rx.recv() => match frame {
                     Some(frame) => {
+                        let mut written = 1;
                         if sink.feed(Frame::text(frame)).await.is_err() { break; }
                         while let Ok(more) = rx.try_recv() {
+                            written += 1;
                             if sink.feed(Frame::text(more)).await.is_err() { break; }
                         }
                         if sink.flush().await.is_err() { break; }
+                        writer_queued.fetch_sub(written, std::sync::atomic::Ordering::AcqRel);
                     }
                     None => {
                         let _ = sink.send(Frame::Close(None)).await;
@@ -181,6 +189,7 @@ fn handle_frame(shared: &Arc<Shared>, worker_id: &str, text: &str) {
         Ok(message) => message,
         Err(e) => {
             tracing::warn!(worker_id, "json decode error, frame dropped: {e}");
+            refuse_undecodable(shared, worker_id, text, &e);
             return;
         }
     };
@@ -238,6 +247,35 @@ fn handle_frame(shared: &Arc<Shared>, worker_id: &str, text: &str) {
             shared.deliver(events);
         }
         other => tracing::debug!(worker_id, "ignoring {other:?}"),
+    }
+}
+
+/// A worker's invocation that does not decode (its data nested past 128
+/// levels, or missing): unlike the engine, which drops it and leaves the
+/// worker waiting for ever, iii-embedded answers it with the reason.
+fn refuse_undecodable(
+    shared: &Arc<Shared>,
+    worker_id: &str,
+    text: &str,
+    error: &serde_json::Error,
+) {
+    let salvaged = iii_protocol::salvage::salvage(text);
+    if let (Some("invokefunction"), Some(invocation_id)) =
+        (salvaged.kind.as_deref(), salvaged.invocation_id)
+    {
+        let function_id = salvaged.function_id.unwrap_or_default();
+        let error = ErrorBody::new(
+            "deserialization_error",
+            format!(
+                "the invocation of `{function_id}` could not be read, so nothing ran: {}",
+                iii_protocol::salvage::reason(error)
+            ),
+        );
+        let caller = Caller::Worker {
+            worker_id: worker_id.to_string(),
+            invocation_id,
+        };
+        shared.lock().answer(caller, &function_id, Err(error));
     }
 }
 

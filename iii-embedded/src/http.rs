@@ -42,7 +42,10 @@ pub(crate) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
+                    // Out of file descriptors, say: back off rather than
+                    // spin on the cores, as the worker socket's loop does.
                     tracing::warn!("http accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
             },
@@ -50,8 +53,13 @@ pub(crate) async fn serve(
         };
         let shared = shared.clone();
         tokio::spawn(async move {
+            let header_timeout = shared.settings.http_header_timeout;
             let service = hyper::service::service_fn(move |req| handle(shared.clone(), req));
+            // A client that does not send its request head in time is
+            // disconnected (hyper sends no 408 then).
             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {
@@ -114,7 +122,13 @@ async fn respond(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         let is_json = headers
             .get("content-type")
             .is_some_and(|ct| ct.contains("application/json"));
-        let body = exchange.send_body(&shared, req.into_body(), is_json).await;
+        let body = match exchange.send_body(&shared, req.into_body(), is_json).await {
+            Ok(body) => body,
+            Err(refusal) => {
+                exchange.remove(&shared);
+                return refusal;
+            }
+        };
         let pattern = binding
             .config
             .get("api_path")
@@ -174,25 +188,44 @@ impl Exchange {
 
     /// Puts the request body on the `request_body` channel: a JSON body
     /// read whole and sent as one item (and returned parsed, or `null`),
-    /// any other body forwarded chunk by chunk as it arrives.
-    async fn send_body(&self, shared: &Shared, body: Incoming, is_json: bool) -> Value {
+    /// any other body forwarded chunk by chunk as it arrives. A JSON body
+    /// over the limit is refused with 413.
+    async fn send_body(
+        &self,
+        shared: &Shared,
+        body: Incoming,
+        is_json: bool,
+    ) -> Result<Value, Reply> {
         let ch = &self.request_body;
         let Some(tx) = shared.channels.take_sender(&ch.channel_id, &ch.access_key) else {
-            return Value::Null;
+            return Ok(Value::Null);
         };
         if !is_json {
             tokio::spawn(forward_body(body, tx));
-            return Value::Null;
+            return Ok(Value::Null);
         }
-        let Ok(collected) = body.collect().await else {
-            return Value::Null;
+        let limited = http_body_util::Limited::new(body, shared.settings.max_json_body);
+        let bytes = match limited.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return Err(json_reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &json!({"error": {"code": "PAYLOAD_TOO_LARGE", "message": format!(
+                        "a JSON body over {} bytes is not taken (iii-embedded buffers JSON bodies whole); send it as another content type to stream it",
+                        shared.settings.max_json_body
+                    )}}),
+                ));
+            }
+            Err(_) => return Ok(Value::Null),
         };
-        let bytes = collected.to_bytes();
         let parsed = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if !bytes.is_empty() {
             let _ = tx.send(Item::Binary(bytes)).await;
         }
-        parsed
+        Ok(parsed)
     }
 
     /// Forgets both channels; ends already attached keep working.

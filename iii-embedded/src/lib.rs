@@ -194,6 +194,9 @@ pub(crate) struct Settings {
     pub(crate) queue_max_retries: u32,
     pub(crate) queue_backoff: Duration,
     pub(crate) channel_ttl: Duration,
+    pub(crate) max_json_body: usize,
+    pub(crate) http_header_timeout: Duration,
+    pub(crate) max_queued_frames: usize,
 }
 
 impl Default for EngineBuilder {
@@ -211,6 +214,9 @@ impl Default for EngineBuilder {
                 queue_max_retries: 3,
                 queue_backoff: Duration::from_millis(100),
                 channel_ttl: Duration::from_secs(300),
+                max_json_body: 64 << 20,
+                http_header_timeout: Duration::from_secs(30),
+                max_queued_frames: 65_536,
             },
         }
     }
@@ -264,6 +270,35 @@ impl EngineBuilder {
     #[cfg(feature = "tls")]
     pub fn tls(mut self, chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
         self.tls = Some((chain_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// The largest JSON request body an `http` trigger takes (default
+    /// 64 MiB, the largest item a worker reads from a channel); a bigger one
+    /// is answered 413. Other bodies stream to the handler and have no
+    /// limit. (The engine 0.23 sets none.)
+    pub fn max_json_body(mut self, bytes: usize) -> Self {
+        self.settings.max_json_body = bytes;
+        self
+    }
+
+    /// How long an HTTP client may take to send a request's head (its line
+    /// and headers), on a new connection or between requests on a kept one,
+    /// before the connection is closed (default 30 s). The engine 0.23 has
+    /// no such limit: a client that never finishes its head holds the
+    /// connection for ever there.
+    pub fn http_header_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.http_header_timeout = timeout;
+        self
+    }
+
+    /// How many frames may wait for a worker that does not read them
+    /// before it is disconnected (default 65,536), so a stuck worker
+    /// cannot make the engine's memory grow without end. (The engine 0.23
+    /// makes senders wait on a queue of 64 instead; iii-embedded sends
+    /// under its lock and cannot wait.)
+    pub fn max_queued_frames(mut self, frames: usize) -> Self {
+        self.settings.max_queued_frames = frames;
         self
     }
 

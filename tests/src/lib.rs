@@ -45,6 +45,19 @@ pub async fn engine() -> TestEngine {
     }
 }
 
+impl TestEngine {
+    /// A fresh embedded engine with these settings (for tests of
+    /// iii-embedded's own limits).
+    pub async fn from_builder(builder: iii_embedded::EngineBuilder) -> TestEngine {
+        let engine = builder.start().await.expect("start the embedded engine");
+        TestEngine {
+            ws_url: engine.ws_url(),
+            http_url: engine.http_url(),
+            embedded: Some(engine),
+        }
+    }
+}
+
 /// A worker name unique within this test process and run.
 pub fn unique(name: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);

@@ -10,6 +10,8 @@ use crate::kinds::serves;
 use registrations::forwarded;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use iii_protocol::TriggerKind;
 use iii_protocol::{
@@ -23,6 +25,10 @@ use uuid::Uuid;
 /// A connected worker.
 pub(crate) struct Conn {
     pub(crate) tx: mpsc::UnboundedSender<String>,
+    /// Frames queued for the worker and not yet written.
+    pub(crate) queued: Arc<AtomicUsize>,
+    /// How many may wait before the worker is disconnected.
+    pub(crate) max_queued: usize,
     /// Set to true to drop the socket abruptly (no Close frame), as the engine does on eviction.
     pub(crate) kill: watch::Sender<bool>,
     pub(crate) reattach_token: String,
@@ -39,6 +45,14 @@ impl Conn {
     pub(crate) fn send(&self, message: &Message) {
         match protocol::encode(message) {
             Ok(frame) => {
+                if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
+                    tracing::warn!(
+                        "a worker has {} frames waiting unread; disconnecting it",
+                        self.max_queued
+                    );
+                    let _ = self.kill.send(true);
+                    return;
+                }
                 let _ = self.tx.send(frame);
             }
             Err(e) => tracing::error!("could not encode a frame for a worker: {e}"),

@@ -1,0 +1,294 @@
+//! The engine under bad input, as a careless or hostile client gives it:
+//! garbage from a worker, bad HTTP requests, slow clients, a worker that
+//! stops reading. It answers what it can, drops what it must, and serves
+//! everyone else meanwhile.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use iii::http::{ApiRequest, ApiResponse};
+use iii::{Error, Function, Trigger, trigger::Http};
+use iii_tests::{TestEngine, engine, eventually, fid, http, serve, unique};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw worker socket, welcomed.
+async fn raw(url: &str) -> Socket {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    let _welcome = socket.next().await;
+    socket
+}
+
+/// The answer to invocation `id` on `socket`.
+async fn answer(socket: &mut Socket, id: &str) -> Value {
+    let read = async {
+        while let Some(Ok(frame)) = socket.next().await {
+            if let Frame::Text(text) = frame {
+                let v: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                if v["type"] == "invocationresult" && v["invocation_id"] == id {
+                    return v;
+                }
+            }
+        }
+        Value::Null
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("an answer")
+}
+
+fn embedded_only(engine: &TestEngine, why: &str) -> bool {
+    if engine.embedded.is_none() {
+        eprintln!("skipped on an external engine: {why}");
+        return false;
+    }
+    true
+}
+
+#[tokio::test]
+async fn garbage_from_a_worker_leaves_the_engine_serving() {
+    let engine = engine().await;
+    let mut socket = raw(&engine.ws_url).await;
+    for garbage in [
+        Frame::text("not json"),
+        Frame::text(r#"{"type":"nope"}"#),
+        Frame::text(r#"{"type":"registerfunction"}"#),
+        Frame::text(
+            r#"{"type":"invocationresult","invocation_id":"dddddddd-dddd-4ddd-8ddd-dddddddddddd","function_id":"x","result":1}"#,
+        ),
+        Frame::binary(vec![0xff, 0xfe, 0x00]),
+        Frame::text(format!(
+            r#"{{"type":"ping","pad":"{}"}}"#,
+            "x".repeat(4 << 20)
+        )),
+    ] {
+        socket.send(garbage).await.expect("send");
+    }
+    let id = "11111111-1111-4111-8111-111111111111";
+    let call = json!({"type": "invokefunction", "invocation_id": id, "function_id": "engine::channels::create", "data": {}});
+    socket
+        .send(Frame::text(call.to_string()))
+        .await
+        .expect("send");
+    let reply = answer(&mut socket, id).await;
+    assert!(reply["result"]["writer"].is_object(), "{reply}");
+}
+
+#[tokio::test]
+async fn a_worker_invocation_that_does_not_decode_is_answered() {
+    let engine = engine().await;
+    if !embedded_only(
+        &engine,
+        "the engine drops such frames without a reply (its caller waits for ever)",
+    ) {
+        return;
+    }
+    let mut socket = raw(&engine.ws_url).await;
+    let deep_id = "22222222-2222-4222-8222-222222222222";
+    let deep = format!(
+        r#"{{"type":"invokefunction","invocation_id":"{deep_id}","function_id":"state::get","data":{}{}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    socket.send(Frame::text(deep)).await.expect("send");
+    let reply = answer(&mut socket, deep_id).await;
+    assert_eq!(reply["error"]["code"], "deserialization_error", "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("128 levels"),
+        "{reply}"
+    );
+    let bare_id = "33333333-3333-4333-8333-333333333333";
+    let bare =
+        json!({"type": "invokefunction", "invocation_id": bare_id, "function_id": "state::get"});
+    socket
+        .send(Frame::text(bare.to_string()))
+        .await
+        .expect("send");
+    let reply = answer(&mut socket, bare_id).await;
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("data"),
+        "{reply}"
+    );
+}
+
+/// Serves POST `/<unique>/echo`, answering the request's body and path
+/// params; returns the route's base URL.
+async fn echo_route(engine: &TestEngine) -> (iii::Worker, String) {
+    let worker = engine.connect("bad-http").await;
+    let id = fid("bad::echo");
+    serve(
+        &worker,
+        Function::new(&id, |req: ApiRequest| async move {
+            Ok::<_, Error>(ApiResponse::ok(
+                json!({"body": req.body, "params": req.path_params}),
+            ))
+        }),
+    )
+    .await;
+    let path = format!("/{}", unique("bad"));
+    worker
+        .register_trigger(Trigger::new(&id, Http::post(format!("{path}/:name"))))
+        .expect("bind");
+    worker.flush().await.expect("flush");
+    let base = format!("{}{path}", engine.http_url);
+    eventually(Duration::from_secs(5), "the route", || {
+        let url = format!("{base}/probe");
+        async move { (http("POST", &url, &[], b"").await.status != 404).then_some(()) }
+    })
+    .await;
+    (worker, base)
+}
+
+#[tokio::test]
+async fn bad_http_requests_get_4xx_or_a_null_body_and_never_break_the_listener() {
+    let engine = engine().await;
+    let (_worker, base) = echo_route(&engine).await;
+    let json_type = [("content-type", "application/json")];
+    // Malformed JSON: the handler runs with a null body, as in the engine.
+    let reply = http("POST", &format!("{base}/x"), &json_type, b"{not json").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["body"], Value::Null);
+    // Percent-encoding that does not decode is passed on as it came.
+    let reply = http("POST", &format!("{base}/a%zzb"), &[], b"").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["params"]["name"], "a%zzb");
+    // Headers larger than any server takes.
+    let huge = "x".repeat(1 << 20);
+    let reply = http("POST", &format!("{base}/x"), &[("x-huge", &huge)], b"").await;
+    assert_eq!(reply.status, 431, "{}", reply.text());
+    // Still serving.
+    let reply = http("POST", &format!("{base}/after"), &json_type, b"{\"ok\":1}").await;
+    assert_eq!(reply.json()["body"], json!({"ok": 1}));
+}
+
+#[tokio::test]
+async fn oversize_json_bodies_and_slow_clients_are_cut_off() {
+    let engine = engine().await;
+    if !embedded_only(
+        &engine,
+        "the engine sets no JSON body limit and no header timeout",
+    ) {
+        return;
+    }
+    let engine = TestEngine::from_builder(
+        iii_embedded::Engine::builder()
+            .max_json_body(1 << 20)
+            .http_header_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    let (_worker, base) = echo_route(&engine).await;
+    let big = vec![b' '; 2 << 20];
+    let reply = http(
+        "POST",
+        &format!("{base}/x"),
+        &[("content-type", "application/json")],
+        &big,
+    )
+    .await;
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    assert_eq!(reply.json()["error"]["code"], "PAYLOAD_TOO_LARGE");
+    // Big bodies of other types stream, whatever their size.
+    let reply = http(
+        "POST",
+        &format!("{base}/x"),
+        &[("content-type", "text/plain")],
+        &big,
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+
+    // A client that never finishes its request head is disconnected, and
+    // others are served meanwhile.
+    let authority = engine.http_url.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&authority)
+        .await
+        .expect("connect");
+    slow.write_all(b"POST /x HTTP/1.1\r\nhost: a\r\n")
+        .await
+        .expect("write");
+    let started = Instant::now();
+    let reply = http("POST", &format!("{base}/meanwhile"), &[], b"").await;
+    assert_eq!(reply.status, 200, "served while a slow client waits");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the slow client is disconnected");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "not before its time"
+    );
+}
+
+#[tokio::test]
+async fn a_worker_that_stops_reading_is_disconnected() {
+    let engine = engine().await;
+    if !embedded_only(&engine, "the engine makes its senders wait instead") {
+        return;
+    }
+    let engine =
+        TestEngine::from_builder(iii_embedded::Engine::builder().max_queued_frames(1_000)).await;
+    // A raw worker that serves a function but never reads its socket.
+    let mut sleeper = raw(&engine.ws_url).await;
+    let id = fid("deaf::fn");
+    for frame in [
+        json!({"type": "registerfunction", "id": id}),
+        json!({"type": "invokefunction", "invocation_id": "44444444-4444-4444-8444-444444444444", "function_id": "engine::workers::register", "data": {"name": unique("deaf")}}),
+    ] {
+        sleeper
+            .send(Frame::text(frame.to_string()))
+            .await
+            .expect("send");
+    }
+    let caller = engine.connect("deaf-caller").await;
+    eventually(Duration::from_secs(5), "the function served", || async {
+        let listed: Value = caller
+            .call("engine::functions::list", &json!({}))
+            .await
+            .ok()?;
+        listed["functions"]
+            .as_array()?
+            .iter()
+            .any(|f| f["function_id"] == json!(id))
+            .then_some(())
+    })
+    .await;
+    // Far more invocations than the queue holds (and the socket buffers).
+    for _ in 0..60_000 {
+        caller
+            .invoke(&id)
+            .payload(&json!({"pad": "x".repeat(64)}))
+            .void()
+            .await
+            .expect("queued");
+    }
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match sleeper.next().await {
+                None | Some(Err(_)) | Some(Ok(Frame::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the engine dropped the worker that did not read"
+    );
+    // And it serves the others.
+    let created: Value = caller
+        .call("engine::channels::create", &json!({}))
+        .await
+        .expect("still serving");
+    assert!(created["reader"].is_object());
+}
