@@ -1,11 +1,11 @@
 //! Cheap unique ids and jitter without a random-number crate.
 //!
 //! Invocation and trigger ids must be UUIDs (the engine rejects anything
-//! else). Drawing 16 random bytes from the OS for every call costs a system
-//! call, so each process draws one random 64-bit prefix and counts upward;
-//! the result is a well-formed version-4 UUID, unique within the process and
-//! unique across processes with probability 1 - 2^-58 per pair.
+//! else), and unguessable (see [`next_uuid`]). Drawing 16 random bytes
+//! from the OS for every call costs a system call, so each id is a keyed
+//! hash of a counter instead.
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -24,15 +24,23 @@ pub(crate) fn seed() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// A fresh version-4 UUID.
+/// A fresh version-4 UUID that no other worker can predict.
+///
+/// It must not be guessable: the iii engine 0.23 takes the
+/// `invocationresult` of a pending call from any worker that names its
+/// invocation id (and passes a caller's id on to the callee), so a worker
+/// that could predict a caller's next ids from one it saw could answer
+/// that caller's other calls. Each id is a keyed hash (std's SipHash, with
+/// keys drawn from the OS once) of a counter: 122 unpredictable bits,
+/// without a system call per id.
 pub(crate) fn next_uuid() -> Uuid {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(seed);
+    let keys = KEYS.get_or_init(RandomState::new);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // Mix the counter so consecutive ids do not share long runs of digits.
-    let low = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ prefix.rotate_left(17);
-    uuid::Builder::from_u128((u128::from(prefix) << 64) | u128::from(low))
+    let high = keys.hash_one((n, 0u8));
+    let low = keys.hash_one((n, 1u8));
+    uuid::Builder::from_u128((u128::from(high) << 64) | u128::from(low))
         .with_version(uuid::Version::Random)
         .with_variant(uuid::Variant::RFC4122)
         .into_uuid()
@@ -67,6 +75,13 @@ mod tests {
             assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
             assert_eq!(Uuid::parse_str(&id.to_string()).ok(), Some(*id));
         }
+    }
+
+    #[test]
+    fn ids_share_no_prefix_a_worker_could_learn() {
+        // One id seen must tell nothing of the next: no common high half.
+        let (a, b) = (next_uuid().as_u128() >> 64, next_uuid().as_u128() >> 64);
+        assert_ne!(a, b);
     }
 
     #[test]

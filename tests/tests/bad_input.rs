@@ -292,3 +292,168 @@ async fn a_worker_that_stops_reading_is_disconnected() {
         .expect("still serving");
     assert!(created["reader"].is_object());
 }
+
+#[tokio::test]
+async fn a_worker_cannot_answer_an_invocation_it_was_not_sent() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let engine = engine().await;
+    if !embedded_only(
+        &engine,
+        "the engine takes an invocationresult from any worker that knows the invocation id",
+    ) {
+        return;
+    }
+    let callee = engine.connect("honest-callee").await;
+    let release = Arc::new(tokio::sync::Notify::new());
+    let started = Arc::new(AtomicBool::new(false));
+    let (wait, begun) = (release.clone(), started.clone());
+    let id = fid("honest::slow");
+    serve(
+        &callee,
+        Function::new(&id, move |_: Value| {
+            let (wait, begun) = (wait.clone(), begun.clone());
+            async move {
+                begun.store(true, Ordering::SeqCst);
+                wait.notified().await;
+                Ok::<_, Error>("from the callee")
+            }
+        }),
+    )
+    .await;
+    // A raw caller picks the invocation id, so a forger can know it.
+    let mut caller = raw(&engine.ws_url).await;
+    let invocation = "55555555-5555-4555-8555-555555555555";
+    let call = json!({"type": "invokefunction", "invocation_id": invocation, "function_id": id, "data": {}});
+    caller
+        .send(Frame::text(call.to_string()))
+        .await
+        .expect("send");
+    eventually(
+        Duration::from_secs(5),
+        "the call running in the callee",
+        || async { started.load(Ordering::SeqCst).then_some(()) },
+    )
+    .await;
+    // Another worker answers it while the callee works; its pong proves
+    // the engine read the forgery before the real answer.
+    let mut forger = raw(&engine.ws_url).await;
+    let forged = json!({"type": "invocationresult", "invocation_id": invocation, "function_id": id, "result": "forged"});
+    send_and_sync(&mut forger, &[forged]).await;
+    release.notify_waiters();
+    let reply = answer(&mut caller, invocation).await;
+    assert_eq!(reply["result"], "from the callee", "{reply}");
+}
+
+/// Sends `frames` from a raw socket, then waits for the pong to a ping sent
+/// after them: the engine has read them all.
+async fn send_and_sync(socket: &mut Socket, frames: &[Value]) {
+    for frame in frames {
+        socket
+            .send(Frame::text(frame.to_string()))
+            .await
+            .expect("send");
+    }
+    socket
+        .send(Frame::text(r#"{"type":"ping"}"#))
+        .await
+        .expect("send");
+    let pong = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(frame)) = socket.next().await {
+            if matches!(&frame, Frame::Text(t) if t.as_str().contains("pong")) {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(pong.is_ok(), "the engine answers the ping");
+}
+
+/// Serves `owned::fn` at POST `/<unique>` from a worker named "owner".
+async fn owned_route(engine: &TestEngine) -> (iii::Worker, String, iii::TriggerHandle, String) {
+    let owner = engine.connect("owner").await;
+    let id = fid("owned::fn");
+    serve(
+        &owner,
+        Function::new(&id, |_: Value| async move { Ok::<_, Error>("owned") }),
+    )
+    .await;
+    let path = format!("/{}", unique("owned"));
+    let trigger = owner
+        .register_trigger(Trigger::new(&id, Http::post(&path)))
+        .expect("bind");
+    owner.flush().await.expect("flush");
+    let url = format!("{}{path}", engine.http_url);
+    eventually(Duration::from_secs(5), "the route", || {
+        let url = url.clone();
+        async move { (http("POST", &url, &[], b"").await.status == 200).then_some(()) }
+    })
+    .await;
+    (owner, id, trigger, url)
+}
+
+/// A raw worker that has announced itself: until then the engines hold its
+/// registrations back.
+async fn intruder(engine: &TestEngine) -> Socket {
+    let mut socket = raw(&engine.ws_url).await;
+    let announce = json!({"type": "invokefunction", "function_id": "engine::workers::register",
+                          "data": {"name": unique("intruder")}});
+    send_and_sync(&mut socket, &[announce]).await;
+    socket
+}
+
+#[tokio::test]
+async fn a_worker_cannot_remove_another_workers_function() {
+    let engine = engine().await;
+    let (_owner, id, _trigger, url) = owned_route(&engine).await;
+    let mut intruder = intruder(&engine).await;
+    send_and_sync(
+        &mut intruder,
+        &[json!({"type": "unregisterfunction", "id": id})],
+    )
+    .await;
+    let reply = http("POST", &url, &[], b"").await;
+    assert_eq!(reply.status, 200, "the route still runs: {}", reply.text());
+    let caller = engine.connect("after-intruder").await;
+    let result: Value = caller
+        .call(&id, &json!({}))
+        .await
+        .expect("the function survives");
+    assert_eq!(result, "owned");
+}
+
+#[tokio::test]
+async fn a_worker_cannot_remove_another_workers_trigger() {
+    let engine = engine().await;
+    if !embedded_only(
+        &engine,
+        "the engine removes any binding whose id a worker sends in unregistertrigger",
+    ) {
+        return;
+    }
+    let (_owner, _id, trigger, url) = owned_route(&engine).await;
+    let mut intruder = intruder(&engine).await;
+    let frame = json!({"type": "unregistertrigger", "id": trigger.id(), "trigger_type": "http"});
+    send_and_sync(&mut intruder, &[frame]).await;
+    let reply = http("POST", &url, &[], b"").await;
+    assert_eq!(reply.status, 200, "the route survives: {}", reply.text());
+}
+
+#[test]
+fn the_embedded_engine_listens_on_loopback_unless_told_otherwise() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let engine = iii_embedded::Engine::start().await.expect("engine");
+        assert!(
+            engine.ws_url().starts_with("ws://127.0.0.1:"),
+            "{}",
+            engine.ws_url()
+        );
+        assert!(
+            engine.http_url().starts_with("http://127.0.0.1:"),
+            "{}",
+            engine.http_url()
+        );
+        engine.shutdown().await;
+    });
+}
