@@ -128,7 +128,6 @@ async fn main() {
         .sum::<u64>();
     caller.shutdown().await;
     callee.shutdown().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_mib();
     println!(
         "iii soak on iii-embedded: {calls} calls, {IN_FLIGHT} in flight, in {:.1} s ({:.0} calls/s, {:.1} µs CPU per call)",

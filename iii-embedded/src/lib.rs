@@ -89,6 +89,45 @@
 //!   a request's `traceparent` header, for HTTP); it records none of its
 //!   own spans. No `engine::metrics::list`, no `trace` trigger.
 //! - No RBAC, middleware or HTTP-invoked functions.
+//! - Bad input gets an answer or a limit where the engine has none: an
+//!   invocation whose frame does not decode but names its invocation id
+//!   (nested past 128 levels, `data` missing) is answered with
+//!   `deserialization_error` (the engine drops it, and the caller waits
+//!   for its timeout); a JSON request body over
+//!   [`EngineBuilder::max_json_body`] gets 413; a client that has not sent
+//!   its request head within [`EngineBuilder::http_header_timeout`] is
+//!   disconnected; a worker that leaves
+//!   [`EngineBuilder::max_queued_frames`] frames unread is disconnected
+//!   (the engine makes the senders wait instead).
+//! - It refuses two things the engine accepts: an `invocationresult` from
+//!   a worker the invocation was not sent to, and an `unregistertrigger`
+//!   for another worker's binding (both are ignored). The engine takes a
+//!   result from any worker that names a pending invocation id, and
+//!   removes any binding whose id it is sent; nothing a well-behaved
+//!   worker does depends on either.
+//!
+//! # Security
+//!
+//! It is a development engine. It protects against mistakes, not attackers:
+//!
+//! - Both ports listen on `127.0.0.1` unless [`EngineBuilder::ws_addr`] or
+//!   [`EngineBuilder::http_addr`] says otherwise.
+//! - A worker cannot answer an invocation it was not sent, take a function
+//!   id another live worker holds (`FUNCTION_NAMESPACE_CONFLICT`), remove
+//!   another worker's function or binding, or take a worker name in use.
+//! - Channel ends need their key, and each attaches once.
+//!
+//! It does not protect:
+//!
+//! - Any process that can reach the worker port is a worker: there is no
+//!   authentication (handshake headers are ignored) and no RBAC, so it can
+//!   call every function, read and write all state and streams, and
+//!   register routes.
+//! - The HTTP port has no authentication or rate limit; its limits are
+//!   the ones above.
+//! - Traffic is plain text unless `EngineBuilder::tls` (feature `tls`)
+//!   serves the worker port over TLS; the HTTP port is always plain.
+//! - Everything lives in memory, unencrypted, and is gone on shutdown.
 
 #![warn(missing_docs)]
 
