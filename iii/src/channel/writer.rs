@@ -21,14 +21,31 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::endpoint::{End, Socket, socket_failure};
 use crate::error::Error;
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// Why the engine ends a writer's socket before the writer closed it.
 const REFUSED: &str = "the engine ended this end before it was closed: the end was attached \
     already (each end attaches once), its reader went away, or the channel was removed";
 
+/// What a failed write on a writer's socket means: the engine, which sends
+/// nothing there but its Close, dropped the connection, most often for one of
+/// the reasons of [`REFUSED`] (its Close can be lost when it drops the socket
+/// right after).
+fn write_failure(error: &WsError) -> String {
+    match error {
+        WsError::Io(_) | WsError::Protocol(_) => format!(
+            "the connection to the engine broke ({error}), so what was written may not all \
+             have arrived; the engine drops a writer's socket when the end was attached already \
+             (each end attaches once), its reader went away, or the channel was removed"
+        ),
+        other => socket_failure(other, 0),
+    }
+}
+
 /// Why a close is not known to have delivered everything.
 const UNCONFIRMED: &str = "the engine dropped the socket before confirming the end \
-    (its reader went away, or the channel was removed); the reader may not have everything";
+    (the end was attached already, its reader went away, or the channel was removed); the \
+    reader may not have everything";
 
 /// How long the task a dropped writer leaves behind may wait for a slow
 /// reader before it gives up (the engine removes a channel whose reader
@@ -234,14 +251,14 @@ impl ChannelWriter {
                 Poll::Pending => break,
                 Poll::Ready(Some(Ok(Frame::Ping(_) | Frame::Pong(_)))) => continue,
                 Poll::Ready(Some(Err(e))) => {
-                    return Poll::Ready(Err(self.fail(socket_failure(&e, 0))));
+                    return Poll::Ready(Err(self.fail(write_failure(&e))));
                 }
                 Poll::Ready(_) => return Poll::Ready(Err(self.fail(REFUSED.into()))),
             }
         }
         match ready!(socket.poll_ready_unpin(cx)) {
             Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(self.fail(socket_failure(&e, 0)))),
+            Err(e) => Poll::Ready(Err(self.fail(write_failure(&e)))),
         }
     }
 
@@ -259,7 +276,7 @@ impl ChannelWriter {
                 self.written += len;
                 Ok(())
             }
-            Err(e) => Err(self.fail(socket_failure(&e, 0))),
+            Err(e) => Err(self.fail(write_failure(&e))),
         }
     }
 
@@ -287,7 +304,7 @@ impl ChannelWriter {
         match &mut self.link {
             Link::Open { socket, .. } => match ready!(socket.poll_flush_unpin(cx)) {
                 Ok(()) => Poll::Ready(Ok(())),
-                Err(e) => Poll::Ready(Err(self.fail(socket_failure(&e, 0)))),
+                Err(e) => Poll::Ready(Err(self.fail(write_failure(&e)))),
             },
             // Nothing was ever sent: nothing to flush.
             Link::Idle | Link::Closed => Poll::Ready(Ok(())),
@@ -315,12 +332,12 @@ impl ChannelWriter {
                 })))
             });
             if let Err(e) = sent {
-                return Poll::Ready(Err(self.fail(socket_failure(&e, 0))));
+                return Poll::Ready(Err(self.fail(write_failure(&e))));
             }
             *closing = true;
         }
         if let Err(e) = ready!(socket.poll_flush_unpin(cx)) {
-            return Poll::Ready(Err(self.fail(socket_failure(&e, 0))));
+            return Poll::Ready(Err(self.fail(write_failure(&e))));
         }
         // The engine reads the Close after every item before it, echoes it
         // and drops the socket.
