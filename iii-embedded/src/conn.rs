@@ -5,8 +5,8 @@ use std::sync::Arc;
 use futures_util::{SinkExt, StreamExt};
 use iii_protocol::channel::CHANNEL_PATH_PREFIX;
 use iii_protocol::{
-    self as protocol, DEFAULT_NAMESPACE, ErrorBody, InvokeFunction, Message, TriggerAction,
-    WorkerRegistered,
+    self as protocol, DEFAULT_NAMESPACE, ErrorBody, InvocationResult, InvokeFunction, Message,
+    TriggerAction, WorkerRegistered,
 };
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
@@ -17,6 +17,9 @@ use uuid::Uuid;
 
 use crate::Shared;
 use crate::core::{Caller, Conn, Event};
+
+/// How many queued frames the writer hands the socket before one flush.
+const BATCH: usize = 64;
 
 /// Accepts one connection (TCP, or TLS over it) as a worker socket, a
 /// channel end or the telemetry socket.
@@ -135,9 +138,13 @@ pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, stream: S) {
                 _ = &mut kill => break,
                 frame = rx.recv() => match frame {
                     Some(frame) => {
+                        // Batches of at most BATCH frames, so the count of
+                        // frames not yet written stays true under steady
+                        // traffic.
                         let mut written = 1;
                         if sink.feed(Frame::text(frame)).await.is_err() { break; }
-                        while let Ok(more) = rx.try_recv() {
+                        while written < BATCH {
+                            let Ok(more) = rx.try_recv() else { break };
                             written += 1;
                             if sink.feed(Frame::text(more)).await.is_err() { break; }
                         }
@@ -250,9 +257,11 @@ fn handle_frame(shared: &Arc<Shared>, worker_id: &str, text: &str) {
     }
 }
 
-/// A worker's invocation that does not decode (its data nested past 128
-/// levels, or missing): unlike the engine, which drops it and leaves the
-/// worker waiting for ever, iii-embedded answers it with the reason.
+/// A worker's frame that does not decode (its payload nested past 128
+/// levels, or a field missing): unlike the engine, which drops it and
+/// leaves a caller waiting for its timeout, iii-embedded answers an
+/// invocation with the reason, and fails the call a result was for (when
+/// the sender is the worker the call was sent to).
 fn refuse_undecodable(
     shared: &Arc<Shared>,
     worker_id: &str,
@@ -260,22 +269,34 @@ fn refuse_undecodable(
     error: &serde_json::Error,
 ) {
     let salvaged = iii_protocol::salvage::salvage(text);
-    if let (Some("invokefunction"), Some(invocation_id)) =
-        (salvaged.kind.as_deref(), salvaged.invocation_id)
-    {
-        let function_id = salvaged.function_id.unwrap_or_default();
-        let error = ErrorBody::new(
-            "deserialization_error",
-            format!(
-                "the invocation of `{function_id}` could not be read, so nothing ran: {}",
-                iii_protocol::salvage::reason(error)
-            ),
-        );
-        let caller = Caller::Worker {
-            worker_id: worker_id.to_string(),
-            invocation_id,
-        };
-        shared.lock().answer(caller, &function_id, Err(error));
+    let Some(invocation_id) = salvaged.invocation_id else {
+        return;
+    };
+    let function_id = salvaged.function_id.unwrap_or_default();
+    let reason = iii_protocol::salvage::reason(error);
+    match salvaged.kind.as_deref() {
+        Some("invokefunction") => {
+            let error = ErrorBody::new(
+                "deserialization_error",
+                format!(
+                    "the invocation of `{function_id}` could not be read, so nothing ran: {reason}"
+                ),
+            );
+            let caller = Caller::Worker {
+                worker_id: worker_id.to_string(),
+                invocation_id,
+            };
+            shared.lock().answer(caller, &function_id, Err(error));
+        }
+        Some("invocationresult") => {
+            let error = ErrorBody::new(
+                "deserialization_error",
+                format!("the result of `{function_id}` could not be read: {reason}"),
+            );
+            let result = InvocationResult::new(invocation_id, function_id, Err(error));
+            shared.lock().complete(worker_id, result);
+        }
+        _ => {}
     }
 }
 

@@ -214,7 +214,7 @@ impl Exchange {
                 return Err(json_reply(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     &json!({"error": {"code": "PAYLOAD_TOO_LARGE", "message": format!(
-                        "a JSON body over {} bytes is not taken (iii-embedded buffers JSON bodies whole); send it as another content type to stream it",
+                        "a JSON body over {} bytes is not taken (iii-embedded buffers JSON bodies whole); send it as another content type to stream it, or raise `EngineBuilder::max_json_body`",
                         shared.settings.max_json_body
                     )}}),
                 ));

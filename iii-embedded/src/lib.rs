@@ -92,8 +92,9 @@
 //! - Bad input gets an answer or a limit where the engine has none: an
 //!   invocation whose frame does not decode but names its invocation id
 //!   (nested past 128 levels, `data` missing) is answered with
-//!   `deserialization_error` (the engine drops it, and the caller waits
-//!   for its timeout); a JSON request body over
+//!   `deserialization_error`, and such a result fails the call it answers
+//!   (the engine drops both, and the caller waits for its timeout); a JSON
+//!   request body over
 //!   [`EngineBuilder::max_json_body`] gets 413; a client that has not sent
 //!   its request head within [`EngineBuilder::http_header_timeout`] is
 //!   disconnected; a worker that leaves
@@ -325,9 +326,11 @@ impl EngineBuilder {
     /// and headers), on a new connection or between requests on a kept one,
     /// before the connection is closed (default 30 s). The engine 0.23 has
     /// no such limit: a client that never finishes its head holds the
-    /// connection for ever there.
+    /// connection for ever there. A timeout over a year is taken as a year,
+    /// so `Duration::MAX` means no limit in practice.
     pub fn http_header_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.http_header_timeout = timeout;
+        const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+        self.settings.http_header_timeout = timeout.min(YEAR);
         self
     }
 
@@ -335,7 +338,7 @@ impl EngineBuilder {
     /// before it is disconnected (default 65,536), so a stuck worker
     /// cannot make the engine's memory grow without end. (The engine 0.23
     /// makes senders wait on a queue of 64 instead; iii-embedded sends
-    /// under its lock and cannot wait.)
+    /// under its lock and cannot wait.) [`EngineBuilder::start`] refuses 0.
     pub fn max_queued_frames(mut self, frames: usize) -> Self {
         self.settings.max_queued_frames = frames;
         self
@@ -343,6 +346,12 @@ impl EngineBuilder {
 
     /// Binds both listeners and starts serving.
     pub async fn start(self) -> std::io::Result<Engine> {
+        if self.settings.max_queued_frames == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "EngineBuilder::max_queued_frames(0) would disconnect every worker at its first frame; give at least 1",
+            ));
+        }
         #[cfg(feature = "tls")]
         let acceptor = match &self.tls {
             Some((chain, key)) => Some(tls::acceptor(chain, key)?),

@@ -470,6 +470,7 @@ pub struct ErrorFrame {
 
 pub mod channel;
 mod decode;
+pub mod depth;
 pub mod kinds;
 pub mod rules;
 pub mod salvage;

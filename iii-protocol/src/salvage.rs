@@ -4,9 +4,8 @@
 //! A frame whose payload does not parse (nested past serde_json's limit of
 //! 128 levels, say, or missing a required field) must not leave its
 //! sender waiting for ever: if the frame named an invocation, the reader
-//! answers it with an error. Peers write `type`, `invocation_id` and
-//! `function_id` before the payload, so those are read up to the first
-//! key that is none of them.
+//! answers it with an error. `type`, `invocation_id` and `function_id` are
+//! read wherever they stand; other values are skipped, however deep.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -49,8 +48,8 @@ pub fn reason(error: &serde_json::Error) -> String {
 pub fn salvage(text: &str) -> Salvaged {
     let found = RefCell::new(Salvaged::default());
     let mut de = serde_json::Deserializer::from_str(text);
-    // It stops with an error at the first other key, or wherever the frame
-    // is broken: what was read by then is kept.
+    // It stops with an error wherever the frame is broken: what was read
+    // by then is kept.
     let _ = (&mut de).deserialize_map(Prefix(&found));
     found.into_inner()
 }
@@ -73,9 +72,47 @@ impl<'de> Visitor<'de> for Prefix<'_> {
                     let id: Option<String> = map.next_value()?;
                     self.0.borrow_mut().invocation_id = id.and_then(|s| Uuid::parse_str(&s).ok());
                 }
-                _ => return Err(de::Error::custom("stop")),
+                // Skipped without recursion (serde_json ignores a value
+                // with a loop), however deep it nests.
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids after a payload too deep to decode are still found, so the
+    /// sender is still answered, whatever order its keys come in.
+    #[test]
+    fn ids_after_a_deep_payload_are_read() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let text = format!(
+            r#"{{"data":{deep},"function_id":"f","type":"invokefunction","invocation_id":"11111111-1111-4111-8111-111111111111"}}"#
+        );
+        assert!(crate::decode(&text).is_err());
+        let found = salvage(&text);
+        assert_eq!(found.kind.as_deref(), Some("invokefunction"));
+        assert_eq!(found.function_id.as_deref(), Some("f"));
+        assert_eq!(
+            found.invocation_id.map(|id| id.to_string()).as_deref(),
+            Some("11111111-1111-4111-8111-111111111111")
+        );
+    }
+
+    /// A frame broken half-way keeps what came before the break.
+    #[test]
+    fn a_broken_frame_keeps_what_was_read() {
+        let found = salvage(
+            r#"{"type":"invocationresult","invocation_id":"11111111-1111-4111-8111-111111111111","result":[1,"#,
+        );
+        assert_eq!(found.kind.as_deref(), Some("invocationresult"));
+        assert!(found.invocation_id.is_some());
+        assert_eq!(found.function_id, None);
     }
 }

@@ -71,11 +71,7 @@ fn answer(worker: &Worker, session: &Session, reply: InvocationResult) {
         Ok(frame) => frame,
         Err(error) => {
             tracing::warn!(%id, "answering with an error instead: {error}");
-            let code = match &error {
-                crate::Error::FrameTooLarge { .. } => codes::FRAME_TOO_LARGE,
-                _ => codes::INVOCATION_FAILED,
-            };
-            let body = ErrorBody::new(code, error.to_string());
+            let body = ErrorBody::new(error.code(), error.to_string());
             let refusal = InvocationResult::new(id, function_id, Err(body));
             match crate::worker::encode_frame(&Message::InvocationResult(refusal)) {
                 Ok(frame) => frame,
@@ -119,20 +115,23 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
     let http_fire = is_http_fire(&data);
     let limit = worker.inner.config.max_concurrent_invocations;
     let Some(guard) = worker.inner.in_flight.try_enter(limit) else {
-        if let Some(id) = invocation_id {
-            let body = ErrorBody::new(
-                codes::TOO_MANY_INVOCATIONS,
-                format!(
-                    "worker `{}` is running {limit} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`); nothing ran, try again later",
-                    worker.name()
-                ),
+        let Some(id) = invocation_id else {
+            // A fire-and-forget invocation has nobody to answer.
+            tracing::warn!(
+                function_id,
+                "dropping a fire-and-forget invocation: the worker is running {limit} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`)"
             );
-            answer(
-                worker,
-                session,
-                InvocationResult::new(id, function_id, Err(body)),
-            );
-        }
+            return;
+        };
+        let body = ErrorBody::new(
+            codes::TOO_MANY_INVOCATIONS,
+            format!(
+                "worker `{}` is running {limit} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`); nothing ran, try again later",
+                worker.name()
+            ),
+        );
+        let refusal = InvocationResult::new(id, function_id, Err(body));
+        answer(worker, session, refusal);
         return;
     };
     let route = route(worker, &function_id);

@@ -22,6 +22,9 @@ pub mod codes {
     pub const INVOCATION_STOPPED: &str = "invocation_stopped";
     /// A result was larger than the frame limit, so it could not be sent.
     pub const FRAME_TOO_LARGE: &str = "frame_too_large";
+    /// A result nested deeper than the engine decodes, so it could not be
+    /// sent.
+    pub const TOO_DEEP: &str = "too_deep";
     /// The worker was running as many invocations as its limit allows.
     pub const TOO_MANY_INVOCATIONS: &str = "too_many_invocations";
 }
@@ -133,6 +136,21 @@ pub enum Error {
         /// The frame's size in bytes.
         size: usize,
         /// The limit in bytes.
+        limit: usize,
+    },
+    /// A frame nested arrays and objects deeper than the engine decodes
+    /// ([`iii_protocol::depth::MAX_FRAME_DEPTH`], the frame's own object
+    /// included), so it was not sent: the engine would drop it without an
+    /// answer. The connection is unaffected.
+    #[error(
+        "{what} nests {depth} levels of arrays and objects as a frame, over the {limit} levels the iii engine decodes, so it was not sent (the engine would drop it without an answer); flatten the data, or send it as text or through a channel"
+    )]
+    TooDeep {
+        /// What was being sent, e.g. "the call to `files::store`".
+        what: String,
+        /// How deeply the frame nests, its own object included.
+        depth: usize,
+        /// The deepest nesting the engine decodes.
         limit: usize,
     },
     /// A data channel could not be created, attached, read or written.
@@ -275,6 +293,8 @@ impl Error {
             Error::Timeout { .. } => codes::TIMEOUT,
             Error::Decode { .. } => codes::DESERIALIZATION_ERROR,
             Error::Rejected(r) => &r.code,
+            Error::FrameTooLarge { .. } => codes::FRAME_TOO_LARGE,
+            Error::TooDeep { .. } => codes::TOO_DEEP,
             _ => codes::INVOCATION_FAILED,
         }
     }

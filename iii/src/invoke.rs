@@ -217,10 +217,18 @@ impl Invocation {
                 .as_deref()
                 .or_else(|| inherited.as_ref().and_then(|t| t.baggage())),
         };
-        serde_json::to_string(&frame).map_err(|source| Error::Encode {
+        let frame = serde_json::to_string(&frame).map_err(|source| Error::Encode {
             what: format!("the call to `{}`", self.function_id),
             source,
-        })
+        })?;
+        match iii_protocol::depth::too_deep(&frame) {
+            None => Ok(frame),
+            Some(depth) => Err(Error::TooDeep {
+                what: format!("the call to `{}`", self.function_id),
+                depth,
+                limit: iii_protocol::depth::MAX_FRAME_DEPTH,
+            }),
+        }
     }
 
     /// Sends the call and waits for its result, decoded into `O`.

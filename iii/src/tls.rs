@@ -33,9 +33,12 @@ impl std::fmt::Debug for Connector {
 }
 
 impl Connector {
-    /// The connector for an engine at `url`, trusting `extra_roots` (PEM)
-    /// besides the usual roots for `wss://`.
-    pub(crate) fn for_url(url: &str, extra_roots: &[Vec<u8>]) -> Result<Connector, Error> {
+    /// The connector for an engine at `url`, trusting `extra_roots` (PEM,
+    /// each with where it came from) besides the usual roots for `wss://`.
+    pub(crate) fn for_url(
+        url: &str,
+        extra_roots: &[(String, Vec<u8>)],
+    ) -> Result<Connector, Error> {
         if !url.starts_with("wss://") {
             return Ok(Connector::default());
         }
@@ -118,7 +121,9 @@ pub(crate) fn is_certificate_error(error: &WsError) -> bool {
 /// A rustls client config trusting the platform's roots, the Mozilla roots
 /// and `extra_roots` (PEM, one or more certificates each).
 #[cfg(feature = "tls")]
-fn client_config(extra_roots: &[Vec<u8>]) -> Result<std::sync::Arc<rustls::ClientConfig>, Error> {
+fn client_config(
+    extra_roots: &[(String, Vec<u8>)],
+) -> Result<std::sync::Arc<rustls::ClientConfig>, Error> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -126,23 +131,20 @@ fn client_config(extra_roots: &[Vec<u8>]) -> Result<std::sync::Arc<rustls::Clien
     // Platform roots: those that load (a broken system store is not fatal).
     let native = rustls_native_certs::load_native_certs();
     let _ = roots.add_parsable_certificates(native.certs);
-    for pem in extra_roots {
+    for (source, pem) in extra_roots {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| {
-                Error::invalid(
-                    "TLS root certificate",
-                    format!("it is not a PEM certificate: {e}"),
-                )
+                Error::invalid(source.clone(), format!("it is not a PEM certificate: {e}"))
             })?;
-            roots.add(cert).map_err(|e| {
-                Error::invalid("TLS root certificate", format!("rustls refused it: {e}"))
-            })?;
+            roots
+                .add(cert)
+                .map_err(|e| Error::invalid(source.clone(), format!("rustls refused it: {e}")))?;
             added += 1;
         }
         if added == 0 {
             return Err(Error::invalid(
-                "TLS root certificate",
+                source.clone(),
                 "it holds no `-----BEGIN CERTIFICATE-----` block",
             ));
         }

@@ -123,6 +123,97 @@ async fn a_worker_invocation_that_does_not_decode_is_answered() {
     );
 }
 
+/// A result the engine cannot read (nested past its limit) fails the call
+/// it answers, at once, instead of leaving the caller to its timeout.
+#[tokio::test]
+async fn a_result_that_does_not_decode_fails_its_call() {
+    let engine = engine().await;
+    if !embedded_only(
+        &engine,
+        "the engine drops such frames without a reply (its caller waits for its timeout)",
+    ) {
+        return;
+    }
+    let mut callee = intruder(&engine).await;
+    let id = fid("deep::raw");
+    send_and_sync(
+        &mut callee,
+        &[json!({"type": "registerfunction", "id": id})],
+    )
+    .await;
+    let caller = engine.connect("deep-caller").await;
+    let call = {
+        let (caller, id) = (caller.clone(), id.clone());
+        tokio::spawn(async move {
+            caller
+                .invoke(&id)
+                .payload(&json!({}))
+                .timeout(Duration::from_secs(20))
+                .call::<Value>()
+                .await
+        })
+    };
+    let invocation = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(frame)) = callee.next().await {
+            if let Frame::Text(text) = frame {
+                let v: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                if v["type"] == "invokefunction" && v["function_id"] == id.as_str() {
+                    return v["invocation_id"].as_str().unwrap_or("").to_string();
+                }
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("the invocation");
+    // `result` before the ids: they are found after it all the same.
+    let deep = format!(
+        r#"{{"type":"invocationresult","result":{}{},"function_id":"{id}","invocation_id":"{invocation}"}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let started = Instant::now();
+    callee.send(Frame::text(deep)).await.expect("send");
+    let err = call.await.expect("join").expect_err("an unreadable result");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.code(), "deserialization_error", "{err}");
+    assert!(err.to_string().contains("128 levels"), "{err}");
+}
+
+/// Settings a user may reach for to mean "no limit" or "none" are taken
+/// or refused with the setting's name, never a panic.
+#[tokio::test]
+async fn extreme_engine_settings_are_taken_or_refused_by_name() {
+    let Err(refused) = iii_embedded::Engine::builder()
+        .max_queued_frames(0)
+        .start()
+        .await
+    else {
+        panic!("0 queued frames is refused");
+    };
+    assert!(
+        refused.to_string().contains("max_queued_frames"),
+        "{refused}"
+    );
+    let engine = iii_embedded::Engine::builder()
+        .http_header_timeout(Duration::MAX)
+        .start()
+        .await
+        .expect("no header timeout in practice");
+    let reply = http(
+        "GET",
+        &format!("{}/nothing/here", engine.http_url()),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(reply.status, 404);
+}
+
 /// Serves POST `/<unique>/echo`, answering the request's body and path
 /// params; returns the route's base URL.
 async fn echo_route(engine: &TestEngine) -> (iii::Worker, String) {

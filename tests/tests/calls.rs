@@ -414,6 +414,77 @@ async fn an_oversize_result_becomes_an_error_for_the_caller() {
     assert_eq!(callee.connection_state(), iii::ConnectionState::Connected);
 }
 
+/// `levels` arrays around a number.
+fn nested(levels: usize) -> Value {
+    (0..levels).fold(json!(1), |inner, _| json!([inner]))
+}
+
+/// Data or a result nested deeper than the engine decodes is never sent
+/// (the engine would drop the frame, and the caller wait out its timeout):
+/// the call fails at once, and a result becomes an error for the caller.
+/// The deepest the engine reads goes through, on either engine.
+#[tokio::test]
+async fn values_nested_deeper_than_the_engine_reads_fail_at_once() {
+    let limit = iii_protocol::depth::MAX_FRAME_DEPTH;
+    let engine = engine().await;
+    let (callee, caller) = engine.pair().await;
+    let echo = fid("deep::echo");
+    serve(
+        &callee,
+        Function::new(&echo, |v: Value| async move { Ok::<_, Error>(v) }),
+    )
+    .await;
+    let nest = fid("deep::nest");
+    serve(
+        &callee,
+        Function::new(&nest, |levels: usize| async move {
+            Ok::<_, Error>(nested(levels))
+        }),
+    )
+    .await;
+    // The frame's own object is one level, so data may nest one less.
+    let deepest = nested(limit - 1);
+    let back: Value = caller
+        .call(&echo, &deepest)
+        .await
+        .expect("the deepest data");
+    assert_eq!(back, deepest);
+    let started = std::time::Instant::now();
+    let err = caller
+        .invoke(&echo)
+        .payload(&nested(limit))
+        .timeout(Duration::from_secs(10))
+        .call::<Value>()
+        .await
+        .expect_err("one level more");
+    assert!(
+        matches!(err, Error::TooDeep { depth, .. } if depth == limit + 1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("deep::echo"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(1), "at once");
+
+    let fits: Value = caller.call(&nest, &(limit - 1)).await.expect("fits");
+    assert_eq!(fits, deepest);
+    let started = std::time::Instant::now();
+    let err = caller
+        .invoke(&nest)
+        .payload(&limit)
+        .timeout(Duration::from_secs(10))
+        .call::<Value>()
+        .await
+        .expect_err("a result one level deeper");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered, not timed out: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.code(), "too_deep", "{err}");
+    assert!(err.to_string().contains("deep::nest"), "{err}");
+    assert_eq!(callee.connection_state(), iii::ConnectionState::Connected);
+    assert_eq!(caller.connection_state(), iii::ConnectionState::Connected);
+}
+
 #[tokio::test]
 async fn the_frame_limit_is_set_on_the_builder() {
     let engine = engine().await;

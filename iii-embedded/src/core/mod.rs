@@ -47,7 +47,8 @@ impl Conn {
             Ok(frame) => {
                 if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
                     tracing::warn!(
-                        "a worker has {} frames waiting unread; disconnecting it",
+                        worker = self.name.as_deref().unwrap_or("(unnamed)"),
+                        "a worker has {} frames waiting unread; disconnecting it (raise `EngineBuilder::max_queued_frames` for a worker that reads slowly)",
                         self.max_queued
                     );
                     let _ = self.kill.send(true);

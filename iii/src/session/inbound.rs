@@ -14,7 +14,9 @@ use futures_util::stream::SplitStream;
 use iii_protocol::{ErrorBody, InvocationResult, Message};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use super::{End, Failure, Fatal, Inbound, Keepalive, PONG, Session, Socket, dead, preview};
+use super::{
+    End, Failure, Fatal, Inbound, Keepalive, PONG, SendError, Session, Socket, dead, preview,
+};
 
 /// Reads frames until the session ends, then tears it down.
 pub(super) async fn read_loop(
@@ -123,9 +125,19 @@ fn undecodable(session: &Session, text: &str, error: &serde_json::Error) {
                     "the invocation of `{function_id}` could not be read, so nothing ran: {reason}"
                 ),
             );
-            let reply = InvocationResult::new(id, function_id, Err(body));
-            if let Ok(frame) = iii_protocol::encode(&Message::InvocationResult(reply)) {
-                let _ = session.send(frame);
+            let reply = InvocationResult::new(id, function_id.clone(), Err(body));
+            let sent = iii_protocol::encode(&Message::InvocationResult(reply))
+                .map_err(|e| e.to_string())
+                .and_then(|frame| {
+                    session.send(frame).map_err(|e| match e {
+                        SendError::TooLarge { size, limit } => {
+                            format!("it is {size} bytes, over the {limit}-byte frame limit")
+                        }
+                        SendError::Closed(_) => "the connection is closing".to_string(),
+                    })
+                });
+            if let Err(why) = sent {
+                tracing::warn!(%id, function_id, "could not send the refusal ({why}); the caller waits for its timeout");
             }
         }
         (Some("invocationresult"), Some(id)) => {

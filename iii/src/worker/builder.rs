@@ -41,6 +41,8 @@ pub struct WorkerBuilder {
     functions: Vec<Function>,
     triggers: Vec<Trigger>,
     linked: Linked,
+    /// A malformed environment variable, reported by `connect`.
+    env_error: Option<Error>,
 }
 
 impl WorkerBuilder {
@@ -50,6 +52,7 @@ impl WorkerBuilder {
             functions: Vec::new(),
             triggers: Vec::new(),
             linked: Linked::All,
+            env_error: None,
         }
     }
 
@@ -79,11 +82,22 @@ impl WorkerBuilder {
             self = self.bearer_token(token.trim());
         }
         if let Some(headers) = var("III_HEADERS") {
-            for line in headers.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                // A line without a colon is kept whole as a name, which
-                // validation then refuses, naming it.
-                let (name, value) = line.split_once(':').unwrap_or((line, ""));
-                self = self.header(name.trim(), value.trim());
+            let lines = headers.lines().map(str::trim).enumerate();
+            for (n, line) in lines.filter(|(_, l)| !l.is_empty()) {
+                match line.split_once(':') {
+                    Some((name, value)) => self = self.header(name.trim(), value.trim()),
+                    // `connect` fails with this. The line is not quoted: it
+                    // may hold a secret.
+                    None => {
+                        self.env_error.get_or_insert(Error::invalid(
+                            "III_HEADERS",
+                            format!(
+                                "line {} has no `:`; write one `name: value` header per line",
+                                n + 1
+                            ),
+                        ));
+                    }
+                }
             }
         }
         if let Some(file) = var("III_TLS_CA_FILE") {
@@ -147,7 +161,11 @@ impl WorkerBuilder {
     /// ```
     #[cfg(feature = "tls")]
     pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.config.tls_roots.push(pem.into());
+        let source = format!(
+            "TLS root certificate {} (given to `tls_root_certificate`)",
+            self.config.tls_roots.len() + 1
+        );
+        self.config.tls_roots.push((source, pem.into()));
         self
     }
 
@@ -241,11 +259,20 @@ impl WorkerBuilder {
     /// invalid URL or setting fails at once, and so does a rejection by the
     /// engine (such as a worker-name conflict).
     pub async fn connect(mut self) -> Result<Worker, Error> {
-        if let Some(file) = self.config.tls_roots_file.take() {
+        if let Some(error) = self.env_error.take() {
+            return Err(error);
+        }
+        // Read for a `wss://` engine only: a leftover variable does not
+        // fail a plain connection.
+        let secure = self.config.url.starts_with("wss://");
+        if let Some(file) = self.config.tls_roots_file.take().filter(|_| secure) {
             let pem = std::fs::read(&file).map_err(|e| {
                 Error::invalid("III_TLS_CA_FILE", format!("`{file}` cannot be read: {e}"))
             })?;
-            self.config.tls_roots.push(pem);
+            self.config.tls_roots.push((
+                format!("the TLS root certificate file `{file}` (III_TLS_CA_FILE)"),
+                pem,
+            ));
         }
         self.config.validate()?;
         let connector = crate::tls::Connector::for_url(&self.config.url, &self.config.tls_roots)?;
@@ -354,6 +381,52 @@ mod tests {
                 ("x-team".to_string(), "payments".to_string()),
                 ("x-zone".to_string(), "eu".to_string()),
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_environment_fails_connect_naming_the_variable() {
+        let vars: std::collections::HashMap<&str, &str> = [
+            ("III_URL", "ws://127.0.0.1:1"),
+            (
+                "III_HEADERS",
+                "x-team: payments\nAuthorization Bearer s3cret",
+            ),
+        ]
+        .into();
+        let e = Worker::builder()
+            .env_from(|k| vars.get(k).map(|v| v.to_string()))
+            .connect()
+            .await
+            .expect_err("a line without a colon");
+        let text = e.to_string();
+        assert!(
+            text.contains("III_HEADERS") && text.contains("line 2"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("s3cret"),
+            "the line may hold a secret: {text}"
+        );
+    }
+
+    /// A leftover III_TLS_CA_FILE does not fail a plain `ws://` connection;
+    /// for `wss://` it is read, and a missing file is named.
+    #[tokio::test]
+    async fn the_ca_file_is_read_for_wss_only() {
+        let missing = "/nonexistent/iii-ca.pem";
+        let mut plain = Worker::builder()
+            .url("ws://127.0.0.1:1")
+            .connect_timeout(Duration::from_millis(50));
+        plain.config.tls_roots_file = Some(missing.into());
+        let e = plain.connect().await.expect_err("nothing listens");
+        assert!(matches!(e, Error::Connect { .. }), "{e}");
+        let mut secure = Worker::builder().url("wss://127.0.0.1:1");
+        secure.config.tls_roots_file = Some(missing.into());
+        let e = secure.connect().await.expect_err("no such file");
+        assert!(
+            e.to_string().contains("III_TLS_CA_FILE") && e.to_string().contains(missing),
+            "{e}"
         );
     }
 

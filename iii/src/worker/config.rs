@@ -96,8 +96,9 @@ pub(crate) struct Config {
     pub(crate) max_frame_size: usize,
     /// Invocations running at once, at most; more are refused.
     pub(crate) max_concurrent_invocations: usize,
-    /// Extra TLS roots (PEM), for `wss://` engines.
-    pub(crate) tls_roots: Vec<Vec<u8>>,
+    /// Extra TLS roots (PEM), for `wss://` engines, each with where it
+    /// came from (for errors).
+    pub(crate) tls_roots: Vec<(String, Vec<u8>)>,
     /// A file of extra TLS roots, read when connecting (`III_TLS_CA_FILE`).
     pub(crate) tls_roots_file: Option<String>,
 }

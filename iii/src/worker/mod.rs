@@ -194,6 +194,13 @@ impl Worker {
                 limit,
             });
         }
+        if let Some(depth) = iii_protocol::depth::too_deep(&frame) {
+            return Err(Error::TooDeep {
+                what: what(),
+                depth,
+                limit: iii_protocol::depth::MAX_FRAME_DEPTH,
+            });
+        }
         Ok(frame)
     }
 
