@@ -87,6 +87,32 @@ fn answer(worker: &Worker, session: &Session, reply: InvocationResult) {
     }
 }
 
+/// Turns an invocation away before it runs: its caller gets `code` and
+/// `reason`; a fire-and-forget one, with nobody to answer, is logged.
+fn refuse(
+    worker: &Worker,
+    session: &Session,
+    invocation_id: Option<uuid::Uuid>,
+    function_id: String,
+    code: &str,
+    reason: String,
+) {
+    match invocation_id {
+        Some(id) => {
+            let body = ErrorBody::new(code, reason);
+            answer(
+                worker,
+                session,
+                InvocationResult::new(id, function_id, Err(body)),
+            );
+        }
+        None => tracing::warn!(
+            function_id,
+            "dropping a fire-and-forget invocation: {reason}"
+        ),
+    }
+}
+
 /// Runs one of this worker's functions in its own task and answers.
 fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
     let InvokeFunction {
@@ -99,39 +125,35 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
         ..
     } = invoke;
     if worker.is_shutting_down() {
-        if let Some(id) = invocation_id {
-            let body = ErrorBody::new(
-                codes::INVOCATION_STOPPED,
-                format!(
-                    "worker `{}` is shutting down and takes no new invocations",
-                    worker.name()
-                ),
-            );
-            let refusal = InvocationResult::new(id, function_id, Err(body));
-            answer(worker, session, refusal);
-        }
+        let reason = format!(
+            "worker `{}` is shutting down and takes no new invocations",
+            worker.name()
+        );
+        refuse(
+            worker,
+            session,
+            invocation_id,
+            function_id,
+            codes::INVOCATION_STOPPED,
+            reason,
+        );
         return;
     }
     let http_fire = is_http_fire(&data);
     let limit = worker.inner.config.max_concurrent_invocations;
     let Some(guard) = worker.inner.in_flight.try_enter(limit) else {
-        let Some(id) = invocation_id else {
-            // A fire-and-forget invocation has nobody to answer.
-            tracing::warn!(
-                function_id,
-                "dropping a fire-and-forget invocation: the worker is running {limit} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`)"
-            );
-            return;
-        };
-        let body = ErrorBody::new(
-            codes::TOO_MANY_INVOCATIONS,
-            format!(
-                "worker `{}` is running {limit} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`); nothing ran, try again later",
-                worker.name()
-            ),
+        let reason = format!(
+            "worker `{}` is running {limit} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`); nothing ran, try again later",
+            worker.name()
         );
-        let refusal = InvocationResult::new(id, function_id, Err(body));
-        answer(worker, session, refusal);
+        refuse(
+            worker,
+            session,
+            invocation_id,
+            function_id,
+            codes::TOO_MANY_INVOCATIONS,
+            reason,
+        );
         return;
     };
     let route = route(worker, &function_id);
