@@ -124,37 +124,33 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
         baggage,
         ..
     } = invoke;
-    if worker.is_shutting_down() {
-        let reason = format!(
-            "worker `{}` is shutting down and takes no new invocations",
-            worker.name()
-        );
-        refuse(
-            worker,
-            session,
-            invocation_id,
-            function_id,
-            codes::INVOCATION_STOPPED,
-            reason,
-        );
-        return;
-    }
     let http_fire = is_http_fire(&data);
     let limit = worker.inner.config.max_concurrent_invocations;
-    let Some(guard) = worker.inner.in_flight.try_enter(limit) else {
-        let reason = format!(
-            "worker `{}` is running {limit} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`); nothing ran, try again later",
-            worker.name()
-        );
-        refuse(
-            worker,
-            session,
-            invocation_id,
-            function_id,
-            codes::TOO_MANY_INVOCATIONS,
-            reason,
-        );
-        return;
+    let admitted = if worker.is_shutting_down() {
+        Err((
+            codes::INVOCATION_STOPPED,
+            format!(
+                "worker `{}` is shutting down and takes no new invocations",
+                worker.name()
+            ),
+        ))
+    } else {
+        worker.inner.in_flight.try_enter(limit).ok_or_else(|| {
+            (
+                codes::TOO_MANY_INVOCATIONS,
+                format!(
+                    "worker `{}` is running {limit} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`); nothing ran, try again later",
+                    worker.name()
+                ),
+            )
+        })
+    };
+    let guard = match admitted {
+        Ok(guard) => guard,
+        Err((code, reason)) => {
+            refuse(worker, session, invocation_id, function_id, code, reason);
+            return;
+        }
     };
     let route = route(worker, &function_id);
     let worker = worker.clone();

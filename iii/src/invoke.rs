@@ -56,6 +56,10 @@ pub struct Invocation {
     traceparent: Option<String>,
     baggage: Option<String>,
     timeout: Option<Duration>,
+    /// The call's own client span (feature `otel`), sent as the callee's
+    /// parent in the invocation's trace: unlike an explicit
+    /// [`Invocation::traceparent`], it keeps the invocation's baggage.
+    span_parent: Option<String>,
 }
 
 /// The `invokefunction` frame as sent, borrowing the invocation's parts.
@@ -95,6 +99,7 @@ impl Worker {
             traceparent: None,
             baggage: None,
             timeout: None,
+            span_parent: None,
         }
     }
 
@@ -202,7 +207,10 @@ impl Invocation {
             Some(_) => None,
             None => crate::scope::Scope::current_trace(),
         };
-        let inherited_parent = inherited.as_ref().map(|t| t.traceparent());
+        let inherited_parent = match &self.span_parent {
+            Some(_) => None,
+            None => inherited.as_ref().map(|t| t.traceparent()),
+        };
         let frame = Outgoing {
             kind: "invokefunction",
             invocation_id,
@@ -211,7 +219,11 @@ impl Invocation {
             action: &self.action,
             metadata: &self.metadata,
             namespace: self.target_namespace(),
-            traceparent: self.traceparent.as_deref().or(inherited_parent.as_deref()),
+            traceparent: self
+                .traceparent
+                .as_deref()
+                .or(self.span_parent.as_deref())
+                .or(inherited_parent.as_deref()),
             baggage: self
                 .baggage
                 .as_deref()
@@ -279,8 +291,11 @@ impl Invocation {
         let trace = crate::scope::Scope::current_trace();
         match crate::otel::start_call(&self.function_id, action, trace.as_deref()) {
             Some(span) => {
-                let traceparent = span.traceparent();
-                (self.traceparent(traceparent), Some(span))
+                let call = Invocation {
+                    span_parent: Some(span.traceparent()),
+                    ..self
+                };
+                (call, Some(span))
             }
             None => (self, None),
         }

@@ -236,6 +236,7 @@ pub async fn serve_trace_pair(outer: &Worker, inner: &Worker) -> (String, String
             "trace": ctx.trace().trace_id(),
             "span": ctx.trace().span_id(),
             "parent": ctx.trace().parent_span_id(),
+            "baggage": ctx.baggage(),
         })
     };
     serve(

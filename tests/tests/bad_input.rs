@@ -25,13 +25,13 @@ async fn raw(url: &str) -> Socket {
     socket
 }
 
-/// The answer to invocation `id` on `socket`.
-async fn answer(socket: &mut Socket, id: &str) -> Value {
+/// The first text frame on `socket` that `wanted` picks, within 10 s.
+async fn frame_where(socket: &mut Socket, wanted: impl Fn(&Value) -> bool) -> Value {
     let read = async {
         while let Some(Ok(frame)) = socket.next().await {
             if let Frame::Text(text) = frame {
                 let v: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
-                if v["type"] == "invocationresult" && v["invocation_id"] == id {
+                if wanted(&v) {
                     return v;
                 }
             }
@@ -40,7 +40,15 @@ async fn answer(socket: &mut Socket, id: &str) -> Value {
     };
     tokio::time::timeout(Duration::from_secs(10), read)
         .await
-        .expect("an answer")
+        .expect("the frame")
+}
+
+/// The answer to invocation `id` on `socket`.
+async fn answer(socket: &mut Socket, id: &str) -> Value {
+    frame_where(socket, |v| {
+        v["type"] == "invocationresult" && v["invocation_id"] == id
+    })
+    .await
 }
 
 fn embedded_only(engine: &TestEngine, why: &str) -> bool {
@@ -153,19 +161,11 @@ async fn a_result_that_does_not_decode_fails_its_call() {
                 .await
         })
     };
-    let invocation = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(Ok(frame)) = callee.next().await {
-            if let Frame::Text(text) = frame {
-                let v: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
-                if v["type"] == "invokefunction" && v["function_id"] == id.as_str() {
-                    return v["invocation_id"].as_str().unwrap_or("").to_string();
-                }
-            }
-        }
-        String::new()
+    let invocation = frame_where(&mut callee, |v| {
+        v["type"] == "invokefunction" && v["function_id"] == id.as_str()
     })
-    .await
-    .expect("the invocation");
+    .await;
+    let invocation = invocation["invocation_id"].as_str().unwrap_or("");
     // `result` before the ids: they are found after it all the same.
     let deep = format!(
         r#"{{"type":"invocationresult","result":{}{},"function_id":"{id}","invocation_id":"{invocation}"}}"#,
@@ -449,15 +449,8 @@ async fn send_and_sync(socket: &mut Socket, frames: &[Value]) {
         .send(Frame::text(r#"{"type":"ping"}"#))
         .await
         .expect("send");
-    let pong = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(Ok(frame)) = socket.next().await {
-            if matches!(&frame, Frame::Text(t) if t.as_str().contains("pong")) {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(pong.is_ok(), "the engine answers the ping");
+    let pong = frame_where(socket, |v| v["type"] == "pong").await;
+    assert_eq!(pong["type"], "pong", "the engine answers the ping");
 }
 
 /// Serves `owned::fn` at POST `/<unique>` from a worker named "owner".

@@ -35,9 +35,17 @@ async fn invocations_and_calls_are_spans_of_one_trace_in_the_engine() {
     let out: Value = outer
         .invoke(&outer_id)
         .traceparent(parent.traceparent())
+        .baggage("tenant=acme")
         .call()
         .await
         .expect("call");
+    // The invocation's baggage goes on with the call it makes in its span.
+    let inner_baggage = out["inner"]["baggage"].as_str().unwrap_or("");
+    assert!(
+        inner_baggage.split(',').any(|e| e.trim() == "tenant=acme"),
+        "the callee got the caller's baggage: {}",
+        out["inner"]
+    );
     telemetry
         .flush()
         .await

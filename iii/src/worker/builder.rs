@@ -138,7 +138,20 @@ impl WorkerBuilder {
         self
     }
 
-    /// `authorization: Bearer <token>` on the upgrade request.
+    /// `authorization: Bearer <token>` on the upgrade request (and on
+    /// channel and telemetry sockets). `III_AUTH_TOKEN` sets it from the
+    /// environment.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let worker = iii::Worker::builder()
+    ///     .url("ws://engine.internal:49134")
+    ///     .bearer_token(std::env::var("ENGINE_TOKEN")?)
+    ///     .header("x-team", "payments")
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn bearer_token(self, token: impl AsRef<str>) -> Self {
         let value = format!("Bearer {}", token.as_ref());
         self.header("authorization", value)
