@@ -157,17 +157,8 @@ pub(crate) fn create(shared: &Shared, data: Value) -> Result<Value, iii_protocol
 /// Reads the query of a channel socket's upgrade request as the engine
 /// does; the error is its 400 body.
 pub(crate) fn parse_query(channel_id: &str, query: &str) -> Result<Attach, String> {
-    let mut key = None;
-    let mut dir = None;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = crate::http::percent_decode(&value.replace('+', " "));
-        match name {
-            "key" => key = Some(value),
-            "dir" => dir = Some(value),
-            _ => {}
-        }
-    }
+    let mut fields = crate::http::parse_query(query);
+    let (key, dir) = (fields.remove("key"), fields.remove("dir"));
     let failed = |why: String| format!("Failed to deserialize query string: {why}");
     let key = key.ok_or_else(|| failed("missing field `key`".into()))?;
     let direction = match dir.as_deref() {

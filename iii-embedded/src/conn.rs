@@ -5,8 +5,8 @@ use std::sync::Arc;
 use futures_util::{SinkExt, StreamExt};
 use iii_protocol::channel::CHANNEL_PATH_PREFIX;
 use iii_protocol::{
-    self as protocol, DEFAULT_NAMESPACE, ErrorBody, InvocationResult, InvokeFunction, Message,
-    TriggerAction, WorkerRegistered,
+    self as protocol, DEFAULT_NAMESPACE, ErrorBody, InvokeFunction, Message, TriggerAction,
+    WorkerRegistered,
 };
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
@@ -17,9 +17,6 @@ use uuid::Uuid;
 
 use crate::Shared;
 use crate::core::{Caller, Conn, Event};
-
-/// How many queued frames the writer hands the socket before one flush.
-const BATCH: usize = 64;
 
 /// Accepts one connection (TCP, or TLS over it) as a worker socket, a
 /// channel end or the telemetry socket.
@@ -84,17 +81,17 @@ pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, stream: S) {
     let (mut sink, mut stream) = socket.split();
     let worker_id = Uuid::new_v4().to_string();
     let token = Uuid::new_v4().to_string();
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let writer_queued = queued.clone();
+    // Bounded: a worker that leaves this many frames unread is
+    // disconnected (tokio's bound is at most `usize::MAX >> 3`).
+    let max_queued = shared.settings.max_queued_frames.min(usize::MAX >> 4);
+    let (tx, mut rx) = mpsc::channel::<String>(max_queued);
     let (kill, mut killed) = watch::channel(false);
     let welcome = Message::WorkerRegistered(WorkerRegistered {
         worker_id: worker_id.clone(),
         reattach_token: Some(token.clone()),
     });
     if let Ok(frame) = protocol::encode(&welcome) {
-        queued.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        let _ = tx.send(frame);
+        let _ = tx.try_send(frame);
     }
     {
         let mut core = shared.lock();
@@ -102,8 +99,7 @@ pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, stream: S) {
             worker_id.clone(),
             Conn {
                 tx,
-                queued: queued.clone(),
-                max_queued: shared.settings.max_queued_frames,
+                max_queued,
                 kill,
                 reattach_token: token,
                 buffered: Some(Vec::new()),
@@ -138,18 +134,12 @@ pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, stream: S) {
                 _ = &mut kill => break,
                 frame = rx.recv() => match frame {
                     Some(frame) => {
-                        // Batches of at most BATCH frames, so the count of
-                        // frames not yet written stays true under steady
-                        // traffic.
-                        let mut written = 1;
+                        // What is queued behind it goes out with one flush.
                         if sink.feed(Frame::text(frame)).await.is_err() { break; }
-                        while written < BATCH {
-                            let Ok(more) = rx.try_recv() else { break };
-                            written += 1;
+                        while let Ok(more) = rx.try_recv() {
                             if sink.feed(Frame::text(more)).await.is_err() { break; }
                         }
                         if sink.flush().await.is_err() { break; }
-                        writer_queued.fetch_sub(written, std::sync::atomic::Ordering::AcqRel);
                     }
                     None => {
                         let _ = sink.send(Frame::Close(None)).await;
@@ -257,7 +247,7 @@ fn handle_frame(shared: &Arc<Shared>, worker_id: &str, text: &str) {
     }
 }
 
-/// A worker's frame that does not decode (its payload nested past 128
+/// A worker's frame that does not decode (its payload nested past 127
 /// levels, or a field missing): unlike the engine, which drops it and
 /// leaves a caller waiting for its timeout, iii-embedded answers an
 /// invocation with the reason, and fails the call a result was for (when
@@ -268,35 +258,20 @@ fn refuse_undecodable(
     text: &str,
     error: &serde_json::Error,
 ) {
-    let salvaged = iii_protocol::salvage::salvage(text);
-    let Some(invocation_id) = salvaged.invocation_id else {
-        return;
-    };
-    let function_id = salvaged.function_id.unwrap_or_default();
-    let reason = iii_protocol::salvage::reason(error);
-    match salvaged.kind.as_deref() {
-        Some("invokefunction") => {
-            let error = ErrorBody::new(
-                "deserialization_error",
-                format!(
-                    "the invocation of `{function_id}` could not be read, so nothing ran: {reason}"
-                ),
-            );
+    use iii_protocol::salvage::{Refusal, refusal};
+    match refusal(text, error) {
+        Some(Refusal::Invocation(reply)) => {
             let caller = Caller::Worker {
                 worker_id: worker_id.to_string(),
-                invocation_id,
+                invocation_id: reply.invocation_id,
             };
-            shared.lock().answer(caller, &function_id, Err(error));
+            let function_id = reply.function_id.clone();
+            shared
+                .lock()
+                .answer(caller, &function_id, reply.into_outcome());
         }
-        Some("invocationresult") => {
-            let error = ErrorBody::new(
-                "deserialization_error",
-                format!("the result of `{function_id}` could not be read: {reason}"),
-            );
-            let result = InvocationResult::new(invocation_id, function_id, Err(error));
-            shared.lock().complete(worker_id, result);
-        }
-        _ => {}
+        Some(Refusal::Result(failed)) => shared.lock().complete(worker_id, failed),
+        None => {}
     }
 }
 

@@ -261,12 +261,15 @@ async fn serve_route(
         reply
     };
     // The condition sees the request without its channels.
-    let mut gated = payload.clone();
-    if let Value::Object(map) = &mut gated {
-        map.remove("request_body");
-        map.remove("response");
-    }
-    match shared.gate(binding, &gated).await {
+    let gated = || {
+        let mut gated = payload.clone();
+        if let Value::Object(map) = &mut gated {
+            map.remove("request_body");
+            map.remove("response");
+        }
+        gated
+    };
+    match shared.gate(binding, gated).await {
         Gate::Open => {}
         Gate::Skipped => {
             return early(json_reply(
@@ -597,7 +600,9 @@ fn find_route(
     None
 }
 
-fn parse_query(query: &str) -> BTreeMap<String, String> {
+/// A query string as `application/x-www-form-urlencoded` pairs (the last of
+/// a repeated name wins), as the engine reads one.
+pub(crate) fn parse_query(query: &str) -> BTreeMap<String, String> {
     query
         .split('&')
         .filter(|pair| !pair.is_empty())

@@ -91,7 +91,7 @@
 //! - No RBAC, middleware or HTTP-invoked functions.
 //! - Bad input gets an answer or a limit where the engine has none: an
 //!   invocation whose frame does not decode but names its invocation id
-//!   (nested past 128 levels, `data` missing) is answered with
+//!   (nested past 127 levels, `data` missing) is answered with
 //!   `deserialization_error`, and such a result fails the call it answers
 //!   (the engine drops both, and the caller waits for its timeout); a JSON
 //!   request body over
@@ -254,7 +254,7 @@ impl Default for EngineBuilder {
                 queue_max_retries: 3,
                 queue_backoff: Duration::from_millis(100),
                 channel_ttl: Duration::from_secs(300),
-                max_json_body: 64 << 20,
+                max_json_body: iii_protocol::channel::ENGINE_MAX_ITEM,
                 http_header_timeout: Duration::from_secs(30),
                 max_queued_frames: 65_536,
             },
@@ -635,7 +635,7 @@ impl Shared {
         binding: &RegisterTrigger,
         payload: Value,
     ) -> Fired {
-        match self.gate(binding, &payload).await {
+        match self.gate(binding, || payload.clone()).await {
             Gate::Open => Fired::Ran(self.run(binding, payload).await),
             Gate::Skipped => Fired::Skipped,
             Gate::Failed(error) => Fired::ConditionFailed(error),
@@ -644,7 +644,13 @@ impl Shared {
 
     /// A binding's condition, where the engine evaluates one: in the
     /// binding's namespace, without metadata; only an exact `false` skips.
-    pub(crate) async fn gate(self: &Arc<Self>, binding: &RegisterTrigger, payload: &Value) -> Gate {
+    /// `payload` gives the condition's input, built only when there is a
+    /// condition to evaluate.
+    pub(crate) async fn gate(
+        self: &Arc<Self>,
+        binding: &RegisterTrigger,
+        payload: impl FnOnce() -> Value,
+    ) -> Gate {
         let kind =
             TriggerKind::from_engine_type(&binding.trigger_type).unwrap_or(TriggerKind::Custom);
         let condition = binding
@@ -656,12 +662,7 @@ impl Shared {
             return Gate::Open;
         };
         match self
-            .invoke(
-                &binding_namespace(binding),
-                condition,
-                payload.clone(),
-                None,
-            )
+            .invoke(&binding_namespace(binding), condition, payload(), None)
             .await
         {
             Ok(Value::Bool(false)) => Gate::Skipped,

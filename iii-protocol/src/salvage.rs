@@ -2,7 +2,7 @@
 //! ids to answer it with.
 //!
 //! A frame whose payload does not parse (nested past serde_json's limit of
-//! 128 levels, say, or missing a required field) must not leave its
+//! 127 levels, say, or missing a required field) must not leave its
 //! sender waiting for ever: if the frame named an invocation, the reader
 //! answers it with an error. `type`, `invocation_id` and `function_id` are
 //! read wherever they stand; other values are skipped, however deep.
@@ -13,6 +13,8 @@ use std::fmt;
 use serde::Deserializer;
 use serde::de::{self, MapAccess, Visitor};
 use uuid::Uuid;
+
+use crate::{ErrorBody, InvocationResult};
 
 /// The parts of an undecodable frame read before it failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,13 +27,52 @@ pub struct Salvaged {
     pub function_id: Option<String>,
 }
 
+/// The code of every answer to a frame that does not decode.
+pub const DESERIALIZATION_ERROR: &str = "deserialization_error";
+
 /// Why a frame did not decode, in words for its sender.
 pub fn reason(error: &serde_json::Error) -> String {
     let text = error.to_string();
     if text.contains("recursion limit") {
-        format!("it nests deeper than 128 levels ({text})")
+        format!(
+            "it nests arrays and objects deeper than {} levels, the frame's own object included ({text})",
+            crate::depth::MAX_FRAME_DEPTH
+        )
     } else {
         text
+    }
+}
+
+/// How a reader answers a frame that does not decode, so that nobody waits
+/// for it in vain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// An invocation: the error result to send its caller (nothing ran).
+    Invocation(InvocationResult),
+    /// The result of a call: the error that call fails with.
+    Result(InvocationResult),
+}
+
+/// The answer to `text`, a frame that [`crate::decode`] refused with
+/// `error`: `None` unless it names an invocation id and is an invocation
+/// or a result.
+pub fn refusal(text: &str, error: &serde_json::Error) -> Option<Refusal> {
+    let salvaged = salvage(text);
+    let id = salvaged.invocation_id?;
+    let function_id = salvaged.function_id.unwrap_or_default();
+    let reason = reason(error);
+    let refused = |message: String| {
+        let body = ErrorBody::new(DESERIALIZATION_ERROR, message);
+        InvocationResult::new(id, function_id.clone(), Err(body))
+    };
+    match salvaged.kind.as_deref()? {
+        "invokefunction" => Some(Refusal::Invocation(refused(format!(
+            "the invocation of `{function_id}` could not be read, so nothing ran: {reason}"
+        )))),
+        "invocationresult" => Some(Refusal::Result(refused(format!(
+            "the result of `{function_id}` could not be read: {reason}"
+        )))),
+        _ => None,
     }
 }
 
@@ -103,6 +144,37 @@ mod tests {
             found.invocation_id.map(|id| id.to_string()).as_deref(),
             Some("11111111-1111-4111-8111-111111111111")
         );
+    }
+
+    #[test]
+    fn refusals_answer_invocations_and_fail_results_only() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let frame = |kind: &str| {
+            format!(
+                r#"{{"type":"{kind}","invocation_id":"11111111-1111-4111-8111-111111111111","function_id":"f","data":{deep},"result":{deep}}}"#
+            )
+        };
+        let refuse = |text: &str| refusal(text, &crate::decode(text).expect_err("too deep"));
+        let Some(Refusal::Invocation(reply)) = refuse(&frame("invokefunction")) else {
+            panic!("an invocation is answered");
+        };
+        let body = reply.error.expect("an error");
+        assert_eq!(body.code, DESERIALIZATION_ERROR);
+        assert!(
+            body.message.contains("`f`") && body.message.contains("nothing ran"),
+            "{}",
+            body.message
+        );
+        assert!(
+            body.message.contains("deeper than 127 levels"),
+            "{}",
+            body.message
+        );
+        let Some(Refusal::Result(failed)) = refuse(&frame("invocationresult")) else {
+            panic!("a result fails its call");
+        };
+        assert_eq!(failed.error.expect("an error").code, DESERIALIZATION_ERROR);
+        assert_eq!(refuse(&frame("registerfunction")), None);
     }
 
     /// A frame broken half-way keeps what came before the break.

@@ -11,7 +11,7 @@ pub mod codes {
     /// No handler for the function id on this worker or in the engine.
     pub const FUNCTION_NOT_FOUND: &str = "function_not_found";
     /// The input did not decode into the handler's input type.
-    pub const DESERIALIZATION_ERROR: &str = "deserialization_error";
+    pub const DESERIALIZATION_ERROR: &str = iii_protocol::salvage::DESERIALIZATION_ERROR;
     /// A local call timeout expired.
     pub const TIMEOUT: &str = "TIMEOUT";
     /// The function is HTTP-invoked and cannot run here.

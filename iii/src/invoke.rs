@@ -233,14 +233,8 @@ impl Invocation {
             what: format!("the call to `{}`", self.function_id),
             source,
         })?;
-        match iii_protocol::depth::too_deep(&frame) {
-            None => Ok(frame),
-            Some(depth) => Err(Error::TooDeep {
-                what: format!("the call to `{}`", self.function_id),
-                depth,
-                limit: iii_protocol::depth::MAX_FRAME_DEPTH,
-            }),
-        }
+        crate::worker::check_depth(&frame, || format!("the call to `{}`", self.function_id))?;
+        Ok(frame)
     }
 
     /// Sends the call and waits for its result, decoded into `O`.

@@ -111,7 +111,7 @@ async fn a_worker_invocation_that_does_not_decode_is_answered() {
         reply["error"]["message"]
             .as_str()
             .unwrap_or("")
-            .contains("128 levels"),
+            .contains("deeper than 127 levels"),
         "{reply}"
     );
     let bare_id = "33333333-3333-4333-8333-333333333333";
@@ -181,7 +181,7 @@ async fn a_result_that_does_not_decode_fails_its_call() {
         started.elapsed()
     );
     assert_eq!(err.code(), "deserialization_error", "{err}");
-    assert!(err.to_string().contains("128 levels"), "{err}");
+    assert!(err.to_string().contains("deeper than 127 levels"), "{err}");
 }
 
 /// Settings a user may reach for to mean "no limit" or "none" are taken

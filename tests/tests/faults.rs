@@ -71,7 +71,11 @@ async fn garbage_from_the_engine_is_refused_or_dropped_and_the_worker_serves_on(
     // its caller, not a stack overflow; so is one with no data.
     let deep = refusal(&fake, ID_A).await;
     assert_eq!(deep.code, "deserialization_error");
-    assert!(deep.message.contains("128 levels"), "{}", deep.message);
+    assert!(
+        deep.message.contains("deeper than 127 levels"),
+        "{}",
+        deep.message
+    );
     let missing = refusal(&fake, ID_B).await;
     assert!(missing.message.contains("data"), "{}", missing.message);
     // 20 MiB that is not JSON, with the id before it.

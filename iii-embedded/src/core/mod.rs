@@ -1,8 +1,9 @@
 //! The engine's registries and call routing, behind one lock.
 //!
 //! Every method here runs with the lock held and never awaits; frames to
-//! workers go out through each connection's unbounded queue, so holding the
-//! lock never waits on a socket.
+//! workers go out through each connection's queue without waiting (a
+//! worker whose queue is full is disconnected), so holding the lock never
+//! waits on a socket.
 
 mod registrations;
 
@@ -10,8 +11,6 @@ use crate::kinds::serves;
 use registrations::forwarded;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use iii_protocol::TriggerKind;
 use iii_protocol::{
@@ -24,9 +23,8 @@ use uuid::Uuid;
 
 /// A connected worker.
 pub(crate) struct Conn {
-    pub(crate) tx: mpsc::UnboundedSender<String>,
-    /// Frames queued for the worker and not yet written.
-    pub(crate) queued: Arc<AtomicUsize>,
+    /// Frames for the worker, at most `max_queued` waiting.
+    pub(crate) tx: mpsc::Sender<String>,
     /// How many may wait before the worker is disconnected.
     pub(crate) max_queued: usize,
     /// Set to true to drop the socket abruptly (no Close frame), as the engine does on eviction.
@@ -44,18 +42,19 @@ pub(crate) struct Conn {
 impl Conn {
     pub(crate) fn send(&self, message: &Message) {
         match protocol::encode(message) {
-            Ok(frame) => {
-                if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queued {
+            Ok(frame) => match self.tx.try_send(frame) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::warn!(
                         worker = self.name.as_deref().unwrap_or("(unnamed)"),
                         "a worker has {} frames waiting unread; disconnecting it (raise `EngineBuilder::max_queued_frames` for a worker that reads slowly)",
                         self.max_queued
                     );
                     let _ = self.kill.send(true);
-                    return;
                 }
-                let _ = self.tx.send(frame);
-            }
+                // The connection is going: nothing reads any more.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            },
             Err(e) => tracing::error!("could not encode a frame for a worker: {e}"),
         }
     }

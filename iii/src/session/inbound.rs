@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
-use iii_protocol::{ErrorBody, InvocationResult, Message};
+use iii_protocol::Message;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use super::{
@@ -110,22 +110,19 @@ fn handle(session: &Session, handler: &dyn Inbound, text: &str) -> Option<Fatal>
 /// an error (nothing ran); if it is the result of a call of ours, that call
 /// fails with the reason; anything else is dropped with a warning.
 fn undecodable(session: &Session, text: &str, error: &serde_json::Error) {
+    use iii_protocol::salvage::{Refusal, refusal};
     if text.trim().is_empty() {
         return;
     }
-    let salvaged = iii_protocol::salvage::salvage(text);
-    let reason = iii_protocol::salvage::reason(error);
-    let function_id = salvaged.function_id.clone().unwrap_or_default();
-    match (salvaged.kind.as_deref(), salvaged.invocation_id) {
-        (Some("invokefunction"), Some(id)) => {
-            tracing::warn!(%id, function_id, "refusing an invocation that does not decode: {reason}");
-            let body = ErrorBody::new(
-                "deserialization_error",
-                format!(
-                    "the invocation of `{function_id}` could not be read, so nothing ran: {reason}"
-                ),
+    match refusal(text, error) {
+        Some(Refusal::Invocation(reply)) => {
+            let (id, function_id) = (reply.invocation_id, reply.function_id.clone());
+            tracing::warn!(
+                %id,
+                function_id,
+                "refusing an invocation that does not decode: {}",
+                iii_protocol::salvage::reason(error)
             );
-            let reply = InvocationResult::new(id, function_id.clone(), Err(body));
             let sent = iii_protocol::encode(&Message::InvocationResult(reply))
                 .map_err(|e| e.to_string())
                 .and_then(|frame| {
@@ -140,15 +137,10 @@ fn undecodable(session: &Session, text: &str, error: &serde_json::Error) {
                 tracing::warn!(%id, function_id, "could not send the refusal ({why}); the caller waits for its timeout");
             }
         }
-        (Some("invocationresult"), Some(id)) => {
-            let body = ErrorBody::new(
-                "deserialization_error",
-                format!("the result of `{function_id}` could not be read: {reason}"),
-            );
-            session.complete(InvocationResult::new(id, function_id, Err(body)));
-        }
-        _ => tracing::warn!(
-            "dropping a frame the SDK does not understand ({reason}): {}",
+        Some(Refusal::Result(failed)) => session.complete(failed),
+        None => tracing::warn!(
+            "dropping a frame the SDK does not understand ({}): {}",
+            iii_protocol::salvage::reason(error),
             preview(text)
         ),
     }

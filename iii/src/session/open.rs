@@ -25,7 +25,7 @@ const READ_BUFFER: usize = 16 * 1024;
 /// The largest frame or message read from the engine: its own message
 /// limit. The engine forwards a caller's payload with fields added, so a
 /// frame just under its 16 MiB frame limit can reach us a little over it.
-const MAX_INBOUND: usize = 64 << 20;
+const MAX_INBOUND: usize = iii_protocol::channel::ENGINE_MAX_ITEM;
 
 /// What opening a session needs.
 #[derive(Debug, Clone)]

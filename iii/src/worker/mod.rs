@@ -194,13 +194,7 @@ impl Worker {
                 limit,
             });
         }
-        if let Some(depth) = iii_protocol::depth::too_deep(&frame) {
-            return Err(Error::TooDeep {
-                what: what(),
-                depth,
-                limit: iii_protocol::depth::MAX_FRAME_DEPTH,
-            });
-        }
+        check_depth(&frame, what)?;
         Ok(frame)
     }
 
@@ -562,6 +556,19 @@ impl Worker {
                 reason: "the connection failed".into(),
             },
         }
+    }
+}
+
+/// Refuses a frame nested deeper than the engine decodes (it would drop
+/// it without an answer); `what` names what it carries.
+pub(crate) fn check_depth(frame: &str, what: impl FnOnce() -> String) -> Result<(), Error> {
+    match iii_protocol::depth::too_deep(frame) {
+        None => Ok(()),
+        Some(depth) => Err(Error::TooDeep {
+            what: what(),
+            depth,
+            limit: iii_protocol::depth::MAX_FRAME_DEPTH,
+        }),
     }
 }
 
