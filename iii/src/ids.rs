@@ -15,7 +15,7 @@ use uuid::Uuid;
 /// How many ids' worth of OS randomness a thread draws at once.
 const BATCH: usize = 256;
 
-pub(crate) fn seed() -> u64 {
+fn seed() -> u64 {
     let mut bytes = [0u8; 8];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness: fall back to time and pid, which still differ per process.
@@ -39,6 +39,15 @@ pub(crate) fn seed() -> u64 {
 /// (one system call per 4 KiB). (A process that forks without `exec`
 /// would share its threads' unused draws with the child.)
 pub(crate) fn next_uuid() -> Uuid {
+    uuid::Builder::from_u128(random_u128())
+        .with_version(uuid::Version::Random)
+        .with_variant(uuid::Variant::RFC4122)
+        .into_uuid()
+}
+
+/// 128 bits from the OS's random source, drawn [`BATCH`] at a time per
+/// thread (see [`next_uuid`]); for invocation, trace and span ids.
+pub(crate) fn random_u128() -> u128 {
     thread_local! {
         static POOL: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; BATCH * 16], used: BATCH }) };
     }
@@ -46,11 +55,7 @@ pub(crate) fn next_uuid() -> Uuid {
         .try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.take()))
         .ok()
         .flatten();
-    let bits = drawn.unwrap_or_else(hashed);
-    uuid::Builder::from_u128(bits)
-        .with_version(uuid::Version::Random)
-        .with_variant(uuid::Variant::RFC4122)
-        .into_uuid()
+    drawn.unwrap_or_else(hashed)
 }
 
 /// One thread's unused OS randomness.

@@ -26,8 +26,7 @@
 //! never stored (its tree shows the callee as a root). Turn on `otel`
 //! where whole trace trees matter.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// The trace context of one invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,32 +179,24 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// A per-process random seed and a counter: ids unique within the
-/// process, random across processes, without a system call each.
-fn next_u64() -> u64 {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let seed = *SEED.get_or_init(crate::ids::seed);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // A bijection of the counter (odd multiplier), mixed with the seed.
-    let mixed = (n ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    mixed ^ (mixed >> 29)
-}
-
+/// A random span id (W3C: 8 bytes, not all zero).
 fn new_span_id() -> [u8; 8] {
     loop {
-        let id = next_u64();
+        let id = crate::ids::random_u128() as u64;
         if id != 0 {
             return id.to_be_bytes();
         }
     }
 }
 
+/// A random trace id (W3C: 16 bytes, not all zero).
 fn new_trace_id() -> [u8; 16] {
-    let uuid = crate::ids::next_uuid();
-    let mut id = *uuid.as_bytes();
-    id[8..].copy_from_slice(&new_span_id());
-    id
+    loop {
+        let id = crate::ids::random_u128();
+        if id != 0 {
+            return id.to_be_bytes();
+        }
+    }
 }
 
 #[cfg(test)]
