@@ -60,6 +60,26 @@ impl Endpoint {
         self.headers = headers.into();
         self
     }
+
+    /// The engine's address for `path` (which starts with `/`).
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Opens the socket at `path` with the worker's headers and TLS,
+    /// giving up after [`ATTACH_TIMEOUT`] (`None`).
+    pub(crate) async fn dial(
+        &self,
+        path: &str,
+        config: WebSocketConfig,
+    ) -> Option<Result<Socket, WsError>> {
+        let url = self.url(path);
+        let dialled = self.connector.connect_url(&url, &self.headers, config);
+        match tokio::time::timeout(ATTACH_TIMEOUT, dialled).await {
+            Ok(result) => Some(result.map(|(socket, _)| socket)),
+            Err(_) => None,
+        }
+    }
 }
 
 /// One end of one channel: which channel, which way, at which engine.
@@ -80,32 +100,23 @@ impl End {
         }
     }
 
-    fn url(&self) -> String {
-        let path = iii_protocol::channel::channel_path(
+    fn path(&self) -> String {
+        iii_protocol::channel::channel_path(
             &self.channel.channel_id,
             &self.channel.access_key,
             self.direction,
-        );
-        format!("{}{path}", self.endpoint.base)
+        )
     }
 
     /// Opens this end's socket; items up to `max_item` bytes are read.
     pub(crate) async fn attach(self, max_item: usize) -> Result<Socket, Error> {
-        let url = self.url();
         let config = WebSocketConfig::default()
             .max_message_size(Some(max_item))
             .max_frame_size(Some(max_item));
-        let dialled = tokio::time::timeout(
-            ATTACH_TIMEOUT,
-            self.endpoint
-                .connector
-                .connect_url(&url, &self.endpoint.headers, config),
-        )
-        .await;
-        match dialled {
-            Ok(Ok((socket, _))) => Ok(socket),
-            Ok(Err(e)) => Err(self.error(attach_failure(&e, &self.endpoint.base))),
-            Err(_) => Err(self.error(format!(
+        match self.endpoint.dial(&self.path(), config).await {
+            Some(Ok(socket)) => Ok(socket),
+            Some(Err(e)) => Err(self.error(attach_failure(&e, &self.endpoint.base))),
+            None => Err(self.error(format!(
                 "the engine at {} did not accept the channel socket within {ATTACH_TIMEOUT:?}",
                 self.endpoint.base
             ))),
@@ -173,14 +184,20 @@ mod tests {
 
     #[test]
     fn channel_urls_use_the_worker_sockets_host_and_port() {
+        let url = |e: End| e.endpoint.url(&e.path());
         assert_eq!(
-            end("ws://127.0.0.1:49134").url(),
+            url(end("ws://127.0.0.1:49134")),
             "ws://127.0.0.1:49134/ws/channels/c-1?key=k%2F1&dir=read"
         );
         assert_eq!(
-            end("ws://engine.local:49134/").url(),
+            url(end("ws://engine.local:49134/")),
             "ws://engine.local:49134/ws/channels/c-1?key=k%2F1&dir=read",
             "a path on the worker url is not kept"
+        );
+        // The telemetry socket is on the worker port too.
+        assert_eq!(
+            Endpoint::new("ws://engine:49134/").url("/otel"),
+            "ws://engine:49134/otel"
         );
     }
 

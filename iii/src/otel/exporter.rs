@@ -21,9 +21,13 @@ use crate::worker::Worker;
 /// full fails (the batch processor reports it) rather than grow it.
 const QUEUE: usize = 256;
 
+/// The engine's telemetry socket, on the worker port.
+const PATH: &str = "/otel";
+
 /// What the socket task is asked to do.
 pub(crate) enum Command {
-    Send(Vec<u8>),
+    /// A frame, shared by its retries.
+    Send(bytes::Bytes),
     /// Answer once every frame queued before has been written (or given
     /// up on): `false` if any since the last flush was dropped.
     Flush(oneshot::Sender<bool>),
@@ -47,10 +51,7 @@ impl EngineExporter {
             )
         })?;
         let (commands, queued) = mpsc::channel(QUEUE);
-        let url = otel_url(worker.url());
-        let headers = worker.inner.config.headers.clone();
-        let connector = worker.inner.connector.clone();
-        runtime.spawn(send_frames(url, headers, connector, queued));
+        runtime.spawn(send_frames(worker.channel_endpoint(), queued));
         Ok(EngineExporter {
             commands,
             resource: Vec::new(),
@@ -72,7 +73,7 @@ impl SpanExporter for EngineExporter {
         let request = request(&self.resource, batch);
         serde_json::to_writer(&mut frame, &request)
             .map_err(|e| OTelSdkError::InternalFailure(format!("encoding spans: {e}")))?;
-        self.commands.try_send(Command::Send(frame)).map_err(|e| {
+        self.commands.try_send(Command::Send(frame.into())).map_err(|e| {
             warn_dropped(&format!(
                 "spans not sent to the engine ({e}): its telemetry socket is {QUEUE} batches behind or gone"
             ));
@@ -97,27 +98,12 @@ fn warn_dropped(what: &str) {
     }
 }
 
-/// `ws://host:port/otel` for a worker socket at `ws://host:port/...`.
-fn otel_url(worker_url: &str) -> String {
-    match worker_url.parse::<tokio_tungstenite::tungstenite::http::Uri>() {
-        Ok(uri) => match (uri.scheme_str(), uri.authority()) {
-            (Some(scheme), Some(authority)) => format!("{scheme}://{authority}/otel"),
-            _ => format!("{}/otel", worker_url.trim_end_matches('/')),
-        },
-        Err(_) => format!("{}/otel", worker_url.trim_end_matches('/')),
-    }
-}
-
 /// Serves the `/otel` socket: connects when there is a frame to send,
 /// reads what the engine sends meanwhile (its Close, or an RBAC refusal)
 /// so a dead socket is dropped before a frame is written into it, and
 /// tries each frame on up to three connections, a second apart.
-async fn send_frames(
-    url: String,
-    headers: Vec<(String, String)>,
-    connector: crate::tls::Connector,
-    mut queued: mpsc::Receiver<Command>,
-) {
+async fn send_frames(endpoint: crate::channel::Endpoint, mut queued: mpsc::Receiver<Command>) {
+    let url = endpoint.url(PATH);
     let mut socket: Option<Socket> = None;
     let mut dropped_since_flush = false;
     loop {
@@ -145,7 +131,7 @@ async fn send_frames(
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             if socket.is_none() {
-                socket = connect(&url, &headers, &connector).await;
+                socket = connect(&endpoint).await;
             }
             let Some(open) = socket.as_mut() else {
                 continue;
@@ -190,26 +176,20 @@ fn ended(incoming: Option<Result<Frame, tokio_tungstenite::tungstenite::Error>>)
 
 use crate::tls::Socket;
 
-async fn connect(
-    url: &str,
-    headers: &[(String, String)],
-    connector: &crate::tls::Connector,
-) -> Option<Socket> {
+/// The engine's telemetry socket, or `None` (warned about) if it cannot
+/// be opened.
+async fn connect(endpoint: &crate::channel::Endpoint) -> Option<Socket> {
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
-    match tokio::time::timeout(
-        Duration::from_secs(10),
-        connector.connect_url(url, headers, config),
-    )
-    .await
-    {
-        Ok(Ok((socket, _))) => Some(socket),
-        Ok(Err(e)) => {
+    match endpoint.dial(PATH, config).await {
+        Some(Ok(socket)) => Some(socket),
+        Some(Err(e)) => {
             warn_dropped(&format!(
-                "could not open the engine's telemetry socket at {url}: {e}"
+                "could not open the engine's telemetry socket at {}: {e}",
+                endpoint.url(PATH)
             ));
             None
         }
-        Err(_) => None,
+        None => None,
     }
 }
 
@@ -316,18 +296,4 @@ fn request(resource: &[Value], batch: Vec<SpanData>) -> Value {
             "scopeSpans": scope_spans,
         }]
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_telemetry_socket_is_on_the_worker_port() {
-        assert_eq!(
-            otel_url("ws://127.0.0.1:49134"),
-            "ws://127.0.0.1:49134/otel"
-        );
-        assert_eq!(otel_url("ws://engine:49134/"), "ws://engine:49134/otel");
-    }
 }
