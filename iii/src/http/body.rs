@@ -59,7 +59,7 @@ impl InvocationChannels {
         let channel = |key: &str| {
             data.get(key)
                 .filter(|v| StreamChannelRef::is_ref(v))
-                .and_then(|v| serde_json::from_value::<StreamChannelRef>(v.clone()).ok())
+                .and_then(|v| <StreamChannelRef as serde::Deserialize>::deserialize(v).ok())
         };
         InvocationChannels {
             endpoint,
