@@ -15,6 +15,7 @@ use iii::Worker;
 use iii_embedded::Engine;
 
 pub mod fake;
+pub mod peer;
 
 /// The engine a test runs against.
 pub struct TestEngine {

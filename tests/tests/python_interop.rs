@@ -6,16 +6,14 @@
 //! (`.ci/run` makes one), else `python3` is tried. Without one the test
 //! says so and passes, so `cargo test` works on a bare machine.
 
-use std::process::Stdio;
-use std::time::Duration;
-
+use iii::Error;
+use iii::Function;
 use iii::channel::ChannelReader;
-use iii::{Error, Function, Worker};
-use iii_tests::{engine, eventually, fid, pattern, pattern_mismatch, serve, unique};
+use iii_tests::peer::Peer;
+use iii_tests::{engine, fid, pattern, pattern_mismatch, serve, unique};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 /// A Python that imports `iii` from `iii-sdk`, or why there is none.
 async fn python() -> Result<String, String> {
@@ -36,55 +34,10 @@ async fn python() -> Result<String, String> {
     Ok(python)
 }
 
-/// Starts the Python worker and waits until it says it is ready.
-async fn start_peer(python: &str, ws_url: &str, prefix: &str) -> Child {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/channel_peer.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .arg(prefix)
-        .env("III_URL", ws_url)
-        .env("OTEL_ENABLED", "false")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the Python peer");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read the peer's output") {
-            if line.trim() == "ready" {
-                return;
-            }
-        }
-        panic!("the Python peer exited before it was ready");
-    })
-    .await;
-    assert!(ready.is_ok(), "the Python peer was not ready within 60 s");
-    child
-}
-
-/// Waits until the Python worker's functions are served (the engine
-/// acknowledges no registration).
-async fn wait_served(worker: &Worker, prefix: &str) {
-    let ping = format!("{prefix}::ping");
-    eventually(Duration::from_secs(20), "the Python functions", || async {
-        match worker.call::<String, _>(&ping, &json!({})).await {
-            Err(Error::Remote { body, .. }) if body.code == "function_not_found" => None,
-            answer => Some(answer.expect("ping the Python worker")),
-        }
-    })
-    .await;
-}
-
-async fn call_peer(worker: &Worker, function_id: &str, payload: Value) -> Value {
-    worker
-        .invoke(function_id)
-        .payload(&payload)
-        .timeout(Duration::from_secs(60))
-        .call::<Value>()
+async fn called(peer: &Peer, worker: &iii::Worker, name: &str, payload: Value) -> Value {
+    peer.call(worker, name, payload)
         .await
-        .unwrap_or_else(|e| panic!("calling {function_id}: {e}"))
+        .unwrap_or_else(|e| panic!("calling the peer's {name}: {e}"))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -123,15 +76,15 @@ async fn channels_cross_to_and_from_a_python_worker() {
         }),
     )
     .await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/channel_peer.py");
     let prefix = unique("py").replace('-', "_");
-    let mut peer = start_peer(&python, &engine.ws_url, &prefix).await;
-    wait_served(&worker, &prefix).await;
+    let peer = Peer::start(&python, &[script], &engine.ws_url, prefix).await;
+    peer.wait_served(&worker).await;
     let n = 1_000_003;
 
     // Rust creates, Python reads: bytes in odd sizes, and a text message.
     let mut channel = worker.create_channel().await.expect("create");
-    let sink = format!("{prefix}::sink");
-    let call = call_peer(&worker, &sink, json!({"input": channel.reader_ref}));
+    let call = called(&peer, &worker, "sink", json!({"input": channel.reader_ref}));
     let write = async {
         channel.writer.send_text("hello from rust").await?;
         for piece in pattern(0, n).chunks(100_000) {
@@ -148,10 +101,10 @@ async fn channels_cross_to_and_from_a_python_worker() {
 
     // Rust creates, Python writes.
     let mut channel = worker.create_channel().await.expect("create");
-    let source = format!("{prefix}::source");
-    let call = call_peer(
+    let call = called(
+        &peer,
         &worker,
-        &source,
+        "source",
         json!({"output": channel.writer_ref, "n": n, "hello": "hello from python"}),
     );
     let (wrote, data) = tokio::join!(call, channel.reader.read_all());
@@ -161,10 +114,14 @@ async fn channels_cross_to_and_from_a_python_worker() {
     assert_eq!(channel.reader.take_messages(), ["hello from python"]);
 
     // Python creates, Rust reads (a ref decoded into a `ChannelReader`).
-    let relay = format!("{prefix}::relay");
-    let relayed = call_peer(&worker, &relay, json!({"target": rust_sink, "n": n})).await;
+    let relayed = called(
+        &peer,
+        &worker,
+        "relay",
+        json!({"target": rust_sink, "n": n}),
+    )
+    .await;
     assert_eq!(relayed, json!({"len": n, "mismatch": null}));
 
-    drop(peer.stdin.take());
-    let _ = tokio::time::timeout(Duration::from_secs(10), peer.wait()).await;
+    peer.stop().await;
 }
