@@ -89,6 +89,8 @@ pub(crate) async fn serve<S: crate::Io>(shared: Arc<Shared>, stream: S) {
     let welcome = Message::WorkerRegistered(WorkerRegistered {
         worker_id: worker_id.clone(),
         reattach_token: Some(token.clone()),
+        // As the engine 0.23 it plays: no feature tokens.
+        features: Vec::new(),
     });
     if let Ok(frame) = protocol::encode(&welcome) {
         let _ = tx.try_send(frame);

@@ -426,14 +426,21 @@ pub struct WorkerRegistered {
     /// Token for [`Reattach`] after a reconnect; older engines omit it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reattach_token: Option<String>,
+    /// What the engine supports beyond the 0.23 protocol, as tokens (see
+    /// [`features`]). Engines before 0.25 send none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
 }
 
 /// `registrationrejected`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationRejected {
-    /// `WORKER_NAMESPACE_CONFLICT` (fatal) or `FUNCTION_NAMESPACE_CONFLICT`.
+    /// Why: `WORKER_NAMESPACE_CONFLICT` refuses the worker (fatal);
+    /// `FUNCTION_NAMESPACE_CONFLICT`, and from engine 0.26
+    /// `INVALID_ARGS_FORMAT` and `UNSUPPORTED`, refuse one function.
     pub code: String,
-    /// Namespace in which the conflict happened.
+    /// Namespace in which the registration was refused.
+    #[serde(default)]
     pub namespace: String,
     /// For worker-name conflicts: the contested name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -450,6 +457,31 @@ pub struct RegistrationRejected {
 pub const WORKER_NAMESPACE_CONFLICT: &str = "WORKER_NAMESPACE_CONFLICT";
 /// Rejection code: another live worker exports this function id.
 pub const FUNCTION_NAMESPACE_CONFLICT: &str = "FUNCTION_NAMESPACE_CONFLICT";
+
+impl RegistrationRejected {
+    /// Whether this refuses one function and leaves the connection up:
+    /// it names a function and is not a worker-name conflict. (Engines
+    /// from 0.26 add function-scoped codes such as `INVALID_ARGS_FORMAT`
+    /// and `UNSUPPORTED`; a code that names no function refuses the
+    /// worker.)
+    ///
+    /// ```
+    /// use iii_protocol::RegistrationRejected;
+    /// let rejected = |code: &str, function_id: Option<&str>| RegistrationRejected {
+    ///     code: code.into(),
+    ///     namespace: "default".into(),
+    ///     worker_name: None,
+    ///     function_id: function_id.map(String::from),
+    ///     owner_worker_id: String::new(),
+    /// };
+    /// assert!(rejected("INVALID_ARGS_FORMAT", Some("orders::place")).refuses_one_function());
+    /// assert!(!rejected("WORKER_NAMESPACE_CONFLICT", None).refuses_one_function());
+    /// assert!(!rejected("SOMETHING_NEW", None).refuses_one_function());
+    /// ```
+    pub fn refuses_one_function(&self) -> bool {
+        self.function_id.is_some() && self.code != WORKER_NAMESPACE_CONFLICT
+    }
+}
 
 /// `reattach`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -471,6 +503,7 @@ pub struct ErrorFrame {
 pub mod channel;
 mod decode;
 pub mod depth;
+pub mod features;
 pub mod kinds;
 pub mod rules;
 pub mod salvage;

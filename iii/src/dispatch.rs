@@ -439,31 +439,42 @@ fn trigger_verdict(worker: &Worker, result: TriggerRegistrationResult) {
     }
 }
 
+/// A refused registration: one that names a function refuses only that
+/// function (its handle reports why) and keeps the connection; the
+/// others (a worker-name conflict, a code naming no function) refuse the
+/// worker.
 fn rejection(worker: &Worker, rejected: RegistrationRejected) -> Option<Fatal> {
-    if rejected.code == FUNCTION_NAMESPACE_CONFLICT
-        && let Some(function_id) = &rejected.function_id
-    {
-        tracing::warn!(
-            function_id,
-            namespace = rejected.namespace,
-            owner = rejected.owner_worker_id,
-            "function refused: another live worker exports this id"
-        );
-        let body = ErrorBody::new(
-            rejected.code.clone(),
-            format!(
-                "`{function_id}` is already exported in namespace `{}` by worker {}",
-                rejected.namespace, rejected.owner_worker_id
-            ),
-        );
-        let link = lock(&worker.inner.link);
-        if let Some(entry) = link.registry.functions.get(function_id) {
-            entry.status.send_replace(Some(body));
-        }
-        return None;
+    let Some(function_id) = rejected
+        .function_id
+        .as_deref()
+        .filter(|_| rejected.refuses_one_function())
+    else {
+        return Some(Fatal::Rejected(rejected));
+    };
+    let namespace = &rejected.namespace;
+    let message = if rejected.code == FUNCTION_NAMESPACE_CONFLICT {
+        format!(
+            "`{function_id}` is already exported in namespace `{namespace}` by worker {}",
+            rejected.owner_worker_id
+        )
+    } else {
+        format!(
+            "the engine refused `{function_id}` in namespace `{namespace}` with `{}`",
+            rejected.code
+        )
+    };
+    tracing::warn!(
+        function_id,
+        code = rejected.code,
+        "function refused: {message}"
+    );
+    let link = lock(&worker.inner.link);
+    if let Some(entry) = link.registry.functions.get(function_id) {
+        entry
+            .status
+            .send_replace(Some(ErrorBody::new(rejected.code.clone(), message)));
     }
-    // Worker-name conflicts and codes this SDK does not know are fatal.
-    Some(Fatal::Rejected(rejected))
+    None
 }
 
 #[cfg(test)]

@@ -27,6 +27,9 @@ pub mod codes {
     pub const TOO_DEEP: &str = "too_deep";
     /// The worker was running as many invocations as its limit allows.
     pub const TOO_MANY_INVOCATIONS: &str = "too_many_invocations";
+    /// The engine does not take what was registered (as the official SDKs
+    /// spell it).
+    pub const UNSUPPORTED: &str = "UNSUPPORTED";
 }
 
 /// Everything that can go wrong in the SDK, and what a handler returns to fail.
@@ -181,6 +184,18 @@ pub enum Error {
     /// The engine refused the worker itself; the worker does not reconnect.
     #[error("the engine rejected this worker ({}): {}", .0.code, rejection_text(.0))]
     Rejected(RegistrationRejected),
+    /// The engine does not take this registration: engines from 0.26
+    /// replaced triggers and trigger types with observers. Nothing was
+    /// sent.
+    #[error("{what} cannot work on the engine at {url}: {reason}")]
+    Unsupported {
+        /// The engine's URL.
+        url: String,
+        /// What was refused, e.g. "the `cron` trigger of `reports::daily`".
+        what: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
     /// A configuration or argument was invalid; nothing was sent.
     #[error("invalid {what}: {reason}")]
     Invalid {
@@ -295,6 +310,7 @@ impl Error {
             Error::Rejected(r) => &r.code,
             Error::FrameTooLarge { .. } => codes::FRAME_TOO_LARGE,
             Error::TooDeep { .. } => codes::TOO_DEEP,
+            Error::Unsupported { .. } => codes::UNSUPPORTED,
             _ => codes::INVOCATION_FAILED,
         }
     }

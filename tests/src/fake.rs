@@ -27,6 +27,8 @@ pub enum Mode {
 /// What one connection did.
 #[derive(Debug, Default, Clone)]
 pub struct Connection {
+    /// The upgrade request's path and query.
+    pub path: String,
     /// Upgrade request headers, names lowercased.
     pub headers: BTreeMap<String, String>,
     /// Every frame received, decoded (undecodable ones as `None`).
@@ -43,11 +45,13 @@ pub struct FakeEngine {
     pub url: String,
     connections: Arc<Mutex<Vec<Connection>>>,
     /// Frames to push to the newest connection.
-    push: mpsc::UnboundedSender<String>,
+    push: mpsc::UnboundedSender<Frame>,
     /// Bump to drop every live connection without a Close frame.
     drop_all: watch::Sender<u32>,
     /// How long to wait before welcoming the next connections.
     welcome_delay: Arc<Mutex<Duration>>,
+    /// The feature tokens the next connections are welcomed with.
+    features: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeEngine {
@@ -56,13 +60,15 @@ impl FakeEngine {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("ws://{}", listener.local_addr().expect("addr"));
         let connections: Arc<Mutex<Vec<Connection>>> = Arc::default();
-        let (push, push_rx) = mpsc::unbounded_channel::<String>();
+        let (push, push_rx) = mpsc::unbounded_channel::<Frame>();
         let push_rx = Arc::new(tokio::sync::Mutex::new(push_rx));
         let (drop_all, _) = watch::channel(0u32);
         let dropper = drop_all.clone();
         let conns = connections.clone();
         let welcome_delay: Arc<Mutex<Duration>> = Arc::default();
         let delay = welcome_delay.clone();
+        let features: Arc<Mutex<Vec<String>>> = Arc::default();
+        let announced = features.clone();
         tokio::spawn(async move {
             let mut n = 0;
             while let Ok((stream, _)) = listener.accept().await {
@@ -71,12 +77,16 @@ impl FakeEngine {
                 let push_rx = push_rx.clone();
                 let mut dropped = dropper.subscribe();
                 let delay = *delay.lock().expect("lock");
+                let features = announced.lock().expect("lock").clone();
                 tokio::spawn(async move {
                     let headers = Arc::new(Mutex::new(BTreeMap::new()));
                     let seen = headers.clone();
+                    let path = Arc::new(Mutex::new(String::new()));
+                    let seen_path = path.clone();
                     // The callback's type is fixed by tungstenite.
                     #[allow(clippy::result_large_err)]
                     let record = move |req: &Request, res: Response| {
+                        *seen_path.lock().expect("lock") = req.uri().to_string();
                         let mut h = seen.lock().expect("lock");
                         for (k, v) in req.headers() {
                             h.insert(
@@ -93,6 +103,7 @@ impl FakeEngine {
                     let index = {
                         let mut all = conns.lock().expect("lock");
                         all.push(Connection {
+                            path: path.lock().expect("lock").clone(),
                             headers: headers.lock().expect("lock").clone(),
                             frames: Vec::new(),
                             arrived: Vec::new(),
@@ -104,6 +115,7 @@ impl FakeEngine {
                     let welcome = Message::WorkerRegistered(WorkerRegistered {
                         worker_id: format!("w-{n}"),
                         reattach_token: Some(format!("t-{n}")),
+                        features,
                     });
                     let _ = ws
                         .send(Frame::text(protocol::encode(&welcome).expect("encode")))
@@ -145,8 +157,8 @@ impl FakeEngine {
                                 }
                             }
                             pushed = async { push_rx.lock().await.recv().await } => {
-                                let Some(text) = pushed else { return };
-                                let _ = ws.send(Frame::text(text)).await;
+                                let Some(frame) = pushed else { return };
+                                let _ = ws.send(frame).await;
                             }
                             _ = dropped.changed() => return,
                         }
@@ -160,6 +172,7 @@ impl FakeEngine {
             push,
             drop_all,
             welcome_delay,
+            features,
         }
     }
 
@@ -175,7 +188,21 @@ impl FakeEngine {
 
     /// Sends a raw text frame to the newest live connection.
     pub fn push(&self, text: impl Into<String>) {
-        let _ = self.push.send(text.into());
+        let _ = self.push.send(Frame::text(text.into()));
+    }
+
+    /// Sends WebSocket frames as given (fragments of one message, say) to
+    /// the newest live connection, in order.
+    pub fn push_frames(&self, frames: impl IntoIterator<Item = Frame>) {
+        for frame in frames {
+            let _ = self.push.send(frame);
+        }
+    }
+
+    /// Welcomes connections accepted from now on with these feature
+    /// tokens, as engines from 0.25 do.
+    pub fn announce(&self, features: &[&str]) {
+        *self.features.lock().expect("lock") = features.iter().map(|f| f.to_string()).collect();
     }
 
     /// Welcomes connections accepted from now on only after `delay`.

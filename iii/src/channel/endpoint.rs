@@ -21,10 +21,14 @@ pub(crate) const NO_RUNTIME: &str =
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The address channel sockets are opened at: the worker socket's scheme,
-/// host and port (the engine serves channels on the worker port).
+/// host and port (the engine serves channels on the worker port), and its
+/// query (credentials such as `?token=` go to every socket of the engine,
+/// as in the official SDKs from 0.24).
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
     base: Arc<str>,
+    /// The worker URL's query, without `?`, put before a socket's own.
+    query: Option<Arc<str>>,
     /// The worker's handshake headers, sent on channel sockets too (a
     /// proxy in front of the engine may want them).
     headers: Arc<[(String, String)]>,
@@ -35,15 +39,19 @@ pub(crate) struct Endpoint {
 impl Endpoint {
     /// The endpoint of the engine whose worker socket is `worker_url`.
     pub(crate) fn new(worker_url: &str) -> Endpoint {
-        let base = match worker_url.parse::<Uri>() {
-            Ok(uri) => match (uri.scheme_str(), uri.authority()) {
-                (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
-                _ => worker_url.trim_end_matches('/').to_string(),
-            },
-            Err(_) => worker_url.trim_end_matches('/').to_string(),
+        let uri = worker_url.parse::<Uri>().ok();
+        let base = match uri.as_ref().map(|u| (u.scheme_str(), u.authority())) {
+            Some((Some(scheme), Some(authority))) => format!("{scheme}://{authority}"),
+            _ => worker_url.trim_end_matches('/').to_string(),
         };
+        let query = uri
+            .as_ref()
+            .and_then(Uri::query)
+            .filter(|q| !q.is_empty())
+            .map(Arc::from);
         Endpoint {
             base: base.into(),
+            query,
             headers: Arc::new([]),
             connector: crate::tls::Connector::default(),
         }
@@ -61,9 +69,16 @@ impl Endpoint {
         self
     }
 
-    /// The engine's address for `path` (which starts with `/`).
+    /// The engine's address for `path` (which starts with `/` and may
+    /// carry a query of its own, which goes after the worker URL's).
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        let Some(query) = &self.query else {
+            return format!("{}{path}", self.base);
+        };
+        match path.split_once('?') {
+            Some((path, own)) => format!("{}{path}?{query}&{own}", self.base),
+            None => format!("{}{path}?{query}", self.base),
+        }
     }
 
     /// Opens the socket at `path` with the worker's headers and TLS,
@@ -198,6 +213,25 @@ mod tests {
         assert_eq!(
             Endpoint::new("ws://engine:49134/").url("/otel"),
             "ws://engine:49134/otel"
+        );
+    }
+
+    /// A query on the worker URL (credentials, for a proxy or an auth
+    /// function) goes to every socket, before the socket's own.
+    #[test]
+    fn the_worker_urls_query_is_kept() {
+        let url = |e: End| e.endpoint.url(&e.path());
+        assert_eq!(
+            url(end("ws://engine:49134/?token=abc&team=x")),
+            "ws://engine:49134/ws/channels/c-1?token=abc&team=x&key=k%2F1&dir=read"
+        );
+        assert_eq!(
+            Endpoint::new("ws://engine:49134?token=abc").url("/otel"),
+            "ws://engine:49134/otel?token=abc"
+        );
+        assert_eq!(
+            url(end("ws://engine:49134/?")),
+            "ws://engine:49134/ws/channels/c-1?key=k%2F1&dir=read"
         );
     }
 

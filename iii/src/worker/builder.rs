@@ -57,9 +57,11 @@ impl WorkerBuilder {
     }
 
     /// Reads, where set: `III_URL`, `III_WORKER_NAME`, `III_NAMESPACE`;
-    /// `III_AUTH_TOKEN` (sent as `authorization: Bearer <token>` on the
-    /// upgrade) and `III_HEADERS` (more upgrade headers, one `name: value`
-    /// a line), for an engine whose listener authenticates workers; and
+    /// `III_AUTH_TOKEN` or `III_TOKEN` (the name the official SDKs read;
+    /// sent as `authorization: Bearer <token>` on the upgrade, unless an
+    /// `authorization` header is given otherwise) and `III_HEADERS` (more
+    /// upgrade headers, one `name: value` a line), for an engine whose
+    /// listener authenticates workers; and
     /// `III_TLS_CA_FILE` (PEM roots to trust for `wss://`, with the `tls`
     /// feature).
     pub fn env(self) -> Self {
@@ -78,8 +80,19 @@ impl WorkerBuilder {
         if let Some(ns) = var("III_NAMESPACE") {
             self.config.namespace = Some(ns);
         }
-        if let Some(token) = var("III_AUTH_TOKEN") {
-            self = self.bearer_token(token.trim());
+        let tokens = (
+            var("III_AUTH_TOKEN").map(|t| t.trim().to_string()),
+            var("III_TOKEN").map(|t| t.trim().to_string()),
+        );
+        match tokens {
+            (Some(ours), Some(theirs)) if ours != theirs => {
+                // Neither token is quoted: both are secrets.
+                self.env_error.get_or_insert(Error::invalid(
+                    "III_AUTH_TOKEN and III_TOKEN",
+                    "both are set, to different tokens; unset one of them (III_TOKEN is the name the official SDKs read)",
+                ));
+            }
+            (ours, theirs) => self.config.env_token = ours.or(theirs),
         }
         if let Some(headers) = var("III_HEADERS") {
             let lines = headers.lines().map(str::trim).enumerate();
@@ -152,8 +165,14 @@ impl WorkerBuilder {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn bearer_token(self, token: impl AsRef<str>) -> Self {
+    ///
+    /// It replaces any `authorization` header given before, and wins over
+    /// `III_AUTH_TOKEN` and `III_TOKEN`.
+    pub fn bearer_token(mut self, token: impl AsRef<str>) -> Self {
         let value = format!("Bearer {}", token.as_ref());
+        self.config
+            .headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
         self.header("authorization", value)
     }
 
@@ -287,6 +306,7 @@ impl WorkerBuilder {
                 pem,
             ));
         }
+        self.config.apply_env_token();
         self.config.validate()?;
         let connector = crate::tls::Connector::for_url(&self.config.url, &self.config.tls_roots)?;
         let linked = crate::linked::select(&self.linked)?;
@@ -384,17 +404,77 @@ mod tests {
             ("III_HEADERS", "x-team: payments\n\nx-zone:eu"),
         ]
         .into();
-        let b = Worker::builder().env_from(|k| vars.get(k).map(|v| v.to_string()));
+        let mut b = Worker::builder().env_from(|k| vars.get(k).map(|v| v.to_string()));
+        b.config.apply_env_token();
         assert_eq!(b.config.url, "ws://engine:1");
         assert_eq!(b.config.name, "billing");
         assert_eq!(
             b.config.headers,
             [
-                ("authorization".to_string(), "Bearer s3cret".to_string()),
                 ("x-team".to_string(), "payments".to_string()),
                 ("x-zone".to_string(), "eu".to_string()),
+                ("authorization".to_string(), "Bearer s3cret".to_string()),
             ]
         );
+    }
+
+    /// `III_TOKEN`, as the official SDKs spell it, works as
+    /// `III_AUTH_TOKEN` does; an `authorization` header given otherwise
+    /// wins over either, and two different tokens are refused unquoted.
+    #[test]
+    fn iii_token_is_read_and_an_explicit_authorization_wins() {
+        let headers = |vars: &[(&str, &str)], explicit: Option<(&str, &str)>| {
+            let vars: std::collections::HashMap<&str, &str> = vars.iter().copied().collect();
+            let mut b = Worker::builder().env_from(|k| vars.get(k).map(|v| v.to_string()));
+            if let Some((name, value)) = explicit {
+                b = b.header(name, value);
+            }
+            b.config.apply_env_token();
+            (b.config.headers, b.env_error.map(|e| e.to_string()))
+        };
+        let bearer = |t: &str| vec![("authorization".to_string(), format!("Bearer {t}"))];
+        assert_eq!(
+            headers(&[("III_TOKEN", "abc")], None),
+            (bearer("abc"), None)
+        );
+        assert_eq!(
+            headers(&[("III_TOKEN", "abc"), ("III_AUTH_TOKEN", "abc")], None),
+            (bearer("abc"), None)
+        );
+        let explicit = headers(
+            &[("III_TOKEN", "abc")],
+            Some(("Authorization", "Basic eA==")),
+        );
+        assert_eq!(
+            explicit.0,
+            [("Authorization".to_string(), "Basic eA==".to_string())]
+        );
+        let from_env = headers(
+            &[
+                ("III_TOKEN", "abc"),
+                ("III_HEADERS", "AUTHORIZATION: Bearer xyz"),
+            ],
+            None,
+        );
+        assert_eq!(
+            from_env.0,
+            [("AUTHORIZATION".to_string(), "Bearer xyz".to_string())]
+        );
+        let (_, error) = headers(&[("III_TOKEN", "abc"), ("III_AUTH_TOKEN", "xyz")], None);
+        let error = error.expect("two different tokens are refused");
+        assert!(
+            error.contains("III_TOKEN") && error.contains("III_AUTH_TOKEN"),
+            "{error}"
+        );
+        assert!(
+            !error.contains("abc") && !error.contains("xyz"),
+            "no secret in: {error}"
+        );
+        // `bearer_token` replaces what came before it.
+        let b = Worker::builder()
+            .header("authorization", "x")
+            .bearer_token("t");
+        assert_eq!(b.config.headers, bearer("t"));
     }
 
     #[tokio::test]

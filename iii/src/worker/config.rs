@@ -101,6 +101,9 @@ pub(crate) struct Config {
     pub(crate) tls_roots: Vec<(String, Vec<u8>)>,
     /// A file of extra TLS roots, read when connecting (`III_TLS_CA_FILE`).
     pub(crate) tls_roots_file: Option<String>,
+    /// A bearer token from `III_AUTH_TOKEN` or `III_TOKEN`, sent unless an
+    /// `authorization` header is given otherwise.
+    pub(crate) env_token: Option<String>,
 }
 
 impl Config {
@@ -121,6 +124,23 @@ impl Config {
             max_concurrent_invocations: DEFAULT_MAX_CONCURRENT,
             tls_roots: Vec::new(),
             tls_roots_file: None,
+            env_token: None,
+        }
+    }
+
+    /// Adds the environment's bearer token, unless an `authorization`
+    /// header was given otherwise (that one wins, as in the official SDKs).
+    pub(crate) fn apply_env_token(&mut self) {
+        let Some(token) = self.env_token.take() else {
+            return;
+        };
+        let explicit = self
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        if !explicit {
+            self.headers
+                .push(("authorization".into(), format!("Bearer {token}")));
         }
     }
 

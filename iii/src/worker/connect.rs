@@ -27,7 +27,7 @@ pub(crate) async fn connect_first(worker: &Worker) -> Result<JoinHandle<End>, Er
     loop {
         attempt += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let error = match open_session(worker, remaining).await {
+        let error = match open_session(worker, remaining, true).await {
             Ok(reader) => {
                 worker.inner.state.send_replace(ConnectionState::Connected);
                 return Ok(reader);
@@ -94,7 +94,7 @@ pub(crate) async fn supervise(worker: Worker, mut reader: JoinHandle<End>) {
                 _ = tokio::time::sleep(policy.delay(attempt)) => {}
                 _ = until(&mut shutdown, |s| *s) => return,
             }
-            match open_session(&worker, inner.config.connect_timeout).await {
+            match open_session(&worker, inner.config.connect_timeout, false).await {
                 Ok(reader) => {
                     tracing::info!(url = %inner.config.url, attempt, "reconnected to the engine");
                     inner.state.send_replace(ConnectionState::Connected);
@@ -134,8 +134,13 @@ fn stop_with(worker: &Worker, error: Error) {
     worker.inner.state.send_replace(ConnectionState::Failed);
 }
 
-/// Opens one session: dial, welcome, reattach, replay, announce.
-async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<End>, OpenError> {
+/// Opens one session: dial, welcome, reattach, replay, announce. `first`
+/// for the session `connect` opens.
+async fn open_session(
+    worker: &Worker,
+    timeout: Duration,
+    first: bool,
+) -> Result<JoinHandle<End>, OpenError> {
     let inner = &worker.inner;
     let config = &inner.config;
     let started = Instant::now();
@@ -161,8 +166,10 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
         Identity {
             worker_id: Some(opened.welcome.worker_id.clone()),
             reattach_token: opened.welcome.reattach_token.clone(),
+            features: opened.welcome.features.clone(),
         },
     );
+    let with_triggers = iii_protocol::features::engine_takes_triggers(&opened.welcome.features);
     {
         let mut link = lock(&inner.link);
         // Checked under the lock that `shutdown` takes the session under:
@@ -188,7 +195,10 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
                 Err(e) => tracing::error!("could not send `reattach`: {e}"),
             }
         }
-        for message in link.registry.replay() {
+        if !with_triggers {
+            refuse_triggers(worker, &link.registry, first)?;
+        }
+        for message in link.registry.replay(with_triggers) {
             // Every registration passed the size check when it was made.
             match encode_frame(&message).map(|frame| opened.session.send(frame)) {
                 Ok(Ok(())) => {}
@@ -232,6 +242,33 @@ async fn open_session(worker: &Worker, timeout: Duration) -> Result<JoinHandle<E
             }
         }
     }
+}
+
+/// On an engine that takes no triggers: `connect` fails if the program
+/// binds any (a binding that never fires is worse than no worker); after
+/// a reconnect, the worker keeps serving its functions, and each binding's
+/// handle and the log say why it is not sent.
+fn refuse_triggers(
+    worker: &Worker,
+    registry: &super::registry::Registry,
+    first: bool,
+) -> Result<(), OpenError> {
+    let refused = registry.trigger_registrations();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let url = &worker.inner.config.url;
+    let what = match refused.as_slice() {
+        [one] => one.clone(),
+        many => format!("{} trigger registrations ({})", many.len(), many.join(", ")),
+    };
+    let error = super::engine_features::triggers_removed(url, what);
+    if first {
+        return Err(OpenError::Fatal(error));
+    }
+    tracing::error!("{error}");
+    registry.refuse_triggers();
+    Ok(())
 }
 
 /// Ends a session that was opened but never became the worker's.

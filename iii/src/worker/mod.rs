@@ -8,6 +8,7 @@ mod builder;
 pub(crate) mod config;
 mod connect;
 mod connection_state;
+mod engine_features;
 mod in_flight;
 pub(crate) mod registry;
 
@@ -83,6 +84,8 @@ pub(crate) struct Link {
 pub(crate) struct Identity {
     pub(crate) worker_id: Option<String>,
     pub(crate) reattach_token: Option<String>,
+    /// The feature tokens of its `workerregistered`.
+    pub(crate) features: Vec<String>,
 }
 
 /// Why the worker stopped for good.
@@ -271,6 +274,12 @@ impl Worker {
     pub fn register_trigger(&self, trigger: Trigger) -> Result<TriggerHandle, Error> {
         let id = crate::ids::next_uuid().to_string();
         let mut message = trigger.to_message(id.clone(), self.namespace())?;
+        self.check_takes_triggers(|| {
+            format!(
+                "the `{}` trigger of `{}`",
+                message.trigger_type, message.function_id
+            )
+        })?;
         if trigger.kind() == Some(TriggerKind::Log)
             && let Some(namespace) = message
                 .namespace
@@ -389,6 +398,7 @@ impl Worker {
     ) -> Result<TriggerTypeHandle, Error> {
         let message = trigger_type.into_message::<H::Config>();
         validate_id("trigger type id", &message.id)?;
+        self.check_takes_triggers(|| format!("trigger type `{}`", message.id))?;
         if message.description.trim().is_empty() {
             return Err(Error::invalid(
                 "trigger type",

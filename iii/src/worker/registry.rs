@@ -163,8 +163,10 @@ impl Registry {
         self.services.insert(message.id.clone(), (seq, message));
     }
 
-    /// The frames that recreate this registry on a fresh connection.
-    pub(crate) fn replay(&self) -> Vec<Message> {
+    /// The frames that recreate this registry on a fresh connection. For
+    /// an engine that takes no triggers (`with_triggers` false), trigger
+    /// types, bindings and the bindings' aliases are left out.
+    pub(crate) fn replay(&self, with_triggers: bool) -> Vec<Message> {
         let mut services: Vec<_> = self.services.values().collect();
         services.sort_by_key(|(seq, _)| *seq);
         let mut types: Vec<_> = self.trigger_types.values().collect();
@@ -173,6 +175,11 @@ impl Registry {
         functions.sort_by_key(|e| e.seq);
         let mut triggers: Vec<_> = self.triggers.values().collect();
         triggers.sort_by_key(|e| e.seq);
+        if !with_triggers {
+            types.clear();
+            triggers.clear();
+            functions.retain(|e| !matches!(e.serving, Serving::Alias(_)));
+        }
 
         let mut out =
             Vec::with_capacity(services.len() + types.len() + functions.len() + triggers.len());
@@ -197,6 +204,49 @@ impl Registry {
                 .map(|e| Message::RegisterTrigger(e.message.clone())),
         );
         out
+    }
+}
+
+impl Registry {
+    /// The trigger types and bindings here, in registration order, each
+    /// named for an error: "trigger type `ticker`", "the `http` trigger of
+    /// `greetings::greet`".
+    pub(crate) fn trigger_registrations(&self) -> Vec<String> {
+        let mut types: Vec<_> = self.trigger_types.values().collect();
+        types.sort_by_key(|e| e.seq);
+        let mut triggers: Vec<_> = self.triggers.values().collect();
+        triggers.sort_by_key(|e| e.seq);
+        let types = types
+            .into_iter()
+            .map(|e| format!("trigger type `{}`", e.message.id));
+        let triggers = triggers.into_iter().map(|e| self.describe_trigger(e));
+        types.chain(triggers).collect()
+    }
+
+    /// "the `cron` trigger of `reports::daily`", naming the function the
+    /// user bound rather than its alias.
+    fn describe_trigger(&self, entry: &TriggerEntry) -> String {
+        let bound = entry
+            .alias
+            .as_ref()
+            .and_then(|alias| self.functions.get(alias))
+            .and_then(|f| match &f.serving {
+                Serving::Alias(alias) => Some(alias.function_id.as_str()),
+                _ => None,
+            })
+            .unwrap_or(&entry.message.function_id);
+        format!("the `{}` trigger of `{bound}`", entry.message.trigger_type)
+    }
+
+    /// Reports on every binding's handle that the engine takes no
+    /// triggers.
+    pub(crate) fn refuse_triggers(&self) {
+        for entry in self.triggers.values() {
+            let what = self.describe_trigger(entry);
+            entry
+                .status
+                .send_replace(Some(super::engine_features::triggers_removed_body(&what)));
+        }
     }
 }
 
@@ -254,7 +304,7 @@ mod tests {
             parent_service_id: None,
         });
         assert_eq!(
-            ids(&r.replay()),
+            ids(&r.replay(true)),
             [
                 "service:svc",
                 "fn:zeta",
@@ -264,6 +314,15 @@ mod tests {
             ]
         );
         // Replaying twice gives the same frames.
-        assert_eq!(r.replay(), r.replay());
+        assert_eq!(r.replay(true), r.replay(true));
+        // An engine that takes no triggers gets functions and services only.
+        assert_eq!(
+            ids(&r.replay(false)),
+            ["service:svc", "fn:zeta", "fn:alpha"]
+        );
+        assert_eq!(
+            r.trigger_registrations(),
+            ["the `http` trigger of `b`", "the `http` trigger of `a`"]
+        );
     }
 }
