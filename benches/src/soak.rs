@@ -1,9 +1,12 @@
 //! Soak: 1,000,000 calls, 64 in flight, between two workers on
-//! iii-embedded, counting the calls answered, lost (an error or no
-//! answer) and doubled (run twice by the callee), and the process's
-//! resident memory before, at the peak and after. Not run by CI.
+//! iii-embedded (or the engine at `III_URL`), counting the calls answered,
+//! lost (an error or no answer) and doubled (run twice by the callee),
+//! and the process's resident memory before, at the peak and after. Each
+//! lost call is printed with its error, which names its invocation id for
+//! the engine's log. Not run by CI.
 //!
-//! Run: `cargo run --release -p iii-benches --bin iii-soak [-- CALLS]`.
+//! Run: `cargo run --release -p iii-benches --bin iii-soak [-- CALLS]`;
+//! `III_SOAK_TIMEOUT_MS` sets the per-call timeout (default 30 s).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,12 +34,26 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let engine = iii_embedded::Engine::start().await.expect("engine");
+    let external = std::env::var("III_URL").ok();
+    let engine = match external {
+        Some(_) => None,
+        None => Some(iii_embedded::Engine::start().await.expect("engine")),
+    };
+    let url = external.unwrap_or_else(|| engine.as_ref().expect("engine").ws_url());
+    let on = if engine.is_some() {
+        "iii-embedded"
+    } else {
+        url.as_str()
+    };
+    let timeout = std::env::var("III_SOAK_TIMEOUT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(30), Duration::from_millis);
     let connect = |name: &'static str| {
         Worker::builder()
-            .url(engine.ws_url())
+            .url(&url)
             .name(name)
-            .default_timeout(Duration::from_secs(30))
+            .default_timeout(timeout)
             .connect()
     };
     let callee = connect("soak-callee").await.expect("callee");
@@ -98,7 +115,10 @@ async fn main() {
                     match caller.call::<u64, _>("soak::echo", &n).await {
                         Ok(m) if m == n => answered.fetch_add(1, Ordering::Relaxed),
                         Ok(_) => wrong.fetch_add(1, Ordering::Relaxed),
-                        Err(_) => lost.fetch_add(1, Ordering::Relaxed),
+                        Err(e) => {
+                            eprintln!("call {n} lost: {e}");
+                            lost.fetch_add(1, Ordering::Relaxed)
+                        }
                     };
                     if n % 50_000 == 0 {
                         peak.fetch_max(rss_mib(), Ordering::Relaxed);
@@ -130,7 +150,7 @@ async fn main() {
     callee.shutdown().await;
     let after = rss_mib();
     println!(
-        "iii soak on iii-embedded: {calls} calls, {IN_FLIGHT} in flight, in {:.1} s ({:.0} calls/s, {:.1} µs CPU per call)",
+        "iii soak on {on}: {calls} calls, {IN_FLIGHT} in flight, in {:.1} s ({:.0} calls/s, {:.1} µs CPU per call)",
         elapsed.as_secs_f64(),
         calls as f64 / elapsed.as_secs_f64(),
         cpu.as_secs_f64() * 1e6 / calls as f64
@@ -147,5 +167,7 @@ async fn main() {
         "resident memory: {before} MiB before, {} MiB at the peak sampled, {after} MiB after the workers shut down",
         peak.load(Ordering::Relaxed)
     );
-    engine.shutdown().await;
+    if let Some(engine) = engine {
+        engine.shutdown().await;
+    }
 }

@@ -412,6 +412,7 @@ async fn exchange(call: Invocation, timeout: Duration) -> Result<(String, Value)
         Ok(Err(_dropped)) => Err(Error::ConnectionLost { function_id }),
         Err(_elapsed) => Err(Error::Timeout {
             function_id,
+            invocation_id: id,
             timeout,
         }),
     }

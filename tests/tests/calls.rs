@@ -168,9 +168,10 @@ async fn timeout_names_the_function_and_the_duration() {
         .expect_err("too slow");
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert_eq!(err.code(), "TIMEOUT");
+    let text = err.to_string();
     assert!(
-        err.to_string().contains(&id) && err.to_string().contains("300ms"),
-        "{err}"
+        text.contains("no answer came") && text.contains(&id) && text.contains("300ms"),
+        "{text}"
     );
 }
 
