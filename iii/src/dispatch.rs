@@ -153,6 +153,14 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
         }
     };
     let route = route(worker, &function_id);
+    // A cron fire through a binding's alias is answered no sooner than
+    // just after its tick, so the engine keeps the tick's lock that long.
+    let hold = match &route {
+        Route::Run {
+            alias: Some(alias), ..
+        } if alias.info.kind == TriggerKind::Cron => crate::tick_lock::answer_at(&data),
+        _ => None,
+    };
     let worker = worker.clone();
     let session = session.clone();
     tokio::spawn(async move {
@@ -257,6 +265,9 @@ fn invoke_local(worker: &Worker, session: &Session, invoke: InvokeFunction) {
                 (outcome, None)
             }
         };
+        if let Some(at) = hold {
+            tokio::time::sleep_until(at).await;
+        }
         if let Some(id) = invocation_id {
             answer(
                 &worker,

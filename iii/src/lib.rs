@@ -53,6 +53,7 @@ pub mod state;
 pub mod stream;
 pub mod stream_store;
 mod sync;
+mod tick_lock;
 mod tls;
 pub mod trace;
 pub mod trigger;

@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, Full};
 use iii::Worker;
 use iii_embedded::Engine;
 
+pub mod cluster;
 pub mod fake;
 pub mod peer;
 

@@ -87,7 +87,7 @@ async fn handshake_headers_and_the_announcement() {
 }
 
 #[tokio::test]
-async fn reconnect_sends_reattach_then_a_deterministic_replay_then_the_announcement() {
+async fn reconnect_sends_reattach_then_a_deterministic_replay_the_announcement_and_the_bindings() {
     let fake = FakeEngine::start(Mode::Normal).await;
     let worker = reconnecting_worker(&fake, "wire-replay").await;
     let ok = |_: Value| async move { Ok::<(), Error>(()) };
@@ -112,17 +112,18 @@ async fn reconnect_sends_reattach_then_a_deterministic_replay_then_the_announcem
     let second = &fake.connections()[1];
     let kinds: Vec<String> = second.frames.iter().flatten().map(kind).collect();
     assert_eq!(
-        kinds[..7],
+        kinds[..8],
         [
             "reattach",
             "registertriggertype",
             "registerfunction",
             "registerfunction",
             "registerfunction",
+            "invokefunction",
             "registertrigger",
-            "invokefunction"
+            "ping"
         ],
-        "{kinds:?}"
+        "the bindings follow the announcement, and a ping proves them read: {kinds:?}"
     );
     let Some(Message::Reattach(reattach)) = &second.frames[0] else {
         panic!("reattach first")

@@ -14,6 +14,7 @@
 //! assert!(bad.validate().unwrap_err().to_string().contains("seconds first"));
 //! ```
 
+mod binding_id;
 mod config;
 mod info;
 mod keys;
@@ -28,6 +29,7 @@ use crate::function::validate_id;
 use crate::worker::Worker;
 use iii_protocol::{ErrorBody, RegisterTrigger};
 
+pub(crate) use binding_id::derived as derived_binding_id;
 pub use config::{
     Cron, Custom, FunctionsAvailable, Http, Log, LogLevel, Queue, QueueConfig, StateChange,
     StreamChange, StreamJoin, StreamLeave, Subscribe, WorkersAvailable,
@@ -53,6 +55,8 @@ pub trait TriggerConfig {
 /// A binding of a trigger to a function, ready to register.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
+    /// The binding id the user chose, if any.
+    id: Option<String>,
     function_id: String,
     trigger_type: String,
     kind: Option<TriggerKind>,
@@ -67,6 +71,7 @@ impl Trigger {
     /// trigger is registered (or from [`Trigger::validate`]).
     pub fn new(function_id: impl Into<String>, config: impl TriggerConfig) -> Self {
         Trigger {
+            id: None,
             function_id: function_id.into(),
             trigger_type: config.trigger_type().to_string(),
             kind: config.kind(),
@@ -84,6 +89,7 @@ impl Trigger {
         reason: String,
     ) -> Self {
         Trigger {
+            id: None,
             function_id: function_id.into(),
             trigger_type: trigger_type.into(),
             kind: None,
@@ -92,6 +98,33 @@ impl Trigger {
             namespace: None,
             trigger_namespace: None,
         }
+    }
+
+    /// The binding's id. By default a binding to one of the worker's own
+    /// functions (every `#[iii::trigger]`) gets an id derived from what it
+    /// binds, the same on every replica of the program, and any other
+    /// binding a random one.
+    ///
+    /// The engine keys bindings by id, and its cron worker takes each
+    /// tick's lock under it: replicas of a worker on several engines
+    /// sharing one Redis fire a cron job once per tick only when their
+    /// bindings share an id. Give a binding to another worker's function
+    /// an id of its own for that (on one engine, the last worker to bind an
+    /// id owns it: see the README's "Several engines").
+    ///
+    /// ```
+    /// use iii::trigger::{Cron, Trigger};
+    /// let nightly = Trigger::new("reports::build", Cron::new("0 0 3 * * *")).id("reports-nightly");
+    /// assert_eq!(nightly.get_id(), Some("reports-nightly"));
+    /// ```
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// The id chosen with [`Trigger::id`], if any.
+    pub fn get_id(&self) -> Option<&str> {
+        self.id.as_deref()
     }
 
     /// Metadata delivered with every fire (see [`crate::Context::metadata`]).

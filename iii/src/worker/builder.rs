@@ -324,6 +324,7 @@ impl WorkerBuilder {
                 link: Mutex::new(Link {
                     session: None,
                     registry: Registry::default(),
+                    bindings_pending: false,
                 }),
                 identity: Mutex::new(Identity::default()),
                 in_flight: InFlight::default(),

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::{ConnectionState, Identity, Stopped, Worker, encode_frame};
 use crate::dispatch::Dispatch;
 use crate::error::Error;
-use crate::session::{self, End, Keepalive, OpenError, Settings};
+use crate::session::{self, End, Keepalive, OpenError, Session, Settings};
 use crate::sync::{lock, until};
 
 /// Opens the first session, retrying until the connect timeout.
@@ -195,6 +195,7 @@ async fn open_session(
                 Err(e) => tracing::error!("could not send `reattach`: {e}"),
             }
         }
+        link.registry.clear_refusals();
         if !with_triggers {
             refuse_triggers(worker, &link.registry, first)?;
         }
@@ -207,12 +208,19 @@ async fn open_session(
             }
         }
         link.session = Some(opened.session.clone());
+        // The bindings follow the announcement (`send_bindings`); until
+        // then a new one waits for that replay.
+        link.bindings_pending = with_triggers;
     }
     let session = opened.session.clone();
     let reader = opened.start(Arc::new(Dispatch::new(worker)));
 
-    match announce(worker, remaining).await {
-        Ok(_) => {
+    let announced = match announce(worker, remaining).await {
+        Ok(_) if with_triggers => send_bindings(worker, &session, remaining).await,
+        other => other.map(|_| ()),
+    };
+    match announced {
+        Ok(()) => {
             session.mark_ready();
             abandon.0 = None;
             Ok(reader)
@@ -269,6 +277,43 @@ fn refuse_triggers(
     tracing::error!("{error}");
     registry.refuse_triggers();
     Ok(())
+}
+
+/// Sends the bindings, once the engine has answered the announcement: by
+/// then it has applied (or refused, saying so first) every function sent
+/// before it, and a binding to a function it refused is not sent (see
+/// [`super::registry::Registry::bindings`]). Waits until the engine has
+/// read them, so that `connect` returns with every route in place.
+async fn send_bindings(worker: &Worker, session: &Session, timeout: Duration) -> Result<(), Error> {
+    let target = {
+        let mut link = lock(&worker.inner.link);
+        if !link.session.as_ref().is_some_and(|s| s.same(session)) {
+            // Another session took over; it replays them.
+            return Ok(());
+        }
+        link.bindings_pending = false;
+        let bindings = link.registry.bindings();
+        if bindings.is_empty() {
+            return Ok(());
+        }
+        for message in bindings {
+            match encode_frame(&message).map(|frame| session.send(frame)) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("could not replay a binding: {e:?}"),
+                Err(e) => tracing::error!("could not replay a binding: {e}"),
+            }
+        }
+        session.ping()
+    };
+    let flushed = match target {
+        Ok(target) => tokio::time::timeout(timeout, session.pongs_reach(target)).await,
+        Err(_) => Ok(false),
+    };
+    match flushed {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::Flush(crate::error::FlushFailure::ConnectionLost)),
+        Err(_) => Err(Error::Flush(crate::error::FlushFailure::Timeout(timeout))),
+    }
 }
 
 /// Ends a session that was opened but never became the worker's.

@@ -77,6 +77,9 @@ pub(crate) struct Link {
     /// Set while a session is open and its replay has been queued.
     pub(crate) session: Option<Session>,
     pub(crate) registry: Registry,
+    /// The session's bindings wait for its announcement: a binding made
+    /// meanwhile is sent with them, not before.
+    pub(crate) bindings_pending: bool,
 }
 
 /// Identity the engine gave the current (or last) connection.
@@ -272,8 +275,10 @@ impl Worker {
     /// (`subscribe`, and metadata on `queue`). A binding to another
     /// worker's function that uses either is refused, with the reason.
     pub fn register_trigger(&self, trigger: Trigger) -> Result<TriggerHandle, Error> {
-        let id = crate::ids::next_uuid().to_string();
-        let mut message = trigger.to_message(id.clone(), self.namespace())?;
+        if let Some(id) = trigger.get_id() {
+            validate_id("trigger id", id)?;
+        }
+        let mut message = trigger.to_message(String::new(), self.namespace())?;
         self.check_takes_triggers(|| {
             format!(
                 "the `{}` trigger of `{}`",
@@ -294,8 +299,21 @@ impl Worker {
             ));
         }
         let mut link = lock(&self.inner.link);
+        if let Some(id) = trigger.get_id()
+            && link.registry.triggers.contains_key(id)
+        {
+            return Err(Error::invalid(
+                "trigger id",
+                format!("`{id}` is already bound on this worker; unregister it first"),
+            ));
+        }
         let function_id = message.function_id.clone();
         if !link.registry.serves_locally(&function_id) {
+            message.id = match trigger.get_id() {
+                Some(id) => id.to_string(),
+                None => crate::ids::next_uuid().to_string(),
+            };
+            let id = message.id.clone();
             if let Some(dropped) = trigger.engine_drops() {
                 return Err(Error::invalid(
                     format!("trigger for `{function_id}`"),
@@ -308,7 +326,7 @@ impl Worker {
                 format!("the trigger binding of `{function_id}`")
             })?;
             let status = link.registry.add_trigger(message, None);
-            send_if_live(&link, frame);
+            send_binding_if_live(&link, frame);
             return Ok(TriggerHandle {
                 id,
                 worker: self.clone(),
@@ -324,6 +342,12 @@ impl Worker {
             .and_then(serde_json::Value::as_str)
             .filter(|_| kind.ignores("condition").is_some())
             .map(String::from);
+        message.function_id = alias_id.clone();
+        message.id = match trigger.get_id() {
+            Some(id) => id.to_string(),
+            None => crate::trigger::derived_binding_id(&message),
+        };
+        let id = message.id.clone();
         let alias = Alias {
             function_id: function_id.clone(),
             info: Arc::new(TriggerInfo {
@@ -344,7 +368,6 @@ impl Worker {
             metadata: Some(serde_json::json!({"internal": true, "trigger_of": function_id})),
             invocation: None,
         };
-        message.function_id = alias_id.clone();
         let alias_frame = self
             .encode(&Message::RegisterFunction(alias_function.clone()), || {
                 format!("the alias of trigger {index} of `{function_id}`")
@@ -356,7 +379,7 @@ impl Worker {
             .add_function(alias_function, Serving::Alias(Arc::new(alias)));
         let status = link.registry.add_trigger(message, Some(alias_id));
         send_if_live(&link, alias_frame);
-        send_if_live(&link, frame);
+        send_binding_if_live(&link, frame);
         Ok(TriggerHandle {
             id,
             worker: self.clone(),
@@ -594,5 +617,13 @@ pub(crate) fn encode_frame(message: &Message) -> Result<String, Error> {
 fn send_if_live(link: &Link, frame: String) {
     if let Some(session) = &link.session {
         let _ = session.send(frame);
+    }
+}
+
+/// [`send_if_live`] for a binding, which a session still waiting for its
+/// announcement sends with the others.
+fn send_binding_if_live(link: &Link, frame: String) {
+    if !link.bindings_pending {
+        send_if_live(link, frame);
     }
 }

@@ -163,9 +163,11 @@ impl Registry {
         self.services.insert(message.id.clone(), (seq, message));
     }
 
-    /// The frames that recreate this registry on a fresh connection. For
-    /// an engine that takes no triggers (`with_triggers` false), trigger
-    /// types, bindings and the bindings' aliases are left out.
+    /// The frames that recreate this registry on a fresh connection, but
+    /// the bindings (see [`Registry::bindings`]): services, trigger types
+    /// and functions, each group in registration order. For an engine that
+    /// takes no triggers (`with_triggers` false), trigger types and the
+    /// bindings' aliases are left out.
     pub(crate) fn replay(&self, with_triggers: bool) -> Vec<Message> {
         let mut services: Vec<_> = self.services.values().collect();
         services.sort_by_key(|(seq, _)| *seq);
@@ -173,16 +175,11 @@ impl Registry {
         types.sort_by_key(|e| e.seq);
         let mut functions: Vec<_> = self.functions.values().collect();
         functions.sort_by_key(|e| e.seq);
-        let mut triggers: Vec<_> = self.triggers.values().collect();
-        triggers.sort_by_key(|e| e.seq);
         if !with_triggers {
             types.clear();
-            triggers.clear();
             functions.retain(|e| !matches!(e.serving, Serving::Alias(_)));
         }
-
-        let mut out =
-            Vec::with_capacity(services.len() + types.len() + functions.len() + triggers.len());
+        let mut out = Vec::with_capacity(services.len() + types.len() + functions.len());
         out.extend(
             services
                 .into_iter()
@@ -198,16 +195,42 @@ impl Registry {
                 .into_iter()
                 .map(|e| Message::RegisterFunction(e.message.clone())),
         );
-        out.extend(
-            triggers
-                .into_iter()
-                .map(|e| Message::RegisterTrigger(e.message.clone())),
-        );
         out
     }
-}
 
-impl Registry {
+    /// The bindings to send once the engine has taken (or refused) the
+    /// functions, in registration order. A binding whose alias the engine
+    /// refused (another live worker exports that function: a second
+    /// replica on one engine) is left out, and its handle says why: its id
+    /// is the other worker's binding's too, and the engine would hand that
+    /// binding to this worker and remove it when this worker leaves.
+    pub(crate) fn bindings(&self) -> Vec<Message> {
+        let mut triggers: Vec<_> = self.triggers.values().collect();
+        triggers.sort_by_key(|e| e.seq);
+        let mut out = Vec::with_capacity(triggers.len());
+        for entry in triggers {
+            let refused = entry
+                .alias
+                .as_ref()
+                .and_then(|alias| self.functions.get(alias))
+                .and_then(|f| f.status.borrow().clone());
+            match refused {
+                Some(refusal) => {
+                    let what = self.describe_trigger(entry);
+                    entry.status.send_replace(Some(ErrorBody::new(
+                        refusal.code,
+                        format!(
+                            "{what} is not bound: the engine refused its function ({})",
+                            refusal.message
+                        ),
+                    )));
+                }
+                None => out.push(Message::RegisterTrigger(entry.message.clone())),
+            }
+        }
+        out
+    }
+
     /// The trigger types and bindings here, in registration order, each
     /// named for an error: "trigger type `ticker`", "the `http` trigger of
     /// `greetings::greet`".
@@ -246,6 +269,17 @@ impl Registry {
             entry
                 .status
                 .send_replace(Some(super::engine_features::triggers_removed_body(&what)));
+        }
+    }
+
+    /// Forgets the refusals of the last connection, before a replay asks
+    /// the engine again.
+    pub(crate) fn clear_refusals(&self) {
+        for entry in self.functions.values() {
+            entry.status.send_replace(None);
+        }
+        for entry in self.triggers.values() {
+            entry.status.send_replace(None);
         }
     }
 }
@@ -303,16 +337,8 @@ mod tests {
             description: None,
             parent_service_id: None,
         });
-        assert_eq!(
-            ids(&r.replay(true)),
-            [
-                "service:svc",
-                "fn:zeta",
-                "fn:alpha",
-                "trigger:t2",
-                "trigger:t1"
-            ]
-        );
+        assert_eq!(ids(&r.replay(true)), ["service:svc", "fn:zeta", "fn:alpha"]);
+        assert_eq!(ids(&r.bindings()), ["trigger:t2", "trigger:t1"]);
         // Replaying twice gives the same frames.
         assert_eq!(r.replay(true), r.replay(true));
         // An engine that takes no triggers gets functions and services only.
