@@ -139,3 +139,92 @@ async fn a_cron_job_bound_by_replicas_on_two_engines_fires_once_per_tick() {
         "ids of their own fire on both engines each tick: {own:?}"
     );
 }
+
+/// The next event, within 10 s.
+async fn next<T>(events: &mut tokio::sync::mpsc::UnboundedReceiver<T>) -> T {
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv()).await;
+    event.expect("an event within 10 s").expect("open")
+}
+
+/// What two engines on one Redis share, as the README says: state values;
+/// `publish` reaches a subscriber on each engine; a `state` trigger fires
+/// only on the engine that took the write.
+#[tokio::test]
+async fn what_engines_on_one_redis_share() {
+    use iii::trigger::{StateChange, Subscribe};
+    use tokio::sync::mpsc;
+    let cluster = match Cluster::start(2).await {
+        Ok(cluster) => cluster,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let (scope, topic) = (fid("shared"), fid("news"));
+    let (events_tx, mut events) = mpsc::unbounded_channel::<(usize, &'static str, Value)>();
+    let mut workers = Vec::new();
+    for (n, engine) in cluster.engines.iter().enumerate() {
+        let (on_state, on_news) = (fid("replica::on_state"), fid("replica::on_news"));
+        let (state_tx, news_tx) = (events_tx.clone(), events_tx.clone());
+        let worker = Worker::builder()
+            .url(&engine.ws_url)
+            .name(unique("sharing"))
+            .linked(iii::linked::Linked::None)
+            .function(Function::new(&on_state, move |fire: Value| {
+                let tx = state_tx.clone();
+                async move {
+                    let _ = tx.send((n, "state", fire["key"].clone()));
+                    Ok::<_, Error>(())
+                }
+            }))
+            .trigger(Trigger::new(&on_state, StateChange::any().scope(&scope)))
+            .function(Function::new(&on_news, move |news: Value| {
+                let tx = news_tx.clone();
+                async move {
+                    let _ = tx.send((n, "news", news));
+                    Ok::<_, Error>(())
+                }
+            }))
+            .trigger(Trigger::new(&on_news, Subscribe::new(&topic)))
+            .connect()
+            .await
+            .expect("connect");
+        workers.push(worker);
+    }
+
+    // A value written through one engine is read through the other.
+    workers[0]
+        .state()
+        .set(&scope, "first", &json!({"by": 0}))
+        .await
+        .expect("set");
+    let read: Option<Value> = workers[1].state().get(&scope, "first").await.expect("get");
+    assert_eq!(read, Some(json!({"by": 0})));
+    // Its trigger fired on the writing engine only: the next write, through
+    // the other engine, fires there, and nothing came before it.
+    assert_eq!(next(&mut events).await, (0, "state", json!("first")));
+    workers[1]
+        .state()
+        .set(&scope, "second", &json!({"by": 1}))
+        .await
+        .expect("set");
+    assert_eq!(next(&mut events).await, (1, "state", json!("second")));
+
+    // A message published through one engine reaches a subscriber on each.
+    workers[0]
+        .publish(&topic, &json!({"headline": "x"}))
+        .await
+        .expect("publish");
+    let mut got = vec![next(&mut events).await, next(&mut events).await];
+    got.sort_by_key(|(n, ..)| *n);
+    assert_eq!(
+        got,
+        [
+            (0, "news", json!({"headline": "x"})),
+            (1, "news", json!({"headline": "x"}))
+        ]
+    );
+    for worker in &workers {
+        worker.shutdown().await;
+    }
+}

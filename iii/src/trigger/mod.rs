@@ -252,7 +252,8 @@ pub struct TriggerHandle {
 }
 
 impl TriggerHandle {
-    /// The binding id (a UUID chosen by the SDK).
+    /// The binding id: the one set with [`Trigger::id`], else derived
+    /// from the binding (for the worker's own functions) or random.
     pub fn id(&self) -> &str {
         &self.id
     }
