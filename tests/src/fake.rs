@@ -256,6 +256,30 @@ impl FakeEngine {
     }
 }
 
+/// A reconnect policy that retries within milliseconds.
+pub fn fast_reconnect() -> iii::ReconnectPolicy {
+    iii::ReconnectPolicy {
+        initial_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        ..iii::ReconnectPolicy::default()
+    }
+}
+
+/// Drops the worker's connection and waits until it has noticed and
+/// connected again.
+pub async fn cut_and_reconnect(fake: &FakeEngine, worker: &iii::Worker) {
+    use iii::ConnectionState;
+    fake.drop_connections();
+    worker
+        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
+        .await
+        .expect("noticed");
+    worker
+        .wait_connected(Duration::from_secs(5))
+        .await
+        .expect("reconnected");
+}
+
 /// The `type` tag of a message, for comparing frame sequences.
 pub fn kind(message: &Message) -> String {
     let value: Value = serde_json::to_value(message).expect("json");

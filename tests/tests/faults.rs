@@ -168,14 +168,26 @@ async fn calls_survive_an_engine_cut_and_restarted_again_and_again() {
             .and_then(|l| l.local_addr())
             .expect("a free port")
     };
-    let (ws, http) = (free(), free());
-    let start = || {
+    let start = |ws, http| {
         iii_embedded::Engine::builder()
             .ws_addr(ws)
             .http_addr(http)
             .start()
     };
-    let mut engine = start().await.expect("engine");
+    // A port found free may be taken by another test before the engine
+    // binds it: try other ports then.
+    let mut attempt = 0;
+    let (mut engine, ws, http) = loop {
+        let (ws, http) = (free(), free());
+        match start(ws, http).await {
+            Ok(engine) => break (engine, ws, http),
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                eprintln!("ports {ws}, {http}: {e}; trying others");
+            }
+            Err(e) => panic!("engine: {e}"),
+        }
+    };
     let fast = iii::ReconnectPolicy {
         initial_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(100),
@@ -272,7 +284,7 @@ async fn calls_survive_an_engine_cut_and_restarted_again_and_again() {
         )
         .await;
         engine.shutdown().await;
-        engine = start().await.expect("restart");
+        engine = start(ws, http).await.expect("restart");
         for call in calls {
             let (n, out) = call.await.expect("join");
             if let Ok(v) = &out {

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use iii::linked::Linked;
 use iii::trigger::{Cron, Http};
-use iii::{ConnectionState, Error, Function, ReconnectPolicy, Trigger, TriggerType, Worker};
+use iii::{ConnectionState, Error, Function, Trigger, TriggerType, Worker};
 use iii_protocol::Message;
 use iii_protocol::features::{LOCAL_DISPATCH_V1, OBSERVE_V1, OBSERVE_V2};
-use iii_tests::fake::{FakeEngine, Mode, kind};
+use iii_tests::fake::{FakeEngine, Mode, cut_and_reconnect, fast_reconnect, kind};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
@@ -160,11 +160,7 @@ async fn an_observe_v2_engine_refuses_triggers_and_trigger_types_at_once() {
 async fn after_a_reconnect_to_an_observe_v2_engine_each_binding_reports_why() {
     let fake = FakeEngine::start(Mode::Normal).await;
     let worker = bare(&fake, "newer-upgraded")
-        .reconnect(ReconnectPolicy {
-            initial_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            ..ReconnectPolicy::default()
-        })
+        .reconnect(fast_reconnect())
         .connect()
         .await
         .expect("connect");
@@ -182,15 +178,7 @@ async fn after_a_reconnect_to_an_observe_v2_engine_each_binding_reports_why() {
 
     // The engine is upgraded behind the same address.
     fake.announce(&ENGINE_0_26);
-    fake.drop_connections();
-    worker
-        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
-        .await
-        .expect("noticed");
-    worker
-        .wait_connected(Duration::from_secs(5))
-        .await
-        .expect("the functions are served again");
+    cut_and_reconnect(&fake, &worker).await;
     let why = tokio::time::timeout(Duration::from_secs(5), binding.rejected())
         .await
         .expect("the binding's handle says why");

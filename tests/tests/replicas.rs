@@ -58,6 +58,14 @@ async fn a_second_replica_on_one_engine_leaves_the_first_ones_bindings_alone() {
     );
 }
 
+/// Two engines on one Redis, or `None` after saying why not.
+async fn two_engines() -> Option<Cluster> {
+    Cluster::start(2)
+        .await
+        .inspect_err(|why| eprintln!("skipped: {why}"))
+        .ok()
+}
+
 /// Fires of each cron binding, by scheduled tick, with the engine each
 /// came through.
 type Ticks = Arc<Mutex<BTreeMap<String, Vec<usize>>>>;
@@ -84,12 +92,8 @@ fn counting(function_id: &str, engine: usize, ticks: &Ticks) -> Function {
 /// keyed by it); with ids of their own, it fires on both.
 #[tokio::test]
 async fn a_cron_job_bound_by_replicas_on_two_engines_fires_once_per_tick() {
-    let cluster = match Cluster::start(2).await {
-        Ok(cluster) => cluster,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(cluster) = two_engines().await else {
+        return;
     };
     let (shared, own) = (fid("replica::shared"), fid("replica::own"));
     let (shared_ticks, own_ticks): (Ticks, Ticks) = Default::default();
@@ -153,12 +157,8 @@ async fn next<T>(events: &mut tokio::sync::mpsc::UnboundedReceiver<T>) -> T {
 async fn what_engines_on_one_redis_share() {
     use iii::trigger::{StateChange, Subscribe};
     use tokio::sync::mpsc;
-    let cluster = match Cluster::start(2).await {
-        Ok(cluster) => cluster,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(cluster) = two_engines().await else {
+        return;
     };
     let (scope, topic) = (fid("shared"), fid("news"));
     let (events_tx, mut events) = mpsc::unbounded_channel::<(usize, &'static str, Value)>();

@@ -6,18 +6,10 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use iii::{ConnectionState, Error, Function, ReconnectPolicy, Worker};
 use iii_protocol::{self as protocol, Message};
-use iii_tests::fake::{FakeEngine, Mode, kind};
+use iii_tests::fake::{FakeEngine, Mode, cut_and_reconnect, fast_reconnect, kind};
 use iii_tests::{engine, fid, serve, unique};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as Frame;
-
-fn fast_reconnect() -> ReconnectPolicy {
-    ReconnectPolicy {
-        initial_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        ..ReconnectPolicy::default()
-    }
-}
 
 /// A worker on the fake engine that reconnects quickly.
 async fn reconnecting_worker(fake: &FakeEngine, name: &str) -> Worker {
@@ -28,20 +20,6 @@ async fn reconnecting_worker(fake: &FakeEngine, name: &str) -> Worker {
         .connect()
         .await
         .expect("connect")
-}
-
-/// Drops the worker's connection and waits until it has noticed and
-/// connected again.
-async fn cut_and_reconnect(fake: &FakeEngine, worker: &Worker) {
-    fake.drop_connections();
-    worker
-        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
-        .await
-        .expect("noticed");
-    worker
-        .wait_connected(Duration::from_secs(5))
-        .await
-        .expect("reconnected");
 }
 
 #[tokio::test]
