@@ -5,7 +5,8 @@
 //!
 //! Needs Node.js (`III_NODE` names it, else `node`) and the peer's
 //! packages: `npm ci` in tests/node (`.ci/run` does it). Without them the
-//! test says so and passes, so `cargo test` works on a bare machine.
+//! test says so and passes, so `cargo test` works on a bare machine; with
+//! `III_NODE` set, it fails instead.
 
 use iii::channel::ChannelReader;
 use iii::{Error, Function, Worker};
@@ -115,6 +116,10 @@ fn without_caller(mut value: Value) -> (Value, Option<Value>) {
 async fn a_node_worker_and_a_rust_worker_call_each_other() {
     let node = match node().await {
         Ok(node) => node,
+        // A Node named explicitly (as CI does) must work: no silent skip.
+        Err(why) if std::env::var_os("III_NODE").is_some() => {
+            panic!("III_NODE is set, but {why}")
+        }
         Err(why) => {
             eprintln!(
                 "skipping the Node interop test: {why}; run `npm ci` in tests/node (and set III_NODE if `node` is elsewhere)"

@@ -4,7 +4,8 @@
 //!
 //! Needs a Python with `iii-sdk` 0.23 installed: `III_PYTHON` names it
 //! (`.ci/run` makes one), else `python3` is tried. Without one the test
-//! says so and passes, so `cargo test` works on a bare machine.
+//! says so and passes, so `cargo test` works on a bare machine; with
+//! `III_PYTHON` set, it fails instead.
 
 use iii::Error;
 use iii::Function;
@@ -55,6 +56,10 @@ struct Received {
 async fn channels_cross_to_and_from_a_python_worker() {
     let python = match python().await {
         Ok(python) => python,
+        // A Python named explicitly (as CI does) must work: no silent skip.
+        Err(why) if std::env::var_os("III_PYTHON").is_some() => {
+            panic!("III_PYTHON is set, but {why}")
+        }
         Err(why) => {
             eprintln!(
                 "skipping the Python interop test: {why}; `pip install iii-sdk==0.23.0` and set III_PYTHON to run it"
