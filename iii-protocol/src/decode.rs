@@ -15,25 +15,58 @@ use serde_json::{Map, Value};
 
 use super::Message;
 
-/// Every `type` tag, in wire spelling.
-const TAGS: &[&str] = &[
-    "registerfunction",
-    "unregisterfunction",
-    "registertrigger",
-    "triggerregistrationresult",
-    "unregistertrigger",
-    "registertriggertype",
-    "unregistertriggertype",
-    "invokefunction",
-    "invocationresult",
-    "registerservice",
-    "ping",
-    "pong",
-    "workerregistered",
-    "registrationrejected",
-    "reattach",
-    "error",
+/// The kind of frame a `type` tag names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    RegisterFunction,
+    UnregisterFunction,
+    RegisterTrigger,
+    TriggerRegistrationResult,
+    UnregisterTrigger,
+    RegisterTriggerType,
+    UnregisterTriggerType,
+    InvokeFunction,
+    InvocationResult,
+    RegisterService,
+    Ping,
+    Pong,
+    WorkerRegistered,
+    RegistrationRejected,
+    Reattach,
+    Error,
+}
+
+/// Every `type` tag, in wire spelling, with the frame it names: the one
+/// list of them.
+const TAGS: [(&str, Tag); 16] = [
+    ("registerfunction", Tag::RegisterFunction),
+    ("unregisterfunction", Tag::UnregisterFunction),
+    ("registertrigger", Tag::RegisterTrigger),
+    ("triggerregistrationresult", Tag::TriggerRegistrationResult),
+    ("unregistertrigger", Tag::UnregisterTrigger),
+    ("registertriggertype", Tag::RegisterTriggerType),
+    ("unregistertriggertype", Tag::UnregisterTriggerType),
+    ("invokefunction", Tag::InvokeFunction),
+    ("invocationresult", Tag::InvocationResult),
+    ("registerservice", Tag::RegisterService),
+    ("ping", Tag::Ping),
+    ("pong", Tag::Pong),
+    ("workerregistered", Tag::WorkerRegistered),
+    ("registrationrejected", Tag::RegistrationRejected),
+    ("reattach", Tag::Reattach),
+    ("error", Tag::Error),
 ];
+
+/// The tags alone, for the error naming what was expected.
+const NAMES: [&str; TAGS.len()] = {
+    let mut names = [""; TAGS.len()];
+    let mut i = 0;
+    while i < TAGS.len() {
+        names[i] = TAGS[i].0;
+        i += 1;
+    }
+    names
+};
 
 impl<'de> Deserialize<'de> for Message {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -76,48 +109,51 @@ impl Visitor<'_> for KeySeed {
 struct TagSeed;
 
 impl<'de> DeserializeSeed<'de> for TagSeed {
-    type Value = usize;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+    type Value = Tag;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Tag, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl Visitor<'_> for TagSeed {
-    type Value = usize;
+    type Value = Tag;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a message type")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Tag, E> {
         TAGS.iter()
-            .position(|t| *t == v)
-            .ok_or_else(|| E::unknown_variant(v, TAGS))
+            .find(|(name, _)| *name == v)
+            .map(|(_, tag)| *tag)
+            .ok_or_else(|| E::unknown_variant(v, &NAMES))
     }
 }
 
-/// Builds the variant numbered `tag` from the rest of the object.
-fn variant<'de, D: Deserializer<'de>>(tag: usize, rest: D) -> Result<Message, D::Error> {
-    Ok(match TAGS[tag] {
-        "registerfunction" => Message::RegisterFunction(Deserialize::deserialize(rest)?),
-        "unregisterfunction" => Message::UnregisterFunction(Deserialize::deserialize(rest)?),
-        "registertrigger" => Message::RegisterTrigger(Deserialize::deserialize(rest)?),
-        "triggerregistrationresult" => {
+/// Builds the frame `tag` names from the rest of the object.
+fn variant<'de, D: Deserializer<'de>>(tag: Tag, rest: D) -> Result<Message, D::Error> {
+    Ok(match tag {
+        Tag::RegisterFunction => Message::RegisterFunction(Deserialize::deserialize(rest)?),
+        Tag::UnregisterFunction => Message::UnregisterFunction(Deserialize::deserialize(rest)?),
+        Tag::RegisterTrigger => Message::RegisterTrigger(Deserialize::deserialize(rest)?),
+        Tag::TriggerRegistrationResult => {
             Message::TriggerRegistrationResult(Deserialize::deserialize(rest)?)
         }
-        "unregistertrigger" => Message::UnregisterTrigger(Deserialize::deserialize(rest)?),
-        "registertriggertype" => Message::RegisterTriggerType(Deserialize::deserialize(rest)?),
-        "unregistertriggertype" => Message::UnregisterTriggerType(Deserialize::deserialize(rest)?),
-        "invokefunction" => Message::InvokeFunction(Deserialize::deserialize(rest)?),
-        "invocationresult" => Message::InvocationResult(Deserialize::deserialize(rest)?),
-        "registerservice" => Message::RegisterService(Deserialize::deserialize(rest)?),
-        "workerregistered" => Message::WorkerRegistered(Deserialize::deserialize(rest)?),
-        "registrationrejected" => Message::RegistrationRejected(Deserialize::deserialize(rest)?),
-        "reattach" => Message::Reattach(Deserialize::deserialize(rest)?),
-        "error" => Message::Error(Deserialize::deserialize(rest)?),
-        "ping" => {
+        Tag::UnregisterTrigger => Message::UnregisterTrigger(Deserialize::deserialize(rest)?),
+        Tag::RegisterTriggerType => Message::RegisterTriggerType(Deserialize::deserialize(rest)?),
+        Tag::UnregisterTriggerType => {
+            Message::UnregisterTriggerType(Deserialize::deserialize(rest)?)
+        }
+        Tag::InvokeFunction => Message::InvokeFunction(Deserialize::deserialize(rest)?),
+        Tag::InvocationResult => Message::InvocationResult(Deserialize::deserialize(rest)?),
+        Tag::RegisterService => Message::RegisterService(Deserialize::deserialize(rest)?),
+        Tag::WorkerRegistered => Message::WorkerRegistered(Deserialize::deserialize(rest)?),
+        Tag::RegistrationRejected => Message::RegistrationRejected(Deserialize::deserialize(rest)?),
+        Tag::Reattach => Message::Reattach(Deserialize::deserialize(rest)?),
+        Tag::Error => Message::Error(Deserialize::deserialize(rest)?),
+        Tag::Ping => {
             IgnoredAny::deserialize(rest)?;
             Message::Ping
         }
-        _ => {
+        Tag::Pong => {
             IgnoredAny::deserialize(rest)?;
             Message::Pong
         }
@@ -157,6 +193,63 @@ impl<'de> Visitor<'de> for MessageVisitor {
                 };
                 variant(tag, Value::Object(object)).map_err(de::Error::custom)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The least each frame needs, by tag.
+    fn body(tag: &str) -> &'static str {
+        match tag {
+            "registerfunction" | "unregisterfunction" | "unregistertriggertype" => r#""id":"f""#,
+            "registerservice" => r#""id":"s""#,
+            "registertrigger" => r#""id":"t","trigger_type":"cron","function_id":"f","config":{}"#,
+            "triggerregistrationresult" => r#""id":"t","trigger_type":"cron","function_id":"f""#,
+            "unregistertrigger" => r#""id":"t""#,
+            "registertriggertype" => r#""id":"x","description":"d""#,
+            "invokefunction" => r#""function_id":"f","data":null"#,
+            "invocationresult" => {
+                r#""invocation_id":"6c36327d-2eb3-4e21-a0fd-f52a1b8814a1","function_id":"f""#
+            }
+            "workerregistered" => r#""worker_id":"w""#,
+            "registrationrejected" => r#""code":"C","namespace":"default""#,
+            "reattach" => r#""previous_worker_id":"w""#,
+            "error" => r#""error":{"code":"C","message":"m"}"#,
+            _ => "",
+        }
+    }
+
+    /// Each tag decodes to the frame that encodes with that same tag, so
+    /// the table cannot send a name to the wrong frame.
+    #[test]
+    fn every_tag_names_its_own_frame() {
+        for (name, _) in TAGS {
+            let comma = if body(name).is_empty() { "" } else { "," };
+            let text = format!(r#"{{"type":"{name}"{comma}{}}}"#, body(name));
+            let message: Message = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("`{name}` does not decode: {e}"));
+            let encoded = serde_json::to_value(&message).expect("encode");
+            assert_eq!(encoded["type"], name, "{text}");
+        }
+        let mut names = NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TAGS.len(), "a tag is listed twice");
+    }
+
+    /// A type this crate does not know is an error naming it, never a
+    /// frame of another type.
+    #[test]
+    fn an_unknown_type_is_never_a_pong() {
+        for text in [
+            r#"{"type":"pongx"}"#,
+            r#"{"type":"observeresult","id":"o"}"#,
+        ] {
+            let error = serde_json::from_str::<Message>(text).expect_err("unknown");
+            assert!(error.to_string().contains("unknown variant"), "{error}");
         }
     }
 }

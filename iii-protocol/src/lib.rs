@@ -351,6 +351,54 @@ impl InvokeFunction {
     }
 }
 
+/// `invokefunction` as a caller writes it, borrowing every part: the
+/// payload is JSON text already (serialised once, straight from the
+/// caller's type). It encodes exactly as [`Message::InvokeFunction`] with
+/// the same contents.
+///
+/// ```
+/// use iii_protocol::{InvokeFunctionRef, Message, decode};
+/// let data = serde_json::value::RawValue::from_string("{\"n\":1}".into())?;
+/// let frame = serde_json::to_string(&InvokeFunctionRef {
+///     invocation_id: None,
+///     function_id: "math::inc",
+///     data: &data,
+///     action: None,
+///     metadata: None,
+///     namespace: Some("billing"),
+///     traceparent: None,
+///     baggage: None,
+/// })?;
+/// let Message::InvokeFunction(read) = decode(&frame)? else { unreachable!() };
+/// assert_eq!((read.function_id.as_str(), read.data["n"].as_i64()), ("math::inc", Some(1)));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "type", rename = "invokefunction")]
+pub struct InvokeFunctionRef<'a> {
+    /// See [`InvokeFunction::invocation_id`].
+    pub invocation_id: Option<Uuid>,
+    /// Target function.
+    pub function_id: &'a str,
+    /// Input, as JSON text.
+    pub data: &'a serde_json::value::RawValue,
+    /// Routing: absent means synchronous.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'a TriggerAction>,
+    /// Per-invocation sidecar.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<&'a Value>,
+    /// Target namespace; absent means `default`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<&'a str>,
+    /// W3C trace context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<&'a str>,
+    /// W3C baggage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baggage: Option<&'a str>,
+}
+
 /// `invocationresult`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvocationResult {

@@ -108,6 +108,22 @@ pub fn validate_required(field: &str, value: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a namespace that is named: the engine refuses a blank one
+/// (`INVALID_NAMESPACE`); leaving it out means `default`.
+///
+/// ```
+/// use iii_protocol::rules::validate_namespace;
+/// assert!(validate_namespace("billing").is_ok());
+/// assert!(validate_namespace("  ").unwrap_err().contains("blank"));
+/// ```
+pub fn validate_namespace(namespace: &str) -> Result<(), String> {
+    if namespace.trim().is_empty() {
+        Err("it is blank, which the engine refuses; leave it unset for `default`".into())
+    } else {
+        Ok(())
+    }
+}
+
 /// Checks an id the SDK sends: non-empty, no control characters.
 pub fn validate_id(id: &str) -> Result<(), String> {
     if id.trim().is_empty() {

@@ -241,3 +241,40 @@ fn escaped_keys_and_tags_decode() {
     let m = decode(r#"{"t\u0079pe":"p\u006fng"}"#).expect("escaped");
     assert_eq!(m, Message::Pong);
 }
+
+/// The borrowed form of `invokefunction` writes the same bytes as the
+/// owned one, so senders and receivers share one wire shape.
+#[test]
+fn the_borrowed_invocation_encodes_as_the_owned_one() {
+    let data = serde_json::value::RawValue::from_string(r#"{"a":[1,2]}"#.into()).expect("raw");
+    let action = crate::TriggerAction::Enqueue {
+        queue: "emails".into(),
+    };
+    let metadata = json!({"m": true});
+    let id = uuid::Uuid::nil();
+    for (with_id, full) in [(false, false), (true, true)] {
+        let borrowed = crate::InvokeFunctionRef {
+            invocation_id: with_id.then_some(id),
+            function_id: "f",
+            data: &data,
+            action: full.then_some(&action),
+            metadata: full.then_some(&metadata),
+            namespace: full.then_some("ns"),
+            traceparent: full.then_some("00-tp"),
+            baggage: full.then_some("k=v"),
+        };
+        let owned = Message::InvokeFunction(crate::InvokeFunction {
+            invocation_id: with_id.then_some(id),
+            function_id: "f".into(),
+            data: json!({"a": [1, 2]}),
+            action: full.then(|| action.clone()),
+            metadata: full.then(|| metadata.clone()),
+            namespace: full.then(|| "ns".into()),
+            traceparent: full.then(|| "00-tp".into()),
+            baggage: full.then(|| "k=v".into()),
+        });
+        let borrowed: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&borrowed).expect("encode")).expect("json");
+        assert_eq!(borrowed, serde_json::to_value(&owned).expect("encode"));
+    }
+}

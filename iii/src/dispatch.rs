@@ -72,8 +72,10 @@ fn answer(worker: &Worker, session: &Session, reply: InvocationResult) {
         Err(error) => {
             tracing::warn!(%id, "answering with an error instead: {error}");
             let body = ErrorBody::new(error.code(), error.to_string());
-            let refusal = InvocationResult::new(id, function_id, Err(body));
-            match crate::worker::encode_frame(&Message::InvocationResult(refusal)) {
+            let refusal = InvocationResult::new(id, function_id.clone(), Err(body));
+            match worker.encode(&Message::InvocationResult(refusal), || {
+                format!("the error result of `{function_id}`")
+            }) {
                 Ok(frame) => frame,
                 Err(e) => {
                     tracing::error!(%id, "could not encode an error result: {e}");
@@ -403,7 +405,7 @@ fn provider_register(worker: &Worker, session: &Session, binding: RegisterTrigge
             function_id: binding.function_id,
             error,
         });
-        match crate::worker::encode_frame(&verdict) {
+        match worker.encode(&verdict, || "a binding verdict".into()) {
             Ok(frame) => {
                 if !worker.send_on(&session, frame) {
                     tracing::debug!("could not send a binding verdict: not connected");

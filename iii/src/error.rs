@@ -305,7 +305,20 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
 
+/// [`iii_protocol::rules::validate_id`], as an error naming `what`.
+pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), Error> {
+    iii_protocol::rules::validate_id(id).map_err(|reason| Error::invalid(what, reason))
+}
+
+/// [`iii_protocol::rules::validate_namespace`], as an error naming `what`.
+pub(crate) fn validate_namespace(what: &str, namespace: &str) -> Result<(), Error> {
+    iii_protocol::rules::validate_namespace(namespace)
+        .map_err(|reason| Error::invalid(what, reason))
+}
+
+impl Error {
     /// The wire code this error is reported with.
     pub fn code(&self) -> &str {
         match self {

@@ -124,11 +124,6 @@ impl Function {
     }
 }
 
-/// Checks an id the SDK is about to send: non-empty, no control characters.
-pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), Error> {
-    iii_protocol::rules::validate_id(id).map_err(|reason| Error::invalid(what, reason))
-}
-
 /// A registered function. Dropping the handle keeps the function registered;
 /// call [`FunctionHandle::unregister`] to withdraw it.
 #[derive(Debug, Clone)]

@@ -8,11 +8,11 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::error::Error;
+use crate::error::{Error, validate_id, validate_namespace};
 use crate::handler::decode;
-use crate::session::{Failure, SendError, Session};
+use crate::session::{Closed, Failure, Frame, Session};
 use crate::worker::Worker;
-use iii_protocol::TriggerAction;
+use iii_protocol::{InvokeFunctionRef, TriggerAction};
 
 /// What an enqueued call returns: the queue's receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,26 +60,6 @@ pub struct Invocation {
     /// parent in the invocation's trace: unlike an explicit
     /// [`Invocation::traceparent`], it keeps the invocation's baggage.
     span_parent: Option<String>,
-}
-
-/// The `invokefunction` frame as sent, borrowing the invocation's parts.
-#[derive(Serialize)]
-struct Outgoing<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    invocation_id: Option<Uuid>,
-    function_id: &'a str,
-    data: &'a RawValue,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    action: &'a Option<TriggerAction>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: &'a Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    namespace: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    traceparent: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    baggage: Option<&'a str>,
 }
 
 fn null() -> Box<RawValue> {
@@ -183,21 +163,14 @@ impl Invocation {
     }
 
     /// Validates the call and encodes its frame with `invocation_id`.
-    fn frame(&self, invocation_id: Option<Uuid>) -> Result<String, Error> {
+    fn frame(&self, invocation_id: Option<Uuid>) -> Result<Frame, Error> {
         let data = self.data.as_ref().map_err(|e| Error::Invalid {
             what: format!("payload for `{}`", self.function_id),
             reason: e.to_string(),
         })?;
-        crate::function::validate_id("function id", &self.function_id)?;
-        if self
-            .namespace
-            .as_deref()
-            .is_some_and(|ns| ns.trim().is_empty())
-        {
-            return Err(Error::invalid(
-                "namespace",
-                "it is blank; leave it unset for `default`",
-            ));
+        validate_id("function id", &self.function_id)?;
+        if let Some(namespace) = &self.namespace {
+            validate_namespace("namespace", namespace)?;
         }
         // Inside a handler, a call continues the invocation's trace: its
         // span is the callee's parent, and its baggage goes along.
@@ -211,13 +184,12 @@ impl Invocation {
             Some(_) => None,
             None => inherited.as_ref().map(|t| t.traceparent()),
         };
-        let frame = Outgoing {
-            kind: "invokefunction",
+        let frame = InvokeFunctionRef {
             invocation_id,
             function_id: &self.function_id,
             data,
-            action: &self.action,
-            metadata: &self.metadata,
+            action: self.action.as_ref(),
+            metadata: self.metadata.as_ref(),
             namespace: self.target_namespace(),
             traceparent: self
                 .traceparent
@@ -229,12 +201,8 @@ impl Invocation {
                 .as_deref()
                 .or_else(|| inherited.as_ref().and_then(|t| t.baggage())),
         };
-        let frame = serde_json::to_string(&frame).map_err(|source| Error::Encode {
-            what: format!("the call to `{}`", self.function_id),
-            source,
-        })?;
-        crate::worker::check_depth(&frame, || format!("the call to `{}`", self.function_id))?;
-        Ok(frame)
+        self.worker
+            .encode(&frame, || format!("the call to `{}`", self.function_id))
     }
 
     /// Sends the call and waits for its result, decoded into `O`.
@@ -324,20 +292,16 @@ fn live_session(worker: &Worker, function_id: &str) -> Result<Session, Error> {
     })
 }
 
-/// The error for a frame the session did not take.
-fn refused(worker: &Worker, error: SendError, function_id: String) -> Error {
-    match error {
-        SendError::TooLarge { size, limit } => Error::FrameTooLarge {
-            what: format!("the call to `{function_id}`"),
-            size,
-            limit,
-        },
-        SendError::Closed(_) if worker.is_shutting_down() => Error::Shutdown { function_id },
-        SendError::Closed(_) => Error::ConnectionLost { function_id },
+/// The error for a frame the session did not take: it closed.
+fn refused(worker: &Worker, _: Closed, function_id: String) -> Error {
+    if worker.is_shutting_down() {
+        Error::Shutdown { function_id }
+    } else {
+        Error::ConnectionLost { function_id }
     }
 }
 
-fn send(worker: &Worker, frame: String, function_id: String) -> Result<(), Error> {
+fn send(worker: &Worker, frame: Frame, function_id: String) -> Result<(), Error> {
     let session = live_session(worker, &function_id)?;
     session
         .send(frame)

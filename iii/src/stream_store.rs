@@ -244,7 +244,7 @@ impl Worker {
         name: &str,
         store: S,
     ) -> Result<StreamStoreHandle, Error> {
-        crate::function::validate_id("stream name", name)?;
+        crate::error::validate_id("stream name", name)?;
         if let Some(ns) = self
             .namespace()
             .filter(|ns| *ns != iii_protocol::DEFAULT_NAMESPACE)

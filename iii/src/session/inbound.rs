@@ -12,11 +12,9 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use iii_protocol::Message;
-use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::{
-    End, Failure, Fatal, Inbound, Keepalive, PONG, SendError, Session, Socket, dead, preview,
-};
+use super::{End, Failure, Fatal, Frame, Inbound, Keepalive, Session, Socket, dead, preview};
 
 /// Reads frames until the session ends, then tears it down.
 pub(super) async fn read_loop(
@@ -43,13 +41,13 @@ pub(super) async fn read_loop(
             Some(Ok(frame)) => frame,
         };
         let text = match &frame {
-            Frame::Text(text) => text.as_str(),
+            WsMessage::Text(text) => text.as_str(),
             // The engine reads JSON in binary frames too; so do we.
-            Frame::Binary(bytes) => match std::str::from_utf8(bytes) {
+            WsMessage::Binary(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) => text,
                 Err(_) => continue,
             },
-            Frame::Close(_) => break End::Lost("the engine closed the connection".into()),
+            WsMessage::Close(_) => break End::Lost("the engine closed the connection".into()),
             _ => continue,
         };
         if let Some(fatal) = handle(&session, handler.as_ref(), text) {
@@ -98,7 +96,7 @@ fn handle(session: &Session, handler: &dyn Inbound, text: &str) -> Option<Fatal>
             session.shared.pongs.send_modify(|n| *n += 1);
         }
         Message::Ping => {
-            let _ = session.send(PONG.to_string());
+            let _ = session.send(Frame::pong());
         }
         Message::Error(refused) => return Some(Fatal::Refused(refused.error)),
         other => return handler.on_message(session, other),
@@ -123,15 +121,15 @@ fn undecodable(session: &Session, text: &str, error: &serde_json::Error) {
                 "refusing an invocation that does not decode: {}",
                 iii_protocol::salvage::reason(error)
             );
-            let sent = iii_protocol::encode(&Message::InvocationResult(reply))
+            let what = || format!("the refusal of `{function_id}`");
+            let sent = session
+                .rules()
+                .encode(&Message::InvocationResult(reply), what)
                 .map_err(|e| e.to_string())
                 .and_then(|frame| {
-                    session.send(frame).map_err(|e| match e {
-                        SendError::TooLarge { size, limit } => {
-                            format!("it is {size} bytes, over the {limit}-byte frame limit")
-                        }
-                        SendError::Closed(_) => "the connection is closing".to_string(),
-                    })
+                    session
+                        .send(frame)
+                        .map_err(|_| "the connection is closing".to_string())
                 });
             if let Err(why) = sent {
                 tracing::warn!(%id, function_id, "could not send the refusal ({why}); the caller waits for its timeout");

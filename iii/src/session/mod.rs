@@ -18,6 +18,7 @@
 //! still pending on it and the queue refuses new frames, so no call waits
 //! on a dead socket and no frame is accepted that cannot go out.
 
+mod frame;
 mod inbound;
 mod open;
 mod outbound;
@@ -34,8 +35,9 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::sync::lock;
+pub(crate) use frame::{Frame, Rules};
 pub(crate) use open::{OpenError, Settings, open};
-use outbound::{Out, Outbound, Sink};
+use outbound::{Outbound, Sink};
 use pending::PendingCalls;
 
 /// A connection to the engine.
@@ -47,11 +49,6 @@ fn preview(text: &str) -> &str {
     let end = text.char_indices().nth(200).map_or(text.len(), |(i, _)| i);
     &text[..end]
 }
-
-/// The JSON keepalive frame.
-const PING: &str = "{\"type\":\"ping\"}";
-/// The answer to the engine's JSON ping.
-const PONG: &str = "{\"type\":\"pong\"}";
 
 /// What the worker does with the frames a session does not handle itself.
 pub(crate) trait Inbound: Send + Sync + 'static {
@@ -90,15 +87,10 @@ impl Fatal {
     }
 }
 
-/// Why a frame was not queued.
+/// A frame the session did not take: it has ended or is closing. The
+/// frame is handed back.
 #[derive(Debug)]
-pub(crate) enum SendError {
-    /// Larger than the frame limit; nothing was queued and the session is
-    /// untouched.
-    TooLarge { size: usize, limit: usize },
-    /// The session has ended or is closing; the frame is handed back.
-    Closed(String),
-}
+pub(crate) struct Closed(pub(crate) Frame);
 
 /// Why a call waiting on a session got no value.
 #[derive(Debug)]
@@ -138,8 +130,8 @@ struct Shared {
     dead: watch::Sender<Option<String>>,
     /// Set once the worker is announced on this session.
     ready: watch::Sender<bool>,
-    /// The largest frame this session sends, in bytes.
-    max_frame: usize,
+    /// The rules its own frames (pongs, refusals) are encoded by.
+    rules: Rules,
 }
 
 impl std::fmt::Debug for Session {
@@ -151,7 +143,7 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    fn new(sink: Sink, max_frame: usize) -> Session {
+    fn new(sink: Sink, rules: Rules) -> Session {
         Session {
             shared: Arc::new(Shared {
                 outbound: Outbound::new(sink),
@@ -160,7 +152,7 @@ impl Session {
                 pongs: watch::channel(0).0,
                 dead: watch::channel(None).0,
                 ready: watch::channel(false).0,
-                max_frame,
+                rules,
             }),
         }
     }
@@ -175,23 +167,16 @@ impl Session {
         !self.shared.outbound.is_closed() && self.shared.dead.borrow().is_none()
     }
 
-    /// Queues a frame, checking its size, and writes it from this task if
-    /// the socket takes it at once (else the session's writer task does).
-    /// Never waits. Frames go out in the order they were queued.
-    pub(crate) fn send(&self, frame: String) -> Result<(), SendError> {
-        if frame.len() > self.shared.max_frame {
-            return Err(SendError::TooLarge {
-                size: frame.len(),
-                limit: self.shared.max_frame,
-            });
-        }
-        self.shared
-            .outbound
-            .push(Out::Frame(frame))
-            .map_err(|refused| match refused {
-                Out::Frame(frame) => SendError::Closed(frame),
-                Out::Close => SendError::Closed(String::new()),
-            })?;
+    /// The rules of the frames sent on this session.
+    pub(crate) fn rules(&self) -> Rules {
+        self.shared.rules
+    }
+
+    /// Queues a frame and writes it from this task if the socket takes it
+    /// at once (else the session's writer task does). Never waits. Frames
+    /// go out in the order they were queued.
+    pub(crate) fn send(&self, frame: Frame) -> Result<(), Closed> {
+        self.shared.outbound.push_frame(frame).map_err(Closed)?;
         self.write();
         Ok(())
     }
@@ -209,11 +194,11 @@ impl Session {
     pub(crate) fn call(
         &self,
         invocation_id: Uuid,
-        frame: String,
-    ) -> Result<oneshot::Receiver<Outcome>, SendError> {
+        frame: Frame,
+    ) -> Result<oneshot::Receiver<Outcome>, Closed> {
         let (reply, answer) = oneshot::channel();
         if !lock(&self.shared.pending).insert(invocation_id, reply) {
-            return Err(SendError::Closed(frame));
+            return Err(Closed(frame));
         }
         if let Err(e) = self.send(frame) {
             lock(&self.shared.pending).remove(&invocation_id);
@@ -253,9 +238,9 @@ impl Session {
 
     /// Sends a ping and returns its number: the pong count that proves the
     /// engine has read everything queued before it.
-    pub(crate) fn ping(&self) -> Result<u64, SendError> {
+    pub(crate) fn ping(&self) -> Result<u64, Closed> {
         let mut pings = lock(&self.shared.pings);
-        self.send(PING.to_string())?;
+        self.send(Frame::ping())?;
         *pings += 1;
         Ok(*pings)
     }
@@ -274,7 +259,7 @@ impl Session {
     /// Closes the session gracefully: the writer sends every frame queued
     /// before this call, then a Close frame. New frames are refused.
     pub(crate) fn close(&self) {
-        if self.shared.outbound.push(Out::Close).is_ok() {
+        if self.shared.outbound.push_close() {
             self.shared.outbound.wake();
         }
     }

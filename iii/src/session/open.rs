@@ -33,8 +33,8 @@ pub(crate) struct Settings<'a> {
     pub(crate) url: &'a str,
     pub(crate) headers: &'a [(String, String)],
     pub(crate) connector: crate::tls::Connector,
-    /// The largest frame sent.
-    pub(crate) max_frame: usize,
+    /// The rules of the frames sent.
+    pub(crate) rules: super::Rules,
     pub(crate) keepalive: Keepalive,
 }
 
@@ -80,7 +80,7 @@ pub(crate) async fn open(settings: Settings<'_>, timeout: Duration) -> Result<Op
         .max(Duration::from_millis(100));
     let welcome = read_welcome(&mut socket, remaining, settings.url).await?;
     let (sink, stream) = socket.split();
-    let session = Session::new(sink, settings.max_frame);
+    let session = Session::new(sink, settings.rules);
     tokio::spawn(outbound::background(session.clone()));
     Ok(Opened {
         session,

@@ -43,7 +43,7 @@ use crate::sync::lock;
 #[derive(Debug)]
 pub(super) enum Out {
     /// Write this frame.
-    Frame(String),
+    Frame(super::Frame),
     /// Write everything queued before, then a Close frame, then stop.
     Close,
 }
@@ -104,17 +104,26 @@ impl Outbound {
         }
     }
 
-    /// Queues `out`; hands it back if the session takes no more frames.
-    pub(super) fn push(&self, out: Out) -> Result<(), Out> {
+    /// Queues `frame`; hands it back if the session takes no more frames.
+    pub(super) fn push_frame(&self, frame: super::Frame) -> Result<(), super::Frame> {
         let mut queue = lock(&self.queue);
         if queue.closed {
-            return Err(out);
+            return Err(frame);
         }
-        if matches!(out, Out::Close) {
-            queue.closed = true;
-        }
-        queue.items.push_back(out);
+        queue.items.push_back(Out::Frame(frame));
         Ok(())
+    }
+
+    /// Queues the Close, once: frames pushed later are refused. `false`
+    /// if the session took no more.
+    pub(super) fn push_close(&self) -> bool {
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            return false;
+        }
+        queue.closed = true;
+        queue.items.push_back(Out::Close);
+        true
     }
 
     /// Whether the queue still takes frames.
@@ -227,7 +236,7 @@ impl Outbound {
                 }
             };
             match out {
-                Some(Out::Frame(text)) => sink.start_send_unpin(Frame::text(text))?,
+                Some(Out::Frame(frame)) => sink.start_send_unpin(Frame::text(frame.into_text()))?,
                 Some(Out::Close) => {
                     sink.send(Frame::Close(None)).await?;
                     sink.close().await?;

@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 use uuid::Uuid;
 
 use super::*;
+use frame::Frame as Checked;
 
 /// What the scripted engine saw: each text frame, or `None` for Close.
 type Seen = mpsc::UnboundedReceiver<Option<String>>;
@@ -54,8 +55,8 @@ async fn engine_with(
             tokio::select! {
                 frame = ws.next() => match frame {
                     Some(Ok(Frame::Text(text))) => {
-                        if answer_pings && text.as_str() == PING {
-                            let _ = ws.send(Frame::text(PONG)).await;
+                        if answer_pings && text.as_str() == Checked::ping().as_str() {
+                            let _ = ws.send(Frame::text(Checked::pong().into_text())).await;
                         }
                         let _ = seen_tx.send(Some(text.as_str().to_string()));
                         if let Some(reply) = reply.take() {
@@ -98,7 +99,7 @@ fn settings(url: &str, max_frame: usize) -> Settings<'_> {
         url,
         headers: &[],
         connector: crate::tls::Connector::default(),
-        max_frame,
+        rules: Rules { max_frame },
         keepalive: Keepalive {
             interval: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(120),
@@ -135,7 +136,7 @@ async fn frames_go_out_in_the_order_they_were_queued() {
     for n in 0..500 {
         opened
             .session
-            .send(format!("{{\"n\":{n}}}"))
+            .send(Checked::unchecked(format!("{{\"n\":{n}}}")))
             .expect("queued");
     }
     for n in 0..500 {
@@ -147,34 +148,18 @@ async fn frames_go_out_in_the_order_they_were_queued() {
 }
 
 #[tokio::test]
-async fn an_oversize_frame_is_refused_and_the_session_stays_up() {
-    let (url, mut seen, _drop) = engine(false).await;
-    let opened = connect(&url, 64 * 1024).await;
-    let big = format!("\"{}\"", "x".repeat(64 * 1024));
-    match opened.session.send(big) {
-        Err(SendError::TooLarge { size, limit }) => {
-            assert_eq!((size, limit), (64 * 1024 + 2, 64 * 1024));
-        }
-        other => panic!("expected TooLarge, got {other:?}"),
-    }
-    opened.session.send("\"small\"".into()).expect("still open");
-    assert_eq!(next(&mut seen).await.as_deref(), Some("\"small\""));
-    assert!(opened.session.is_open());
-}
-
-#[tokio::test]
 async fn close_sends_what_is_queued_then_a_close_frame_and_refuses_more() {
     let (url, mut seen, _drop) = engine(false).await;
     let opened = connect(&url, 1 << 20).await;
-    opened.session.send("\"a\"".into()).expect("a");
-    opened.session.send("\"b\"".into()).expect("b");
+    opened.session.send(Checked::unchecked("\"a\"")).expect("a");
+    opened.session.send(Checked::unchecked("\"b\"")).expect("b");
     opened.session.close();
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"a\""));
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"b\""));
     assert_eq!(next(&mut seen).await, None, "then Close");
     let refused = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            if let Err(SendError::Closed(frame)) = opened.session.send("\"c\"".into()) {
+            if let Err(Closed(frame)) = opened.session.send(Checked::unchecked("\"c\"")) {
                 return frame;
             }
             tokio::task::yield_now().await;
@@ -182,7 +167,11 @@ async fn close_sends_what_is_queued_then_a_close_frame_and_refuses_more() {
     })
     .await
     .expect("refused after close");
-    assert_eq!(refused, "\"c\"", "the refused frame is handed back");
+    assert_eq!(
+        refused.as_str(),
+        "\"c\"",
+        "the refused frame is handed back"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +181,7 @@ async fn pending_calls_fail_when_the_engine_drops_the_socket() {
     let id = Uuid::from_u128(7);
     let answer = opened
         .session
-        .call(id, "\"call\"".into())
+        .call(id, Checked::unchecked("\"call\""))
         .expect("registered");
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"call\""));
     drop.send(()).expect("drop");
@@ -208,8 +197,10 @@ async fn pending_calls_fail_when_the_engine_drops_the_socket() {
     assert!(matches!(end, End::Lost(_)), "{end:?}");
     assert!(
         matches!(
-            opened.session.call(Uuid::from_u128(8), "\"late\"".into()),
-            Err(SendError::Closed(_))
+            opened
+                .session
+                .call(Uuid::from_u128(8), Checked::unchecked("\"late\"")),
+            Err(Closed(_))
         ),
         "a dead session takes no calls"
     );
@@ -222,7 +213,7 @@ async fn results_complete_their_call_and_strays_are_ignored() {
     let id = Uuid::from_u128(42);
     let answer = opened
         .session
-        .call(id, "\"call\"".into())
+        .call(id, Checked::unchecked("\"call\""))
         .expect("registered");
     next(&mut seen).await;
     let result = iii_protocol::InvocationResult::new(id, "f", Ok(serde_json::json!(5)));
@@ -238,7 +229,10 @@ async fn results_complete_their_call_and_strays_are_ignored() {
 async fn a_pings_number_is_proved_by_its_pong() {
     let (url, mut seen, _drop) = engine(true).await;
     let opened = connect(&url, 1 << 20).await;
-    opened.session.send("\"before\"".into()).expect("queued");
+    opened
+        .session
+        .send(Checked::unchecked("\"before\""))
+        .expect("queued");
     let n = opened.session.ping().expect("ping");
     assert_eq!(n, 1);
     assert!(
@@ -247,7 +241,10 @@ async fn a_pings_number_is_proved_by_its_pong() {
             .expect("pong within 5 s")
     );
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"before\""));
-    assert_eq!(next(&mut seen).await.as_deref(), Some(PING));
+    assert_eq!(
+        next(&mut seen).await.as_deref(),
+        Some(Checked::ping().as_str())
+    );
 }
 
 #[test]
@@ -260,17 +257,20 @@ fn previews_cut_on_char_boundaries() {
 async fn a_killed_session_takes_no_frame_and_no_call() {
     let (url, mut seen, _drop) = engine(false).await;
     let conn = connect(&url, 1 << 20).await;
-    conn.session.send("\"before\"".into()).expect("open");
+    conn.session
+        .send(Checked::unchecked("\"before\""))
+        .expect("open");
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"before\""));
     conn.session.kill("a test");
     assert!(!conn.session.is_open());
     assert!(
-        matches!(conn.session.send("\"after\"".into()), Err(SendError::Closed(f)) if f == "\"after\""),
+        matches!(conn.session.send(Checked::unchecked("\"after\"")), Err(Closed(f)) if f.as_str() == "\"after\""),
         "refused at once, and handed back for another session"
     );
     assert!(matches!(
-        conn.session.call(Uuid::from_u128(9), "\"call\"".into()),
-        Err(SendError::Closed(_))
+        conn.session
+            .call(Uuid::from_u128(9), Checked::unchecked("\"call\"")),
+        Err(Closed(_))
     ));
     let end = tokio::time::timeout(Duration::from_secs(5), conn.reader)
         .await
@@ -296,10 +296,16 @@ async fn first_frames_go_ahead_of_the_sessions_own() {
         .await
         .expect("open");
     tokio::time::sleep(Duration::from_millis(50)).await; // the ping is in
-    opened.session.send("\"reattach\"".into()).expect("first");
+    opened
+        .session
+        .send(Checked::unchecked("\"reattach\""))
+        .expect("first");
     let _reader = opened.start(Arc::new(Ignore));
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"reattach\""));
-    assert_eq!(next(&mut seen).await.as_deref(), Some(PONG));
+    assert_eq!(
+        next(&mut seen).await.as_deref(),
+        Some(Checked::pong().as_str())
+    );
 }
 
 /// A handler that panics ends the session like a lost link: pending calls
@@ -312,7 +318,7 @@ async fn a_panicking_handler_ends_the_session_and_fails_its_calls() {
     let conn = connect_with(&url, 1 << 20, Arc::new(Panics)).await;
     let answer = conn
         .session
-        .call(Uuid::from_u128(11), "\"call\"".into())
+        .call(Uuid::from_u128(11), Checked::unchecked("\"call\""))
         .expect("registered");
     let outcome = tokio::time::timeout(Duration::from_secs(5), answer)
         .await
@@ -337,10 +343,12 @@ async fn a_frame_queued_while_another_sender_writes_still_goes_out() {
         .hold_after_write_us
         .store(50_000, std::sync::atomic::Ordering::Relaxed);
     let holder = conn.session.clone();
-    let first = tokio::task::spawn_blocking(move || holder.send("\"first\"".into()));
+    let first = tokio::task::spawn_blocking(move || holder.send(Checked::unchecked("\"first\"")));
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"first\""));
     // The first sender still holds the sink for a while.
-    conn.session.send("\"second\"".into()).expect("queued");
+    conn.session
+        .send(Checked::unchecked("\"second\""))
+        .expect("queued");
     first.await.expect("join").expect("sent");
     let second = tokio::time::timeout(Duration::from_secs(1), seen.recv())
         .await

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::TriggerConfig;
 use crate::error::Error;
-use crate::function::validate_id;
+use crate::error::validate_id;
 use iii_protocol::TriggerKind;
 use iii_protocol::rules::{self, validate_cron, validate_http_path};
 

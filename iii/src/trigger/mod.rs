@@ -24,8 +24,7 @@ mod tests;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::error::Error;
-use crate::function::validate_id;
+use crate::error::{Error, validate_id, validate_namespace};
 use crate::worker::Worker;
 use iii_protocol::{ErrorBody, RegisterTrigger};
 
@@ -187,11 +186,8 @@ impl Trigger {
             ("namespace", &self.namespace),
             ("trigger_namespace", &self.trigger_namespace),
         ] {
-            if ns.as_deref().is_some_and(|ns| ns.trim().is_empty()) {
-                return Err(Error::invalid(
-                    what,
-                    "it is blank; leave it unset for `default`",
-                ));
+            if let Some(ns) = ns {
+                validate_namespace(what, ns)?;
             }
         }
         self.config().map(|_| ())

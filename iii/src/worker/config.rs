@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{Error, validate_namespace};
 
 /// Default engine address.
 pub const DEFAULT_URL: &str = "ws://127.0.0.1:49134";
@@ -152,15 +152,8 @@ impl Config {
                 "it is empty; set `.name(..)` or III_WORKER_NAME",
             ));
         }
-        if self
-            .namespace
-            .as_deref()
-            .is_some_and(|ns| ns.trim().is_empty())
-        {
-            return Err(Error::invalid(
-                "namespace",
-                "it is blank; the engine rejects blank namespaces (leave it unset for `default`)",
-            ));
+        if let Some(namespace) = &self.namespace {
+            validate_namespace("namespace", namespace)?;
         }
         if self.max_concurrent_invocations == 0 {
             return Err(Error::invalid(

@@ -13,7 +13,7 @@ use iii_protocol::{Message, Reattach};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{ConnectionState, Identity, Stopped, Worker, encode_frame};
+use super::{ConnectionState, Identity, Stopped, Worker};
 use crate::dispatch::Dispatch;
 use crate::error::Error;
 use crate::session::{self, End, Keepalive, OpenError, Session, Settings};
@@ -148,7 +148,7 @@ async fn open_session(
         url: &config.url,
         headers: &config.headers,
         connector: worker.inner.connector.clone(),
-        max_frame: config.max_frame_size,
+        rules: worker.rules(),
         keepalive: Keepalive {
             interval: config.ping_interval,
             idle_timeout: config.idle_timeout,
@@ -189,7 +189,10 @@ async fn open_session(
                 previous_worker_id,
                 reattach_token: Some(token),
             });
-            match encode_frame(&reattach).map(|frame| opened.session.send(frame)) {
+            match worker
+                .encode(&reattach, || "`reattach`".into())
+                .map(|frame| opened.session.send(frame))
+            {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!("could not send `reattach`: {e:?}"),
                 Err(e) => tracing::error!("could not send `reattach`: {e}"),
@@ -201,7 +204,10 @@ async fn open_session(
         }
         for message in link.registry.replay(with_triggers) {
             // Every registration passed the size check when it was made.
-            match encode_frame(&message).map(|frame| opened.session.send(frame)) {
+            match worker
+                .encode(&message, || "a registration".into())
+                .map(|frame| opened.session.send(frame))
+            {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!("could not replay a registration: {e:?}"),
                 Err(e) => tracing::error!("could not replay a registration: {e}"),
@@ -297,7 +303,10 @@ async fn send_bindings(worker: &Worker, session: &Session, timeout: Duration) ->
             return Ok(());
         }
         for message in bindings {
-            match encode_frame(&message).map(|frame| session.send(frame)) {
+            match worker
+                .encode(&message, || "a binding".into())
+                .map(|frame| session.send(frame))
+            {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!("could not replay a binding: {e:?}"),
                 Err(e) => tracing::error!("could not replay a binding: {e}"),

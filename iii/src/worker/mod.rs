@@ -26,9 +26,9 @@ pub use builder::WorkerBuilder;
 pub use config::{DEFAULT_URL, ReconnectPolicy};
 pub use connection_state::ConnectionState;
 
-use crate::error::{Error, FlushFailure};
-use crate::function::{Function, FunctionHandle, validate_id};
-use crate::session::{Failure, Fatal, SendError, Session};
+use crate::error::{Error, FlushFailure, validate_id};
+use crate::function::{Function, FunctionHandle};
+use crate::session::{Closed, Failure, Fatal, Frame, Rules, Session};
 use crate::sync::{lock, until};
 use crate::trigger::{Trigger, TriggerHandle, TriggerInfo};
 use crate::trigger_type::{TriggerType, TriggerTypeHandle, TriggerTypeHandler, erase_provider};
@@ -185,35 +185,30 @@ impl Worker {
             .filter(Session::is_open)
     }
 
-    /// Encodes a frame and checks it against the frame limit.
-    pub(crate) fn encode(
-        &self,
-        message: &Message,
-        what: impl Fn() -> String,
-    ) -> Result<String, Error> {
-        let frame = encode_frame(message)?;
-        let limit = self.inner.config.max_frame_size;
-        if frame.len() > limit {
-            return Err(Error::FrameTooLarge {
-                what: what(),
-                size: frame.len(),
-                limit,
-            });
+    /// The rules this worker's frames are encoded by (its frame limit).
+    pub(crate) fn rules(&self) -> Rules {
+        Rules {
+            max_frame: self.inner.config.max_frame_size,
         }
-        check_depth(&frame, what)?;
-        Ok(frame)
+    }
+
+    /// Encodes a frame by the worker's rules; `what` names it in errors.
+    pub(crate) fn encode<M: serde::Serialize + ?Sized>(
+        &self,
+        message: &M,
+        what: impl Fn() -> String,
+    ) -> Result<Frame, Error> {
+        self.rules().encode(message, what)
     }
 
     /// Sends a frame on `session` if it is still open, else on whichever
     /// session is live now (the engine may have reattached us meanwhile).
     /// `false` if neither takes it.
-    pub(crate) fn send_on(&self, session: &Session, frame: String) -> bool {
-        let frame = match session.send(frame) {
-            Ok(()) => return true,
-            Err(SendError::Closed(frame)) => frame,
-            Err(SendError::TooLarge { .. }) => return false,
-        };
-        self.session().is_some_and(|live| live.send(frame).is_ok())
+    pub(crate) fn send_on(&self, session: &Session, frame: Frame) -> bool {
+        match session.send(frame) {
+            Ok(()) => true,
+            Err(Closed(frame)) => self.session().is_some_and(|live| live.send(frame).is_ok()),
+        }
     }
 
     /// Registers a function and starts serving it. The function is replayed
@@ -250,9 +245,10 @@ impl Worker {
 
     /// Withdraws a function registered by this worker.
     pub fn unregister_function(&self, id: &str) -> Result<(), Error> {
-        let frame = encode_frame(&Message::UnregisterFunction(UnregisterFunction {
-            id: id.to_string(),
-        }))?;
+        let frame = self.encode(
+            &Message::UnregisterFunction(UnregisterFunction { id: id.to_string() }),
+            || format!("the withdrawal of function `{id}`"),
+        )?;
         let mut link = lock(&self.inner.link);
         if link.registry.functions.remove(id).is_none() {
             return Err(Error::invalid(
@@ -396,17 +392,21 @@ impl Worker {
                 format!("`{id}` is not registered on this worker"),
             ));
         };
-        let frame = encode_frame(&Message::UnregisterTrigger(UnregisterTrigger {
-            id: id.to_string(),
-            trigger_type: Some(entry.message.trigger_type),
-        }))?;
+        let frame = self.encode(
+            &Message::UnregisterTrigger(UnregisterTrigger {
+                id: id.to_string(),
+                trigger_type: Some(entry.message.trigger_type),
+            }),
+            || format!("the removal of binding `{id}`"),
+        )?;
         send_if_live(&link, frame);
         if let Some(alias) = entry.alias
             && link.registry.functions.remove(&alias).is_some()
         {
-            let frame = encode_frame(&Message::UnregisterFunction(UnregisterFunction {
-                id: alias,
-            }))?;
+            let frame = self.encode(
+                &Message::UnregisterFunction(UnregisterFunction { id: alias.clone() }),
+                || format!("the withdrawal of `{alias}`"),
+            )?;
             send_if_live(&link, frame);
         }
         Ok(())
@@ -458,9 +458,10 @@ impl Worker {
     /// 0.23 ignores it: the engine forgets the provider only when the worker
     /// disconnects.
     pub fn unregister_trigger_type(&self, id: &str) -> Result<(), Error> {
-        let frame = encode_frame(&Message::UnregisterTriggerType(UnregisterTriggerType {
-            id: id.to_string(),
-        }))?;
+        let frame = self.encode(
+            &Message::UnregisterTriggerType(UnregisterTriggerType { id: id.to_string() }),
+            || format!("the withdrawal of trigger type `{id}`"),
+        )?;
         let mut link = lock(&self.inner.link);
         if link.registry.trigger_types.remove(id).is_none() {
             return Err(Error::invalid(
@@ -592,29 +593,9 @@ impl Worker {
     }
 }
 
-/// Refuses a frame nested deeper than the engine decodes (it would drop
-/// it without an answer); `what` names what it carries.
-pub(crate) fn check_depth(frame: &str, what: impl FnOnce() -> String) -> Result<(), Error> {
-    match iii_protocol::depth::too_deep(frame) {
-        None => Ok(()),
-        Some(depth) => Err(Error::TooDeep {
-            what: what(),
-            depth,
-            limit: iii_protocol::depth::MAX_FRAME_DEPTH,
-        }),
-    }
-}
-
-pub(crate) fn encode_frame(message: &Message) -> Result<String, Error> {
-    iii_protocol::encode(message).map_err(|source| Error::Encode {
-        what: "a protocol frame".into(),
-        source,
-    })
-}
-
 /// Sends a registration frame if a session is live. Otherwise (or if the
 /// session is ending) the replay on the next connection delivers it.
-fn send_if_live(link: &Link, frame: String) {
+fn send_if_live(link: &Link, frame: Frame) {
     if let Some(session) = &link.session {
         let _ = session.send(frame);
     }
@@ -622,7 +603,7 @@ fn send_if_live(link: &Link, frame: String) {
 
 /// [`send_if_live`] for a binding, which a session still waiting for its
 /// announcement sends with the others.
-fn send_binding_if_live(link: &Link, frame: String) {
+fn send_binding_if_live(link: &Link, frame: Frame) {
     if !link.bindings_pending {
         send_if_live(link, frame);
     }
