@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 use super::{ConnectionState, Identity, Stopped, Worker};
-use crate::dispatch::Dispatch;
 use crate::error::Error;
 use crate::session::{self, End, Keepalive, OpenError, Session, Settings};
 use crate::sync::{lock, until};
@@ -219,7 +218,7 @@ async fn open_session(
         link.bindings_pending = with_triggers;
     }
     let session = opened.session.clone();
-    let reader = opened.start(Arc::new(Dispatch::new(worker)));
+    let reader = opened.start(Arc::new(worker.clone()));
 
     let announced = match announce(worker, remaining).await {
         Ok(_) if with_triggers => send_bindings(worker, &session, remaining).await,

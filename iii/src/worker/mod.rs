@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iii_protocol::{
-    Message, RegisterFunction, RegisterService, TriggerKind, UnregisterFunction, UnregisterTrigger,
-    UnregisterTriggerType,
+    ErrorBody, Message, RegisterFunction, RegisterService, TriggerKind, UnregisterFunction,
+    UnregisterTrigger, UnregisterTriggerType,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -34,7 +34,8 @@ use crate::trigger::{Trigger, TriggerHandle, TriggerInfo};
 use crate::trigger_type::{TriggerType, TriggerTypeHandle, TriggerTypeHandler, erase_provider};
 use config::Config;
 use in_flight::InFlight;
-use registry::{Alias, Registry, Serving};
+pub(crate) use in_flight::InFlightGuard;
+use registry::{Alias, Registry, Route, Serving};
 
 /// A connected worker. Cheap to clone; every clone drives the same connection.
 ///
@@ -183,6 +184,52 @@ impl Worker {
             .session
             .clone()
             .filter(Session::is_open)
+    }
+
+    /// Where an invocation of `function_id` goes (see [`Registry::route`]).
+    pub(crate) fn route(&self, function_id: &str) -> Route {
+        lock(&self.inner.link)
+            .registry
+            .route(function_id, self.name())
+    }
+
+    /// Counts one more invocation running, unless as many as the limit
+    /// ([`WorkerBuilder::max_concurrent_invocations`]) are; the guard
+    /// counts it out.
+    pub(crate) fn enter_invocation(&self) -> Option<InFlightGuard> {
+        let limit = self.inner.config.max_concurrent_invocations;
+        self.inner.in_flight.try_enter(limit)
+    }
+
+    /// The provider of trigger type `id`, if this worker provides it.
+    pub(crate) fn trigger_provider(
+        &self,
+        id: &str,
+    ) -> Option<Arc<dyn crate::trigger_type::ErasedProvider>> {
+        let link = lock(&self.inner.link);
+        link.registry
+            .trigger_types
+            .get(id)
+            .map(|e| e.provider.clone())
+    }
+
+    /// Reports the engine's refusal of binding `id` on its handle.
+    pub(crate) fn record_binding_refusal(&self, id: &str, error: ErrorBody) {
+        if let Some(entry) = lock(&self.inner.link).registry.triggers.get(id) {
+            entry.status.send_replace(Some(error));
+        }
+    }
+
+    /// Reports the engine's refusal of function `id` on its handle.
+    pub(crate) fn record_function_refusal(&self, id: &str, error: ErrorBody) {
+        if let Some(entry) = lock(&self.inner.link).registry.functions.get(id) {
+            entry.status.send_replace(Some(error));
+        }
+    }
+
+    /// The most invocations it runs at once.
+    pub(crate) fn max_concurrent_invocations(&self) -> usize {
+        self.inner.config.max_concurrent_invocations
     }
 
     /// The rules this worker's frames are encoded by (its frame limit).

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use serde_json::Value;
 
+use crate::error::codes;
 use crate::handler::ErasedHandler;
 use crate::trigger::TriggerInfo;
 use crate::trigger_type::ErasedProvider;
@@ -40,6 +41,19 @@ pub(crate) struct Alias {
     /// The binding's condition, evaluated by the SDK where the engine
     /// ignores it.
     pub(crate) condition: Option<String>,
+}
+
+/// Where an invocation of a function id goes.
+pub(crate) enum Route {
+    /// To this handler, for the function `target` (through a binding's
+    /// alias, for a trigger fire).
+    Run {
+        handler: ErasedHandler,
+        target: Arc<str>,
+        alias: Option<Arc<Alias>>,
+    },
+    /// Nowhere: answer this.
+    Refuse(ErrorBody),
 }
 
 pub(crate) struct FunctionEntry {
@@ -89,6 +103,33 @@ impl Registry {
             .or_default();
         *count += 1;
         *count - 1
+    }
+
+    /// Where an invocation of `function_id` goes: a binding's alias leads
+    /// to the function it binds; `worker` names this worker in refusals.
+    pub(crate) fn route(&self, function_id: &str, worker: &str) -> Route {
+        let functions = &self.functions;
+        let (target, alias) = match functions.get(function_id).map(|e| &e.serving) {
+            Some(Serving::Alias(alias)) => (alias.function_id.as_str(), Some(alias.clone())),
+            _ => (function_id, None),
+        };
+        match functions.get(target).map(|e| &e.serving) {
+            Some(Serving::Local(handler)) => Route::Run {
+                handler: handler.clone(),
+                target: Arc::from(target),
+                alias,
+            },
+            Some(Serving::Endpoint) => Route::Refuse(ErrorBody::new(
+                codes::FUNCTION_NOT_INVOKABLE,
+                format!(
+                    "`{target}` is HTTP-invoked; the engine calls its endpoint, not this worker"
+                ),
+            )),
+            Some(Serving::Alias(_)) | None => Route::Refuse(ErrorBody::new(
+                codes::FUNCTION_NOT_FOUND,
+                format!("function `{target}` is not registered on worker `{worker}`"),
+            )),
+        }
     }
 
     /// Whether `function_id` has a handler in this process.

@@ -1,0 +1,296 @@
+//! One invocation of this worker's functions, in the steps of its life:
+//!
+//! 1. [`start`] **admits** it (the worker is not shutting down, and runs
+//!    fewer invocations than its limit) and **routes** it (the registry
+//!    names the handler, and for a trigger's fire the binding), then runs
+//!    the rest in a task of its own;
+//! 2. [`Parts::prepare`] builds what the handler's code knows: the
+//!    caller, an `http` fire's channels, the invocation's span and scope;
+//! 3. [`Prepared::run`] evaluates a binding's condition where the engine
+//!    does not, and runs the handler;
+//! 4. [`Prepared::finish`] turns an `http` fire's result into the answer
+//!    the engine expects (a streamed response, or 204 for nothing);
+//! 5. [`Invocation::answer`] sends the result back, holding a cron fire's
+//!    answer past its tick, then streams a response body if there is one.
+
+use std::sync::Arc;
+
+use iii_protocol::{ErrorBody, InvocationResult, InvokeFunction, TriggerKind};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::answer::{answer, no_content, refuse};
+use super::fire::{condition_allows, is_http_fire, take_caller};
+use crate::context::Context;
+use crate::error::codes;
+use crate::handler::run_guarded;
+use crate::http::body::{Deferred, InvocationChannels};
+use crate::http::streamed::Streamed;
+use crate::scope::Scope;
+use crate::session::Session;
+use crate::trace::TraceContext;
+use crate::worker::registry::Route;
+use crate::worker::{InFlightGuard, Worker};
+
+/// Admits and routes an invocation, and runs it in its own task.
+pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) {
+    let guard = match admit(worker) {
+        Ok(guard) => guard,
+        Err((code, reason)) => {
+            let (id, function_id) = (invoke.invocation_id, invoke.function_id);
+            refuse(worker, session, id, function_id, code, reason);
+            return;
+        }
+    };
+    let route = worker.route(&invoke.function_id);
+    let (invocation, parts) = Invocation::new(invoke, route);
+    let (worker, session) = (worker.clone(), session.clone());
+    tokio::spawn(async move {
+        let _guard = guard;
+        let mut prepared = parts.prepare(&worker, invocation.id);
+        let outcome = prepared.run(&worker).await;
+        let (outcome, streamed) = prepared.finish(outcome);
+        invocation
+            .answer(&worker, &session, outcome, streamed)
+            .await;
+    });
+}
+
+/// Admits one more invocation: not while shutting down, and not past the
+/// limit of invocations running at once.
+fn admit(worker: &Worker) -> Result<InFlightGuard, (&'static str, String)> {
+    if worker.is_shutting_down() {
+        return Err((
+            codes::INVOCATION_STOPPED,
+            format!(
+                "worker `{}` is shutting down and takes no new invocations",
+                worker.name()
+            ),
+        ));
+    }
+    worker.enter_invocation().ok_or_else(|| {
+        (
+            codes::TOO_MANY_INVOCATIONS,
+            format!(
+                "worker `{}` is running {} invocations, its limit (`WorkerBuilder::max_concurrent_invocations`); nothing ran, try again later",
+                worker.name(),
+                worker.max_concurrent_invocations()
+            ),
+        )
+    })
+}
+
+/// A streamed response body, and the channel end it goes out on.
+type Body = (Streamed, crate::channel::End);
+
+/// An admitted invocation: who to answer, and when.
+struct Invocation {
+    id: Option<uuid::Uuid>,
+    function_id: String,
+    /// A cron fire through a binding is answered no sooner than just after
+    /// its tick (see [`crate::tick_lock`]).
+    answer_at: Option<Instant>,
+}
+
+/// The invocation's input and context, as the engine sent them.
+struct Parts {
+    data: Value,
+    metadata: Option<Value>,
+    traceparent: Option<String>,
+    baggage: Option<String>,
+    http_fire: bool,
+    route: Route,
+}
+
+impl Invocation {
+    /// The invocation, and the parts its handler gets.
+    fn new(invoke: InvokeFunction, route: Route) -> (Invocation, Parts) {
+        let cron_binding = matches!(
+            &route,
+            Route::Run { alias: Some(alias), .. } if alias.info.kind == TriggerKind::Cron
+        );
+        let invocation = Invocation {
+            id: invoke.invocation_id,
+            answer_at: cron_binding
+                .then(|| crate::tick_lock::answer_at(&invoke.data))
+                .flatten(),
+            function_id: invoke.function_id,
+        };
+        let parts = Parts {
+            http_fire: is_http_fire(&invoke.data),
+            data: invoke.data,
+            metadata: invoke.metadata,
+            traceparent: invoke.traceparent,
+            baggage: invoke.baggage,
+            route,
+        };
+        (invocation, parts)
+    }
+
+    /// Sends the result (held past a cron fire's tick), then streams the
+    /// response body, if the handler streams one.
+    async fn answer(
+        self,
+        worker: &Worker,
+        session: &Session,
+        outcome: Result<Value, ErrorBody>,
+        streamed: Option<Body>,
+    ) {
+        if let Some(at) = self.answer_at {
+            tokio::time::sleep_until(at).await;
+        }
+        if let Some(id) = self.id {
+            let reply = InvocationResult::new(id, self.function_id, outcome);
+            answer(worker, session, reply);
+        }
+        if let Some((streamed, end)) = streamed {
+            // Still counted in flight: shutdown waits for the body. Boxed,
+            // to keep the writer out of every invocation's task.
+            Box::pin(crate::http::streamed::send(streamed, end)).await;
+        }
+    }
+}
+
+/// An invocation ready to run: its input, and what its code knows.
+struct Prepared {
+    id: Option<uuid::Uuid>,
+    parts: Parts,
+    caller_worker_id: Option<String>,
+    channels: Option<Arc<InvocationChannels>>,
+    trace: Arc<TraceContext>,
+    scope: Scope,
+    #[cfg(feature = "otel")]
+    span: Option<crate::otel::InvocationSpan>,
+}
+
+impl Parts {
+    /// Builds what the handler's code knows about the invocation.
+    fn prepare(mut self, worker: &Worker, id: Option<uuid::Uuid>) -> Prepared {
+        let caller_worker_id = take_caller(&mut self.data);
+        // What decoding the input may bind to: the engine, for channel
+        // ends, and for an http fire its channels, which every decoding of
+        // its request shares.
+        let channels = self.http_fire.then(|| {
+            Arc::new(InvocationChannels::of_fire(
+                worker.channel_endpoint(),
+                &self.data,
+            ))
+        });
+        // The invocation's own span, child of the one it came with.
+        let trace = TraceContext::child_of(self.traceparent.as_deref(), self.baggage.clone());
+        #[cfg(feature = "otel")]
+        let (trace, span) = match &self.route {
+            Route::Run { target, .. } => crate::otel::start_invocation(target, worker, trace),
+            Route::Refuse(_) => (trace, None),
+        };
+        let trace = Arc::new(trace);
+        let scope = Scope {
+            worker: worker.clone(),
+            invocation: channels.clone(),
+            trace: Some(trace.clone()),
+            #[cfg(feature = "otel")]
+            otel: span.as_ref().map(crate::otel::InvocationSpan::context),
+        };
+        Prepared {
+            id,
+            parts: self,
+            caller_worker_id,
+            channels,
+            trace,
+            scope,
+            #[cfg(feature = "otel")]
+            span,
+        }
+    }
+}
+
+impl Prepared {
+    /// Runs the handler, unless the engine sent it nowhere or a binding's
+    /// condition (evaluated by the SDK where the engine does not) says no.
+    async fn run(&mut self, worker: &Worker) -> Result<Value, ErrorBody> {
+        let (handler, target, alias) = match &self.parts.route {
+            Route::Run {
+                handler,
+                target,
+                alias,
+            } => (handler.clone(), target.clone(), alias.clone()),
+            Route::Refuse(body) => return Err(body.clone()),
+        };
+        let metadata = self.parts.metadata.take();
+        let (trigger, metadata, condition) = match alias {
+            Some(alias) => (
+                Some(alias.info.clone()),
+                metadata.or_else(|| alias.metadata.clone()),
+                alias.condition.clone(),
+            ),
+            None => (None, metadata, None),
+        };
+        let data = std::mem::take(&mut self.parts.data);
+        if let Some(condition) = &condition {
+            // Boxed: a rare path, kept out of every invocation's task.
+            let gate = condition_allows(worker, condition, &data);
+            if !Box::pin(self.scope.clone().run(gate)).await {
+                return Ok(Value::Null);
+            }
+        }
+        let request = trigger
+            .as_ref()
+            .filter(|t| t.kind == TriggerKind::Http)
+            .and_then(|_| {
+                self.scope
+                    .clone()
+                    .sync(|| serde_json::from_value(data.clone()).ok())
+            })
+            .map(Arc::new);
+        let ctx = Context {
+            invocation_id: self.id,
+            function_id: target,
+            caller_worker_id: self.caller_worker_id.clone(),
+            traceparent: self.parts.traceparent.clone(),
+            baggage: self.parts.baggage.clone(),
+            trace: self.trace.clone(),
+            scope: self.scope.clone(),
+            metadata,
+            trigger,
+            request,
+            worker: worker.clone(),
+        };
+        self.scope
+            .clone()
+            .run(run_guarded(handler, data, ctx))
+            .await
+    }
+
+    /// The answer for the engine, and a response body to stream after it:
+    /// an `http` fire's streamed response answers `null` (the engine then
+    /// reads the response channel), and one whose handler returned nothing
+    /// answers 204.
+    fn finish(self, outcome: Result<Value, ErrorBody>) -> (Result<Value, ErrorBody>, Option<Body>) {
+        #[cfg(feature = "otel")]
+        if let Some(span) = self.span {
+            span.end(outcome.as_ref().err());
+        }
+        let deferred = self.channels.as_ref().and_then(|c| c.take_deferred());
+        match (outcome, deferred) {
+            // The response goes out on its channel; the answer is `null`.
+            (Ok(Value::Null), Some((Deferred::Streamed(streamed), end))) => {
+                (Ok(Value::Null), Some((streamed, end)))
+            }
+            (Ok(Value::Null), Some((Deferred::Elsewhere, _))) => (Ok(Value::Null), None),
+            (Ok(Value::Null), None) if self.parts.http_fire => (Ok(no_content()), None),
+            (outcome, deferred) => {
+                if deferred.is_some() {
+                    let target = match &self.parts.route {
+                        Route::Run { target, .. } => target.as_ref(),
+                        Route::Refuse(_) => "",
+                    };
+                    tracing::warn!(
+                        function_id = target,
+                        "a StreamedResponse inside another value is not sent; return it as the handler's result"
+                    );
+                }
+                (outcome, None)
+            }
+        }
+    }
+}

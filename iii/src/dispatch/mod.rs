@@ -1,0 +1,32 @@
+//! Frames for the worker: invocations of its functions, bindings for the
+//! trigger types it provides, and the engine's verdicts on its
+//! registrations. Each answer goes out on the session the frame came on.
+//!
+//! The worker is the session's [`Inbound`] handler: the reader hands it
+//! every frame the session does not handle itself.
+
+mod answer;
+mod fire;
+mod invocation;
+mod provider;
+mod verdicts;
+
+use iii_protocol::Message;
+
+use crate::session::{Fatal, Inbound, Session};
+use crate::worker::Worker;
+
+impl Inbound for Worker {
+    fn on_message(&self, session: &Session, message: Message) -> Option<Fatal> {
+        match message {
+            Message::InvokeFunction(invoke) => invocation::start(self, session, invoke),
+            Message::RegisterTrigger(binding) => provider::register(self, session, binding),
+            Message::UnregisterTrigger(binding) => provider::unregister(self, binding),
+            Message::TriggerRegistrationResult(result) => verdicts::binding(self, result),
+            Message::RegistrationRejected(rejected) => return verdicts::rejection(self, rejected),
+            Message::WorkerRegistered(_) => {}
+            other => tracing::debug!("ignoring an unexpected frame from the engine: {other:?}"),
+        }
+        None
+    }
+}
