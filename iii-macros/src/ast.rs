@@ -9,7 +9,7 @@ use syn::{Lit, LitStr};
 use iii_protocol::kinds::{KeyType, TriggerKind};
 
 use crate::attr::{Arg, Value, json};
-use crate::ctxt::Errors;
+use crate::errors::Errors;
 
 /// `#[iii::function(id = .., description = .., metadata = .., crate = ..)]`.
 #[derive(Default)]

@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::ctxt::Errors;
+use crate::errors::Errors;
 
 pub fn emit(item: TokenStream, errors: Errors) -> TokenStream {
     let errors = errors.into_compile_errors();

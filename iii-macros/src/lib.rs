@@ -3,11 +3,11 @@
 
 mod ast;
 mod attr;
-mod ctxt;
-mod expand;
+mod entry;
+mod errors;
 mod fallback;
-mod main_fn;
-mod provider;
+mod function;
+mod trigger_type;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -15,23 +15,23 @@ use proc_macro::TokenStream;
 /// Registers an `async fn` as an iii function. See `iii::function`.
 #[proc_macro_attribute]
 pub fn function(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::function(args.into(), item.into()).into()
+    function::function(args.into(), item.into()).into()
 }
 
 /// Binds a trigger to an `#[iii::function]`. See `iii::trigger`.
 #[proc_macro_attribute]
 pub fn trigger(_args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::misplaced_trigger(item.into()).into()
+    function::misplaced_trigger(item.into()).into()
 }
 
 /// Registers a trigger-type provider. See `iii::trigger_type`.
 #[proc_macro_attribute]
 pub fn trigger_type(args: TokenStream, item: TokenStream) -> TokenStream {
-    provider::trigger_type(args.into(), item.into()).into()
+    trigger_type::trigger_type(args.into(), item.into()).into()
 }
 
 /// A `main` that connects a worker and serves. See `iii::main`.
 #[proc_macro_attribute]
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
-    main_fn::main(args.into(), item.into()).into()
+    entry::main(args.into(), item.into()).into()
 }

@@ -6,7 +6,7 @@ use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type};
 
 use crate::ast::TriggerSpec;
 use crate::attr::{Value, json};
-use crate::ctxt::Errors;
+use crate::errors::Errors;
 use iii_protocol::kinds::{KeyType, TriggerKind};
 use iii_protocol::rules;
 

@@ -1,7 +1,7 @@
 //! Function definitions: what a worker exports.
 
+use crate::verdict::Verdict;
 use serde_json::Value;
-use tokio::sync::watch;
 
 use crate::error::Error;
 use crate::handler::{ErasedHandler, Handler, erase};
@@ -130,7 +130,7 @@ impl Function {
 pub struct FunctionHandle {
     pub(crate) id: String,
     pub(crate) worker: Worker,
-    pub(crate) status: watch::Receiver<Option<ErrorBody>>,
+    pub(crate) verdict: Verdict,
 }
 
 impl FunctionHandle {
@@ -143,13 +143,13 @@ impl FunctionHandle {
     /// `FUNCTION_NAMESPACE_CONFLICT` when another live worker exports the
     /// same id), if one arrived.
     pub fn rejection(&self) -> Option<ErrorBody> {
-        self.status.borrow().clone()
+        self.verdict.rejection()
     }
 
     /// Waits until the engine rejects this function. The engine sends no
     /// success acknowledgement, so pair this with a timeout.
     pub async fn rejected(&self) -> ErrorBody {
-        crate::sync::first_value(&self.status).await
+        self.verdict.rejected().await
     }
 
     /// Withdraws the function from the engine and stops serving it.

@@ -1,4 +1,6 @@
-//! Cheap unique ids and jitter without a random-number crate.
+//! Random numbers without a random-number crate: unguessable ids, and
+//! backoff jitter, all from the OS's random source (a keyed hash of a
+//! counter where it gives none).
 //!
 //! Invocation and trigger ids must be UUIDs (the engine rejects anything
 //! else), and unguessable (see [`next_uuid`]). Drawing 16 random bytes
@@ -7,26 +9,13 @@
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 
 use uuid::Uuid;
 
 /// How many ids' worth of OS randomness a thread draws at once.
 const BATCH: usize = 256;
-
-fn seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: fall back to time and pid, which still differ per process.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        return nanos ^ (u64::from(std::process::id()) << 32);
-    }
-    u64::from_le_bytes(bytes)
-}
 
 /// A fresh version-4 UUID that no other worker can predict.
 ///
@@ -96,19 +85,10 @@ fn hashed() -> u128 {
     (u128::from(high) << 64) | u128::from(low)
 }
 
-/// A number in `[0, 1)` for backoff jitter (xorshift64*, seeded once).
+/// A number in `[0, 1)` for backoff jitter, from the same randomness as
+/// the ids.
 pub(crate) fn unit_random() -> f64 {
-    static STATE: Mutex<u64> = Mutex::new(0);
-    let mut state = STATE.lock().unwrap_or_else(|p| p.into_inner());
-    if *state == 0 {
-        *state = seed() | 1;
-    }
-    let mut x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    (random_u128() >> 75) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

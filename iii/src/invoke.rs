@@ -8,8 +8,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use crate::codec::decode;
 use crate::error::{Error, validate_id, validate_namespace};
-use crate::handler::decode;
 use crate::session::{Closed, Failure, Frame, Session};
 use crate::worker::Worker;
 use iii_protocol::{InvokeFunctionRef, TriggerAction};

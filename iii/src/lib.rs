@@ -32,6 +32,7 @@
 
 pub mod availability;
 pub mod channel;
+mod codec;
 pub mod context;
 pub mod discovery;
 mod dispatch;
@@ -58,6 +59,7 @@ mod tls;
 pub mod trace;
 pub mod trigger;
 pub mod trigger_type;
+mod verdict;
 pub mod worker;
 
 pub use channel::{Channel, ChannelReader, ChannelWriter};

@@ -233,7 +233,7 @@ pub fn decode_input<T: DeserializeOwned + 'static>(
     value: serde_json::Value,
     function_id: &str,
 ) -> Result<T, Error> {
-    crate::handler::decode(value, || format!("the input of `{function_id}`"))
+    crate::codec::decode(value, || format!("the input of `{function_id}`"))
 }
 
 /// Encodes a handler's output; spanned at the output type.
@@ -241,7 +241,7 @@ pub fn encode_output<T: Serialize + 'static>(
     value: T,
     function_id: &str,
 ) -> Result<serde_json::Value, Error> {
-    crate::handler::encode(value).map_err(|source| Error::Encode {
+    crate::codec::encode(value).map_err(|source| Error::Encode {
         what: format!("the output of `{function_id}`"),
         source,
     })

@@ -110,7 +110,7 @@ pub trait StreamStore: Send + Sync + 'static {
                     );
                 }
             }
-            let new: Self::Item = crate::handler::decode(value, || {
+            let new: Self::Item = crate::codec::decode(value, || {
                 format!("item `{group}`/`{item}` after the update")
             })?;
             let new_json = to_json(&new)?;
@@ -262,7 +262,7 @@ impl Worker {
                 to_json(&s.get(&i.group_id, &i.item_id).await?)
             }),
             op(name, "set", store.clone(), |s, i: SetInput| async move {
-                let value: S::Item = crate::handler::decode(i.data.clone(), || {
+                let value: S::Item = crate::codec::decode(i.data.clone(), || {
                     format!("item `{}`/`{}`", i.group_id, i.item_id)
                 })?;
                 let old = s.set(&i.group_id, &i.item_id, value).await?;
@@ -316,7 +316,7 @@ where
     let id = format!("stream::{op}({stream})");
     let what = id.clone();
     Function::new(id, move |input: Value| {
-        let decoded = crate::handler::decode::<I>(input, || format!("the input of `{what}`"));
+        let decoded = crate::codec::decode::<I>(input, || format!("the input of `{what}`"));
         let call = decoded.map(|input| run(store.clone(), input));
         async move { call?.await }
     })

@@ -19,18 +19,3 @@ pub(crate) async fn until<T: Clone>(
 ) -> Option<T> {
     rx.wait_for(|v| pred(v)).await.ok().map(|v| v.clone())
 }
-
-/// Waits until `status` holds a value and returns it. If the sender goes
-/// away first (the registration was withdrawn, so no refusal can come), it
-/// never resolves: callers pair it with a timeout.
-pub(crate) async fn first_value<T: Clone>(status: &watch::Receiver<Option<T>>) -> T {
-    let mut status = status.clone();
-    loop {
-        if let Some(value) = status.borrow_and_update().clone() {
-            return value;
-        }
-        if status.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}

@@ -8,8 +8,9 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::codec::decode;
 use crate::error::Error;
-use crate::handler::{BoxFuture, decode};
+use crate::handler::BoxFuture;
 use crate::schema::format_of;
 use crate::worker::Worker;
 use iii_protocol::{RegisterTrigger, RegisterTriggerType};

@@ -21,8 +21,8 @@ mod keys;
 #[cfg(test)]
 mod tests;
 
+use crate::verdict::Verdict;
 use serde_json::Value;
-use tokio::sync::watch;
 
 use crate::error::{Error, validate_id, validate_namespace};
 use crate::worker::Worker;
@@ -244,7 +244,7 @@ impl Trigger {
 pub struct TriggerHandle {
     pub(crate) id: String,
     pub(crate) worker: Worker,
-    pub(crate) status: watch::Receiver<Option<ErrorBody>>,
+    pub(crate) verdict: Verdict,
 }
 
 impl TriggerHandle {
@@ -257,13 +257,13 @@ impl TriggerHandle {
     /// The refusal the engine or the provider sent for this binding, if any
     /// (for example an invalid cron expression or a missing `api_path`).
     pub fn rejection(&self) -> Option<ErrorBody> {
-        self.status.borrow().clone()
+        self.verdict.rejection()
     }
 
     /// Waits until the binding is refused. The engine sends no success
     /// acknowledgement, so pair this with a timeout.
     pub async fn rejected(&self) -> ErrorBody {
-        crate::sync::first_value(&self.status).await
+        self.verdict.rejected().await
     }
 
     /// Removes the binding.

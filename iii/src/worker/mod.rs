@@ -58,6 +58,25 @@ use registry::{Alias, Registry, Route, Serving};
 /// worker.run().await // serves until ctrl-c or shutdown
 /// # }
 /// ```
+///
+/// # Everything a worker does
+///
+/// Its methods live beside their subjects (the last column); this is the
+/// whole of them (a test keeps the list whole):
+///
+/// | subject | methods | in `iii/src/` |
+/// |---|---|---|
+/// | making one | [`builder`](Worker::builder), [`from_env`](Worker::from_env) | `worker/` |
+/// | who it is | [`name`](Worker::name), [`namespace`](Worker::namespace), [`url`](Worker::url), [`worker_id`](Worker::worker_id), [`max_frame_size`](Worker::max_frame_size) | `worker/mod.rs` |
+/// | its engine | [`engine_features`](Worker::engine_features), [`engine_takes_triggers`](Worker::engine_takes_triggers) | `worker/engine_features.rs` |
+/// | the link | [`connection_state`](Worker::connection_state), [`watch_connection_state`](Worker::watch_connection_state), [`wait_for_state`](Worker::wait_for_state), [`wait_connected`](Worker::wait_connected), [`flush`](Worker::flush), [`run`](Worker::run), [`shutdown`](Worker::shutdown), [`is_shutting_down`](Worker::is_shutting_down) | `worker/` |
+/// | registrations | [`register_function`](Worker::register_function), [`unregister_function`](Worker::unregister_function), [`register_trigger`](Worker::register_trigger), [`unregister_trigger`](Worker::unregister_trigger), [`register_trigger_type`](Worker::register_trigger_type), [`unregister_trigger_type`](Worker::unregister_trigger_type), [`register_service`](Worker::register_service) | `worker/mod.rs` |
+/// | calls | [`invoke`](Worker::invoke), [`call`](Worker::call), [`call_fn`](Worker::call_fn) | `invoke.rs`, `linked.rs` |
+/// | events | [`publish`](Worker::publish), [`publish_durable`](Worker::publish_durable) | `publish.rs` |
+/// | state and streams | [`state`](Worker::state), [`stream`](Worker::stream), [`list_streams`](Worker::list_streams), [`create_stream`](Worker::create_stream) | `state.rs`, `stream.rs`, `stream_store.rs` |
+/// | channels | [`create_channel`](Worker::create_channel), [`create_channel_with_buffer`](Worker::create_channel_with_buffer), [`open_reader`](Worker::open_reader), [`open_writer`](Worker::open_writer) | `channel/` |
+/// | logs | [`logger`](Worker::logger) | `logger/` |
+/// | looking around | [`list_functions`](Worker::list_functions), [`list_workers`](Worker::list_workers), [`list_triggers`](Worker::list_triggers), [`list_trigger_types`](Worker::list_trigger_types), [`functions_available`](Worker::functions_available), [`on_functions_available`](Worker::on_functions_available) | `discovery.rs`, `availability.rs` |
 #[derive(Clone)]
 pub struct Worker {
     pub(crate) inner: Arc<Inner>,
@@ -286,7 +305,7 @@ impl Worker {
         Ok(FunctionHandle {
             id,
             worker: self.clone(),
-            status,
+            verdict: status,
         })
     }
 
@@ -373,7 +392,7 @@ impl Worker {
             return Ok(TriggerHandle {
                 id,
                 worker: self.clone(),
-                status,
+                verdict: status,
             });
         }
         let index = link.registry.next_trigger_index(&function_id);
@@ -426,7 +445,7 @@ impl Worker {
         Ok(TriggerHandle {
             id,
             worker: self.clone(),
-            status,
+            verdict: status,
         })
     }
 
@@ -653,5 +672,57 @@ fn send_if_live(link: &Link, frame: Frame) {
 fn send_binding_if_live(link: &Link, frame: Frame) {
     if !link.bindings_pending {
         send_if_live(link, frame);
+    }
+}
+
+#[cfg(test)]
+mod surface {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// Every `pub fn` of an `impl Worker` block in `dir`, recursively.
+    fn methods(dir: &Path, found: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).expect("the sources").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                methods(&path, found);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut inside = false;
+            for line in text.lines() {
+                if line.starts_with("impl Worker {") {
+                    inside = true;
+                } else if inside && line.starts_with('}') {
+                    inside = false;
+                } else if inside
+                    && let Some(rest) = line
+                        .strip_prefix("    pub fn ")
+                        .or_else(|| line.strip_prefix("    pub async fn "))
+                {
+                    let name = rest.split(['(', '<']).next().unwrap_or_default();
+                    found.insert(name.to_string());
+                }
+            }
+        }
+    }
+
+    /// The table on [`super::Worker`] names every public method, wherever
+    /// its body lives.
+    #[test]
+    fn the_index_on_worker_lists_every_method() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = BTreeSet::new();
+        methods(&src, &mut found);
+        assert!(found.len() > 30, "the scan found {found:?}");
+        let index = include_str!("mod.rs");
+        let missing: Vec<_> = found
+            .iter()
+            .filter(|name| !index.contains(&format!("(Worker::{name})")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "add to the table on `Worker`: {missing:?}"
+        );
     }
 }

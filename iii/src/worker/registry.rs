@@ -7,14 +7,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use serde_json::Value;
 
 use crate::error::codes;
 use crate::handler::ErasedHandler;
 use crate::trigger::TriggerInfo;
 use crate::trigger_type::ErasedProvider;
+use crate::verdict::{Recorder, Verdict};
 use iii_protocol::{
     ErrorBody, Message, RegisterFunction, RegisterService, RegisterTrigger, RegisterTriggerType,
 };
@@ -60,13 +59,13 @@ pub(crate) struct FunctionEntry {
     seq: u64,
     pub(crate) message: RegisterFunction,
     pub(crate) serving: Serving,
-    pub(crate) status: watch::Sender<Option<ErrorBody>>,
+    pub(crate) status: Recorder,
 }
 
 pub(crate) struct TriggerEntry {
     seq: u64,
     pub(crate) message: RegisterTrigger,
-    pub(crate) status: watch::Sender<Option<ErrorBody>>,
+    pub(crate) status: Recorder,
     /// The alias function the binding targets, if it binds a function of
     /// this worker.
     pub(crate) alias: Option<String>,
@@ -140,13 +139,9 @@ impl Registry {
         )
     }
 
-    pub(crate) fn add_function(
-        &mut self,
-        message: RegisterFunction,
-        serving: Serving,
-    ) -> watch::Receiver<Option<ErrorBody>> {
+    pub(crate) fn add_function(&mut self, message: RegisterFunction, serving: Serving) -> Verdict {
         let seq = self.next();
-        let (status, rx) = watch::channel(None);
+        let (status, verdict) = Verdict::pending();
         let id = message.id.clone();
         self.functions.insert(
             id,
@@ -157,16 +152,16 @@ impl Registry {
                 status,
             },
         );
-        rx
+        verdict
     }
 
     pub(crate) fn add_trigger(
         &mut self,
         message: RegisterTrigger,
         alias: Option<String>,
-    ) -> watch::Receiver<Option<ErrorBody>> {
+    ) -> Verdict {
         let seq = self.next();
-        let (status, rx) = watch::channel(None);
+        let (status, verdict) = Verdict::pending();
         self.triggers.insert(
             message.id.clone(),
             TriggerEntry {
@@ -176,7 +171,7 @@ impl Registry {
                 alias,
             },
         );
-        rx
+        verdict
     }
 
     pub(crate) fn add_trigger_type(

@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, Lit, ReturnType};
 
 use crate::attr::{self, Arg, Value};
-use crate::ctxt::Errors;
+use crate::errors::Errors;
 use crate::fallback;
 
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -16,7 +16,7 @@ use iii_protocol::kinds::KeyType;
 
 use crate::ast::{self, FunctionArgs, TriggerSpec};
 use crate::attr::{self, Value};
-use crate::ctxt::Errors;
+use crate::errors::Errors;
 use crate::fallback;
 use crate::valid::{self, Output, Shape};
 use iii_protocol::rules;
@@ -24,32 +24,6 @@ use iii_protocol::rules;
 fn is_ours(attr: &Attribute, name: &str) -> bool {
     let segments = &attr.path().segments;
     segments.last().is_some_and(|s| s.ident == name) && (segments.len() == 1 || segments.len() == 2)
-}
-
-/// The doc comment, with the one leading space of each line removed.
-pub fn doc_comment(attrs: &[Attribute]) -> Option<String> {
-    let lines: Vec<String> = attrs
-        .iter()
-        .filter(|a| a.path().is_ident("doc"))
-        .filter_map(|a| match &a.meta {
-            Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) => Some(s.value()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .map(|line| {
-            line.strip_prefix(' ')
-                .unwrap_or(&line)
-                .trim_end()
-                .to_string()
-        })
-        .collect();
-    let text = lines.join("\n").trim().to_string();
-    (!text.is_empty()).then_some(text)
 }
 
 pub fn function(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -137,7 +111,7 @@ fn generate(
         .description
         .as_ref()
         .map(LitStr::value)
-        .or_else(|| doc_comment(&func.attrs));
+        .or_else(|| attr::doc_comment(&func.attrs));
     let description = option(description.as_deref());
     let metadata_text = args.metadata.as_ref().map(|m| m.to_string());
     let metadata = option(metadata_text.as_deref());

@@ -6,9 +6,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::{Item, Lit};
 
+use crate::attr::doc_comment;
 use crate::attr::{self, Arg, Value};
-use crate::ctxt::Errors;
-use crate::expand::doc_comment;
+use crate::errors::Errors;
 use crate::fallback;
 use iii_protocol::rules;
 
