@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use iii_protocol::{Message, WorkerRegistered};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -137,8 +138,35 @@ async fn dial(settings: &Settings<'_>, timeout: Duration) -> Result<Socket, Open
                 ),
             }))
         }
+        Ok(Err(WsError::Http(response))) => match upgrade_refused(response.status().as_u16()) {
+            Some(reason) => Err(OpenError::Fatal(Error::Connect {
+                url: url.to_string(),
+                reason,
+            })),
+            None => Err(retry(format!(
+                "the upgrade was answered with HTTP {}",
+                response.status()
+            ))),
+        },
         Ok(Err(e)) => Err(retry(e.to_string())),
         Err(_) => Err(retry(format!("no answer within {timeout:?}"))),
+    }
+}
+
+/// Why an upgrade answered with HTTP `status` is worth no retry, if it
+/// is not: a 4xx but for a timeout or throttling. The usual cause is an
+/// address of the wrong listener.
+fn upgrade_refused(status: u16) -> Option<String> {
+    let says = format!("the server answered the WebSocket upgrade with HTTP {status}");
+    match status {
+        401 | 403 => Some(format!(
+            "{says}: it refused this worker's credentials (`WorkerBuilder::bearer_token`, III_TOKEN or III_AUTH_TOKEN, III_HEADERS)"
+        )),
+        408 | 429 => None,
+        400..=499 => Some(format!(
+            "{says}, as an HTTP listener does (the engine's REST API for http triggers is one, on 3111 by default): workers connect to the engine's worker socket, ws://<host>:49134 by default (the `port` of its `iii-worker-manager`)"
+        )),
+        _ => None,
     }
 }
 

@@ -346,15 +346,18 @@ impl Worker {
     }
 
     /// Serves until [`Worker::shutdown`] is called (from any clone), ctrl-c
-    /// arrives, or the connection fails for good.
+    /// or (on Unix) SIGTERM arrives, or the connection fails for good. A
+    /// signal shuts the worker down as [`Worker::shutdown`] does: running
+    /// handlers finish first (docker and Kubernetes stop a container with
+    /// SIGTERM).
     ///
     /// Returns the failure if the worker ended in [`ConnectionState::Failed`].
     pub async fn run(&self) -> Result<(), Error> {
         let mut shutdown = self.inner.shutdown.subscribe();
         let mut state = self.inner.state.subscribe();
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("ctrl-c received; shutting down");
+            signal = stop_signal() => {
+                tracing::info!("{signal} received; shutting down");
                 self.shutdown().await;
                 Ok(())
             }
@@ -377,6 +380,28 @@ impl Worker {
             },
         }
     }
+}
+
+/// Resolves with the signal's name once ctrl-c, or SIGTERM on Unix,
+/// arrives; never, where signals cannot be watched.
+async fn stop_signal() -> &'static str {
+    let ctrl_c = async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "ctrl-c",
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                name = ctrl_c => name,
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    ctrl_c.await
 }
 
 #[cfg(test)]
