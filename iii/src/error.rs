@@ -59,6 +59,27 @@ pub enum Error {
         /// Optional stack trace sent to the caller.
         stacktrace: Option<String>,
     },
+    /// A handler's failure meant for an HTTP client, with the status to
+    /// answer (see [`Error::http`]). To any other caller it is its code and
+    /// message.
+    #[error("{code}: {message}")]
+    Http {
+        /// The HTTP status an `http`-bound function answers with.
+        status: u16,
+        /// Machine-readable code sent to the caller.
+        code: String,
+        /// Explanation sent to the caller.
+        message: String,
+    },
+    /// A handler panicked. Its caller gets `invocation_failed` with the
+    /// text; an HTTP client gets 500 and an error id only.
+    #[error("the handler of `{function_id}` panicked: {message}")]
+    Panicked {
+        /// The function whose handler panicked.
+        function_id: String,
+        /// The panic's message.
+        message: String,
+    },
     /// The called function (or the engine) answered with an error.
     #[error("`{function_id}` failed with {body}")]
     Remote {
@@ -281,6 +302,41 @@ impl Error {
         }
     }
 
+    /// A handler failure that an `http`-bound function answers with
+    /// `status` and `{"error": {"code", "message"}}`, the code named after
+    /// the status (`not_found` for 404; `http_418` where there is no name).
+    /// Any other caller gets the code and the message.
+    ///
+    /// ```
+    /// let err = iii::Error::http(404, "no user 7");
+    /// assert_eq!(err.code(), "not_found");
+    /// assert_eq!(err.http_status(), Some(404));
+    /// ```
+    pub fn http(status: u16, message: impl Into<String>) -> Self {
+        Error::Http {
+            status,
+            code: crate::http::status::code_for(status),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status this error answers an `http` trigger's client with,
+    /// when the handler chose it: an [`Error::http`]'s, or for an
+    /// [`Error::new`] the status its code names (`not_found`: 404,
+    /// `bad_request` and `invalid_argument`: 400, `unauthorized`: 401,
+    /// `forbidden`: 403, `conflict`: 409, `too_many_requests`: 429, ...;
+    /// any other code: 500). `None` for the rest, which answer 500 with an
+    /// error id and no text.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Http { status, .. } => Some(*status),
+            Error::Handler { code, .. } if code != codes::INVOCATION_FAILED => {
+                Some(crate::http::status::status_for(code))
+            }
+            _ => None,
+        }
+    }
+
     /// A handler failure with the default code `invocation_failed`.
     pub fn msg(message: impl Into<String>) -> Self {
         Self::new(codes::INVOCATION_FAILED, message)
@@ -322,7 +378,7 @@ impl Error {
     /// The wire code this error is reported with.
     pub fn code(&self) -> &str {
         match self {
-            Error::Handler { code, .. } => code,
+            Error::Handler { code, .. } | Error::Http { code, .. } => code,
             Error::Remote { body, .. } => &body.code,
             Error::Timeout { .. } => codes::TIMEOUT,
             Error::Decode { .. } => codes::DESERIALIZATION_ERROR,
@@ -347,6 +403,7 @@ impl Error {
                 message: message.clone(),
                 stacktrace: stacktrace.clone(),
             },
+            Error::Http { code, message, .. } => ErrorBody::new(code.clone(), message.clone()),
             Error::Remote { body, .. } => body.clone(),
             other => ErrorBody::new(other.code(), other.to_string()),
         }

@@ -20,7 +20,6 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::error::{Error, codes};
-use iii_protocol::ErrorBody;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -121,7 +120,16 @@ where
     let handler = Arc::new(handler);
     Arc::new(move |data: Value, ctx: Context| {
         let function_id = ctx.function_id.clone();
-        let decoded = decode::<H::Input>(data, || format!("the input of `{function_id}`"));
+        // Input that does not decode is the caller's mistake: 400 to an
+        // HTTP client, `deserialization_error` to any caller.
+        let decoded =
+            decode::<H::Input>(data, || format!("the input of `{function_id}`")).map_err(|error| {
+                Error::Http {
+                    status: 400,
+                    code: codes::DESERIALIZATION_ERROR.into(),
+                    message: error.to_string(),
+                }
+            });
         let fut = decoded.map(|input| handler.call(input, ctx));
         Box::pin(async move {
             let output = fut?.await.map_err(Into::into)?;
@@ -133,29 +141,28 @@ where
     })
 }
 
-/// Runs an erased handler, turning a panic into an `invocation_failed` error.
+/// Runs an erased handler, turning a panic into [`Error::Panicked`].
 pub(crate) async fn run_guarded(
     handler: ErasedHandler,
     data: Value,
     ctx: Context,
-) -> Result<Value, ErrorBody> {
+) -> Result<Value, Error> {
     let function_id = ctx.function_id.clone();
     match AssertUnwindSafe(async move { handler(data, ctx).await })
         .catch_unwind()
         .await
     {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(error.to_body()),
+        Ok(outcome) => outcome,
         Err(panic) => {
-            let text = panic
+            let message = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a non-string panic payload".into());
-            Err(ErrorBody::new(
-                codes::INVOCATION_FAILED,
-                format!("handler for `{function_id}` panicked: {text}"),
-            ))
+            Err(Error::Panicked {
+                function_id: function_id.to_string(),
+                message,
+            })
         }
     }
 }

@@ -16,13 +16,13 @@
 use std::sync::Arc;
 
 use iii_protocol::{ErrorBody, InvocationResult, InvokeFunction, TriggerKind};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::answer::{answer, no_content, refuse};
 use super::fire::{condition_allows, is_http_fire, take_caller};
 use crate::context::Context;
-use crate::error::codes;
+use crate::error::{Error, codes};
 use crate::handler::run_guarded;
 use crate::http::body::{Deferred, InvocationChannels};
 use crate::http::streamed::Streamed;
@@ -181,7 +181,7 @@ impl Parts {
         #[cfg(feature = "otel")]
         let (trace, span) = match &self.route {
             Route::Run { target, .. } => crate::otel::start_invocation(target, worker, trace),
-            Route::Refuse(_) => (trace, None),
+            Route::Refuse { .. } => (trace, None),
         };
         let trace = Arc::new(trace);
         let scope = Scope {
@@ -207,14 +207,19 @@ impl Parts {
 impl Prepared {
     /// Runs the handler, unless the engine sent it nowhere or a binding's
     /// condition (evaluated by the SDK where the engine does not) says no.
-    async fn run(&mut self, worker: &Worker) -> Result<Value, ErrorBody> {
+    async fn run(&mut self, worker: &Worker) -> Result<Value, Error> {
         let (handler, target, alias) = match &self.parts.route {
             Route::Run {
                 handler,
                 target,
                 alias,
             } => (handler.clone(), target.clone(), alias.clone()),
-            Route::Refuse(body) => return Err(body.clone()),
+            Route::Refuse { target, body } => {
+                return Err(Error::Remote {
+                    function_id: target.clone(),
+                    body: body.clone(),
+                });
+            }
         };
         let metadata = self.parts.metadata.take();
         let (trigger, metadata, condition) = match alias {
@@ -261,36 +266,94 @@ impl Prepared {
             .await
     }
 
-    /// The answer for the engine, and a response body to stream after it:
-    /// an `http` fire's streamed response answers `null` (the engine then
-    /// reads the response channel), and one whose handler returned nothing
-    /// answers 204.
-    fn finish(self, outcome: Result<Value, ErrorBody>) -> (Result<Value, ErrorBody>, Option<Body>) {
+    /// The answer for the engine, and a response body to stream after it.
+    /// An `http` fire is answered as a response: a streamed one answers
+    /// `null` (the engine then reads the response channel), a handler that
+    /// returned nothing answers 204, a value that is no response is the
+    /// body of a 200, and a failure answers the status it chose (or 500
+    /// with an error id). Every failure is logged.
+    fn finish(self, outcome: Result<Value, Error>) -> (Result<Value, ErrorBody>, Option<Body>) {
         #[cfg(feature = "otel")]
         if let Some(span) = self.span {
-            span.end(outcome.as_ref().err());
+            span.end(outcome.as_ref().err().map(Error::to_body).as_ref());
         }
+        let http_fire = self.parts.http_fire;
         let deferred = self.channels.as_ref().and_then(|c| c.take_deferred());
-        match (outcome, deferred) {
+        let value = match outcome {
+            Err(error) => {
+                let error_id = http_fire.then(crate::http::status::error_id);
+                let at = (&self.parts.route, self.id, self.trace.as_ref());
+                log_failure(at, &error, error_id.as_deref());
+                return match error_id {
+                    Some(error_id) => {
+                        let (status, body, _) = crate::http::status::respond(&error, &error_id);
+                        (Ok(json!({"status_code": status, "body": body})), None)
+                    }
+                    None => (Err(error.to_body()), None),
+                };
+            }
+            Ok(value) => value,
+        };
+        match (value, deferred) {
             // The response goes out on its channel; the answer is `null`.
-            (Ok(Value::Null), Some((Deferred::Streamed(streamed), end))) => {
+            (Value::Null, Some((Deferred::Streamed(streamed), end))) => {
                 (Ok(Value::Null), Some((streamed, end)))
             }
-            (Ok(Value::Null), Some((Deferred::Elsewhere, _))) => (Ok(Value::Null), None),
-            (Ok(Value::Null), None) if self.parts.http_fire => (Ok(no_content()), None),
-            (outcome, deferred) => {
+            (Value::Null, Some((Deferred::Elsewhere, _))) => (Ok(Value::Null), None),
+            (Value::Null, None) if http_fire => (Ok(no_content()), None),
+            (value, deferred) => {
                 if deferred.is_some() {
-                    let target = match &self.parts.route {
-                        Route::Run { target, .. } => target.as_ref(),
-                        Route::Refuse(_) => "",
-                    };
                     tracing::warn!(
-                        function_id = target,
+                        function_id = target(&self.parts.route),
                         "a StreamedResponse inside another value is not sent; return it as the handler's result"
                     );
                 }
-                (outcome, None)
+                let answer = match http_fire && !crate::http::is_response(&value) {
+                    true => json!({"status_code": 200, "body": value}),
+                    false => value,
+                };
+                (Ok(answer), None)
             }
         }
+    }
+}
+
+/// The function an invocation runs, for logs.
+fn target(route: &Route) -> &str {
+    match route {
+        Route::Run { target, .. } => target,
+        Route::Refuse { target, .. } => target,
+    }
+}
+
+/// Logs a failed invocation with what finds it again: the function, the
+/// invocation and trace ids, and the error id an HTTP client was given.
+fn log_failure(
+    (route, id, trace): (&Route, Option<uuid::Uuid>, &TraceContext),
+    error: &Error,
+    error_id: Option<&str>,
+) {
+    let function_id = target(route);
+    let invocation_id = id.map(|id| id.to_string());
+    let trace_id = trace.trace_id();
+    let error_id = error_id.unwrap_or_default();
+    match error {
+        Error::Panicked { .. } => {
+            tracing::error!(function_id, invocation_id, trace_id, error_id, "{error}")
+        }
+        chosen if chosen.http_status().is_some_and(|s| s < 500) => tracing::info!(
+            function_id,
+            invocation_id,
+            trace_id,
+            error_id,
+            "the handler answered {error}"
+        ),
+        _ => tracing::warn!(
+            function_id,
+            invocation_id,
+            trace_id,
+            error_id,
+            "the handler failed: {error}"
+        ),
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod body;
 pub mod chain;
+pub(crate) mod status;
 pub(crate) mod streamed;
 
 use std::collections::BTreeMap;
@@ -87,6 +88,82 @@ impl<B> ApiRequest<B> {
     }
 }
 
+impl<B> ApiRequest<B> {
+    /// The value of the route's parameter `name` (`:name` in its path);
+    /// an error that answers 400, naming it, if the route has none.
+    ///
+    /// ```
+    /// let mut req = iii::http::ApiRequest::new("GET", ());
+    /// req.path_params.insert("id".into(), "7".into());
+    /// assert_eq!(req.path_param("id")?, "7");
+    /// assert_eq!(req.path_param("name").unwrap_err().http_status(), Some(400));
+    /// # Ok::<(), iii::Error>(())
+    /// ```
+    pub fn path_param(&self, name: &str) -> Result<&str, crate::Error> {
+        self.path_params
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| crate::Error::http(400, format!("the path has no parameter `{name}`")))
+    }
+
+    /// The query parameter `name`, if the request has it.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query_params.get(name).map(String::as_str)
+    }
+
+    /// The route's parameters as a `T`, their text parsed as its fields
+    /// say (numbers, booleans, options); an error that answers 400,
+    /// naming the parameter, if they do not fit.
+    ///
+    /// ```
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct UserPath { id: u64 }
+    /// let mut req = iii::http::ApiRequest::new("GET", ());
+    /// req.path_params.insert("id".into(), "7".into());
+    /// assert_eq!(req.path::<UserPath>()?.id, 7);
+    /// req.path_params.insert("id".into(), "seven".into());
+    /// let err = req.path::<UserPath>().unwrap_err();
+    /// assert_eq!(err.http_status(), Some(400));
+    /// assert!(err.to_string().contains("`id`"), "{err}");
+    /// # Ok::<(), iii::Error>(())
+    /// ```
+    pub fn path<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::Error> {
+        from_text_map(&self.path_params, "path parameter")
+    }
+
+    /// The query parameters as a `T`, as [`ApiRequest::path`] reads the
+    /// route's: a missing parameter fails unless its field is an `Option`
+    /// or has a `#[serde(default)]`.
+    pub fn query<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::Error> {
+        from_text_map(&self.query_params, "query parameter")
+    }
+}
+
+/// Decodes a map of texts into `T`, as a form is decoded; an error names
+/// the `what` at fault and answers 400.
+fn from_text_map<T: serde::de::DeserializeOwned>(
+    map: &BTreeMap<String, String>,
+    what: &str,
+) -> Result<T, crate::Error> {
+    let form = serde_urlencoded::to_string(map)
+        .map_err(|e| crate::Error::http(400, format!("the {what}s cannot be read: {e}")))?;
+    let parts = serde_urlencoded::Deserializer::new(form_parse(&form));
+    serde_path_to_error::deserialize(parts).map_err(|e| {
+        let field = e.path().to_string();
+        let reason = e.into_inner();
+        let message = match field.as_str() {
+            "." | "" => format!("the {what}s do not fit: {reason}"),
+            field => format!("{what} `{field}`: {reason}"),
+        };
+        crate::Error::http(400, message)
+    })
+}
+
+/// The pairs of a form-encoded text.
+fn form_parse(form: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(form.as_bytes())
+}
+
 /// What an `http`-triggered function returns.
 ///
 /// ```
@@ -123,11 +200,65 @@ impl<B> ApiResponse<B> {
         Self::new(200, body)
     }
 
+    /// `201 Created` with `body`.
+    pub fn created(body: B) -> Self {
+        Self::new(201, body)
+    }
+
+    /// `202 Accepted` with `body`.
+    pub fn accepted(body: B) -> Self {
+        Self::new(202, body)
+    }
+
+    /// `400 Bad Request` with `body`.
+    pub fn bad_request(body: B) -> Self {
+        Self::new(400, body)
+    }
+
+    /// `401 Unauthorized` with `body`.
+    pub fn unauthorized(body: B) -> Self {
+        Self::new(401, body)
+    }
+
+    /// `403 Forbidden` with `body`.
+    pub fn forbidden(body: B) -> Self {
+        Self::new(403, body)
+    }
+
+    /// `404 Not Found` with `body`.
+    ///
+    /// ```
+    /// let res = iii::http::ApiResponse::not_found(serde_json::json!({"error": "no user 7"}));
+    /// assert_eq!(res.status_code, 404);
+    /// ```
+    pub fn not_found(body: B) -> Self {
+        Self::new(404, body)
+    }
+
+    /// `409 Conflict` with `body`.
+    pub fn conflict(body: B) -> Self {
+        Self::new(409, body)
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.insert(name.into(), value.into());
         self
     }
+}
+
+/// Whether `value` is a response as the engine reads one (what an
+/// [`ApiResponse`] encodes to): an object with a `status_code` and nothing
+/// but `headers` and `body` besides. Anything else an `http`-bound
+/// function returns is answered as the body of a 200.
+pub(crate) fn is_response(value: &Value) -> bool {
+    let Value::Object(fields) = value else {
+        return false;
+    };
+    fields.get("status_code").is_some_and(Value::is_u64)
+        && fields
+            .keys()
+            .all(|k| matches!(k.as_str(), "status_code" | "headers" | "body"))
 }
 
 /// What the engine sends to each function named in an `http` trigger's

@@ -51,8 +51,8 @@ pub(crate) enum Route {
         target: Arc<str>,
         alias: Option<Arc<Alias>>,
     },
-    /// Nowhere: answer this.
-    Refuse(ErrorBody),
+    /// Nowhere: answer the caller of `target` this.
+    Refuse { target: String, body: ErrorBody },
 }
 
 pub(crate) struct FunctionEntry {
@@ -118,16 +118,22 @@ impl Registry {
                 target: Arc::from(target),
                 alias,
             },
-            Some(Serving::Endpoint) => Route::Refuse(ErrorBody::new(
-                codes::FUNCTION_NOT_INVOKABLE,
-                format!(
-                    "`{target}` is HTTP-invoked; the engine calls its endpoint, not this worker"
+            Some(Serving::Endpoint) => Route::Refuse {
+                target: target.to_string(),
+                body: ErrorBody::new(
+                    codes::FUNCTION_NOT_INVOKABLE,
+                    format!(
+                        "`{target}` is HTTP-invoked; the engine calls its endpoint, not this worker"
+                    ),
                 ),
-            )),
-            Some(Serving::Alias(_)) | None => Route::Refuse(ErrorBody::new(
-                codes::FUNCTION_NOT_FOUND,
-                format!("function `{target}` is not registered on worker `{worker}`"),
-            )),
+            },
+            Some(Serving::Alias(_)) | None => Route::Refuse {
+                target: target.to_string(),
+                body: ErrorBody::new(
+                    codes::FUNCTION_NOT_FOUND,
+                    format!("function `{target}` is not registered on worker `{worker}`"),
+                ),
+            },
         }
     }
 
