@@ -10,6 +10,27 @@ use crate::errors::Errors;
 use iii_protocol::kinds::{KeyType, TriggerKind};
 use iii_protocol::rules;
 
+/// A cron expression as the engine reads it: the shape first (6 or 7
+/// fields, seconds first, with the fix for 5), then every field, by the
+/// parser the engine uses (the `cron` crate 0.15), so `0 61 * * * *` is a
+/// compile error instead of the engine's refusal at run time.
+fn cron_expression(expression: &str) -> Result<(), String> {
+    rules::validate_cron(expression)?;
+    <cron::Schedule as std::str::FromStr>::from_str(expression.trim())
+        .map(|_| ())
+        .map_err(|e| {
+            // The parser's message ends with the reason, after a copy of
+            // the expression and a caret.
+            let text = e.to_string();
+            let reason = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&text);
+            format!(
+                "`{}` is not a schedule the engine reads: {}; the fields are second 0-59, minute 0-59, hour 0-23, day of month 1-31, month 1-12 or JAN-DEC, day of week 1-7 (1 is Sunday) or SUN-SAT, and an optional year",
+                expression.trim(),
+                reason.trim().trim_end_matches('.')
+            )
+        })
+}
+
 pub fn trigger(spec: &TriggerSpec, errors: &mut Errors) {
     let check = |errors: &mut Errors, key: &str, rule: &dyn Fn(&str) -> Result<(), String>| {
         if let Some(s) = spec.str(key)
@@ -23,7 +44,7 @@ pub fn trigger(spec: &TriggerSpec, errors: &mut Errors) {
             check(errors, "path", &rules::validate_http_path);
             check(errors, "method", &rules::validate_http_method);
         }
-        TriggerKind::Cron => check(errors, "expression", &rules::validate_cron),
+        TriggerKind::Cron => check(errors, "expression", &cron_expression),
         TriggerKind::Subscribe | TriggerKind::Queue => {
             check(errors, "topic", &|v| rules::validate_required("topic", v));
         }
