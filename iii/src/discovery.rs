@@ -82,14 +82,31 @@ pub struct TriggerInfo {
     pub id: String,
     /// Trigger type, e.g. `http`.
     pub trigger_type: String,
-    /// The function it fires.
+    /// The function it fires: for a binding an SDK worker made to one of
+    /// its own functions, that function (the engine routes the fires
+    /// through [`TriggerInfo::alias`]).
     pub function_id: String,
+    /// The alias the engine routes the fires to, `<id>:trigger:<index>`,
+    /// when the binding has one.
+    #[serde(default)]
+    pub alias: Option<String>,
     /// The worker serving that function.
     #[serde(default)]
     pub worker_name: Option<String>,
     /// The binding's config.
     #[serde(default)]
     pub config: Value,
+}
+
+impl TriggerInfo {
+    /// The binding with the function its alias stands for.
+    fn resolve_alias(mut self) -> TriggerInfo {
+        if let Some(function_id) = crate::trigger::bound_function(&self.function_id) {
+            let function_id = function_id.to_string();
+            self.alias = Some(std::mem::replace(&mut self.function_id, function_id));
+        }
+        self
+    }
 }
 
 impl Worker {
@@ -106,7 +123,11 @@ impl Worker {
             .data(json!({"include_internal": include_internal}))
             .call()
             .await?;
-        Ok(out.registered_triggers)
+        Ok(out
+            .registered_triggers
+            .into_iter()
+            .map(TriggerInfo::resolve_alias)
+            .collect())
     }
 
     /// Every function the engine knows, across all workers.

@@ -223,6 +223,19 @@ pub enum Error {
         /// Why, and what to do instead.
         reason: String,
     },
+    /// The engine, or the trigger type's provider, refused trigger
+    /// bindings: reported by `connect` for the program's bindings, and by
+    /// `flush` for those made since. Each names the function it binds and
+    /// the refusal.
+    #[error(
+        "the engine refused {} trigger binding(s): {}; fix them, or remove them (`TriggerHandle::unregister`)",
+        .refusals.len(),
+        .refusals.join("; ")
+    )]
+    BindingsRefused {
+        /// "the `cron` trigger of `reports::daily` (trigger_registration_failed: ...)", one a binding.
+        refusals: Vec<String>,
+    },
     /// A configuration or argument was invalid; nothing was sent.
     #[error("invalid {what}: {reason}")]
     Invalid {

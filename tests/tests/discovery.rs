@@ -31,7 +31,12 @@ async fn list_triggers_shows_live_bindings() {
     let alias = format!("{id}:trigger:0");
     assert_eq!(
         (mine.trigger_type.as_str(), mine.function_id.as_str()),
-        ("http", alias.as_str()),
+        ("http", id.as_str()),
+        "the function the user bound, not its alias"
+    );
+    assert_eq!(
+        mine.alias.as_deref(),
+        Some(alias.as_str()),
         "a binding to the worker's own function targets its alias"
     );
     assert_eq!(mine.config["api_path"], path.as_str());

@@ -287,3 +287,28 @@ mod http_answers {
         assert_eq!(reply.status, 400, "{}", reply.text());
     }
 }
+
+/// A binding the engine refuses fails `connect`, named by the function
+/// the user bound and its trigger, instead of a WARN about an alias.
+#[tokio::test]
+async fn connect_fails_naming_a_binding_the_engine_refused() {
+    use iii::trigger::{Cron, Trigger};
+    let engine = engine().await;
+    let id = iii_tests::fid("refused::tick");
+    let error = engine
+        .worker("refused")
+        .linked(iii::linked::Linked::None)
+        .function(iii::Function::new(&id, |_: serde_json::Value| async move {
+            Ok::<_, Error>(())
+        }))
+        // Minute 61: the shape passes the SDK's check, the engine refuses.
+        .trigger(Trigger::new(&id, Cron::new("0 61 * * * *")))
+        .connect()
+        .await
+        .expect_err("the engine refuses minute 61");
+    assert!(matches!(error, Error::BindingsRefused { .. }), "{error:?}");
+    let text = error.to_string();
+    let named = format!("the `cron` trigger of `{id}`");
+    assert!(text.contains(&named) && text.contains("61"), "{text}");
+    assert!(!text.contains(":trigger:"), "no alias in: {text}");
+}

@@ -185,7 +185,11 @@ async fn after_a_reconnect_to_an_observe_v2_engine_each_binding_reports_why() {
     assert_eq!(why.code, "UNSUPPORTED");
     assert!(why.message.contains("observe.v2"), "{}", why.message);
     assert!(why.message.contains("`newer::g`"), "{}", why.message);
-    worker.flush().await.expect("flush");
+    // The next flush reports it too, once.
+    let error = worker.flush().await.expect_err("the refusal is reported");
+    assert!(matches!(error, Error::BindingsRefused { .. }), "{error:?}");
+    assert!(error.to_string().contains("`newer::g`"), "{error}");
+    worker.flush().await.expect("reported once");
     let replay: Vec<String> = fake.connections()[1]
         .frames
         .iter()

@@ -926,6 +926,17 @@ async fn route_clashes_resolve_as_in_the_engine() {
         http("GET", &url, &[], b"").await.json(),
         json!({"served_by": "second"})
     );
+    // The next flush reports the refusal, naming the function, once.
+    let reported = worker.flush().await.expect_err("the clash is reported");
+    assert!(
+        matches!(&reported, Error::BindingsRefused { refusals } if refusals.len() == 1),
+        "{reported:?}"
+    );
+    assert!(
+        reported.to_string().contains(&format!("`{first}`")),
+        "{reported}"
+    );
+    worker.flush().await.expect("reported once");
 
     newer.unregister().expect("unbind");
     worker.flush().await.expect("flush");

@@ -268,20 +268,28 @@ impl Prepared {
 
     /// The answer for the engine, and a response body to stream after it.
     /// An `http` fire is answered as a response: a streamed one answers
-    /// `null` (the engine then reads the response channel), a handler that
-    /// returned nothing answers 204, a value that is no response is the
-    /// body of a 200, and a failure answers the status it chose (or 500
-    /// with an error id). Every failure is logged.
+    /// `null` (the engine then reads the response channel), and a handler
+    /// that returned nothing answers 204. Through an `http` binding of this
+    /// worker, a value that is no response is the body of a 200, and a
+    /// failure answers the status it chose (or 500 with an error id).
+    /// Every failure is logged.
     fn finish(self, outcome: Result<Value, Error>) -> (Result<Value, ErrorBody>, Option<Body>) {
         #[cfg(feature = "otel")]
         if let Some(span) = self.span {
             span.end(outcome.as_ref().err().map(Error::to_body).as_ref());
         }
         let http_fire = self.parts.http_fire;
+        // The handler of an `http` binding answers the client; a function
+        // the engine calls with the same payload (a route's condition)
+        // answers the engine, and keeps its value and its error as they are.
+        let answers_client = matches!(
+            &self.parts.route,
+            Route::Run { alias: Some(alias), .. } if alias.info.kind == TriggerKind::Http
+        );
         let deferred = self.channels.as_ref().and_then(|c| c.take_deferred());
         let value = match outcome {
             Err(error) => {
-                let error_id = http_fire.then(crate::http::status::error_id);
+                let error_id = answers_client.then(crate::http::status::error_id);
                 let at = (&self.parts.route, self.id, self.trace.as_ref());
                 log_failure(at, &error, error_id.as_deref());
                 return match error_id {
@@ -308,7 +316,7 @@ impl Prepared {
                         "a StreamedResponse inside another value is not sent; return it as the handler's result"
                     );
                 }
-                let answer = match http_fire && !crate::http::is_response(&value) {
+                let answer = match answers_client && !crate::http::is_response(&value) {
                     true => json!({"status_code": 200, "body": value}),
                     false => value,
                 };

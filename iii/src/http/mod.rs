@@ -248,14 +248,14 @@ impl<B> ApiResponse<B> {
 }
 
 /// Whether `value` is a response as the engine reads one (what an
-/// [`ApiResponse`] encodes to): an object with a `status_code` and nothing
-/// but `headers` and `body` besides. Anything else an `http`-bound
-/// function returns is answered as the body of a 200.
+/// [`ApiResponse`] encodes to): an object of nothing but `status_code` (a
+/// number), `headers` and `body`, each optional. Anything else an
+/// `http`-bound function returns is answered as the body of a 200.
 pub(crate) fn is_response(value: &Value) -> bool {
     let Value::Object(fields) = value else {
         return false;
     };
-    fields.get("status_code").is_some_and(Value::is_u64)
+    fields.get("status_code").is_none_or(Value::is_u64)
         && fields
             .keys()
             .all(|k| matches!(k.as_str(), "status_code" | "headers" | "body"))

@@ -84,3 +84,36 @@ impl TriggerInfo {
         self.text_of(&[TriggerKind::Stream], "stream_name")
     }
 }
+
+/// The alias that binding `index` of `function_id` targets.
+pub(crate) fn alias(function_id: &str, index: usize) -> String {
+    format!("{function_id}{ALIAS_MARK}{index}")
+}
+
+/// The function an alias stands for, if `id` is one.
+///
+/// ```ignore
+/// assert_eq!(bound_function("orders::place:trigger:2"), Some("orders::place"));
+/// ```
+pub(crate) fn bound_function(id: &str) -> Option<&str> {
+    let (function_id, index) = id.rsplit_once(ALIAS_MARK)?;
+    (!index.is_empty() && index.bytes().all(|b| b.is_ascii_digit())).then_some(function_id)
+}
+
+/// What separates a function id from a binding's index in an alias.
+const ALIAS_MARK: &str = ":trigger:";
+
+#[cfg(test)]
+mod alias_tests {
+    use super::*;
+
+    #[test]
+    fn an_alias_names_its_function() {
+        let id = alias("orders::place", 2);
+        assert_eq!(id, "orders::place:trigger:2");
+        assert_eq!(bound_function(&id), Some("orders::place"));
+        assert_eq!(bound_function("orders::place"), None);
+        assert_eq!(bound_function("a:trigger:x"), None);
+        assert_eq!(bound_function("a:trigger:"), None);
+    }
+}

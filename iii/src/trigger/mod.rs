@@ -36,6 +36,7 @@ pub use config::{
 pub use iii_protocol::TriggerKind;
 pub use iii_protocol::rules::{HTTP_METHODS, validate_cron, validate_http_path};
 pub use info::TriggerInfo;
+pub(crate) use info::{alias, bound_function};
 pub(crate) use keys::from_keys;
 
 /// A trigger type's configuration.

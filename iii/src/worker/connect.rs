@@ -221,7 +221,7 @@ async fn open_session(
     let reader = opened.start(Arc::new(worker.clone()));
 
     let announced = match announce(worker, remaining).await {
-        Ok(_) if with_triggers => send_bindings(worker, &session, remaining).await,
+        Ok(_) if with_triggers => send_bindings(worker, &session, remaining, first).await,
         other => other.map(|_| ()),
     };
     match announced {
@@ -248,9 +248,12 @@ async fn open_session(
                 (Ok(Ok(End::Fatal(fatal))), _) => {
                     Err(OpenError::Fatal(fatal.to_error(&config.url)))
                 }
-                (_, error @ (Error::Rejected(_) | Error::Refused { .. })) => {
-                    Err(OpenError::Fatal(error))
-                }
+                (
+                    _,
+                    error @ (Error::Rejected(_)
+                    | Error::Refused { .. }
+                    | Error::BindingsRefused { .. }),
+                ) => Err(OpenError::Fatal(error)),
                 (_, other) => Err(OpenError::Retry(other)),
             }
         }
@@ -288,8 +291,15 @@ fn refuse_triggers(
 /// then it has applied (or refused, saying so first) every function sent
 /// before it, and a binding to a function it refused is not sent (see
 /// [`super::registry::Registry::bindings`]). Waits until the engine has
-/// read them, so that `connect` returns with every route in place.
-async fn send_bindings(worker: &Worker, session: &Session, timeout: Duration) -> Result<(), Error> {
+/// read them, so that `connect` returns with every route in place; by then
+/// the engine has refused those it refuses, and `connect` (`first`) fails
+/// naming them. After a reconnect their handles and the log say so.
+async fn send_bindings(
+    worker: &Worker,
+    session: &Session,
+    timeout: Duration,
+    first: bool,
+) -> Result<(), Error> {
     let target = {
         let mut link = lock(&worker.inner.link);
         if !link.session.as_ref().is_some_and(|s| s.same(session)) {
@@ -318,9 +328,18 @@ async fn send_bindings(worker: &Worker, session: &Session, timeout: Duration) ->
         Err(_) => Ok(false),
     };
     match flushed {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Error::Flush(crate::error::FlushFailure::ConnectionLost)),
-        Err(_) => Err(Error::Flush(crate::error::FlushFailure::Timeout(timeout))),
+        Ok(true) => {}
+        Ok(false) => return Err(Error::Flush(crate::error::FlushFailure::ConnectionLost)),
+        Err(_) => return Err(Error::Flush(crate::error::FlushFailure::Timeout(timeout))),
+    }
+    let refusals = lock(&worker.inner.link).registry.take_refusals();
+    match refusals.is_empty() {
+        true => Ok(()),
+        false if first => Err(Error::BindingsRefused { refusals }),
+        false => {
+            tracing::error!("{}", Error::BindingsRefused { refusals });
+            Ok(())
+        }
     }
 }
 

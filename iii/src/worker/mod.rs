@@ -273,12 +273,17 @@ impl Worker {
     }
 
     /// Waits until the engine has read every frame this worker sent before
-    /// the call, registrations included.
+    /// the call, registrations included, and reports the trigger bindings
+    /// it refused meanwhile.
     ///
     /// The engine acknowledges neither functions nor triggers, so another
     /// worker calling a function right after it was registered can race the
     /// registration. The engine answers pings in order, so the answer to a
-    /// ping sent now proves everything before it was processed.
+    /// ping sent now proves everything before it was processed; a binding
+    /// it refused by then (an invalid cron expression, a clashing route)
+    /// fails the flush with [`Error::BindingsRefused`], naming the function
+    /// and the reason, once. (A worker-provided trigger type answers in its
+    /// own time: see [`crate::TriggerHandle::rejected`].)
     ///
     /// ```no_run
     /// # async fn f(worker: iii::Worker, other: iii::Worker) -> Result<(), iii::Error> {
@@ -298,9 +303,14 @@ impl Worker {
         // is announced, but answers pings at once: wait for both.
         let done = async { session.pongs_reach(target).await && session.ready().await };
         match tokio::time::timeout(timeout, done).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Error::Flush(FlushFailure::ConnectionLost)),
-            Err(_) => Err(Error::Flush(FlushFailure::Timeout(timeout))),
+            Ok(true) => {}
+            Ok(false) => return Err(Error::Flush(FlushFailure::ConnectionLost)),
+            Err(_) => return Err(Error::Flush(FlushFailure::Timeout(timeout))),
+        }
+        let refusals = lock(&self.inner.link).registry.take_refusals();
+        match refusals.is_empty() {
+            true => Ok(()),
+            false => Err(Error::BindingsRefused { refusals }),
         }
     }
 

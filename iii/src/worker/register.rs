@@ -138,7 +138,7 @@ impl Worker {
             });
         }
         let index = link.registry.next_trigger_index(&function_id);
-        let alias_id = format!("{function_id}:trigger:{index}");
+        let alias_id = crate::trigger::alias(&function_id, index);
         let kind = trigger.kind().unwrap_or(TriggerKind::Custom);
         let condition = message
             .config

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -69,6 +70,8 @@ pub(crate) struct TriggerEntry {
     /// The alias function the binding targets, if it binds a function of
     /// this worker.
     pub(crate) alias: Option<String>,
+    /// Whether its refusal was reported by `connect` or `flush` already.
+    reported: AtomicBool,
 }
 
 pub(crate) struct TriggerTypeEntry {
@@ -175,6 +178,7 @@ impl Registry {
                 message,
                 status,
                 alias,
+                reported: AtomicBool::new(false),
             },
         );
         verdict
@@ -258,6 +262,9 @@ impl Registry {
                 .and_then(|f| f.status.borrow().clone());
             match refused {
                 Some(refusal) => {
+                    // Reported with its function's refusal, which leaves
+                    // the worker connected.
+                    entry.reported.store(true, Ordering::Relaxed);
                     let what = self.describe_trigger(entry);
                     entry.status.send_replace(Some(ErrorBody::new(
                         refusal.code,
@@ -322,7 +329,23 @@ impl Registry {
         }
         for entry in self.triggers.values() {
             entry.status.send_replace(None);
+            entry.reported.store(false, Ordering::Relaxed);
         }
+    }
+
+    /// The bindings refused since the last call, each named with its
+    /// refusal: what `connect` and `flush` report.
+    pub(crate) fn take_refusals(&self) -> Vec<String> {
+        let mut triggers: Vec<_> = self.triggers.values().collect();
+        triggers.sort_by_key(|e| e.seq);
+        triggers
+            .into_iter()
+            .filter_map(|entry| {
+                let refusal = entry.status.borrow().clone()?;
+                let first = !entry.reported.swap(true, Ordering::Relaxed);
+                first.then(|| format!("{} ({refusal})", self.describe_trigger(entry)))
+            })
+            .collect()
     }
 }
 
