@@ -247,12 +247,23 @@ pub fn encode_output<T: Serialize + 'static>(
     })
 }
 
+/// What a handler's input and output need: a JSON Schema (schemars 1's
+/// `JsonSchema`), for the formats the engine shows. Named in the error
+/// when one is missing, with the fix.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no JSON Schema, which the input and output of an `#[iii::function]` need",
+    label = "`{Self}` does not derive `schemars::JsonSchema`",
+    note = "add `#[derive(schemars::JsonSchema)]` to `{Self}`, with `schemars = \"1\"` in [dependencies] (a derive of schemars 0.8 does not count)"
+)]
+pub trait HasSchema: JsonSchema {}
+impl<T: JsonSchema + ?Sized> HasSchema for T {}
+
 /// The request format of a handler's input; spanned at the input type.
-pub fn request_format<T: JsonSchema>() -> Option<serde_json::Value> {
+pub fn request_format<T: HasSchema>() -> Option<serde_json::Value> {
     crate::schema::request_format::<T>()
 }
 
 /// The response format of a handler's output; spanned at the output type.
-pub fn response_format<T: JsonSchema>() -> Option<serde_json::Value> {
+pub fn response_format<T: HasSchema>() -> Option<serde_json::Value> {
     crate::schema::response_format::<T>()
 }
