@@ -27,6 +27,7 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 use uuid::Uuid;
 
 use crate::Shared;
+use crate::url::percent_decode;
 
 /// One item of a channel, its kind kept.
 #[derive(Debug)]
@@ -157,7 +158,7 @@ pub(crate) fn create(shared: &Shared, data: Value) -> Result<Value, iii_protocol
 /// Reads the query of a channel socket's upgrade request as the engine
 /// does; the error is its 400 body.
 pub(crate) fn parse_query(channel_id: &str, query: &str) -> Result<Attach, String> {
-    let mut fields = crate::http::parse_query(query);
+    let mut fields = crate::url::parse_query(query);
     let (key, dir) = (fields.remove("key"), fields.remove("dir"));
     let failed = |why: String| format!("Failed to deserialize query string: {why}");
     let key = key.ok_or_else(|| failed("missing field `key`".into()))?;
@@ -172,7 +173,7 @@ pub(crate) fn parse_query(channel_id: &str, query: &str) -> Result<Attach, Strin
         }
     };
     Ok(Attach {
-        channel_id: crate::http::percent_decode(channel_id),
+        channel_id: percent_decode(channel_id),
         key,
         direction,
     })

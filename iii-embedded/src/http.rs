@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::channels::Item;
 use crate::kinds::type_id;
+use crate::url::{parse_query, percent_decode};
 use crate::{Gate, Shared, binding_namespace};
 use iii_protocol::TriggerKind;
 
@@ -600,42 +601,6 @@ fn find_route(
     None
 }
 
-/// A query string as `application/x-www-form-urlencoded` pairs (the last of
-/// a repeated name wins), as the engine reads one.
-pub(crate) fn parse_query(query: &str) -> BTreeMap<String, String> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                percent_decode(&k.replace('+', " ")),
-                percent_decode(&v.replace('+', " ")),
-            )
-        })
-        .collect()
-}
-
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -664,14 +629,6 @@ mod tests {
         );
         assert!(find_route(&routes, "GET", "/echo").is_none());
         assert!(find_route(&routes, "GET", "/hello").is_none());
-    }
-
-    #[test]
-    fn query_last_value_wins_and_decodes() {
-        let q = parse_query("a=1&a=2&y=two+words&z=%41");
-        assert_eq!(q["a"], "2");
-        assert_eq!(q["y"], "two words");
-        assert_eq!(q["z"], "A");
     }
 
     #[test]

@@ -146,6 +146,7 @@ mod streams;
 #[cfg(feature = "tls")]
 mod tls;
 mod traces;
+mod url;
 mod validate;
 
 use std::net::SocketAddr;
