@@ -1,0 +1,34 @@
+//! A message for a topic, as both publish functions take it (`publish` for
+//! `subscribe` bindings, `iii::durable::publish` for durable subscribers).
+
+use iii_protocol::ErrorBody;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::core::input;
+
+/// `{topic, data}`.
+#[derive(Deserialize)]
+pub(super) struct Publication {
+    #[serde(default)]
+    pub(super) topic: String,
+    #[serde(default)]
+    pub(super) data: Value,
+}
+
+impl Publication {
+    /// Reads the input of `function_id`; a blank topic is refused as the
+    /// engine refuses it.
+    pub(super) fn read(function_id: &str, data: Value) -> Result<Publication, ErrorBody> {
+        let publication: Publication = input(function_id, data)?;
+        if publication.topic.is_empty() {
+            return Err(ErrorBody::new("topic_not_set", "topic is required"));
+        }
+        Ok(publication)
+    }
+}
+
+/// Whether a binding's config names `topic`.
+pub(super) fn on_topic(config: &Value, topic: &str) -> bool {
+    config.get("topic").and_then(Value::as_str) == Some(topic)
+}
