@@ -58,7 +58,14 @@ use registry::Registry;
 
 /// The engine core: its registries behind one lock, and what the modules
 /// declared. Modules reach it through `&Arc<Core>` and never see the
-/// registries.
+/// registries; what they may ask of it, whichever file holds the body:
+///
+/// - calls: [`Core::invoke`], [`Core::invoke_traced`];
+/// - the bindings of their trigger types: [`Core::bindings`],
+///   [`Core::has_binding`], and firing them: [`Core::fire`] (conditions
+///   checked), [`Core::fire_one`], or [`Core::gate`] then [`Core::run`];
+/// - the registries: [`Core::has_function`], [`Core::worker_names`];
+/// - the engine's stop: [`Core::stopped`].
 pub(crate) struct Core {
     registry: Mutex<Registry>,
     builtins: Arc<Builtins>,
