@@ -20,7 +20,7 @@ use super::Core;
 use super::discovery::{
     binding_summaries, function_summaries, trigger_type_summaries, worker_summaries,
 };
-use super::module::{EngineModule, Function, Outcome, TriggerType, input};
+use super::module::{EngineModule, Function, Outcome, TriggerType};
 use super::registrations::BindOutcome;
 
 /// How long `engine::register_trigger` waits for a provider's verdict.
@@ -32,37 +32,22 @@ pub(super) struct EngineFunctions;
 impl EngineModule for EngineFunctions {
     fn functions(self: Arc<Self>) -> Vec<Function> {
         vec![
-            Function::now("engine::functions::list", &self, |_, core, data| {
-                let i: Listing = input("engine::functions::list", data)?;
-                Ok(json!({"functions": function_summaries(&core.lock(), i.include_internal)}))
-            }),
-            Function::now("engine::workers::list", &self, |_, core, _| {
-                Ok(json!({"workers": worker_summaries(&core.lock())}))
-            }),
-            Function::now("engine::triggers::list", &self, |_, core, data| {
-                let i: Listing = input("engine::triggers::list", data)?;
-                Ok(json!({"triggers": trigger_type_summaries(&core.lock(), i.include_internal)}))
-            }),
+            Function::now("engine::functions::list", &self, Self::list_functions),
+            Function::now("engine::workers::list", &self, Self::list_workers),
+            Function::now("engine::triggers::list", &self, Self::list_trigger_types),
             Function::now(
                 "engine::registered-triggers::list",
                 &self,
-                |_, core, data| {
-                    let i: Listing = input("engine::registered-triggers::list", data)?;
-                    let bindings = binding_summaries(&core.lock(), i.include_internal);
-                    Ok(json!({"registered_triggers": bindings}))
-                },
+                Self::list_bindings,
             ),
-            Function::waits("engine::register_trigger", &self, |_, core, data| {
-                register_trigger(core, data)
+            Function::waits("engine::register_trigger", &self, |_, core, binding| {
+                register_trigger(core, binding)
             }),
-            Function::now("engine::unregister_trigger", &self, |_, core, data| {
-                #[derive(Deserialize)]
-                struct In {
-                    id: String,
-                }
-                let i: In = input("engine::unregister_trigger", data)?;
-                Ok(json!({"removed": core.lock().unregister_binding(&i.id, None)}))
-            }),
+            Function::now(
+                "engine::unregister_trigger",
+                &self,
+                Self::unregister_trigger,
+            ),
         ]
     }
 
@@ -74,6 +59,36 @@ impl EngineModule for EngineFunctions {
     }
 }
 
+impl EngineFunctions {
+    /// `engine::functions::list`.
+    fn list_functions(&self, core: &Arc<Core>, i: Listing) -> Outcome {
+        let functions = function_summaries(&core.lock(), i.include_internal);
+        Ok(json!({ "functions": functions }))
+    }
+
+    /// `engine::workers::list`.
+    fn list_workers(&self, core: &Arc<Core>, _: Value) -> Outcome {
+        Ok(json!({"workers": worker_summaries(&core.lock())}))
+    }
+
+    /// `engine::triggers::list`: the trigger types provided.
+    fn list_trigger_types(&self, core: &Arc<Core>, i: Listing) -> Outcome {
+        let triggers = trigger_type_summaries(&core.lock(), i.include_internal);
+        Ok(json!({ "triggers": triggers }))
+    }
+
+    /// `engine::registered-triggers::list`: the live bindings.
+    fn list_bindings(&self, core: &Arc<Core>, i: Listing) -> Outcome {
+        let bindings = binding_summaries(&core.lock(), i.include_internal);
+        Ok(json!({ "registered_triggers": bindings }))
+    }
+
+    /// `engine::unregister_trigger`: any binding, whoever made it.
+    fn unregister_trigger(&self, core: &Arc<Core>, i: BindingId) -> Outcome {
+        Ok(json!({"removed": core.lock().unregister_binding(&i.id, None)}))
+    }
+}
+
 /// The input of the listing functions.
 #[derive(Deserialize)]
 struct Listing {
@@ -81,21 +96,28 @@ struct Listing {
     include_internal: bool,
 }
 
+/// The input of `engine::register_trigger`.
+#[derive(Deserialize)]
+struct NewBinding {
+    trigger_type: String,
+    function_id: String,
+    #[serde(default)]
+    config: Value,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(default)]
+    trigger_namespace: Option<String>,
+}
+
+/// The input of `engine::unregister_trigger`.
+#[derive(Deserialize)]
+struct BindingId {
+    id: String,
+}
+
 /// `engine::register_trigger`: a binding with no owner, made in
 /// `default`; a provider's refusal fails the call.
-async fn register_trigger(core: Arc<Core>, data: Value) -> Outcome {
-    #[derive(Deserialize)]
-    struct In {
-        trigger_type: String,
-        function_id: String,
-        #[serde(default)]
-        config: Value,
-        #[serde(default)]
-        metadata: Option<Value>,
-        #[serde(default)]
-        trigger_namespace: Option<String>,
-    }
-    let i: In = input("engine::register_trigger", data)?;
+async fn register_trigger(core: Arc<Core>, i: NewBinding) -> Outcome {
     let id = uuid::Uuid::new_v4().to_string();
     let binding = RegisterTrigger {
         id: id.clone(),

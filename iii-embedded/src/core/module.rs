@@ -59,7 +59,9 @@ pub(crate) trait EngineModule: Send + Sync + 'static {
 pub(crate) type Handler =
     Arc<dyn Fn(Arc<Core>, Value) -> BoxFuture<'static, Outcome> + Send + Sync>;
 
-/// A built-in function: its id and its handler, declared together.
+/// A built-in function: its id and its handler, declared together. The
+/// handler takes its input decoded (`I`, `Value` for any); input that does
+/// not decode fails the call as the engine fails it.
 pub(crate) struct Function {
     pub(crate) id: &'static str,
     pub(super) handler: Handler,
@@ -67,32 +69,38 @@ pub(crate) struct Function {
 
 impl Function {
     /// A function that answers at once (it may start work that goes on).
-    pub(crate) fn now<M, F>(id: &'static str, module: &Arc<M>, run: F) -> Function
+    pub(crate) fn now<M, I, F>(id: &'static str, module: &Arc<M>, run: F) -> Function
     where
         M: Send + Sync + 'static,
-        F: Fn(&M, &Arc<Core>, Value) -> Outcome + Send + Sync + 'static,
+        I: DeserializeOwned,
+        F: Fn(&M, &Arc<Core>, I) -> Outcome + Send + Sync + 'static,
     {
         let module = module.clone();
         Function {
             id,
             handler: Arc::new(move |core, data| {
-                Box::pin(std::future::ready(run(&module, &core, data)))
+                let outcome = input(id, data).and_then(|i| run(&module, &core, i));
+                Box::pin(std::future::ready(outcome))
             }),
         }
     }
 
     /// A function that waits before it answers (on a worker's function,
     /// say).
-    pub(crate) fn waits<M, F, Fut>(id: &'static str, module: &Arc<M>, run: F) -> Function
+    pub(crate) fn waits<M, I, F, Fut>(id: &'static str, module: &Arc<M>, run: F) -> Function
     where
         M: Send + Sync + 'static,
-        F: Fn(Arc<M>, Arc<Core>, Value) -> Fut + Send + Sync + 'static,
+        I: DeserializeOwned,
+        F: Fn(Arc<M>, Arc<Core>, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         let module = module.clone();
         Function {
             id,
-            handler: Arc::new(move |core, data| Box::pin(run(module.clone(), core, data))),
+            handler: Arc::new(move |core, data| match input(id, data) {
+                Ok(i) => Box::pin(run(module.clone(), core, i)),
+                Err(error) => Box::pin(std::future::ready(Err(error))),
+            }),
         }
     }
 }

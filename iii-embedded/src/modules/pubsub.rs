@@ -14,13 +14,17 @@ pub(crate) struct PubSub;
 
 impl EngineModule for PubSub {
     fn functions(self: Arc<Self>) -> Vec<Function> {
-        vec![Function::now("publish", &self, |_, core, data| {
-            let Publication { topic, data } = Publication::read("publish", data)?;
-            core.fire(type_id(TriggerKind::Subscribe), data, |config| {
-                on_topic(config, &topic)
-            });
-            Ok(Value::Null)
-        })]
+        vec![Function::now(
+            "publish",
+            &self,
+            |_, core, p: Publication| {
+                let Publication { topic, data } = p.checked()?;
+                core.fire(type_id(TriggerKind::Subscribe), data, |config| {
+                    on_topic(config, &topic)
+                });
+                Ok(Value::Null)
+            },
+        )]
     }
 
     fn trigger_types(self: Arc<Self>) -> Vec<TriggerType> {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::update_ops::apply_ops;
-use crate::core::{Core, EngineModule, Function, Outcome, TriggerType, input, type_id};
+use crate::core::{Core, EngineModule, Function, Outcome, TriggerType, type_id};
 
 /// The state module: scope → key → value.
 #[derive(Default)]
@@ -43,14 +43,36 @@ struct Key {
     key: String,
 }
 
+/// `{scope, key, value}` (`data` for `value` too).
+#[derive(Deserialize)]
+struct Set {
+    scope: String,
+    key: String,
+    #[serde(alias = "data")]
+    value: Value,
+}
+
+/// `{scope, key, ops}`.
+#[derive(Deserialize)]
+struct Update {
+    scope: String,
+    key: String,
+    ops: Vec<Op>,
+}
+
+/// `{scope}`.
+#[derive(Deserialize)]
+struct Scope {
+    scope: String,
+}
+
 impl State {
     fn scopes(&self) -> MutexGuard<'_, BTreeMap<String, BTreeMap<String, Value>>> {
         self.scopes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// `state::get`: the value itself, or `null`.
-    fn get(&self, _: &Arc<Core>, data: Value) -> Outcome {
-        let k: Key = input("state::get", data)?;
+    fn get(&self, _: &Arc<Core>, k: Key) -> Outcome {
         let value = self
             .scopes()
             .get(&k.scope)
@@ -60,15 +82,7 @@ impl State {
     }
 
     /// `state::set`: `{old_value, new_value}`.
-    fn set(&self, core: &Arc<Core>, data: Value) -> Outcome {
-        #[derive(Deserialize)]
-        struct Set {
-            scope: String,
-            key: String,
-            #[serde(alias = "data")]
-            value: Value,
-        }
-        let s: Set = input("state::set", data)?;
+    fn set(&self, core: &Arc<Core>, s: Set) -> Outcome {
         let old = self
             .scopes()
             .entry(s.scope.clone())
@@ -79,8 +93,7 @@ impl State {
     }
 
     /// `state::delete`: the deleted value itself, or `null`.
-    fn delete(&self, core: &Arc<Core>, data: Value) -> Outcome {
-        let k: Key = input("state::delete", data)?;
+    fn delete(&self, core: &Arc<Core>, k: Key) -> Outcome {
         let old = self
             .scopes()
             .get_mut(&k.scope)
@@ -93,14 +106,7 @@ impl State {
 
     /// `state::update`: `{old_value, new_value, errors?}`; a missing key
     /// is created.
-    fn update(&self, core: &Arc<Core>, data: Value) -> Outcome {
-        #[derive(Deserialize)]
-        struct Update {
-            scope: String,
-            key: String,
-            ops: Vec<Op>,
-        }
-        let u: Update = input("state::update", data)?;
+    fn update(&self, core: &Arc<Core>, u: Update) -> Outcome {
         let (old, value, errors) = {
             let mut scopes = self.scopes();
             let entry = scopes.entry(u.scope.clone()).or_default();
@@ -119,12 +125,7 @@ impl State {
     }
 
     /// `state::list`: the values of a scope.
-    fn list(&self, _: &Arc<Core>, data: Value) -> Outcome {
-        #[derive(Deserialize)]
-        struct Scope {
-            scope: String,
-        }
-        let s: Scope = input("state::list", data)?;
+    fn list(&self, _: &Arc<Core>, s: Scope) -> Outcome {
         let values: Vec<Value> = self
             .scopes()
             .get(&s.scope)

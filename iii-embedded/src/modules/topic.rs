@@ -5,9 +5,7 @@ use iii_protocol::ErrorBody;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::core::input;
-
-/// `{topic, data}`.
+/// The input of a publish function: `{topic, data}`.
 #[derive(Deserialize)]
 pub(super) struct Publication {
     #[serde(default)]
@@ -17,14 +15,13 @@ pub(super) struct Publication {
 }
 
 impl Publication {
-    /// Reads the input of `function_id`; a blank topic is refused as the
-    /// engine refuses it.
-    pub(super) fn read(function_id: &str, data: Value) -> Result<Publication, ErrorBody> {
-        let publication: Publication = input(function_id, data)?;
-        if publication.topic.is_empty() {
+    /// The publication, unless its topic is blank (refused as the engine
+    /// refuses it).
+    pub(super) fn checked(self) -> Result<Publication, ErrorBody> {
+        if self.topic.is_empty() {
             return Err(ErrorBody::new("topic_not_set", "topic is required"));
         }
-        Ok(publication)
+        Ok(self)
     }
 }
 

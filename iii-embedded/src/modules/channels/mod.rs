@@ -25,8 +25,15 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 
 pub(crate) use table::{ChannelTable, Item};
 
-use crate::core::{Core, EngineModule, Function, Refusal, SocketTask, input, raised};
+use crate::core::{Core, EngineModule, Function, Refusal, SocketTask, raised};
 use ends::Attach;
+
+/// The input of `engine::channels::create`.
+#[derive(Deserialize)]
+struct NewChannel {
+    #[serde(default)]
+    buffer_size: Option<usize>,
+}
 
 /// The channels module.
 pub(crate) struct Channels {
@@ -52,17 +59,15 @@ impl Channels {
 
 impl EngineModule for Channels {
     fn functions(self: Arc<Self>) -> Vec<Function> {
-        vec![Function::now(CREATE_CHANNEL, &self, |channels, _, data| {
-            #[derive(Deserialize)]
-            struct In {
-                #[serde(default)]
-                buffer_size: Option<usize>,
-            }
-            let i: In = input(CREATE_CHANNEL, data)?;
-            let buffer = i.buffer_size.unwrap_or(DEFAULT_BUFFER).min(MAX_BUFFER);
-            let (writer, reader) = channels.table.create(buffer);
-            Ok(json!({"writer": writer, "reader": reader}))
-        })]
+        vec![Function::now(
+            CREATE_CHANNEL,
+            &self,
+            |channels, _, i: NewChannel| {
+                let buffer = i.buffer_size.unwrap_or(DEFAULT_BUFFER).min(MAX_BUFFER);
+                let (writer, reader) = channels.table.create(buffer);
+                Ok(json!({"writer": writer, "reader": reader}))
+            },
+        )]
     }
 
     fn socket(self: Arc<Self>, path: &str, query: &str) -> Option<Result<SocketTask, Refusal>> {

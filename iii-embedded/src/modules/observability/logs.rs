@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::clock::{now_ms, now_ns};
-use crate::core::{Core, Outcome, input, type_id};
+use crate::core::{Core, Outcome, type_id};
 
 /// The engine version the records name as their scope's.
 const ENGINE_VERSION: &str = "0.23.0-rc.4";
@@ -51,6 +51,34 @@ const fn level(function_id: &'static str, number: i32, text: &'static str) -> Le
         number,
         text,
     }
+}
+
+/// The input of `engine::log::<level>`.
+#[derive(Deserialize)]
+pub(super) struct LogLine {
+    message: String,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    trace_id: Option<String>,
+    #[serde(default)]
+    span_id: Option<String>,
+    #[serde(default)]
+    service_name: Option<String>,
+}
+
+/// The input of `engine::logs::list`: filters, and the page.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct LogQuery {
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    severity_min: Option<i64>,
+    severity_text: Option<String>,
+    start_time: Option<u64>,
+    end_time: Option<u64>,
+    offset: Option<usize>,
+    limit: Option<usize>,
 }
 
 /// The stored records, oldest first.
@@ -105,20 +133,7 @@ impl LogStore {
 
     /// `engine::log::<level>`: the record, and the engine's own line for
     /// info and above.
-    pub(super) fn log(&self, core: &Arc<Core>, level: Level, data: Value) -> Outcome {
-        #[derive(Deserialize)]
-        struct In {
-            message: String,
-            #[serde(default)]
-            data: Value,
-            #[serde(default)]
-            trace_id: Option<String>,
-            #[serde(default)]
-            span_id: Option<String>,
-            #[serde(default)]
-            service_name: Option<String>,
-        }
-        let i: In = input(level.function_id, data)?;
+    pub(super) fn log(&self, core: &Arc<Core>, level: Level, i: LogLine) -> Outcome {
         let now = now_ns();
         let attributes = match &i.data {
             Value::Object(map) => map.clone(),
@@ -177,20 +192,7 @@ impl LogStore {
 
     /// `engine::logs::list`: the records that match, newest first, a page
     /// of them.
-    pub(super) fn list(&self, data: Value) -> Outcome {
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct In {
-            trace_id: Option<String>,
-            span_id: Option<String>,
-            severity_min: Option<i64>,
-            severity_text: Option<String>,
-            start_time: Option<u64>,
-            end_time: Option<u64>,
-            offset: Option<usize>,
-            limit: Option<usize>,
-        }
-        let i: In = input("engine::logs::list", data)?;
+    pub(super) fn list(&self, i: LogQuery) -> Outcome {
         let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         let mut matching: Vec<&Value> = records
             .iter()

@@ -30,18 +30,18 @@ pub(crate) struct Observability {
 impl EngineModule for Observability {
     fn functions(self: Arc<Self>) -> Vec<Function> {
         let levels = LEVELS.map(|level| {
-            Function::now(level.function_id, &self, move |o, core, data| {
-                o.logs.log(core, level, data)
+            Function::now(level.function_id, &self, move |o, core, line| {
+                o.logs.log(core, level, line)
             })
         });
         let lists = [
-            Function::now("engine::logs::list", &self, |o, _, data| o.logs.list(data)),
-            Function::now("engine::traces::list", &self, |o, _, data| {
-                o.spans.list(data)
+            Function::now("engine::logs::list", &self, |o, _, query| {
+                o.logs.list(query)
             }),
-            Function::now("engine::traces::tree", &self, |o, _, data| {
-                o.spans.tree(data)
+            Function::now("engine::traces::list", &self, |o, _, query| {
+                o.spans.list(query)
             }),
+            Function::now("engine::traces::tree", &self, |o, _, id| o.spans.tree(id)),
         ];
         levels.into_iter().chain(lists).collect()
     }

@@ -11,7 +11,7 @@ use iii_protocol::ErrorBody;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::core::{Outcome, input};
+use crate::core::Outcome;
 
 /// Spans kept, at most (the oldest go first).
 const MAX_SPANS: usize = 20_000;
@@ -20,6 +20,35 @@ const MAX_SPANS: usize = 20_000;
 /// (32 levels are 64 of JSON, which every reader with the usual limit of
 /// 128 decodes).
 const MAX_DEPTH: usize = 32;
+
+/// The input of `engine::traces::list`: filters, the order, and the page.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct TraceQuery {
+    trace_id: Option<String>,
+    trace_ids: Option<Vec<String>>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+    name: Option<String>,
+    service_name: Option<String>,
+    status: Option<String>,
+    min_duration_ms: Option<f64>,
+    max_duration_ms: Option<f64>,
+    start_time: Option<u64>,
+    end_time: Option<u64>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    attributes: Option<Vec<(String, String)>>,
+    exclude_attributes: Option<Vec<(String, String)>>,
+    include_internal: Option<bool>,
+    search_all_spans: Option<bool>,
+}
+
+/// The input of `engine::traces::tree`.
+#[derive(Deserialize)]
+pub(super) struct TraceId {
+    trace_id: String,
+}
 
 /// The stored spans, oldest first, in the engine's `StoredSpan` shape.
 #[derive(Default)]
@@ -60,29 +89,7 @@ impl SpanStore {
 
     /// `engine::traces::list`: root spans (every span with
     /// `search_all_spans`) that match, sorted, a page of them.
-    pub(super) fn list(&self, data: Value) -> Outcome {
-        #[derive(Deserialize, Default)]
-        #[serde(default)]
-        struct In {
-            trace_id: Option<String>,
-            trace_ids: Option<Vec<String>>,
-            offset: Option<usize>,
-            limit: Option<usize>,
-            name: Option<String>,
-            service_name: Option<String>,
-            status: Option<String>,
-            min_duration_ms: Option<f64>,
-            max_duration_ms: Option<f64>,
-            start_time: Option<u64>,
-            end_time: Option<u64>,
-            sort_by: Option<String>,
-            sort_order: Option<String>,
-            attributes: Option<Vec<(String, String)>>,
-            exclude_attributes: Option<Vec<(String, String)>>,
-            include_internal: Option<bool>,
-            search_all_spans: Option<bool>,
-        }
-        let i: In = input("engine::traces::list", data)?;
+    pub(super) fn list(&self, i: TraceQuery) -> Outcome {
         let all_spans = i.search_all_spans.unwrap_or(false);
         if all_spans && i.name.is_some() {
             return Err(ErrorBody::new(
@@ -167,12 +174,7 @@ impl SpanStore {
     }
 
     /// `engine::traces::tree`: a trace's spans, nested under their roots.
-    pub(super) fn tree(&self, data: Value) -> Outcome {
-        #[derive(Deserialize)]
-        struct In {
-            trace_id: String,
-        }
-        let i: In = input("engine::traces::tree", data)?;
+    pub(super) fn tree(&self, i: TraceId) -> Outcome {
         let spans: Vec<Value> = self
             .spans()
             .iter()

@@ -15,12 +15,23 @@ pub use retries::DeadLetter;
 pub(crate) use retries::DeadLetters;
 
 use super::topic::{Publication, on_topic};
-use crate::core::{Core, EngineModule, Fired, Function, Outcome, TriggerType, input, type_id};
+use crate::core::{Core, EngineModule, Fired, Function, Outcome, TriggerType, type_id};
 use crate::settings::Settings;
 use retries::{Job, Retry};
 
 const ENQUEUE: &str = "engine::queue::enqueue";
 const PUBLISH_DURABLE: &str = "iii::durable::publish";
+
+/// The input of `engine::queue::enqueue`: a job for a function.
+#[derive(Deserialize)]
+struct Enqueued {
+    queue: String,
+    function_id: String,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    namespace: Option<String>,
+}
 
 /// The queue module.
 pub(crate) struct Queue {
@@ -63,17 +74,7 @@ impl EngineModule for Queue {
 impl Queue {
     /// `engine::queue::enqueue`: the job is taken at once and delivered
     /// in the background.
-    fn enqueue(&self, core: &Arc<Core>, data: Value) -> Outcome {
-        #[derive(Deserialize)]
-        struct In {
-            queue: String,
-            function_id: String,
-            #[serde(default)]
-            data: Value,
-            #[serde(default)]
-            namespace: Option<String>,
-        }
-        let job: In = input(ENQUEUE, data)?;
+    fn enqueue(&self, core: &Arc<Core>, job: Enqueued) -> Outcome {
         let namespace = job.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.into());
         let (retry, core) = (self.retry.clone(), core.clone());
         let job = Job {
@@ -101,8 +102,8 @@ impl Queue {
 
     /// `iii::durable::publish`: every `durable:subscriber` binding on the
     /// topic gets the message, retried on error.
-    fn publish_durable(&self, core: &Arc<Core>, data: Value) -> Outcome {
-        let Publication { topic, data } = Publication::read(PUBLISH_DURABLE, data)?;
+    fn publish_durable(&self, core: &Arc<Core>, publication: Publication) -> Outcome {
+        let Publication { topic, data } = publication.checked()?;
         let bindings = core.bindings(type_id(TriggerKind::Queue));
         for binding in bindings {
             if !on_topic(&binding.config, &topic) {

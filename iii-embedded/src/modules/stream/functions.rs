@@ -8,13 +8,13 @@ use iii_protocol::update::Op;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::Streams;
 use super::storage::{Custom, Deleted, Written};
+use super::{Streams, fire};
 use crate::core::{Core, Outcome, input};
 
 /// `{stream_name, group_id, item_id}`.
 #[derive(Deserialize, Serialize)]
-struct Item {
+pub(super) struct Item {
     stream_name: String,
     group_id: String,
     item_id: String,
@@ -22,7 +22,7 @@ struct Item {
 
 /// `{stream_name, group_id, item_id, data}`.
 #[derive(Deserialize, Serialize)]
-struct Set {
+pub(super) struct Set {
     stream_name: String,
     group_id: String,
     item_id: String,
@@ -31,15 +31,37 @@ struct Set {
 
 /// `{stream_name, group_id}`.
 #[derive(Deserialize, Serialize)]
-struct GroupKey {
+pub(super) struct GroupKey {
     stream_name: String,
     group_id: String,
 }
 
 /// `{stream_name}`.
 #[derive(Deserialize, Serialize)]
-struct StreamKey {
+pub(super) struct StreamKey {
     stream_name: String,
+}
+
+/// `{stream_name, group_id, item_id, ops}`; the ops are decoded apart, as
+/// a custom storage receives them as they came.
+#[derive(Deserialize)]
+pub(super) struct Update {
+    stream_name: String,
+    group_id: String,
+    item_id: String,
+    ops: Vec<Value>,
+}
+
+/// `{stream_name, group_id, type, data, id?}`.
+#[derive(Deserialize)]
+pub(super) struct Send {
+    stream_name: String,
+    group_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    data: Value,
+    #[serde(default)]
+    id: Option<String>,
 }
 
 /// A function's input as a custom storage receives it: its known fields
@@ -59,8 +81,7 @@ fn change_event(old: &Option<Value>, new: &Value) -> Value {
 
 impl Streams {
     /// `stream::get`: the value itself, or `null`.
-    pub(super) async fn get(self: Arc<Self>, core: Arc<Core>, data: Value) -> Outcome {
-        let i: Item = input("stream::get", data)?;
+    pub(super) async fn get(self: Arc<Self>, core: Arc<Core>, i: Item) -> Outcome {
         if let Some(custom) = Custom::find(&core, "get", &i.stream_name) {
             return custom.call(&core, forwarded(&i)).await;
         }
@@ -69,8 +90,7 @@ impl Streams {
     }
 
     /// `stream::set`: `{old_value, new_value}`.
-    pub(super) async fn set(self: Arc<Self>, core: Arc<Core>, data: Value) -> Outcome {
-        let i: Set = input("stream::set", data)?;
+    pub(super) async fn set(self: Arc<Self>, core: Arc<Core>, i: Set) -> Outcome {
         let written = match Custom::find(&core, "set", &i.stream_name) {
             Some(custom) => {
                 custom
@@ -89,13 +109,12 @@ impl Streams {
             }
         };
         let event = change_event(&written.old_value, &written.new_value);
-        super::fire(&core, &i.stream_name, &i.group_id, Some(&i.item_id), event);
+        fire(&core, &i.stream_name, &i.group_id, Some(&i.item_id), event);
         Ok(json!({"old_value": written.old_value, "new_value": written.new_value}))
     }
 
     /// `stream::delete`: `{old_value}`.
-    pub(super) async fn delete(self: Arc<Self>, core: Arc<Core>, data: Value) -> Outcome {
-        let i: Item = input("stream::delete", data)?;
+    pub(super) async fn delete(self: Arc<Self>, core: Arc<Core>, i: Item) -> Outcome {
         let old = match Custom::find(&core, "delete", &i.stream_name) {
             Some(custom) => {
                 custom
@@ -107,14 +126,13 @@ impl Streams {
         };
         if let Some(old) = old.as_ref().filter(|v| !v.is_null()) {
             let event = json!({"type": "delete", "data": old});
-            super::fire(&core, &i.stream_name, &i.group_id, Some(&i.item_id), event);
+            fire(&core, &i.stream_name, &i.group_id, Some(&i.item_id), event);
         }
         Ok(json!({"old_value": old}))
     }
 
     /// `stream::list`: a group's values, in insertion order.
-    pub(super) async fn list(self: Arc<Self>, core: Arc<Core>, data: Value) -> Outcome {
-        let i: GroupKey = input("stream::list", data)?;
+    pub(super) async fn list(self: Arc<Self>, core: Arc<Core>, i: GroupKey) -> Outcome {
         if let Some(custom) = Custom::find(&core, "list", &i.stream_name) {
             return custom.call(&core, forwarded(&i)).await;
         }
@@ -122,8 +140,7 @@ impl Streams {
     }
 
     /// `stream::list_groups`: a bare array of a stream's groups.
-    pub(super) async fn list_groups(self: Arc<Self>, core: Arc<Core>, data: Value) -> Outcome {
-        let i: StreamKey = input("stream::list_groups", data)?;
+    pub(super) async fn list_groups(self: Arc<Self>, core: Arc<Core>, i: StreamKey) -> Outcome {
         if let Some(custom) = Custom::find(&core, "list_groups", &i.stream_name) {
             return custom.call(&core, forwarded(&i)).await;
         }
@@ -136,15 +153,7 @@ impl Streams {
     }
 
     /// `stream::update`: `{old_value, new_value, errors?}`.
-    pub(super) async fn update(self: Arc<Self>, core: Arc<Core>, data: Value) -> Outcome {
-        #[derive(Deserialize)]
-        struct Update {
-            stream_name: String,
-            group_id: String,
-            item_id: String,
-            ops: Vec<Value>,
-        }
-        let i: Update = input("stream::update", data)?;
+    pub(super) async fn update(self: Arc<Self>, core: Arc<Core>, i: Update) -> Outcome {
         let ops: Vec<Op> = input("stream::update", Value::Array(i.ops.clone()))?;
         let written = match Custom::find(&core, "update", &i.stream_name) {
             Some(custom) => {
@@ -165,7 +174,7 @@ impl Streams {
             }
         };
         let event = change_event(&written.old_value, &written.new_value);
-        super::fire(&core, &i.stream_name, &i.group_id, Some(&i.item_id), event);
+        fire(&core, &i.stream_name, &i.group_id, Some(&i.item_id), event);
         let mut out = json!({"old_value": written.old_value, "new_value": written.new_value});
         if let Some(errors) = written.errors {
             out["errors"] = errors;
@@ -174,20 +183,9 @@ impl Streams {
     }
 
     /// `stream::send`: an event to the stream's bindings, not stored.
-    pub(super) fn send(&self, core: &Arc<Core>, data: Value) -> Outcome {
-        #[derive(Deserialize)]
-        struct Send {
-            stream_name: String,
-            group_id: String,
-            #[serde(rename = "type")]
-            kind: String,
-            data: Value,
-            #[serde(default)]
-            id: Option<String>,
-        }
-        let i: Send = input("stream::send", data)?;
+    pub(super) fn send(&self, core: &Arc<Core>, i: Send) -> Outcome {
         let event = json!({"type": "event", "event": {"type": i.kind, "data": i.data}});
-        super::fire(core, &i.stream_name, &i.group_id, i.id.as_deref(), event);
+        fire(core, &i.stream_name, &i.group_id, i.id.as_deref(), event);
         Ok(Value::Null)
     }
 }
