@@ -4,11 +4,11 @@
 //! Modules declare what they serve through [`EngineModule`]: built-in
 //! functions (each id beside its handler), trigger types (with their
 //! checks), sockets on the worker port and background tasks. The core
-//! gathers the declarations once ([`Builtins`]) and
-//! routes through them: a call a worker does not serve goes to the
-//! built-in of that id, a binding of a built-in type is checked by its
-//! module and fired by it through [`Core::fire`], and an upgrade request
-//! on a path other than `/` goes to the module that claims it.
+//! gathers the declarations once ([`Builtins`]) and routes through them:
+//! a call no worker serves goes to the built-in of that id, a binding of a
+//! built-in type is checked by its module (which fires it through
+//! [`Core::fire`]), and an upgrade request on a path other than `/` goes
+//! to the module that claims it.
 //!
 //! A call's way through the core: [`connection`] reads a worker's frame,
 //! `routing` sends the call to the worker that serves the function (or to
