@@ -60,7 +60,7 @@ impl EngineModule for Observability {
     }
 
     fn worker_frame(&self, core: &Arc<Core>, frame: &[u8]) -> bool {
-        otlp::ingest(self, core, frame)
+        otlp::ingest(&self.logs, &self.spans, core, frame)
     }
 }
 
@@ -69,7 +69,7 @@ impl Observability {
     async fn serve_telemetry(self: Arc<Self>, core: Arc<Core>, mut socket: Socket) {
         while let Some(Ok(frame)) = socket.next().await {
             match frame {
-                Frame::Binary(bytes) if !otlp::ingest(&self, &core, &bytes) => {
+                Frame::Binary(bytes) if !otlp::ingest(&self.logs, &self.spans, &core, &bytes) => {
                     tracing::warn!("dropping a binary frame on /otel that is not telemetry");
                 }
                 Frame::Close(_) => return,

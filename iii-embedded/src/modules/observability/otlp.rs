@@ -11,18 +11,18 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::Observability;
+use super::logs::LogStore;
 use super::spans::SpanStore;
 use crate::core::Core;
 
 /// Takes one telemetry frame (prefix, then OTLP/JSON); `false` if it has
 /// no telemetry prefix.
-pub(super) fn ingest(observability: &Observability, core: &Arc<Core>, frame: &[u8]) -> bool {
+pub(super) fn ingest(logs: &LogStore, spans: &SpanStore, core: &Arc<Core>, frame: &[u8]) -> bool {
     let (prefix, body) = frame.split_at(frame.len().min(4));
     let parsed = || serde_json::from_slice::<Value>(body).map_err(|e| e.to_string());
     let outcome = match prefix {
-        b"OTLP" => parsed().and_then(|request| spans(&observability.spans, &request)),
-        b"LOGS" => parsed().map(|request| logs(observability, core, &request)),
+        b"OTLP" => parsed().and_then(|request| store_spans(spans, &request)),
+        b"LOGS" => parsed().map(|request| keep_logs(logs, core, &request)),
         b"MTRC" => Ok(()),
         _ => return false,
     };
@@ -99,7 +99,7 @@ fn id(value: &Value) -> Option<String> {
 
 /// The spans of an `OTLP` request, stored; a span without `traceId`,
 /// `spanId` or `name` fails the whole request.
-fn spans(store: &SpanStore, request: &Value) -> Result<(), String> {
+fn store_spans(store: &SpanStore, request: &Value) -> Result<(), String> {
     let mut parsed = Vec::new();
     for resource in request["resourceSpans"].as_array().into_iter().flatten() {
         let service = key_values(&resource["resource"]["attributes"])
@@ -162,7 +162,7 @@ fn spans(store: &SpanStore, request: &Value) -> Result<(), String> {
 
 /// The log records of a `LOGS` request, each kept and fired at `log`
 /// bindings.
-fn logs(observability: &Observability, core: &Arc<Core>, request: &Value) {
+fn keep_logs(store: &LogStore, core: &Arc<Core>, request: &Value) {
     for resource in request["resourceLogs"].as_array().into_iter().flatten() {
         let resource_attrs: Map<String, Value> = key_values(&resource["resource"]["attributes"])
             .into_iter()
@@ -193,7 +193,7 @@ fn logs(observability: &Observability, core: &Arc<Core>, request: &Value) {
                     "instrumentation_scope_name": scope["scope"]["name"].as_str(),
                     "instrumentation_scope_version": scope["scope"]["version"].as_str(),
                 });
-                observability.logs.keep(core, stored);
+                store.keep(core, stored);
             }
         }
     }
