@@ -187,3 +187,18 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+
+    /// The public types keep their auto traits: an engine can move between
+    /// threads and be held across `catch_unwind`.
+    #[test]
+    fn the_public_types_are_send_sync_and_unwind_safe() {
+        fn check<T: Send + Sync + Unpin + UnwindSafe + RefUnwindSafe>() {}
+        check::<super::Engine>();
+        check::<super::EngineBuilder>();
+        check::<crate::DeadLetter>();
+    }
+}

@@ -4,6 +4,7 @@
 //! the worker port, and its background tasks.
 
 use std::future::Future;
+use std::panic::RefUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -22,8 +23,9 @@ use super::kinds::type_id;
 pub(crate) type Outcome = Result<Value, ErrorBody>;
 
 /// One engine module (http, cron, queue, ...), as the core sees it. Every
-/// method has a default, so a module says only what it has.
-pub(crate) trait EngineModule: Send + Sync + 'static {
+/// method has a default, so a module says only what it has. (A module
+/// keeps its state behind locks, so the engine stays unwind-safe.)
+pub(crate) trait EngineModule: Send + Sync + RefUnwindSafe + 'static {
     /// Its built-in functions, served in the `default` namespace.
     fn functions(self: Arc<Self>) -> Vec<Function> {
         Vec::new()
@@ -57,7 +59,7 @@ pub(crate) trait EngineModule: Send + Sync + 'static {
 
 /// How a built-in function runs: on the core, with the call's input.
 pub(crate) type Handler =
-    Arc<dyn Fn(Arc<Core>, Value) -> BoxFuture<'static, Outcome> + Send + Sync>;
+    Arc<dyn Fn(Arc<Core>, Value) -> BoxFuture<'static, Outcome> + Send + Sync + RefUnwindSafe>;
 
 /// A built-in function: its id and its handler, declared together. The
 /// handler takes its input decoded (`I`, `Value` for any); input that does
@@ -71,9 +73,9 @@ impl Function {
     /// A function that answers at once (it may start work that goes on).
     pub(crate) fn now<M, I, F>(id: &'static str, module: &Arc<M>, run: F) -> Function
     where
-        M: Send + Sync + 'static,
+        M: Send + Sync + RefUnwindSafe + 'static,
         I: DeserializeOwned,
-        F: Fn(&M, &Arc<Core>, I) -> Outcome + Send + Sync + 'static,
+        F: Fn(&M, &Arc<Core>, I) -> Outcome + Send + Sync + RefUnwindSafe + 'static,
     {
         let module = module.clone();
         Function {
@@ -89,9 +91,9 @@ impl Function {
     /// say).
     pub(crate) fn waits<M, I, F, Fut>(id: &'static str, module: &Arc<M>, run: F) -> Function
     where
-        M: Send + Sync + 'static,
+        M: Send + Sync + RefUnwindSafe + 'static,
         I: DeserializeOwned,
-        F: Fn(Arc<M>, Arc<Core>, I) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<M>, Arc<Core>, I) -> Fut + Send + Sync + RefUnwindSafe + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
         let module = module.clone();
@@ -126,7 +128,7 @@ pub(crate) type Supersede =
 
 /// What a module does when a binding of its type goes live (after the
 /// core's lock is released).
-pub(crate) type OnBind = Arc<dyn Fn(&Arc<Core>, RegisterTrigger) + Send + Sync>;
+pub(crate) type OnBind = Arc<dyn Fn(&Arc<Core>, RegisterTrigger) + Send + Sync + RefUnwindSafe>;
 
 /// A trigger type a module serves, with what it checks and does when a
 /// binding comes.
@@ -166,8 +168,8 @@ impl TriggerType {
     /// Runs `bound` on `module` for every binding that goes live.
     pub(crate) fn on_bind<M, F>(self, module: &Arc<M>, bound: F) -> TriggerType
     where
-        M: Send + Sync + 'static,
-        F: Fn(&M, &Arc<Core>, RegisterTrigger) + Send + Sync + 'static,
+        M: Send + Sync + RefUnwindSafe + 'static,
+        F: Fn(&M, &Arc<Core>, RegisterTrigger) + Send + Sync + RefUnwindSafe + 'static,
     {
         let module = module.clone();
         TriggerType {
