@@ -20,6 +20,7 @@ pub(super) enum BindOutcome {
     Forwarded,
     /// Nobody provides its type yet.
     Parked,
+    /// It was refused (its owner was told why).
     Refused(ErrorBody),
 }
 

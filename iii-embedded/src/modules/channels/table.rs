@@ -15,7 +15,9 @@ use uuid::Uuid;
 /// One item of a channel, its kind kept.
 #[derive(Debug)]
 pub(crate) enum Item {
+    /// A text message (a streamed response's control message, say).
     Text(String),
+    /// A binary message (a chunk of a body).
     Binary(Bytes),
 }
 
