@@ -1,19 +1,32 @@
 //! What workers register with the engine: functions, trigger bindings and
-//! trigger-type providers, and how bindings find their provider.
+//! trigger-type providers, and how bindings find their provider. A
+//! binding of a module's trigger type is checked by the module first.
 
 use iii_protocol::{
     DEFAULT_NAMESPACE, ErrorBody, FUNCTION_NAMESPACE_CONFLICT, Message, RegisterFunction,
-    RegisterTrigger, RegisterTriggerType, RegistrationRejected, TriggerKind,
-    TriggerRegistrationResult, UnregisterTrigger,
+    RegisterTrigger, RegisterTriggerType, RegistrationRejected, TriggerRegistrationResult,
+    UnregisterTrigger,
 };
 
-use super::{BindOutcome, Binding, Core, Event, FunctionEntry, Provider, ProviderEntry};
-use crate::kinds::type_id;
-use crate::validate::validate_builtin_binding;
+use super::events::Event;
+use super::module::TriggerType;
+use super::registry::{Binding, FunctionEntry, Provider, ProviderEntry, Registry};
 
-impl Core {
+/// What became of a binding.
+pub(super) enum BindOutcome {
+    /// A module serves it.
+    Accepted,
+    /// It went to the worker that provides its type.
+    Forwarded,
+    /// Nobody provides its type yet.
+    Parked,
+    /// It was refused (its owner was told why).
+    Refused(ErrorBody),
+}
+
+impl Registry {
     /// Applies a registration message for `worker_id` in its namespace.
-    pub(crate) fn apply_registration(
+    pub(super) fn apply_registration(
         &mut self,
         worker_id: &str,
         message: Message,
@@ -106,9 +119,9 @@ impl Core {
             .find(|key| self.providers.contains_key(key))
     }
 
-    /// Creates or replaces a binding; returns the provider's worker id when
-    /// the binding was forwarded to one, or the builtin verdict.
-    pub(crate) fn register_binding(
+    /// Creates or replaces a binding: forwarded to the worker that provides
+    /// its type, accepted by the module that serves it, or parked.
+    pub(super) fn register_binding(
         &mut self,
         owner: Option<&str>,
         origin: &str,
@@ -131,41 +144,23 @@ impl Core {
             .as_ref()
             .and_then(|key| self.providers.get(key))
             .map(|p| p.provider.clone());
-        if let Some(Provider::Builtin) = provider
-            && let Err(reason) = validate_builtin_binding(&t)
-        {
-            let error = ErrorBody::new("trigger_registration_failed", reason);
-            self.refuse(owner, &t, error.clone());
-            return BindOutcome::Refused(error);
-        }
-        let mut replaced = Vec::new();
-        let route = Route::of(&t);
-        if let Some(Provider::Builtin) = provider
-            && let Some(route) = &route
-        {
-            for (other_id, other) in &self.bindings {
-                let Some(existing) = other.route.as_ref().filter(|_| !other.shadowed) else {
-                    continue;
-                };
-                if existing.key == route.key {
-                    replaced.push(other_id.clone());
-                } else if existing.shape == route.shape {
-                    let error = ErrorBody::new(
-                        "trigger_registration_failed",
-                        format!(
-                            "Route '{} {}' conflicts with already-registered route '{} {}': routes with identical structure but different path-parameter names are not supported",
-                            route.key.0, route.path, existing.key.0, existing.path
-                        ),
-                    );
+        let builtin = match provider {
+            Some(Provider::Builtin) => self.builtins.trigger_type(&t.trigger_type).cloned(),
+            _ => None,
+        };
+        if let Some(builtin) = &builtin {
+            let superseded = match self.admit(builtin, &t) {
+                Ok(superseded) => superseded,
+                Err(reason) => {
+                    let error = ErrorBody::new("trigger_registration_failed", reason);
                     self.refuse(owner, &t, error.clone());
                     return BindOutcome::Refused(error);
                 }
-            }
-        }
-        // The same method and path again: the newest binding serves.
-        for other in replaced {
-            if let Some(binding) = self.bindings.get_mut(&other) {
-                binding.shadowed = true;
+            };
+            for other in superseded {
+                if let Some(binding) = self.bindings.get_mut(&other) {
+                    binding.superseded = true;
+                }
             }
         }
         let id = t.id.clone();
@@ -176,8 +171,7 @@ impl Core {
                 owner: owner.map(String::from),
                 origin_namespace: origin.to_string(),
                 served_by: served_by.clone(),
-                shadowed: false,
-                route,
+                superseded: false,
             },
         );
         match provider {
@@ -186,8 +180,8 @@ impl Core {
                 BindOutcome::Forwarded
             }
             Some(Provider::Builtin) => {
-                if t.trigger_type == type_id(TriggerKind::Cron) {
-                    events.push(Event::CronBound(t));
+                if let Some(bound) = builtin.and_then(|b| b.on_bind) {
+                    events.push(Event::Bound(bound, t));
                 }
                 BindOutcome::Accepted
             }
@@ -200,6 +194,22 @@ impl Core {
                 BindOutcome::Parked
             }
         }
+    }
+
+    /// A module's verdict on a new binding of its type: its check, then
+    /// the live bindings the new one takes over.
+    fn admit(&self, builtin: &TriggerType, t: &RegisterTrigger) -> Result<Vec<String>, String> {
+        (builtin.check)(t)?;
+        let Some(supersede) = builtin.supersede else {
+            return Ok(Vec::new());
+        };
+        let live: Vec<(&str, &RegisterTrigger)> = self
+            .bindings
+            .iter()
+            .filter(|(_, b)| b.message.trigger_type == t.trigger_type && !b.superseded)
+            .map(|(id, b)| (id.as_str(), &b.message))
+            .collect();
+        supersede(t, &live)
     }
 
     fn refuse(&self, owner: Option<&str>, t: &RegisterTrigger, error: ErrorBody) {
@@ -217,7 +227,7 @@ impl Core {
     }
 
     /// Removes a binding. With `owner`, only that worker's bindings.
-    pub(crate) fn unregister_binding(&mut self, id: &str, owner: Option<&str>) -> bool {
+    pub(super) fn unregister_binding(&mut self, id: &str, owner: Option<&str>) -> bool {
         let Some(binding) = self.bindings.get(id) else {
             return false;
         };
@@ -276,7 +286,7 @@ impl Core {
     }
 
     /// A provider's verdict on a binding it was sent.
-    pub(crate) fn provider_verdict(&mut self, worker_id: &str, result: TriggerRegistrationResult) {
+    pub(super) fn provider_verdict(&mut self, worker_id: &str, result: TriggerRegistrationResult) {
         let Some(binding) = self.bindings.get(&result.id) else {
             return;
         };
@@ -308,20 +318,6 @@ impl Core {
             );
         }
     }
-
-    /// Active bindings of a builtin trigger type.
-    pub(crate) fn builtin_bindings(&self, trigger_type: &str) -> Vec<RegisterTrigger> {
-        let key = (DEFAULT_NAMESPACE.to_string(), trigger_type.to_string());
-        self.bindings
-            .values()
-            .filter(|b| {
-                b.message.trigger_type == trigger_type
-                    && b.served_by.as_ref() == Some(&key)
-                    && !b.shadowed
-            })
-            .map(|b| b.message.clone())
-            .collect()
-    }
 }
 
 /// The binding as a provider receives it: namespaces only when not default.
@@ -331,45 +327,5 @@ pub(super) fn forwarded(t: &RegisterTrigger) -> RegisterTrigger {
         namespace: keep(&t.namespace),
         trigger_namespace: keep(&t.trigger_namespace),
         ..t.clone()
-    }
-}
-
-/// An `http` binding's route as the engine keys it: the method, uppercase,
-/// and the path without its leading `/`; and its shape, with every
-/// `:param` alike.
-pub(crate) struct Route {
-    key: (String, String),
-    shape: (String, String),
-    path: String,
-}
-
-impl Route {
-    fn of(t: &RegisterTrigger) -> Option<Route> {
-        if t.trigger_type != type_id(TriggerKind::Http) {
-            return None;
-        }
-        let text = |key: &str| t.config.get(key).and_then(serde_json::Value::as_str);
-        let path = text("api_path")?.to_string();
-        let method = text("http_method").unwrap_or("GET").to_ascii_uppercase();
-        let trimmed = match path.strip_prefix('/') {
-            Some("") | None => path.clone(),
-            Some(rest) => rest.to_string(),
-        };
-        let shape = trimmed
-            .split('/')
-            .map(|segment| {
-                if segment.starts_with(':') {
-                    ":"
-                } else {
-                    segment
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
-        Some(Route {
-            key: (method.clone(), trimmed),
-            shape: (method, shape),
-            path,
-        })
     }
 }

@@ -1,25 +1,8 @@
-//! The trigger kinds iii-embedded serves itself.
+//! The rules of the kinds table that the core applies to every built-in
+//! trigger type: its engine id, whether its condition runs, whether its
+//! metadata is passed.
 
 use iii_protocol::TriggerKind;
-
-/// Whether iii-embedded serves a built-in trigger kind itself. Bindings of
-/// the others are parked, as on an engine without the worker providing them.
-pub(crate) const fn serves(kind: TriggerKind) -> bool {
-    match kind {
-        TriggerKind::Http
-        | TriggerKind::Cron
-        | TriggerKind::Subscribe
-        | TriggerKind::Queue
-        | TriggerKind::State
-        | TriggerKind::Stream
-        | TriggerKind::StreamJoin
-        | TriggerKind::StreamLeave
-        | TriggerKind::Log
-        | TriggerKind::FunctionsAvailable
-        | TriggerKind::WorkersAvailable => true,
-        TriggerKind::Custom => false,
-    }
-}
 
 /// The engine's trigger type id of a built-in kind.
 pub(crate) fn type_id(kind: TriggerKind) -> &'static str {
@@ -29,7 +12,7 @@ pub(crate) fn type_id(kind: TriggerKind) -> &'static str {
 /// Whether the engine evaluates a binding's `condition_function_id` before
 /// firing it: where the kind takes a condition and the kinds table does not
 /// say the engine ignores it (custom types leave it to their provider).
-pub(crate) fn honours_condition(kind: TriggerKind) -> bool {
+pub(super) fn honours_condition(kind: TriggerKind) -> bool {
     kind != TriggerKind::Custom
         && kind.key("condition").is_some()
         && kind.ignores("condition").is_none()
@@ -37,7 +20,7 @@ pub(crate) fn honours_condition(kind: TriggerKind) -> bool {
 
 /// Whether the engine passes a binding's metadata with each fire: unless
 /// the kinds table says it drops it.
-pub(crate) fn delivers_metadata(kind: TriggerKind) -> bool {
+pub(super) fn delivers_metadata(kind: TriggerKind) -> bool {
     kind.ignores("metadata").is_none()
 }
 

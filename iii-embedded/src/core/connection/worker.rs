@@ -1,0 +1,120 @@
+//! A worker's socket: its welcome, its place in the registries, the writer
+//! that drains its queue of frames, and the reader that hands each frame
+//! to [`frames`](super::frames).
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use iii_protocol::{self as protocol, DEFAULT_NAMESPACE, Message, WorkerRegistered};
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use uuid::Uuid;
+
+use super::Io;
+use super::frames::handle_frame;
+use crate::clock::now_ms;
+use crate::core::Core;
+use crate::core::events::Event;
+use crate::core::flag::raised;
+use crate::core::registry::Conn;
+
+/// Serves a worker until its socket closes or it is dropped.
+pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
+    let (mut sink, mut stream) = socket.split();
+    let worker_id = Uuid::new_v4().to_string();
+    let token = Uuid::new_v4().to_string();
+    // Bounded: a worker that leaves this many frames unread is
+    // disconnected (tokio's bound is at most `usize::MAX >> 3`).
+    let max_queued = core.settings.max_queued_frames.min(usize::MAX >> 4);
+    let (tx, mut rx) = mpsc::channel::<String>(max_queued);
+    let (kill, mut killed) = watch::channel(false);
+    let welcome = Message::WorkerRegistered(WorkerRegistered {
+        worker_id: worker_id.clone(),
+        reattach_token: Some(token.clone()),
+        // As the engine 0.23 it plays: no feature tokens.
+        features: Vec::new(),
+    });
+    if let Ok(frame) = protocol::encode(&welcome) {
+        let _ = tx.try_send(frame);
+    }
+    core.lock().workers.insert(
+        worker_id.clone(),
+        Conn {
+            tx,
+            max_queued,
+            kill,
+            reattach_token: token,
+            buffered: Some(Vec::new()),
+            namespace: DEFAULT_NAMESPACE.into(),
+            info: json!({}),
+            name: None,
+            has_pid: false,
+            connected_at_ms: now_ms(),
+        },
+    );
+    core.deliver(vec![Event::Workers(
+        json!({"event":"worker_connected","worker_id":worker_id}),
+    )]);
+    core.clone().start_grace_timer(worker_id.clone());
+
+    // Writer: drains the queue; a dropped queue means a graceful Close
+    // after every frame queued (a rejection, say), a kill means the socket
+    // is dropped without one. Removing the connection drops both senders:
+    // only a raised kill counts as one.
+    let (writer_done_tx, mut writer_done) = watch::channel(false);
+    let mut writer_killed = killed.clone();
+    tokio::spawn(async move {
+        let mut kill = std::pin::pin!(async move {
+            if writer_killed.wait_for(|k| *k).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        });
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut kill => break,
+                frame = rx.recv() => match frame {
+                    Some(frame) => {
+                        // What is queued behind it goes out with one flush.
+                        if sink.feed(Frame::text(frame)).await.is_err() { break; }
+                        while let Ok(more) = rx.try_recv() {
+                            if sink.feed(Frame::text(more)).await.is_err() { break; }
+                        }
+                        if sink.flush().await.is_err() { break; }
+                    }
+                    None => {
+                        let _ = sink.send(Frame::Close(None)).await;
+                        break;
+                    }
+                },
+            }
+        }
+        let _ = writer_done_tx.send(true);
+    });
+
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = raised(&mut killed) => break,
+            _ = raised(&mut writer_done) => break,
+        };
+        let text = match frame {
+            Some(Ok(Frame::Text(text))) => text.as_str().to_owned(),
+            Some(Ok(Frame::Binary(bytes))) => {
+                if core.builtins.worker_frame(&core, &bytes) {
+                    continue;
+                }
+                match String::from_utf8(bytes.to_vec()) {
+                    Ok(text) => text,
+                    Err(_) => continue,
+                }
+            }
+            Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(_)) => continue,
+        };
+        handle_frame(&core, &worker_id, &text);
+    }
+    core.forget_worker(&worker_id);
+}

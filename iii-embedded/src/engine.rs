@@ -1,0 +1,204 @@
+//! The crate's public face: [`EngineBuilder`], the settings of an engine
+//! and its start, and [`Engine`], a running one: its addresses, what it
+//! holds, and its shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::launch::{Running, launch};
+use crate::modules::DeadLetter;
+use crate::settings::Settings;
+
+/// Settings of an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    ws_addr: SocketAddr,
+    http_addr: SocketAddr,
+    settings: Settings,
+    /// PEM certificate chain and key, to serve the worker port over TLS.
+    #[cfg(feature = "tls")]
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        EngineBuilder {
+            ws_addr: loopback(0),
+            http_addr: loopback(0),
+            #[cfg(feature = "tls")]
+            tls: None,
+            settings: Settings::default(),
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// Worker socket address (default `127.0.0.1:0`, an ephemeral port).
+    pub fn ws_addr(mut self, addr: SocketAddr) -> Self {
+        self.ws_addr = addr;
+        self
+    }
+
+    /// REST listener address for `http` triggers (default `127.0.0.1:0`).
+    pub fn http_addr(mut self, addr: SocketAddr) -> Self {
+        self.http_addr = addr;
+        self
+    }
+
+    /// How long an HTTP request waits for its handler before a 504 (default 30 s).
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.http_timeout = timeout;
+        self
+    }
+
+    /// How long registrations wait for `engine::workers::register` before
+    /// they are applied in `default` (default 5 s, as the engine).
+    pub fn namespace_grace(mut self, grace: Duration) -> Self {
+        self.settings.namespace_grace = grace;
+        self
+    }
+
+    /// Retries of a failing queued job before it is dead-lettered (default 3),
+    /// and the first backoff, doubled per retry (default 100 ms).
+    pub fn queue_retries(mut self, max_retries: u32, backoff: Duration) -> Self {
+        self.settings.queue_max_retries = max_retries;
+        self.settings.queue_backoff = backoff;
+        self
+    }
+
+    /// How long a channel with an end never attached lives (default 5
+    /// minutes, as the engine); channels are swept every 60 s, or every
+    /// `ttl` when that is shorter.
+    pub fn channel_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.channel_ttl = ttl;
+        self
+    }
+
+    /// Serves the worker port over TLS with this PEM certificate chain and
+    /// PEM private key: workers connect with `wss://` (cargo feature
+    /// `tls`). A bad certificate or key fails [`EngineBuilder::start`].
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some((chain_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// The largest JSON request body an `http` trigger takes (default
+    /// 64 MiB, the largest item a worker reads from a channel); a bigger one
+    /// is answered 413. Other bodies stream to the handler and have no
+    /// limit. (The engine 0.23 sets none.)
+    pub fn max_json_body(mut self, bytes: usize) -> Self {
+        self.settings.max_json_body = bytes;
+        self
+    }
+
+    /// How long an HTTP client may take to send a request's head (its line
+    /// and headers), on a new connection or between requests on a kept one,
+    /// before the connection is closed (default 30 s). The engine 0.23 has
+    /// no such limit: a client that never finishes its head holds the
+    /// connection for ever there. A timeout over a year is taken as a year,
+    /// so `Duration::MAX` means no limit in practice.
+    pub fn http_header_timeout(mut self, timeout: Duration) -> Self {
+        const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+        self.settings.http_header_timeout = timeout.min(YEAR);
+        self
+    }
+
+    /// How many frames may wait for a worker that does not read them
+    /// before it is disconnected (default 65,536), so a stuck worker
+    /// cannot make the engine's memory grow without end. (The engine 0.23
+    /// makes senders wait on a queue of 64 instead; iii-embedded sends
+    /// under its lock and cannot wait.) [`EngineBuilder::start`] refuses 0.
+    pub fn max_queued_frames(mut self, frames: usize) -> Self {
+        self.settings.max_queued_frames = frames;
+        self
+    }
+
+    /// Binds both listeners and starts serving.
+    pub async fn start(self) -> std::io::Result<Engine> {
+        if self.settings.max_queued_frames == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "EngineBuilder::max_queued_frames(0) would disconnect every worker at its first frame; give at least 1",
+            ));
+        }
+        #[cfg(feature = "tls")]
+        let acceptor = match &self.tls {
+            Some((chain, key)) => Some(crate::core::acceptor(chain, key)?),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let acceptor = None;
+        let running = launch(self.ws_addr, self.http_addr, acceptor, self.settings).await?;
+        Ok(Engine { running })
+    }
+}
+
+/// A running in-process engine. Dropping it without [`Engine::shutdown`]
+/// leaves its listeners running until the runtime ends.
+#[derive(Debug)]
+pub struct Engine {
+    running: Running,
+}
+
+impl Engine {
+    /// Starts an engine on ephemeral loopback ports.
+    pub async fn start() -> std::io::Result<Engine> {
+        EngineBuilder::default().start().await
+    }
+
+    /// Settings for an engine on chosen ports.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The URL workers connect to, e.g. `ws://127.0.0.1:49134` (`wss://`
+    /// when it serves TLS).
+    pub fn ws_url(&self) -> String {
+        let scheme = if self.running.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.running.ws_addr)
+    }
+
+    /// The base URL of `http` triggers, e.g. `http://127.0.0.1:3111`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.running.http_addr)
+    }
+
+    /// Jobs the built-in queue gave up on after all retries.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.running.dead_letters.all()
+    }
+
+    /// Names of the workers connected now.
+    pub fn worker_names(&self) -> Vec<String> {
+        self.running.core.worker_names()
+    }
+
+    /// Stops listening and drops every worker connection.
+    pub async fn shutdown(self) {
+        let Running {
+            core, stop, tasks, ..
+        } = self.running;
+        let _ = stop.send(true);
+        core.disconnect_all();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+
+    /// The public types keep their auto traits: an engine can move between
+    /// threads and be held across `catch_unwind`.
+    #[test]
+    fn the_public_types_are_send_sync_and_unwind_safe() {
+        fn check<T: Send + Sync + Unpin + UnwindSafe + RefUnwindSafe>() {}
+        check::<super::Engine>();
+        check::<super::EngineBuilder>();
+        check::<crate::DeadLetter>();
+    }
+}

@@ -1,0 +1,85 @@
+//! `http` triggers, as the engine's http module serves them: the REST
+//! listener ([`listener`]), the routes bindings make ([`routes`]), and
+//! each matched request's exchange with its handler: the request read
+//! ([`request`]), its body and response channels ([`exchange`]), the
+//! condition, middleware and handler in turn ([`pipeline`]), and the
+//! response, whole ([`replies`]) or streamed ([`streamed`]).
+
+mod exchange;
+mod listener;
+mod pipeline;
+mod replies;
+mod request;
+mod routes;
+mod streamed;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iii_protocol::TriggerKind;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::channels::ChannelTable;
+use crate::core::{Core, EngineModule, TriggerType};
+use crate::settings::Settings;
+
+/// The http module: the listener it serves once started, and its limits.
+pub(crate) struct Http {
+    listener: Mutex<Option<TcpListener>>,
+    limits: Limits,
+    /// Where a request's two channels are opened.
+    channels: Arc<ChannelTable>,
+}
+
+/// How long and how much the http module waits for and takes.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Until the response head, from the request's.
+    timeout: Duration,
+    /// For a client to send a request's head.
+    header_timeout: Duration,
+    /// The largest JSON body taken.
+    max_json_body: usize,
+}
+
+impl Http {
+    /// The module, to serve `http` bindings on `listener`.
+    pub(crate) fn new(
+        listener: TcpListener,
+        settings: &Settings,
+        channels: Arc<ChannelTable>,
+    ) -> Http {
+        Http {
+            listener: Mutex::new(Some(listener)),
+            limits: Limits {
+                timeout: settings.http_timeout,
+                header_timeout: settings.http_header_timeout,
+                max_json_body: settings.max_json_body,
+            },
+            channels,
+        }
+    }
+}
+
+impl EngineModule for Http {
+    fn trigger_types(self: Arc<Self>) -> Vec<TriggerType> {
+        vec![
+            TriggerType::new(TriggerKind::Http)
+                .checked(routes::check)
+                .superseding(routes::supersede),
+        ]
+    }
+
+    fn start(self: Arc<Self>, core: &Arc<Core>) -> Vec<JoinHandle<()>> {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        listener
+            .map(|listener| tokio::spawn(listener::serve(self, core.clone(), listener)))
+            .into_iter()
+            .collect()
+    }
+}
