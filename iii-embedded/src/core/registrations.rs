@@ -2,6 +2,7 @@
 //! trigger-type providers, and how bindings find their provider. A
 //! binding of a module's trigger type is checked by the module first.
 
+use iii_protocol::rules::validate_namespace;
 use iii_protocol::{
     DEFAULT_NAMESPACE, ErrorBody, FUNCTION_NAMESPACE_CONFLICT, Message, RegisterFunction,
     RegisterTrigger, RegisterTriggerType, RegistrationRejected, TriggerRegistrationResult,
@@ -132,9 +133,8 @@ impl Registry {
             ("namespace", &t.namespace),
             ("trigger_namespace", &t.trigger_namespace),
         ] {
-            if ns.as_deref().is_some_and(|ns| ns.trim().is_empty()) {
-                let error =
-                    ErrorBody::new("INVALID_NAMESPACE", format!("{what} must not be blank"));
+            if let Some(Err(reason)) = ns.as_deref().map(validate_namespace) {
+                let error = ErrorBody::new("INVALID_NAMESPACE", format!("{what}: {reason}"));
                 self.refuse(owner, &t, error.clone());
                 return BindOutcome::Refused(error);
             }

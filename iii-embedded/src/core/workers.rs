@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use iii_protocol::rules::validate_namespace;
 use iii_protocol::{
     DEFAULT_NAMESPACE, ErrorBody, Message, RegistrationRejected, WORKER_NAMESPACE_CONFLICT,
 };
@@ -33,7 +34,7 @@ impl Core {
         }
         let namespace = match data.get("namespace") {
             None | Some(Value::Null) => DEFAULT_NAMESPACE.to_string(),
-            Some(Value::String(ns)) if !ns.trim().is_empty() => ns.clone(),
+            Some(Value::String(ns)) if validate_namespace(ns).is_ok() => ns.clone(),
             Some(_) => {
                 let error =
                     ErrorBody::new("INVALID_NAMESPACE", "namespace must be a non-blank string");

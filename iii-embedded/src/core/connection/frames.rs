@@ -118,8 +118,8 @@ fn handle_invoke(core: &Arc<Core>, worker_id: &str, mut invoke: InvokeFunction) 
         },
         _ => Caller::Nobody,
     };
-    if namespace.trim().is_empty() {
-        let error = ErrorBody::new("INVALID_NAMESPACE", "namespace must not be blank");
+    if let Err(reason) = iii_protocol::rules::validate_namespace(&namespace) {
+        let error = ErrorBody::new("INVALID_NAMESPACE", format!("namespace: {reason}"));
         core.lock().answer(caller, &invoke.function_id, Err(error));
         return;
     }
