@@ -6,59 +6,20 @@
 use std::time::Duration;
 
 use iii::linked::Linked;
-use iii::trigger::{Cron, Http};
+use iii::trigger::Cron;
 use iii::{ConnectionState, Error, Function, Trigger, TriggerType, Worker};
 use iii_protocol::Message;
-use iii_protocol::features::{LOCAL_DISPATCH_V1, OBSERVE_V1, OBSERVE_V2};
-use iii_tests::fake::{FakeEngine, Mode, cut_and_reconnect, fast_reconnect, kind};
+use iii_protocol::features::{LOCAL_DISPATCH_V1, OBSERVE_V1};
+use iii_tests::NoopProvider;
+use iii_tests::fake::{
+    ENGINE_0_26, FakeEngine, Mode, assert_triggers_removed, bare, cut_and_reconnect,
+    fast_reconnect, kinds,
+};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame as RawFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-
-/// What an engine 0.26 announces.
-const ENGINE_0_26: [&str; 3] = [OBSERVE_V1, OBSERVE_V2, LOCAL_DISPATCH_V1];
-
-/// Bound by a macro, so `connect` with the linked functions meets it.
-#[iii::function(id = "newer::tick")]
-#[iii::trigger(cron, expression = "0 * * * * *")]
-async fn tick() {}
-
-/// A worker on `fake` with none of the linked functions.
-fn bare(fake: &FakeEngine, name: &str) -> iii::WorkerBuilder {
-    Worker::builder()
-        .url(&fake.url)
-        .name(name)
-        .linked(Linked::None)
-        .connect_timeout(Duration::from_secs(5))
-}
-
-/// Every frame of every connection, by `type`.
-fn kinds(fake: &FakeEngine) -> Vec<String> {
-    let frames = fake.connections().into_iter().flat_map(|c| c.frames);
-    frames.flatten().map(|m| kind(&m)).collect()
-}
-
-struct Provider;
-impl iii::trigger_type::TriggerTypeHandler for Provider {
-    type Config = Value;
-    async fn register(&self, _: iii::trigger_type::Binding<Value>) -> Result<(), Error> {
-        Ok(())
-    }
-    async fn unregister(&self, _: String) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-fn assert_triggers_removed(error: &Error, names: &str) {
-    assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
-    assert_eq!(error.code(), "UNSUPPORTED");
-    let text = error.to_string();
-    for expected in ["observe.v2", "0.23 to 0.25", names] {
-        assert!(text.contains(expected), "`{expected}` is not in: {text}");
-    }
-}
 
 #[tokio::test]
 async fn the_engines_features_are_read_and_an_older_engine_has_none() {
@@ -94,39 +55,6 @@ async fn the_engines_features_are_read_and_an_older_engine_has_none() {
 }
 
 #[tokio::test]
-async fn connect_fails_at_once_when_an_observe_v2_engine_meets_a_macro_binding() {
-    let fake = FakeEngine::start(Mode::Normal).await;
-    fake.announce(&ENGINE_0_26);
-    let started = std::time::Instant::now();
-    let error = Worker::builder()
-        .url(&fake.url)
-        .name("newer-macro")
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect_err("a cron binding cannot work on 0.26");
-    assert_triggers_removed(&error, "the `cron` trigger of `newer::tick`");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "not retried: {:?}",
-        started.elapsed()
-    );
-    let sent = kinds(&fake);
-    assert!(
-        !sent.iter().any(|k| k == "registertrigger"),
-        "nothing is sent: {sent:?}"
-    );
-
-    // A builder binding and a trigger type, named together.
-    let error = bare(&fake, "newer-builder")
-        .trigger(Trigger::new("elsewhere::f", Http::post("/orders")))
-        .connect()
-        .await
-        .expect_err("an http binding cannot work on 0.26");
-    assert_triggers_removed(&error, "the `http` trigger of `elsewhere::f`");
-}
-
-#[tokio::test]
 async fn an_observe_v2_engine_refuses_triggers_and_trigger_types_at_once() {
     let fake = FakeEngine::start(Mode::Normal).await;
     fake.announce(&ENGINE_0_26);
@@ -142,7 +70,7 @@ async fn an_observe_v2_engine_refuses_triggers_and_trigger_types_at_once() {
         .expect_err("refused");
     assert_triggers_removed(&error, "the `cron` trigger of `newer::f`");
     let error = worker
-        .register_trigger_type(TriggerType::new("ticker", "ticks"), Provider)
+        .register_trigger_type(TriggerType::new("ticker", "ticks"), NoopProvider)
         .expect_err("refused");
     assert_triggers_removed(&error, "trigger type `ticker`");
     worker.flush().await.expect("flush");
@@ -172,7 +100,7 @@ async fn after_a_reconnect_to_an_observe_v2_engine_each_binding_reports_why() {
         .register_trigger(Trigger::new("newer::g", Cron::new("0 * * * * *")))
         .expect("a 0.23 engine takes it");
     worker
-        .register_trigger_type(TriggerType::new("ticker", "ticks"), Provider)
+        .register_trigger_type(TriggerType::new("ticker", "ticks"), NoopProvider)
         .expect("type");
     worker.flush().await.expect("flush");
 
@@ -362,13 +290,13 @@ async fn child_connects_from_the_environment() {
 #[tokio::test]
 async fn iii_token_from_the_environment_authorizes_the_worker() {
     let fake = FakeEngine::start(Mode::Normal).await;
+    // The child's path in this test binary: its module's, less the crate.
+    let child = match module_path!().split_once("::") {
+        Some((_crate, module)) => format!("{module}::child_connects_from_the_environment"),
+        None => "child_connects_from_the_environment".to_string(),
+    };
     let status = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "child_connects_from_the_environment",
-            "--ignored",
-            "--quiet",
-        ])
+        .args(["--exact", &child, "--ignored", "--quiet"])
         .env("III_URL", &fake.url)
         .env("III_TOKEN", "t0ken")
         .env_remove("III_AUTH_TOKEN")
