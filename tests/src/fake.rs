@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use iii_protocol::features::{LOCAL_DISPATCH_V1, OBSERVE_V1, OBSERVE_V2};
 use iii_protocol::{self as protocol, InvocationResult, Message, WorkerRegistered};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -287,21 +286,6 @@ pub fn kind(message: &Message) -> String {
     value["type"].as_str().unwrap_or_default().to_string()
 }
 
-/// Every frame of every connection, by `type`.
-pub fn kinds(fake: &FakeEngine) -> Vec<String> {
-    let frames = fake.connections().into_iter().flat_map(|c| c.frames);
-    frames.flatten().map(|m| kind(&m)).collect()
-}
-
-/// A worker on `fake` with none of the linked functions.
-pub fn bare(fake: &FakeEngine, name: &str) -> iii::WorkerBuilder {
-    iii::Worker::builder()
-        .url(&fake.url)
-        .name(name)
-        .linked(iii::Linked::None)
-        .connect_timeout(Duration::from_secs(5))
-}
-
 /// A worker on `fake` that reconnects quickly.
 pub async fn reconnecting_worker(fake: &FakeEngine, name: &str) -> iii::Worker {
     iii::Worker::builder()
@@ -311,18 +295,4 @@ pub async fn reconnecting_worker(fake: &FakeEngine, name: &str) -> iii::Worker {
         .connect()
         .await
         .expect("connect")
-}
-
-/// What an engine 0.26 announces.
-pub const ENGINE_0_26: [&str; 3] = [OBSERVE_V1, OBSERVE_V2, LOCAL_DISPATCH_V1];
-
-/// Checks that `error` refuses `names` because the engine (0.26 or later)
-/// takes no triggers, and says which engines do.
-pub fn assert_triggers_removed(error: &iii::Error, names: &str) {
-    assert!(matches!(error, iii::Error::Unsupported { .. }), "{error:?}");
-    assert_eq!(error.code(), "UNSUPPORTED");
-    let text = error.to_string();
-    for expected in ["observe.v2", "0.23 to 0.25", names] {
-        assert!(text.contains(expected), "`{expected}` is not in: {text}");
-    }
 }

@@ -1,6 +1,5 @@
 //! `#[iii::function]` and `#[iii::trigger]` end to end: what the macros
-//! register is what the builder registers, and it runs; and a macro
-//! binding meeting an engine that takes no triggers.
+//! register is what the builder registers, and it runs.
 //!
 //! A test binary of its own: every worker that connects with the default
 //! `Linked::All` registers the linked functions of its binary, so these
@@ -11,7 +10,6 @@ use std::time::Duration;
 
 use iii::http::{ApiRequest, ApiResponse};
 use iii::{Context, Error, Function, Linked, Trigger, Worker};
-use iii_tests::fake::{ENGINE_0_26, FakeEngine, Mode, assert_triggers_removed, bare, kinds};
 use iii_tests::{engine, http};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -274,45 +272,4 @@ async fn duplicate_ids_and_missing_picks_fail_at_connect() {
         .await
         .expect_err("unknown id");
     assert!(err.to_string().contains("`macros::nope`"), "{err}");
-}
-
-/// Bound by a macro, so `connect` with the linked functions meets it.
-#[iii::function(id = "newer::tick")]
-#[iii::trigger(cron, expression = "0 * * * * *")]
-async fn tick() {}
-
-#[tokio::test]
-async fn connect_fails_at_once_when_an_observe_v2_engine_meets_a_macro_binding() {
-    let fake = FakeEngine::start(Mode::Normal).await;
-    fake.announce(&ENGINE_0_26);
-    let started = std::time::Instant::now();
-    let error = Worker::builder()
-        .url(&fake.url)
-        .name("newer-macro")
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect_err("a cron binding cannot work on 0.26");
-    assert_triggers_removed(&error, "the `cron` trigger of `newer::tick`");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "not retried: {:?}",
-        started.elapsed()
-    );
-    let sent = kinds(&fake);
-    assert!(
-        !sent.iter().any(|k| k == "registertrigger"),
-        "nothing is sent: {sent:?}"
-    );
-
-    // A builder binding and a trigger type, named together.
-    let error = bare(&fake, "newer-builder")
-        .trigger(Trigger::new(
-            "elsewhere::f",
-            iii::trigger::Http::post("/orders"),
-        ))
-        .connect()
-        .await
-        .expect_err("an http binding cannot work on 0.26");
-    assert_triggers_removed(&error, "the `http` trigger of `elsewhere::f`");
 }

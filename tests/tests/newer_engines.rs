@@ -2,24 +2,59 @@
 //! be run here): features announced in `workerregistered`, triggers
 //! refused at once where observers replaced them (0.26), and what the
 //! official SDKs changed in 0.24 and 0.25 on the wire.
+//!
+//! A test binary of its own: `newer::tick` is linked, so every worker of
+//! a shared binary connecting with the default `Linked::All` would bind
+//! it. (Its test moved into `macros.rs`, beside the macro test there, made
+//! the real engine's occasional lost middleware answer hit that test in 6
+//! runs of 245, against none of 210 before.)
 
 use std::time::Duration;
 
 use iii::linked::Linked;
-use iii::trigger::Cron;
+use iii::trigger::{Cron, Http};
 use iii::{ConnectionState, Error, Function, Trigger, TriggerType, Worker};
 use iii_protocol::Message;
-use iii_protocol::features::{LOCAL_DISPATCH_V1, OBSERVE_V1};
+use iii_protocol::features::{LOCAL_DISPATCH_V1, OBSERVE_V1, OBSERVE_V2};
 use iii_tests::NoopProvider;
-use iii_tests::fake::{
-    ENGINE_0_26, FakeEngine, Mode, assert_triggers_removed, bare, cut_and_reconnect,
-    fast_reconnect, kinds,
-};
+use iii_tests::fake::{FakeEngine, Mode, cut_and_reconnect, fast_reconnect, kind};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame as RawFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+/// What an engine 0.26 announces.
+const ENGINE_0_26: [&str; 3] = [OBSERVE_V1, OBSERVE_V2, LOCAL_DISPATCH_V1];
+
+/// Bound by a macro, so `connect` with the linked functions meets it.
+#[iii::function(id = "newer::tick")]
+#[iii::trigger(cron, expression = "0 * * * * *")]
+async fn tick() {}
+
+/// A worker on `fake` with none of the linked functions.
+fn bare(fake: &FakeEngine, name: &str) -> iii::WorkerBuilder {
+    Worker::builder()
+        .url(&fake.url)
+        .name(name)
+        .linked(Linked::None)
+        .connect_timeout(Duration::from_secs(5))
+}
+
+/// Every frame of every connection, by `type`.
+fn kinds(fake: &FakeEngine) -> Vec<String> {
+    let frames = fake.connections().into_iter().flat_map(|c| c.frames);
+    frames.flatten().map(|m| kind(&m)).collect()
+}
+
+fn assert_triggers_removed(error: &Error, names: &str) {
+    assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
+    assert_eq!(error.code(), "UNSUPPORTED");
+    let text = error.to_string();
+    for expected in ["observe.v2", "0.23 to 0.25", names] {
+        assert!(text.contains(expected), "`{expected}` is not in: {text}");
+    }
+}
 
 #[tokio::test]
 async fn the_engines_features_are_read_and_an_older_engine_has_none() {
@@ -52,6 +87,39 @@ async fn the_engines_features_are_read_and_an_older_engine_has_none() {
         unreachable!()
     };
     assert!(register.data.get("features").is_none(), "{}", register.data);
+}
+
+#[tokio::test]
+async fn connect_fails_at_once_when_an_observe_v2_engine_meets_a_macro_binding() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    fake.announce(&ENGINE_0_26);
+    let started = std::time::Instant::now();
+    let error = Worker::builder()
+        .url(&fake.url)
+        .name("newer-macro")
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect_err("a cron binding cannot work on 0.26");
+    assert_triggers_removed(&error, "the `cron` trigger of `newer::tick`");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not retried: {:?}",
+        started.elapsed()
+    );
+    let sent = kinds(&fake);
+    assert!(
+        !sent.iter().any(|k| k == "registertrigger"),
+        "nothing is sent: {sent:?}"
+    );
+
+    // A builder binding and a trigger type, named together.
+    let error = bare(&fake, "newer-builder")
+        .trigger(Trigger::new("elsewhere::f", Http::post("/orders")))
+        .connect()
+        .await
+        .expect_err("an http binding cannot work on 0.26");
+    assert_triggers_removed(&error, "the `http` trigger of `elsewhere::f`");
 }
 
 #[tokio::test]
@@ -290,13 +358,13 @@ async fn child_connects_from_the_environment() {
 #[tokio::test]
 async fn iii_token_from_the_environment_authorizes_the_worker() {
     let fake = FakeEngine::start(Mode::Normal).await;
-    // The child's path in this test binary: its module's, less the crate.
-    let child = match module_path!().split_once("::") {
-        Some((_crate, module)) => format!("{module}::child_connects_from_the_environment"),
-        None => "child_connects_from_the_environment".to_string(),
-    };
     let status = tokio::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", &child, "--ignored", "--quiet"])
+        .args([
+            "--exact",
+            "child_connects_from_the_environment",
+            "--ignored",
+            "--quiet",
+        ])
         .env("III_URL", &fake.url)
         .env("III_TOKEN", "t0ken")
         .env_remove("III_AUTH_TOKEN")

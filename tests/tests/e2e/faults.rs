@@ -2,12 +2,6 @@
 //! limit, more invocations than a worker takes, and an engine cut and
 //! restarted while calls are in flight. Nothing is lost, nothing answered
 //! twice, and the worker keeps serving.
-//!
-//! A test binary of its own: the restart test brings an engine back on
-//! the ports it had, four times, and bounds 100 calls in flight by their
-//! timeouts; beside the rest of the suite, another test's engine or
-//! socket may take a port while it is free, and their load stretches the
-//! calls it times.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
