@@ -1,5 +1,5 @@
 """A worker written with the official Python SDK (iii-sdk), for the Rust
-interop test (tests/tests/python_interop.rs).
+interop test (tests/tests/e2e/python_interop.rs).
 
     python channel_peer.py PREFIX
 

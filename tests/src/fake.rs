@@ -285,3 +285,14 @@ pub fn kind(message: &Message) -> String {
     let value: Value = serde_json::to_value(message).expect("json");
     value["type"].as_str().unwrap_or_default().to_string()
 }
+
+/// A worker on `fake` that reconnects quickly.
+pub async fn reconnecting_worker(fake: &FakeEngine, name: &str) -> iii::Worker {
+    iii::Worker::builder()
+        .url(&fake.url)
+        .name(name)
+        .reconnect(fast_reconnect())
+        .connect()
+        .await
+        .expect("connect")
+}

@@ -124,6 +124,39 @@ where
     }
 }
 
+/// Waits until `method url` stops answering 404 (the route is live).
+pub async fn route_live(method: &str, url: &str) {
+    eventually(
+        Duration::from_secs(5),
+        "the route to go live",
+        || async move {
+            let reply = http(method, url, &[], b"").await;
+            (reply.status != 404).then_some(())
+        },
+    )
+    .await;
+}
+
+/// A raw WebSocket client's socket (to the worker socket or a channel).
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A trigger-type provider that takes every binding and does nothing.
+pub struct NoopProvider;
+
+impl iii::trigger_type::TriggerTypeHandler for NoopProvider {
+    type Config = serde_json::Value;
+    async fn register(
+        &self,
+        _: iii::trigger_type::Binding<serde_json::Value>,
+    ) -> Result<(), iii::Error> {
+        Ok(())
+    }
+    async fn unregister(&self, _: String) -> Result<(), iii::Error> {
+        Ok(())
+    }
+}
+
 /// An HTTP response, read whole.
 #[derive(Debug)]
 pub struct HttpReply {

@@ -1,6 +1,11 @@
 //! Log lines and trace context end to end: the Logger and the `tracing`
 //! layer to `log` triggers and `engine::logs::list`, and the trace carried
 //! from an invocation to the calls it makes.
+//!
+//! A test binary of its own: `install_layer` sets the process's global
+//! `tracing` subscriber, which would send the events of every other test's
+//! handlers to their engines, and the layer's test expects its events'
+//! target to be `logging`, this binary's name.
 
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;

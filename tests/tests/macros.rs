@@ -1,5 +1,10 @@
 //! `#[iii::function]` and `#[iii::trigger]` end to end: what the macros
 //! register is what the builder registers, and it runs.
+//!
+//! A test binary of its own: every worker that connects with the default
+//! `Linked::All` registers the linked functions of its binary, so these
+//! would join the registrations of every other test in a shared binary
+//! (and claim the same ids on one real engine at once).
 
 use std::time::Duration;
 

@@ -1,6 +1,10 @@
 //! OpenTelemetry spans (feature `otel`) exported to the engine: an
 //! invocation's span, the calls it makes, and their callees' spans, one
 //! tree in the engine's traces.
+//!
+//! A test binary of its own: `iii::otel::init` sets the global tracer
+//! provider, which would give every other test's invocations and calls
+//! spans of their own (and change the trace context they send).
 
 use std::time::Duration;
 

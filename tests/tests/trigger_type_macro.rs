@@ -1,6 +1,10 @@
 //! `#[iii::trigger_type]`: a provider registered at connect, fed bindings
 //! made with `#[iii::trigger(custom = ..)]`, firing them with the worker the
 //! binding carries.
+//!
+//! A test binary of its own: its provider and binding are linked, so every
+//! worker of a shared binary connecting with the default `Linked::All`
+//! would register them (two at once on one real engine).
 
 use std::time::Duration;
 

@@ -1,4 +1,6 @@
-//! Looking around: trigger bindings, and watching the set of functions.
+//! Looking around: the functions, trigger types and trigger bindings an
+//! engine lists, and watching the set of functions and the workers that
+//! come.
 
 use std::time::Duration;
 
@@ -6,6 +8,7 @@ use futures_util::StreamExt;
 use iii::trigger::{Http, Trigger};
 use iii::{Error, Function};
 use iii_tests::{engine, eventually, fid, serve, unique};
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 #[tokio::test]
@@ -126,4 +129,76 @@ async fn on_functions_available_calls_back_until_unsubscribed() {
     })
     .await;
     assert!(closed.is_ok(), "the callback is dropped once unsubscribed");
+}
+
+#[tokio::test]
+async fn discovery_lists_functions_and_trigger_types() {
+    let engine = engine().await;
+    let worker = engine.connect("lister").await;
+    let id = fid("listed::fn");
+    let f = Function::new(&id, |x: u8| async move { Ok::<_, Error>(x) })
+        .description("listed for the test");
+    serve(&worker, f).await;
+    let hidden = fid("hidden::fn");
+    serve(
+        &worker,
+        Function::new(&hidden, |x: u8| async move { Ok::<_, Error>(x) })
+            .metadata(json!({"internal": true})),
+    )
+    .await;
+    let functions = eventually(Duration::from_secs(5), "the function to be listed", || {
+        let (worker, id) = (worker.clone(), id.clone());
+        async move {
+            let list = worker.list_functions().await.ok()?;
+            list.iter().any(|f| f.function_id == id).then_some(list)
+        }
+    })
+    .await;
+    let me = functions
+        .iter()
+        .find(|f| f.function_id == id)
+        .expect("listed");
+    assert_eq!(me.description.as_deref(), Some("listed for the test"));
+    assert_eq!(me.worker_name.as_deref(), Some(worker.name()));
+    assert!(
+        functions.iter().all(|f| f.function_id != hidden),
+        "internal functions are hidden"
+    );
+    let types = worker.list_trigger_types(false).await.expect("types");
+    assert!(types.iter().any(|t| t.id == "http"), "{types:?}");
+}
+
+#[tokio::test]
+async fn workers_available_fires_when_a_worker_connects() {
+    let engine = engine().await;
+    let watcher = engine.connect("watcher").await;
+    let id = fid("watch::workers");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    serve(
+        &watcher,
+        Function::new(&id, move |event: Value| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event);
+                Ok::<(), Error>(())
+            }
+        }),
+    )
+    .await;
+    watcher
+        .register_trigger(Trigger::new(&id, iii::trigger::WorkersAvailable))
+        .expect("bind");
+    watcher.flush().await.expect("flush");
+    let newcomer = engine.connect("newcomer").await;
+    let newcomer_id = newcomer.worker_id().expect("id");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let event = tokio::time::timeout_at(deadline.into(), rx.recv())
+            .await
+            .expect("an event for the newcomer")
+            .expect("event");
+        if event["worker_id"] == json!(newcomer_id) && event["event"] == "worker_connected" {
+            break;
+        }
+    }
 }

@@ -8,13 +8,10 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use iii::http::{ApiRequest, ApiResponse};
 use iii::{Error, Function, Trigger, trigger::Http};
-use iii_tests::{TestEngine, engine, eventually, fid, http, serve, unique};
+use iii_tests::{Socket, TestEngine, engine, eventually, fid, http, route_live, serve, unique};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message as Frame;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A raw worker socket, welcomed.
 async fn raw(url: &str) -> Socket {
@@ -234,11 +231,7 @@ async fn echo_route(engine: &TestEngine) -> (iii::Worker, String) {
         .expect("bind");
     worker.flush().await.expect("flush");
     let base = format!("{}{path}", engine.http_url);
-    eventually(Duration::from_secs(5), "the route", || {
-        let url = format!("{base}/probe");
-        async move { (http("POST", &url, &[], b"").await.status != 404).then_some(()) }
-    })
-    .await;
+    route_live("POST", &format!("{base}/probe")).await;
     (worker, base)
 }
 

@@ -2,15 +2,12 @@
 //! the SDK relies on, pinned on both engines.
 
 use futures_util::{SinkExt, StreamExt};
-use iii_tests::{TestEngine, engine};
+use iii_tests::{Socket, TestEngine, engine};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn create(engine: &TestEngine, input: Value) -> Result<Value, iii::Error> {
     let worker = engine.connect("sockets").await;

@@ -2,7 +2,6 @@
 //! end: the engine's `request_body` and `response` channels.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -10,7 +9,7 @@ use iii::http::{ApiRequest, ApiResponse, StreamedResponse};
 use iii::trigger::{Http, Trigger};
 use iii::{Context, Error, Function, Worker};
 use iii_tests::{
-    TestEngine, engine, eventually, fid, http, http_open, pattern, pattern_mismatch, serve, unique,
+    TestEngine, engine, fid, http, http_open, pattern, pattern_mismatch, route_live, serve, unique,
 };
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
@@ -33,14 +32,7 @@ async fn route(
         .expect("bind");
     worker.flush().await.expect("flush");
     let url = format!("{}{path}", engine.http_url);
-    eventually(Duration::from_secs(5), "the route to go live", || {
-        let url = url.clone();
-        async move {
-            let reply = iii_tests::http(method, &url, &[], b"").await;
-            (reply.status != 404).then_some(())
-        }
-    })
-    .await;
+    route_live(method, &url).await;
     url
 }
 

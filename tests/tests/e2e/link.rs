@@ -1,0 +1,189 @@
+//! A worker's link to a scripted engine that goes silent, drops the
+//! connection, answers late or never: keepalive, a handler outliving its
+//! connection, calls while disconnected, flush, and connects and shutdowns
+//! that leave no connection behind.
+
+use std::time::Duration;
+
+use iii::{ConnectionState, Error, Function, ReconnectPolicy, Worker};
+use iii_tests::fake::{
+    FakeEngine, Mode, cut_and_reconnect, fast_reconnect, kind, reconnecting_worker,
+};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_silent_link_is_dropped_after_the_idle_timeout() {
+    let fake = FakeEngine::start(Mode::SilentAfterRegister).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-idle")
+        .keepalive(Duration::from_millis(50), Duration::from_millis(300))
+        .reconnect(fast_reconnect())
+        .connect()
+        .await
+        .expect("connect");
+    let started = std::time::Instant::now();
+    worker
+        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
+        .await
+        .expect("the silent link was given up");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+    let pings = fake.connections()[0]
+        .frames
+        .iter()
+        .flatten()
+        .filter(|m| kind(m) == "ping")
+        .count();
+    assert!(pings >= 2, "the worker pinged while waiting ({pings})");
+}
+
+#[tokio::test]
+async fn a_handler_that_outlives_its_connection_answers_on_the_new_one() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = reconnecting_worker(&fake, "wire-late-answer").await;
+    let (release, released) = tokio::sync::watch::channel(false);
+    worker
+        .register_function(Function::new("slow::echo", move |x: i64| {
+            let mut released = released.clone();
+            async move {
+                let _ = released.wait_for(|go| *go).await;
+                Ok::<_, Error>(x)
+            }
+        }))
+        .expect("register");
+    worker.flush().await.expect("flush");
+    fake.push(r#"{"type":"invokefunction","invocation_id":"44444444-4444-4444-8444-444444444444","function_id":"slow::echo","data":7}"#);
+    // Wait until the handler is running (it holds a second receiver), then
+    // cut the link under it.
+    iii_tests::eventually(Duration::from_secs(5), "the handler to start", || {
+        let started = release.receiver_count() > 1;
+        async move { started.then_some(()) }
+    })
+    .await;
+    cut_and_reconnect(&fake, &worker).await;
+    release.send_replace(true);
+    let answer = fake.wait_result(1, "slow::echo").await;
+    assert_eq!(
+        answer.invocation_id.to_string(),
+        "44444444-4444-4444-8444-444444444444"
+    );
+    assert_eq!(answer.result, Some(json!(7)));
+}
+
+#[tokio::test]
+async fn a_void_call_while_disconnected_fails_at_once() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-offline")
+        .reconnect(ReconnectPolicy {
+            initial_delay: Duration::from_secs(30),
+            ..ReconnectPolicy::default()
+        })
+        .connect()
+        .await
+        .expect("connect");
+    fake.drop_connections();
+    worker
+        .wait_for_state(ConnectionState::Reconnecting, Duration::from_secs(5))
+        .await
+        .expect("noticed");
+    let err = worker.invoke("x::y").void().await.expect_err("offline");
+    assert!(matches!(err, Error::NotConnected { .. }), "{err}");
+    let err = worker
+        .call::<Value, _>("x::y", &json!({}))
+        .await
+        .expect_err("offline");
+    assert!(matches!(err, Error::NotConnected { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn flush_waits_for_the_engine_and_times_out_when_it_is_silent() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = Worker::builder()
+        .url(&fake.url)
+        .name("wire-flush")
+        .connect()
+        .await
+        .expect("connect");
+    worker
+        .flush()
+        .await
+        .expect("a live engine answers the ping");
+
+    let silent = FakeEngine::start(Mode::SilentAfterRegister).await;
+    let worker = Worker::builder()
+        .url(&silent.url)
+        .name("wire-flush-silent")
+        .default_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .expect("connect");
+    let err = worker.flush().await.expect_err("no pong ever comes");
+    assert!(
+        matches!(err, Error::Flush(iii::FlushFailure::Timeout(_))),
+        "{err}"
+    );
+    assert!(err.to_string().contains("300ms"), "{err}");
+}
+
+/// A `connect` whose caller gives up (here: a timeout, the engine never
+/// answering the announcement) leaves no connection behind.
+#[tokio::test]
+async fn an_abandoned_connect_closes_its_connection() {
+    let fake = FakeEngine::start(Mode::NoAnswerToRegister).await;
+    let attempt = tokio::time::timeout(
+        Duration::from_millis(300),
+        Worker::builder()
+            .url(&fake.url)
+            .name("wire-abandoned")
+            .connect(),
+    )
+    .await;
+    assert!(attempt.is_err(), "connect was still waiting for the engine");
+    iii_tests::eventually(
+        Duration::from_secs(5),
+        "the abandoned connection to close",
+        || {
+            let closed = fake.connections().first().is_some_and(|c| c.closed);
+            async move { closed.then_some(()) }
+        },
+    )
+    .await;
+}
+
+/// Shutting down while a reconnect is still opening its connection leaves
+/// no connection behind, and shutdown does not wait out its timeout.
+#[tokio::test]
+async fn shutdown_during_a_reconnect_leaves_no_connection() {
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let worker = reconnecting_worker(&fake, "wire-shutdown-reconnect").await;
+    fake.delay_welcome(Duration::from_millis(500));
+    fake.drop_connections();
+    iii_tests::eventually(Duration::from_secs(5), "the reconnect to dial", || {
+        let dialled = fake.connections().len() >= 2;
+        async move { dialled.then_some(()) }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    worker.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(worker.connection_state(), ConnectionState::Disconnected);
+    iii_tests::eventually(
+        Duration::from_secs(5),
+        "the reconnect's connection to close",
+        || {
+            let closed = fake.connections().get(1).is_some_and(|c| c.closed);
+            async move { closed.then_some(()) }
+        },
+    )
+    .await;
+}
