@@ -5,19 +5,19 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use iii::trigger::CronFire;
 use tokio::sync::mpsc;
 
-static FIRES: std::sync::OnceLock<mpsc::UnboundedSender<Value>> = std::sync::OnceLock::new();
+static FIRES: std::sync::OnceLock<mpsc::UnboundedSender<CronFire>> = std::sync::OnceLock::new();
 
 /// Runs every second.
 #[iii::function(id = "reports::every_second")]
 #[iii::trigger(cron, expression = "*/1 * * * * *", metadata = {"report": "heartbeat"})]
-async fn every_second(fire: Value, ctx: iii::Context) {
+async fn every_second(fire: CronFire, ctx: iii::Context) {
     println!(
         "  fired for {} (scheduled {}, metadata {})",
-        fire["job_id"],
-        fire["scheduled_time"],
+        fire.job_id,
+        fire.scheduled_time,
         ctx.metadata().cloned().unwrap_or_default()
     );
     if let Some(tx) = FIRES.get() {
@@ -29,12 +29,19 @@ async fn every_second(fire: Value, ctx: iii::Context) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (tx, mut fires) = mpsc::unbounded_channel();
     let _ = FIRES.set(tx);
-    let (_engine, builder) = iii_examples::engine_or_env("cron-example").await?;
-    let worker = builder.connect().await?;
+    let worker = iii_examples::worker("cron-example", false)
+        .connect()
+        .await?;
+    let mut ticks = Vec::new();
     for _ in 0..3 {
-        tokio::time::timeout(Duration::from_secs(5), fires.recv())
+        let fire = tokio::time::timeout(Duration::from_secs(5), fires.recv())
             .await?
             .ok_or("no fire")?;
+        ticks.push(fire.scheduled_time);
+    }
+    ticks.dedup();
+    if ticks.len() != 3 {
+        return Err(format!("three fires for fewer ticks: {ticks:?}").into());
     }
     println!("three fires arrived");
     worker.shutdown().await;

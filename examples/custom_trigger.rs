@@ -93,7 +93,7 @@ async fn on_tick(tick: Value, ctx: iii::Context) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (tx, mut ticks) = mpsc::unbounded_channel();
     let _ = TICKS.set(tx);
-    let (_engine, builder) = iii_examples::engine_or_env("ticker-example").await?;
+    let builder = iii_examples::worker("ticker-example", false);
     // This worker both provides the type and serves the bound function; the
     // binding is replayed to the provider as soon as the type is registered.
     let worker = builder.connect().await?;

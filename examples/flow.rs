@@ -123,8 +123,10 @@ async fn watch(event: StreamEvent<Status>) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (tx, mut events) = mpsc::unbounded_channel();
     let _ = EVENTS.set(tx);
-    let (_engine, builder, http_url) = iii_examples::demo_or_serve("flow-example", false).await?;
-    let worker = builder.connect().await?;
+    let worker = iii_examples::worker("flow-example", false)
+        .connect()
+        .await?;
+    let http_url = iii_examples::http_url(&worker);
     worker.flush().await?;
 
     let order = json!({"id": format!("o-{}", std::process::id()), "amount": 4200}).to_string();

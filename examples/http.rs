@@ -41,13 +41,12 @@ async fn create(req: ApiRequest<Option<NewTodo>>) -> ApiResponse<Value> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (embedded, builder) = iii_examples::engine_on_3111_or_env("http-example").await?;
-    let worker = builder.connect().await?;
-    println!("try:\n  curl http://127.0.0.1:3111/todos/7?verbose=1");
+    let worker = iii_examples::worker("http-example", true).connect().await?;
+    let base = iii_examples::http_url(&worker);
+    println!("try:\n  curl {base}/todos/7?verbose=1");
     println!(
-        "  curl -X POST http://127.0.0.1:3111/todos -H 'content-type: application/json' -d '{{\"title\":\"x\"}}'"
+        "  curl -X POST {base}/todos -H 'content-type: application/json' -d '{{\"title\":\"x\"}}'"
     );
     worker.run().await?;
-    drop(embedded);
     Ok(())
 }

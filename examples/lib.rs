@@ -1,57 +1,27 @@
 //! Helpers shared by the examples (`cargo run --example NAME`).
 
-use std::net::SocketAddr;
-
-use iii::WorkerBuilder;
-use iii_embedded::{Engine, EngineBuilder};
+use iii::embedded::Engine;
+use iii::{Worker, WorkerBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-type Started = Result<(Option<Engine>, WorkerBuilder), Box<dyn std::error::Error>>;
-
-/// A worker builder for the engine named by `III_URL`, or, when it is unset,
-/// for a fresh in-process engine (returned so it lives as long as needed).
-pub async fn engine_or_env(name: &str) -> Started {
-    start(name, Engine::builder()).await
+/// A worker builder for the engine named by `III_URL`, or, when it is
+/// unset, for an in-process engine that it starts at `connect`: on
+/// ephemeral ports, or with `serve` on 127.0.0.1:3111 (the iii engine's
+/// default REST port), for curl.
+pub fn worker(name: &str, serve: bool) -> WorkerBuilder {
+    let port = if serve { 3111 } else { 0 };
+    Worker::from_env()
+        .name(name)
+        .embedded_engine(Engine::builder().http_port(port))
 }
 
-/// Like [`engine_or_env`], with the in-process engine's HTTP triggers on
-/// 127.0.0.1:3111 (the iii engine's default REST port), for examples to curl.
-pub async fn engine_on_3111_or_env(name: &str) -> Started {
-    start(
-        name,
-        Engine::builder().http_addr(SocketAddr::from(([127, 0, 0, 1], 3111))),
-    )
-    .await
-}
-
-async fn start(name: &str, engine: EngineBuilder) -> Started {
-    let builder = iii::Worker::from_env().name(name);
-    if std::env::var("III_URL").is_ok() {
-        return Ok((None, builder));
-    }
-    let engine = engine.start().await?;
-    let builder = builder.url(engine.ws_url());
-    Ok((Some(engine), builder))
-}
-
-/// An example that drives itself, or serves for curl: the worker builder,
-/// the engine to keep alive, and the base URL of its HTTP triggers. With
-/// `serve`, the in-process engine answers on 127.0.0.1:3111; with `III_URL`
-/// set, the engine is that one and its triggers are at `III_HTTP_URL`.
-pub async fn demo_or_serve(
-    name: &str,
-    serve: bool,
-) -> Result<(Option<Engine>, WorkerBuilder, String), Box<dyn std::error::Error>> {
-    let (engine, builder) = if serve {
-        engine_on_3111_or_env(name).await?
-    } else {
-        engine_or_env(name).await?
-    };
-    let http_url = match &engine {
+/// Where `worker`'s `http` triggers answer: its in-process engine, or
+/// `III_HTTP_URL` (default `http://127.0.0.1:3111`).
+pub fn http_url(worker: &Worker) -> String {
+    match worker.embedded_engine() {
         Some(engine) => engine.http_url(),
         None => std::env::var("III_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:3111".into()),
-    };
-    Ok((engine, builder, http_url))
+    }
 }
 
 /// A minimal HTTP/1.1 POST of a JSON body: the status and the body.

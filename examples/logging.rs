@@ -54,8 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let (tx, mut seen) = mpsc::unbounded_channel();
     let _ = WARNINGS.set(tx);
-    let (_engine, shop, _) = iii_examples::demo_or_serve("shop", false).await?;
-    let shop = shop
+    let shop = iii_examples::worker("shop", false)
         .linked(Linked::Only(vec![
             "shop::checkout".into(),
             "shop::notify".into(),

@@ -41,8 +41,9 @@ async fn send(email: Email) -> Result<(), iii::Error> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (tx, mut sent) = mpsc::unbounded_channel();
     let _ = SENT.set(tx);
-    let (_engine, builder) = iii_examples::engine_or_env("queue-example").await?;
-    let worker = builder.connect().await?;
+    let worker = iii_examples::worker("queue-example", false)
+        .connect()
+        .await?;
 
     let receipt = worker
         .invoke("emails::send")

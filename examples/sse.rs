@@ -41,8 +41,8 @@ async fn countdown(req: ApiRequest) -> StreamedResponse {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let serve = std::env::args().any(|a| a == "serve");
-    let (_engine, builder, http_url) = iii_examples::demo_or_serve("sse-example", serve).await?;
-    let worker = builder.connect().await?;
+    let worker = iii_examples::worker("sse-example", serve).connect().await?;
+    let http_url = iii_examples::http_url(&worker);
     worker.flush().await?;
     if serve {
         println!("try:\n  curl -N {http_url}/countdown/5");

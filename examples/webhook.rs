@@ -69,9 +69,10 @@ async fn orders(req: ApiRequest) -> Result<ApiResponse, Error> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let serve = std::env::args().any(|a| a == "serve");
-    let (_engine, builder, http_url) =
-        iii_examples::demo_or_serve("webhook-example", serve).await?;
-    let worker = builder.connect().await?;
+    let worker = iii_examples::worker("webhook-example", serve)
+        .connect()
+        .await?;
+    let http_url = iii_examples::http_url(&worker);
     worker.flush().await?;
     if serve {
         let body = r#"{"order_id": 42}"#;

@@ -46,6 +46,12 @@ impl EngineBuilder {
         self
     }
 
+    /// REST listener for `http` triggers on 127.0.0.1:`port` (the real
+    /// engine's default is 3111); 0 for an ephemeral port.
+    pub fn http_port(self, port: u16) -> Self {
+        self.http_addr(SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
     /// How long an HTTP request waits for its handler before a 504 (default 30 s).
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.settings.http_timeout = timeout;

@@ -27,6 +27,23 @@ pub(crate) struct Running {
     pub(crate) tasks: Vec<JoinHandle<()>>,
 }
 
+/// A listener on `addr`, or an error naming the address, what it was for
+/// and the setting that moves it.
+async fn bind(addr: SocketAddr, role: &str, setting: &str) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                format!("; another program listens there: stop it, or choose another port with `{setting}`")
+            }
+            _ => String::new(),
+        };
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {addr} for {role}: {e}{hint}"),
+        )
+    })
+}
+
 /// Binds the worker port on `ws_addr` (served over TLS by `acceptor`, if
 /// any) and the HTTP port on `http_addr`, and starts serving.
 pub(crate) async fn launch(
@@ -36,8 +53,8 @@ pub(crate) async fn launch(
     settings: Settings,
 ) -> std::io::Result<Running> {
     let secure = acceptor.is_some();
-    let ws = TcpListener::bind(ws_addr).await?;
-    let http = TcpListener::bind(http_addr).await?;
+    let ws = bind(ws_addr, "the worker socket", "EngineBuilder::ws_addr").await?;
+    let http = bind(http_addr, "HTTP triggers", "EngineBuilder::http_port").await?;
     let ws_addr = ws.local_addr()?;
     let http_addr = http.local_addr()?;
     let (stop, stopped) = watch::channel(false);

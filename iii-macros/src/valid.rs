@@ -154,7 +154,7 @@ pub fn signature(item: &ItemFn, errors: &mut Errors) -> Option<Shape> {
     if let Some(c) = &sig.constness {
         errors.at(c.span, "an `#[iii::function]` cannot be `const`");
     }
-    if let Some(u) = &sig.unsafety {
+    if let syn::Safety::Unsafe(u) = &sig.safety {
         errors.at(
             u.span,
             "an `#[iii::function]` cannot be `unsafe`: the engine calls it with untrusted input",

@@ -117,20 +117,73 @@ impl Context {
         &self.worker
     }
 
+    /// Calls `function_id` with `input` and decodes its result, as
+    /// [`Worker::call`] does, as a child of this invocation's trace (also
+    /// when the call is awaited in a spawned task).
+    ///
+    /// ```no_run
+    /// # async fn handler(order: serde_json::Value, ctx: iii::Context) -> Result<(), iii::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Quote { cents: u64 }
+    /// let quote: Quote = ctx.call("pricing::quote", &order).await?;
+    /// # let _ = quote.cents; Ok(()) }
+    /// ```
+    pub async fn call<O, I>(&self, function_id: &str, input: &I) -> Result<O, crate::Error>
+    where
+        O: serde::de::DeserializeOwned + 'static,
+        I: serde::Serialize + ?Sized,
+    {
+        self.scoped(self.worker.call(function_id, input)).await
+    }
+
+    /// Calls an `#[iii::function]` by naming it, with its input and output
+    /// types checked by the compiler (see [`Worker::call_fn`]), as a child
+    /// of this invocation's trace.
+    ///
+    /// ```no_run
+    /// #[iii::function]
+    /// async fn double(x: i64) -> i64 { x * 2 }
+    ///
+    /// #[iii::function]
+    /// async fn quadruple(x: i64, ctx: iii::Context) -> Result<i64, iii::Error> {
+    ///     let twice = ctx.call_fn::<double>(&x).await?;
+    ///     ctx.call_fn::<double>(&twice).await
+    /// }
+    /// ```
+    pub async fn call_fn<F>(&self, input: &F::Input) -> Result<F::Output, crate::Error>
+    where
+        F: crate::FunctionRef,
+        F::Input: serde::Serialize,
+        F::Output: serde::de::DeserializeOwned + 'static,
+    {
+        self.scoped(self.worker.call_fn::<F>(input)).await
+    }
+
     /// Publishes `data` to `topic` (see [`Worker::publish`]): every
     /// `subscribe` trigger on the topic fires with it.
     ///
     /// ```no_run
     /// # async fn handler(order: serde_json::Value, ctx: iii::Context) -> Result<(), iii::Error> {
-    /// ctx.emit("orders.accepted", &order).await?;
+    /// ctx.publish("orders.accepted", &order).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "emit")]
+    pub async fn publish<T: serde::Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        data: &T,
+    ) -> Result<(), crate::Error> {
+        self.scoped(self.worker.publish(topic, data)).await
+    }
+
+    /// Another name for [`Context::publish`] (the official SDKs' event
+    /// vocabulary); the same call.
     pub async fn emit<T: serde::Serialize + ?Sized>(
         &self,
         topic: &str,
         data: &T,
     ) -> Result<(), crate::Error> {
-        self.worker.publish(topic, data).await
+        self.publish(topic, data).await
     }
 
     /// A logger whose lines carry this invocation's trace and span ids.

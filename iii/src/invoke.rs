@@ -111,7 +111,9 @@ impl Invocation {
         self
     }
 
-    /// Sets the payload from a JSON value.
+    /// Sets the payload from a JSON value: the same as
+    /// [`payload(&data)`](Invocation::payload), kept for the official SDKs'
+    /// name.
     pub fn data(self, data: Value) -> Self {
         self.payload(&data)
     }

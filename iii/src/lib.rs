@@ -3,6 +3,36 @@
 //! A worker connects to the iii engine over WebSocket, registers functions,
 //! binds triggers (HTTP routes, cron, queues, pub/sub, state and stream
 //! changes, custom types) to them, and calls other workers' functions.
+//! Functions are `async fn`s with serde types; an attribute registers one:
+//!
+//! ```no_run
+//! use iii::http::{ApiRequest, ApiResponse};
+//!
+//! #[derive(serde::Serialize, schemars::JsonSchema)]
+//! struct Greeting { message: String }
+//!
+//! /// Greets whoever is named in the path.
+//! #[iii::function(id = "greetings::greet")]
+//! #[iii::trigger(http, path = "/greet/:name", method = "GET")]
+//! async fn greet(req: ApiRequest) -> Result<ApiResponse<Greeting>, iii::Error> {
+//!     let name = req.path_param("name")?;
+//!     Ok(ApiResponse::ok(Greeting { message: format!("Hello, {name}!") }))
+//! }
+//!
+//! // Connects to III_URL (default ws://127.0.0.1:49134), registers every
+//! // #[iii::function] of the program, and serves until ctrl-c or SIGTERM.
+//! #[iii::main(name = "greeter")]
+//! async fn main(worker: iii::Worker) -> Result<(), iii::Error> {
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The doc comment is the function's description, and its request and
+//! response formats (JSON Schema) come from its types. With the `embedded`
+//! feature, `WorkerBuilder::embedded_engine` runs the same worker on an
+//! in-process engine when `III_URL` is unset.
+//!
+//! The same without macros, where functions are made at run time:
 //!
 //! ```no_run
 //! use iii::{Function, Worker, trigger::{Http, Trigger}};
@@ -24,6 +54,12 @@
 //!     worker.run().await
 //! }
 //! ```
+//!
+//! Where to go next: [`Worker`] (every call a worker makes, in one table),
+//! [`Context`] (what a handler gets: its trigger, trace, logger, state,
+//! and calls that carry its trace), [`http`] (requests, responses, HTTP
+//! statuses), [`trigger`](mod@trigger) (every trigger kind), [`state`] and [`stream`]
+//! (the engine's storage), [`Error`] (codes, and how failures answer).
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -271,6 +307,19 @@ pub use linked::{FunctionRef, Linked};
 pub use trigger::{Trigger, TriggerHandle};
 pub use trigger_type::{TriggerType, TriggerTypeHandle};
 pub use worker::{ConnectionState, ReconnectPolicy, Worker, WorkerBuilder};
+
+/// The in-process engine (feature `embedded`): the `iii-embedded` crate,
+/// which speaks the engine's protocol and serves `http` triggers, for local
+/// development and tests. [`WorkerBuilder::embedded_engine`] starts one
+/// when no engine URL is given.
+#[cfg(feature = "embedded")]
+pub use iii_embedded as embedded;
+
+/// The `schemars` the SDK derives request and response formats with (1.x):
+/// a type in a function's signature implements its `JsonSchema`.
+pub use schemars;
+/// The `serde_json` of the SDK's payloads ([`serde_json::Value`]).
+pub use serde_json;
 
 /// The SDK version, announced to the engine as the worker's `version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

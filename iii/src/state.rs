@@ -7,6 +7,57 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::worker::Worker;
 
+/// What a `state` trigger delivers: which key of which scope changed, and
+/// its values before and after, decoded as `T`.
+///
+/// ```
+/// use iii::state::{StateEvent, StateEventKind};
+///
+/// #[derive(serde::Deserialize, schemars::JsonSchema, Debug, PartialEq)]
+/// struct Cart { items: u32 }
+///
+/// // #[iii::function]
+/// // #[iii::trigger(state, scope = "carts")]
+/// async fn on_cart(event: StateEvent<Cart>) {
+///     if event.kind == StateEventKind::Deleted { /* ... */ }
+/// }
+///
+/// let event: StateEvent<Cart> = serde_json::from_value(serde_json::json!({
+///     "type": "state", "event_type": "state:updated", "scope": "carts", "key": "ada",
+///     "old_value": {"items": 1}, "new_value": {"items": 2}
+/// })).unwrap();
+/// assert_eq!(event.kind, StateEventKind::Updated);
+/// assert_eq!(event.new_value, Some(Cart { items: 2 }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StateEvent<T = Value> {
+    /// Created, updated or deleted.
+    #[serde(rename = "event_type")]
+    pub kind: StateEventKind,
+    /// The scope of the key.
+    pub scope: String,
+    /// The key that changed.
+    pub key: String,
+    /// The value before (`None` when the key was created).
+    pub old_value: Option<T>,
+    /// The value after (`None` when the key was deleted).
+    pub new_value: Option<T>,
+}
+
+/// How a key changed, in a [`StateEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum StateEventKind {
+    /// The key was set where it had no value.
+    #[serde(rename = "state:created")]
+    Created,
+    /// The key's value was replaced or updated.
+    #[serde(rename = "state:updated")]
+    Updated,
+    /// The key was deleted.
+    #[serde(rename = "state:deleted")]
+    Deleted,
+}
+
 /// One atomic change of [`State::update`], applied in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

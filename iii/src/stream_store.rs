@@ -1,5 +1,5 @@
 //! A stream whose items this worker stores: the engine routes the stream's
-//! `stream::*` calls to it (the reference's `create_stream` / `IStream`).
+//! `stream::*` calls to it (the official SDKs' `create_stream` / `IStream`).
 //!
 //! Events still come from the engine: subscribers and `stream` triggers see
 //! every change made through `stream::*`, wherever the items live.

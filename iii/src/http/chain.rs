@@ -1,4 +1,4 @@
-//! In-process middleware around an http handler (the reference's middleware
+//! In-process middleware around an http handler (the official SDKs' middleware
 //! composition): each middleware gets the request and the rest of the
 //! chain, and may answer at once, or call on and change the response.
 //!

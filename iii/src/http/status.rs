@@ -10,63 +10,13 @@
 
 use serde_json::{Value, json};
 
-use crate::error::{Error, codes};
-
-/// Canonical codes by HTTP status, for [`Error::http`] and back.
-const CODES: [(u16, &str); 17] = [
-    (400, "bad_request"),
-    (401, "unauthorized"),
-    (403, "forbidden"),
-    (404, "not_found"),
-    (405, "method_not_allowed"),
-    (409, "conflict"),
-    (410, "gone"),
-    (412, "precondition_failed"),
-    (413, "payload_too_large"),
-    (415, "unsupported_media_type"),
-    (422, "unprocessable_entity"),
-    (429, "too_many_requests"),
-    (500, "internal_error"),
-    (501, "not_implemented"),
-    (502, "bad_gateway"),
-    (503, "unavailable"),
-    (504, "gateway_timeout"),
-];
-
-/// Other spellings of the same statuses (gRPC's, and the SDK's own).
-const ALIASES: [(&str, u16); 6] = [
-    ("invalid_argument", 400),
-    (codes::DESERIALIZATION_ERROR, 400),
-    ("unauthenticated", 401),
-    ("permission_denied", 403),
-    ("already_exists", 409),
-    ("resource_exhausted", 429),
-];
+use crate::error::Error;
+use crate::error::codes::{self, status_for};
 
 /// A fresh id for one failure an HTTP client was told of: 12 hex digits,
 /// as the engine's own error ids.
 pub(crate) fn error_id() -> String {
     format!("{:012x}", crate::ids::random_u128() >> 80)
-}
-
-/// The code [`Error::http`] gives `status`.
-pub(crate) fn code_for(status: u16) -> String {
-    CODES
-        .iter()
-        .find(|(s, _)| *s == status)
-        .map_or_else(|| format!("http_{status}"), |(_, code)| (*code).to_string())
-}
-
-/// The status a handler's own `code` answers with: the table's, else 500.
-pub(crate) fn status_for(code: &str) -> u16 {
-    let named = CODES.iter().find(|(_, c)| *c == code).map(|(s, _)| *s);
-    let aliased = || ALIASES.iter().find(|(c, _)| *c == code).map(|(_, s)| *s);
-    let numbered = || {
-        code.strip_prefix("http_")
-            .and_then(|s| s.parse().ok())
-            .filter(|s| (400..600).contains(s))
-    };
-    named.or_else(aliased).or_else(numbered).unwrap_or(500)
 }
 
 /// How `error` answers an HTTP client: the response's status and body,
@@ -105,20 +55,6 @@ pub(crate) fn respond(error: &Error, error_id: &str) -> (u16, Value, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_and_codes_go_both_ways() {
-        for (status, code) in CODES {
-            assert_eq!(code_for(status), code);
-            assert_eq!(status_for(code), status);
-        }
-        assert_eq!(code_for(418), "http_418");
-        assert_eq!(status_for("http_418"), 418);
-        assert_eq!(status_for("http_200"), 500, "only error statuses");
-        assert_eq!(status_for("already_exists"), 409);
-        assert_eq!(status_for(codes::DESERIALIZATION_ERROR), 400);
-        assert_eq!(status_for("card_declined"), 500);
-    }
 
     #[test]
     fn the_client_reads_what_the_handler_chose_and_nothing_else() {

@@ -1,4 +1,4 @@
-//! Log lines to the engine: the reference's [`Logger`], a `tracing` layer
+//! Log lines to the engine: the official SDKs' [`Logger`], a `tracing` layer
 //! that sends the events of handlers ([`layer`]), and the records `log`
 //! triggers deliver ([`LogRecord`]).
 //!

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// The trigger binding behind one invocation: which kind, its position
 /// among the function's triggers, and its config, with accessors for each
-/// kind's fields (the reference's `TriggerMetadata`).
+/// kind's fields (the official SDKs' `TriggerMetadata`).
 ///
 /// Known for every binding a worker makes to one of its own functions
 /// (every `#[iii::trigger]`): such a binding targets an alias of the

@@ -16,6 +16,7 @@
 
 mod binding_id;
 mod config;
+mod fires;
 mod info;
 mod keys;
 #[cfg(test)]
@@ -33,6 +34,7 @@ pub use config::{
     Cron, Custom, FunctionsAvailable, Http, Log, LogLevel, Queue, QueueConfig, StateChange,
     StreamChange, StreamJoin, StreamLeave, Subscribe, WorkersAvailable,
 };
+pub use fires::CronFire;
 pub use iii_protocol::TriggerKind;
 pub use iii_protocol::rules::{HTTP_METHODS, validate_cron, validate_http_path};
 pub use info::TriggerInfo;

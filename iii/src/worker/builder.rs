@@ -43,6 +43,11 @@ pub struct WorkerBuilder {
     linked: Linked,
     /// A malformed environment variable, reported by `connect`.
     env_error: Option<Error>,
+    /// Whether an engine URL was given (`III_URL` or [`WorkerBuilder::url`]).
+    url_given: bool,
+    /// The in-process engine to start when no URL is given.
+    #[cfg(feature = "embedded")]
+    embedded: Option<iii_embedded::EngineBuilder>,
 }
 
 impl WorkerBuilder {
@@ -53,6 +58,9 @@ impl WorkerBuilder {
             triggers: Vec::new(),
             linked: Linked::All,
             env_error: None,
+            url_given: false,
+            #[cfg(feature = "embedded")]
+            embedded: None,
         }
     }
 
@@ -73,6 +81,7 @@ impl WorkerBuilder {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         if let Some(url) = var("III_URL") {
             self.config.url = url;
+            self.url_given = true;
         }
         if let Some(name) = var("III_WORKER_NAME") {
             self.config.name = name;
@@ -122,6 +131,36 @@ impl WorkerBuilder {
     /// The engine's WebSocket URL (default `ws://127.0.0.1:49134`).
     pub fn url(mut self, url: impl Into<String>) -> Self {
         self.config.url = url.into();
+        self.url_given = true;
+        self
+    }
+
+    /// Starts `engine`, an in-process engine, at `connect` and connects to
+    /// it, when no engine URL is given (neither `III_URL` nor
+    /// [`WorkerBuilder::url`]); with a URL, `engine` is not started. The
+    /// engine runs until the [`Worker`] and its clones are dropped. Needs
+    /// the `embedded` feature.
+    ///
+    /// The same program then runs alone on a laptop or in CI, and joins
+    /// the real engine in production:
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), iii::Error> {
+    /// use iii::embedded::Engine;
+    ///
+    /// // Without III_URL: HTTP triggers answer on http://127.0.0.1:3111.
+    /// let worker = iii::Worker::from_env()
+    ///     .embedded_engine(Engine::builder().http_port(3111))
+    ///     .connect()
+    ///     .await?;
+    /// if let Some(engine) = worker.embedded_engine() {
+    ///     println!("serving on {}", engine.http_url());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "embedded")]
+    pub fn embedded_engine(mut self, engine: iii_embedded::EngineBuilder) -> Self {
+        self.embedded = Some(engine);
         self
     }
 
@@ -306,6 +345,17 @@ impl WorkerBuilder {
                 pem,
             ));
         }
+        #[cfg(feature = "embedded")]
+        let embedded = match self.embedded.take().filter(|_| !self.url_given) {
+            Some(engine) => {
+                let engine = engine.start().await.map_err(|e| Error::EngineStart {
+                    reason: e.to_string(),
+                })?;
+                self.config.url = engine.ws_url();
+                Some(engine)
+            }
+            None => None,
+        };
         self.config.apply_env_token();
         self.config.validate()?;
         let connector = crate::tls::Connector::for_url(&self.config.url, &self.config.tls_roots)?;
@@ -331,6 +381,8 @@ impl WorkerBuilder {
                 shutdown,
                 stopped: Mutex::new(None),
                 supervisor: Mutex::new(None),
+                #[cfg(feature = "embedded")]
+                embedded,
             }),
         };
         for entry in &linked_types {
@@ -358,6 +410,17 @@ impl WorkerBuilder {
                 return Err(error);
             }
         };
+        let serves = lock(&worker.inner.link).registry.summary();
+        // Without the query, which may carry a token.
+        let url = worker
+            .inner
+            .config
+            .url
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        let name = &worker.inner.config.name;
+        tracing::info!("worker `{name}` connected to the iii engine at {url}: {serves}");
         let supervisor = tokio::spawn(super::connect::supervise(worker.clone(), session));
         *lock(&worker.inner.supervisor) = Some(supervisor);
         Ok(worker)

@@ -63,7 +63,7 @@ use registry::{Registry, Route};
 /// |---|---|---|
 /// | making one | [`builder`](Worker::builder), [`from_env`](Worker::from_env) | `worker/` |
 /// | who it is | [`name`](Worker::name), [`namespace`](Worker::namespace), [`url`](Worker::url), [`worker_id`](Worker::worker_id), [`max_frame_size`](Worker::max_frame_size) | `worker/mod.rs` |
-/// | its engine | [`engine_features`](Worker::engine_features), [`engine_takes_triggers`](Worker::engine_takes_triggers) | `worker/engine_features.rs` |
+/// | its engine | [`engine_features`](Worker::engine_features), [`engine_takes_triggers`](Worker::engine_takes_triggers), `embedded_engine` (feature `embedded`) | `worker/engine_features.rs`, `worker/mod.rs` |
 /// | the link | [`connection_state`](Worker::connection_state), [`watch_connection_state`](Worker::watch_connection_state), [`wait_for_state`](Worker::wait_for_state), [`wait_connected`](Worker::wait_connected), [`flush`](Worker::flush), [`run`](Worker::run), [`shutdown`](Worker::shutdown), [`is_shutting_down`](Worker::is_shutting_down) | `worker/` |
 /// | registrations | [`register_function`](Worker::register_function), [`unregister_function`](Worker::unregister_function), [`register_trigger`](Worker::register_trigger), [`unregister_trigger`](Worker::unregister_trigger), [`register_trigger_type`](Worker::register_trigger_type), [`unregister_trigger_type`](Worker::unregister_trigger_type), [`register_service`](Worker::register_service) | `worker/register.rs` |
 /// | calls | [`invoke`](Worker::invoke), [`call`](Worker::call), [`call_fn`](Worker::call_fn) | `invoke.rs`, `linked.rs` |
@@ -141,6 +141,10 @@ pub(crate) struct Inner {
     /// Why the worker moved to `Failed`.
     pub(crate) stopped: Mutex<Option<Stopped>>,
     pub(crate) supervisor: Mutex<Option<JoinHandle<()>>>,
+    /// The in-process engine this worker started, kept running as long
+    /// as the worker.
+    #[cfg(feature = "embedded")]
+    pub(crate) embedded: Option<iii_embedded::Engine>,
 }
 
 impl Worker {
@@ -149,8 +153,10 @@ impl Worker {
         WorkerBuilder::new()
     }
 
-    /// A builder configured from the environment: `III_URL`,
-    /// `III_WORKER_NAME` and `III_NAMESPACE`, each optional.
+    /// A builder configured from the environment (`III_URL`,
+    /// `III_WORKER_NAME`, `III_NAMESPACE` and the rest that
+    /// [`WorkerBuilder::env`] reads, each optional): the usual start, and
+    /// the same as `Worker::builder().env()`.
     pub fn from_env() -> WorkerBuilder {
         WorkerBuilder::new().env()
     }
@@ -163,6 +169,15 @@ impl Worker {
     /// The namespace the worker's functions live in (`None` = `default`).
     pub fn namespace(&self) -> Option<&str> {
         self.inner.config.namespace.as_deref()
+    }
+
+    /// The in-process engine this worker started
+    /// ([`WorkerBuilder::embedded_engine`]), if it started one: its
+    /// [`http_url`](iii_embedded::Engine::http_url) is where the worker's
+    /// `http` triggers answer.
+    #[cfg(feature = "embedded")]
+    pub fn embedded_engine(&self) -> Option<&iii_embedded::Engine> {
+        self.inner.embedded.as_ref()
     }
 
     /// The engine URL.
@@ -454,10 +469,16 @@ mod surface {
         let mut found = BTreeSet::new();
         methods(&src, &mut found);
         assert!(found.len() > 30, "the scan found {found:?}");
-        let index = include_str!("mod.rs");
+        // The table's rows; a method behind a feature is named without a
+        // link, which would break the docs without the feature.
+        let table: String = include_str!("mod.rs")
+            .lines()
+            .filter(|line| line.starts_with("/// | "))
+            .collect();
         let missing: Vec<_> = found
             .iter()
-            .filter(|name| !index.contains(&format!("(Worker::{name})")))
+            .filter(|name| !table.contains(&format!("[`{name}`](Worker::{name})")))
+            .filter(|name| !table.contains(&format!("`{name}` (feature")))
             .collect();
         assert!(
             missing.is_empty(),

@@ -295,10 +295,66 @@ impl Registry {
         types.chain(triggers).collect()
     }
 
-    /// "the `cron` trigger of `reports::daily`", naming the function the
-    /// user bound rather than its alias.
-    fn describe_trigger(&self, entry: &TriggerEntry) -> String {
-        let bound = entry
+    /// What this worker serves, for the start-up line: "2 functions
+    /// (a, b); 1 trigger (http GET /a -> a)", at most 10 of each named, in
+    /// registration order. The bindings' aliases are not functions here.
+    pub(crate) fn summary(&self) -> String {
+        const NAMED: usize = 10;
+        let mut functions: Vec<_> = self
+            .functions
+            .values()
+            .filter(|f| !matches!(f.serving, Serving::Alias(_)))
+            .collect();
+        functions.sort_by_key(|f| f.seq);
+        let mut triggers: Vec<_> = self.triggers.values().collect();
+        triggers.sort_by_key(|t| t.seq);
+        let functions: Vec<String> = functions.iter().map(|f| f.message.id.clone()).collect();
+        let triggers: Vec<String> = triggers
+            .iter()
+            .map(|t| {
+                let config = &t.message.config;
+                let text = |key: &str| config.get(key).and_then(|v| v.as_str());
+                let what = match (text("http_method"), text("api_path")) {
+                    (Some(method), Some(path)) => format!(" {method} {path}"),
+                    (None, Some(path)) => format!(" {path}"),
+                    _ => text("expression")
+                        .or_else(|| text("topic"))
+                        .map(|v| format!(" {v}"))
+                        .unwrap_or_default(),
+                };
+                format!(
+                    "{}{what} -> {}",
+                    t.message.trigger_type,
+                    self.bound_function(t)
+                )
+            })
+            .collect();
+        let list = |items: &[String], one: &str, many: &str| {
+            let noun = if items.len() == 1 { one } else { many };
+            let mut named = items
+                .iter()
+                .take(NAMED)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if items.len() > NAMED {
+                named.push_str(&format!(", and {} more", items.len() - NAMED));
+            }
+            match items.len() {
+                0 => format!("no {many}"),
+                n => format!("{n} {noun} ({named})"),
+            }
+        };
+        format!(
+            "{}; {}",
+            list(&functions, "function", "functions"),
+            list(&triggers, "trigger", "triggers")
+        )
+    }
+
+    /// The function the user bound `entry` to, rather than its alias.
+    fn bound_function<'a>(&'a self, entry: &'a TriggerEntry) -> &'a str {
+        entry
             .alias
             .as_ref()
             .and_then(|alias| self.functions.get(alias))
@@ -306,7 +362,13 @@ impl Registry {
                 Serving::Alias(alias) => Some(alias.function_id.as_str()),
                 _ => None,
             })
-            .unwrap_or(&entry.message.function_id);
+            .unwrap_or(&entry.message.function_id)
+    }
+
+    /// "the `cron` trigger of `reports::daily`", naming the function the
+    /// user bound rather than its alias.
+    fn describe_trigger(&self, entry: &TriggerEntry) -> String {
+        let bound = self.bound_function(entry);
         format!("the `{}` trigger of `{bound}`", entry.message.trigger_type)
     }
 
@@ -414,6 +476,34 @@ mod tests {
         assert_eq!(
             r.trigger_registrations(),
             ["the `http` trigger of `b`", "the `http` trigger of `a`"]
+        );
+    }
+
+    #[test]
+    fn summary_names_functions_and_bindings_in_order() {
+        let mut r = Registry::default();
+        assert_eq!(r.summary(), "no functions; no triggers");
+        r.add_function(function("greet"), Serving::Endpoint);
+        let mut get = trigger("t1", "greet");
+        get.config = json!({"api_path": "/greet/:name", "http_method": "GET"});
+        r.add_trigger(get, None);
+        let mut cron = trigger("t2", "greet");
+        cron.trigger_type = "cron".into();
+        cron.config = json!({"expression": "0 * * * * *"});
+        r.add_trigger(cron, None);
+        assert_eq!(
+            r.summary(),
+            "1 function (greet); 2 triggers (http GET /greet/:name -> greet, cron 0 * * * * * -> greet)"
+        );
+        for n in 0..11 {
+            r.add_function(function(&format!("f{n}")), Serving::Endpoint);
+        }
+        let summary = r.summary();
+        assert!(
+            summary.starts_with(
+                "12 functions (greet, f0, f1, f2, f3, f4, f5, f6, f7, f8, and 2 more);"
+            ),
+            "{summary}"
         );
     }
 }

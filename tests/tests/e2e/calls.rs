@@ -358,6 +358,45 @@ async fn nested_calls_from_a_handler_through_its_context() {
     assert_eq!(out, 20);
 }
 
+/// `Context::call` keeps the invocation's trace, also where the call is
+/// awaited in a task the handler spawned (where a call through
+/// `ctx.worker()` starts a trace of its own).
+#[tokio::test]
+async fn context_calls_carry_the_trace_into_spawned_tasks() {
+    let engine = engine().await;
+    let (a, b) = (engine.connect("a").await, engine.connect("b").await);
+    let (inner, outer) = (fid("trace::inner"), fid("trace::outer"));
+    serve(
+        &a,
+        Function::new(&inner, |_: Value, ctx: Context| async move {
+            Ok::<_, Error>(ctx.trace().trace_id())
+        }),
+    )
+    .await;
+    let inner_id = inner.clone();
+    let spawner = Function::new(&outer, move |_: Value, ctx: Context| {
+        let inner_id = inner_id.clone();
+        async move {
+            let own = ctx.trace().trace_id();
+            let scoped = {
+                let (ctx, id) = (ctx.clone(), inner_id.clone());
+                tokio::spawn(async move { ctx.call::<String, _>(&id, &()).await })
+            };
+            let unscoped = {
+                let (worker, id) = (ctx.worker().clone(), inner_id.clone());
+                tokio::spawn(async move { worker.call::<String, _>(&id, &()).await })
+            };
+            let scoped = scoped.await.map_err(Error::other)??;
+            let unscoped = unscoped.await.map_err(Error::other)??;
+            Ok::<_, Error>(json!({"own": own, "scoped": scoped, "unscoped": unscoped}))
+        }
+    });
+    serve(&b, spawner).await;
+    let out: Value = a.call(&outer, &()).await.expect("call");
+    assert_eq!(out["scoped"], out["own"], "{out}");
+    assert_ne!(out["unscoped"], out["own"], "a control: {out}");
+}
+
 #[tokio::test]
 async fn callee_disconnect_stops_the_call() {
     let engine = engine().await;

@@ -448,3 +448,60 @@ async fn sigterm_drains_running_handlers_before_the_worker_exits() {
         .expect("wait");
     assert!(status.success(), "{status}");
 }
+
+/// `embedded_engine` starts an in-process engine only when no engine URL
+/// is given, and the worker keeps it running: a call through it answers.
+#[tokio::test]
+async fn the_embedded_engine_starts_only_without_an_engine_url() {
+    let id = fid("embedded::echo");
+    let echo = Function::new(&id, |v: Value| async move { Ok::<_, Error>(v) });
+    let worker = Worker::builder()
+        .name(unique("standalone"))
+        .embedded_engine(Engine::builder())
+        .function(echo)
+        .connect()
+        .await
+        .expect("connect to the engine it started");
+    let started = worker.embedded_engine().expect("started one");
+    assert_eq!(worker.url(), started.ws_url());
+    assert_ne!(worker.url(), iii::worker::DEFAULT_URL);
+    worker.flush().await.expect("flush");
+    let echoed: Value = worker.call(&id, &json!({"n": 1})).await.expect("call");
+    assert_eq!(echoed, json!({"n": 1}));
+
+    // With a URL (as III_URL gives one), that engine is used and none is
+    // started; this runs on whichever engine the suite runs against.
+    let suite = engine().await;
+    let joined = Worker::builder()
+        .url(&suite.ws_url)
+        .name(unique("joined"))
+        .embedded_engine(Engine::builder())
+        .connect()
+        .await
+        .expect("connect");
+    assert!(joined.embedded_engine().is_none());
+    assert_eq!(joined.url(), suite.ws_url);
+}
+
+/// A port in use fails `connect` with the address, what it was for and
+/// the setting that moves it.
+#[tokio::test]
+async fn a_taken_port_for_the_embedded_engine_names_the_address_and_the_setting() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let err = Worker::builder()
+        .name(unique("clash"))
+        .embedded_engine(Engine::builder().http_port(port))
+        .connect()
+        .await
+        .expect_err("the port is taken");
+    assert!(matches!(err, Error::EngineStart { .. }), "{err:?}");
+    let text = err.to_string();
+    for part in [
+        format!("127.0.0.1:{port}"),
+        "HTTP triggers".to_string(),
+        "EngineBuilder::http_port".to_string(),
+    ] {
+        assert!(text.contains(&part), "{text} should name {part}");
+    }
+}

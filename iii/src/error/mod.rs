@@ -4,33 +4,7 @@ use std::time::Duration;
 
 pub use iii_protocol::{ErrorBody, RegistrationRejected};
 
-/// Error codes the SDK puts on the wire, following the official SDKs.
-pub mod codes {
-    /// A handler failed (returned an error without a code, or panicked).
-    pub const INVOCATION_FAILED: &str = "invocation_failed";
-    /// No handler for the function id on this worker or in the engine.
-    pub const FUNCTION_NOT_FOUND: &str = "function_not_found";
-    /// The input did not decode into the handler's input type.
-    pub const DESERIALIZATION_ERROR: &str = iii_protocol::salvage::DESERIALIZATION_ERROR;
-    /// A local call timeout expired.
-    pub const TIMEOUT: &str = "TIMEOUT";
-    /// The function is HTTP-invoked and cannot run here.
-    pub const FUNCTION_NOT_INVOKABLE: &str = "function_not_invokable";
-    /// A provider has no handler for the trigger type.
-    pub const TRIGGER_TYPE_NOT_FOUND: &str = "trigger_type_not_found";
-    /// The engine stopped a call because the callee went away.
-    pub const INVOCATION_STOPPED: &str = "invocation_stopped";
-    /// A result was larger than the frame limit, so it could not be sent.
-    pub const FRAME_TOO_LARGE: &str = "frame_too_large";
-    /// A result nested deeper than the engine decodes, so it could not be
-    /// sent.
-    pub const TOO_DEEP: &str = "too_deep";
-    /// The worker was running as many invocations as its limit allows.
-    pub const TOO_MANY_INVOCATIONS: &str = "too_many_invocations";
-    /// The engine does not take what was registered (as the official SDKs
-    /// spell it).
-    pub const UNSUPPORTED: &str = "UNSUPPORTED";
-}
+pub mod codes;
 
 /// Everything that can go wrong in the SDK, and what a handler returns to fail.
 ///
@@ -142,6 +116,15 @@ pub enum Error {
         /// The URL dialled.
         url: String,
         /// What failed.
+        reason: String,
+    },
+    /// The in-process engine of [`WorkerBuilder::embedded_engine`] could
+    /// not start (a port in use, most often).
+    ///
+    /// [`WorkerBuilder::embedded_engine`]: crate::WorkerBuilder
+    #[error("the in-process engine could not start: {reason}")]
+    EngineStart {
+        /// What failed, naming the address.
         reason: String,
     },
     /// The engine refused the connection (an RBAC auth function said no);
@@ -328,7 +311,7 @@ impl Error {
     pub fn http(status: u16, message: impl Into<String>) -> Self {
         Error::Http {
             status,
-            code: crate::http::status::code_for(status),
+            code: codes::code_for(status),
             message: message.into(),
         }
     }
@@ -344,7 +327,7 @@ impl Error {
         match self {
             Error::Http { status, .. } => Some(*status),
             Error::Handler { code, .. } if code != codes::INVOCATION_FAILED => {
-                Some(crate::http::status::status_for(code))
+                Some(codes::status_for(code))
             }
             _ => None,
         }
