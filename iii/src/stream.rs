@@ -28,6 +28,37 @@ use crate::worker::Worker;
 
 /// A client of one stream, whose items are `T`; get one from
 /// [`Worker::stream`] or [`Context::stream`].
+///
+/// A stream holds items in groups (a chat's rooms, a user's inboxes); a
+/// `stream` trigger fires on every change, and clients subscribed over the
+/// engine's stream socket see each one.
+///
+/// ```no_run
+/// use iii::stream::{ItemEvent, StreamEvent};
+///
+/// #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema, Clone)]
+/// struct Message { from: String, text: String }
+///
+/// /// Posts a message to a room.
+/// #[iii::function(id = "chat::post")]
+/// async fn post(msg: Message, ctx: iii::Context) -> Result<(), iii::Error> {
+///     let messages = ctx.stream::<Message>("chat");
+///     let id = format!("{}-{}", msg.from, msg.text.len());
+///     messages.set("lobby", &id, &msg).await?;
+///     // An event for the room's subscribers, stored nowhere.
+///     messages.send("lobby", "typing", &serde_json::json!({"from": msg.from})).await?;
+///     Ok(())
+/// }
+///
+/// /// Sees every change in the `chat` stream.
+/// #[iii::function(id = "chat::audit")]
+/// #[iii::trigger(stream, stream_name = "chat")]
+/// async fn audit(event: StreamEvent<Message>) {
+///     if let ItemEvent::Create { data } = event.event {
+///         println!("{} in {}: {}", data.from, event.group_id, data.text);
+///     }
+/// }
+/// ```
 pub struct Stream<T = Value> {
     worker: Worker,
     name: String,
