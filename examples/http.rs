@@ -1,52 +1,92 @@
 //! HTTP routes: path parameters, query strings, JSON bodies, status codes
-//! and headers.
+//! and headers, and the API's OpenAPI document.
 //!
 //! ```text
 //! cargo run --example http
 //! curl http://127.0.0.1:3111/todos/7?verbose=1
 //! curl -X POST http://127.0.0.1:3111/todos -H 'content-type: application/json' -d '{"title":"write docs"}'
+//! curl http://127.0.0.1:3111/openapi.json
+//! cargo run --example http -- openapi    # prints the document and exits
 //! ```
 
 use iii::http::{ApiRequest, ApiResponse};
+use iii::openapi::OpenApi;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
+/// What a client sends to create a todo.
 #[derive(Deserialize, Serialize, schemars::JsonSchema)]
 struct NewTodo {
+    /// What there is to do.
     title: String,
 }
 
-/// Reads one todo.
-#[iii::function(id = "todos::get")]
-#[iii::trigger(http, path = "/todos/:id", method = "GET")]
-async fn get(req: ApiRequest) -> ApiResponse<Value> {
-    let verbose = req.query_params.get("verbose").is_some_and(|v| v == "1");
-    let mut body = json!({"id": req.path_params["id"], "title": "write docs"});
-    if verbose {
-        body["user_agent"] = json!(req.headers.get("user-agent"));
-    }
-    ApiResponse::ok(body)
+/// A todo.
+#[derive(Deserialize, Serialize, schemars::JsonSchema)]
+struct Todo {
+    id: u64,
+    title: String,
+    /// The client's user agent, when asked for with `?verbose=1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<String>,
 }
 
-/// Creates a todo from a JSON body; answers 201 with a Location header.
+/// The path of one todo.
+#[derive(Deserialize)]
+struct TodoPath {
+    id: u64,
+}
+
+/// Reads one todo.
+///
+/// `?verbose=1` adds the client's user agent.
+#[iii::function(id = "todos::get")]
+#[iii::trigger(http, path = "/todos/:id", method = "GET")]
+async fn get(req: ApiRequest) -> Result<ApiResponse<Todo>, iii::Error> {
+    // A non-numeric id answers 400, naming `id`.
+    let TodoPath { id } = req.path()?;
+    let verbose = req.query_param("verbose") == Some("1");
+    Ok(ApiResponse::ok(Todo {
+        id,
+        title: "write docs".into(),
+        user_agent: verbose.then(|| req.headers.get("user-agent").cloned().unwrap_or_default()),
+    }))
+}
+
+/// Creates a todo from a JSON body.
+///
+/// Answers 201 with a `location` header; a body without a `title` answers
+/// 400, naming it.
 #[iii::function(id = "todos::create")]
 #[iii::trigger(http, path = "/todos", method = "POST")]
-async fn create(req: ApiRequest<Option<NewTodo>>) -> ApiResponse<Value> {
-    match req.body {
-        Some(todo) => ApiResponse::new(201, json!({"id": 8, "title": todo.title}))
-            .header("location", "/todos/8"),
-        None => ApiResponse::new(400, json!({"error": "send a JSON body with a `title`"})),
-    }
+async fn create(req: ApiRequest<NewTodo>) -> ApiResponse<Todo> {
+    let todo = Todo {
+        id: 8,
+        title: req.body.title,
+        user_agent: None,
+    };
+    ApiResponse::created(todo).header("location", "/todos/8")
+}
+
+/// The document of this program's routes.
+fn openapi() -> OpenApi {
+    OpenApi::new("Todos", "1.0.0").description("The http example's API.")
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().any(|a| a == "openapi") {
+        let doc = openapi().server("http://127.0.0.1:3111").linked();
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
     let worker = iii_examples::worker("http-example", true).connect().await?;
     let base = iii_examples::http_url(&worker);
+    openapi().server(&base).serve(&worker, "/openapi.json")?;
     println!("try:\n  curl {base}/todos/7?verbose=1");
     println!(
         "  curl -X POST {base}/todos -H 'content-type: application/json' -d '{{\"title\":\"x\"}}'"
     );
+    println!("  curl {base}/openapi.json");
     worker.run().await?;
     Ok(())
 }

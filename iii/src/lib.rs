@@ -80,6 +80,7 @@ mod ids;
 pub mod invoke;
 pub mod linked;
 pub mod logger;
+pub mod openapi;
 #[cfg(feature = "otel")]
 pub mod otel;
 mod publish;

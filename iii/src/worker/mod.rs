@@ -180,6 +180,12 @@ impl Worker {
         self.inner.embedded.as_ref()
     }
 
+    /// The `http` routes of this worker's functions, for
+    /// [`OpenApi::of`](crate::openapi::OpenApi::of).
+    pub(crate) fn http_routes(&self) -> Vec<crate::openapi::Route> {
+        lock(&self.inner.link).registry.http_routes()
+    }
+
     /// The engine URL.
     pub fn url(&self) -> &str {
         &self.inner.config.url

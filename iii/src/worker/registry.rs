@@ -352,6 +352,26 @@ impl Registry {
         )
     }
 
+    /// The `http` bindings to this worker's functions, with what those
+    /// functions declare, for an OpenAPI document.
+    pub(crate) fn http_routes(&self) -> Vec<crate::openapi::Route> {
+        self.triggers
+            .values()
+            .filter_map(|t| {
+                let id = self.bound_function(t);
+                let f = &self.functions.get(id)?.message;
+                crate::openapi::Route::from_config(
+                    &t.message.trigger_type,
+                    &t.message.config,
+                    id,
+                    f.description.as_deref(),
+                    f.request_format.as_ref(),
+                    f.response_format.as_ref(),
+                )
+            })
+            .collect()
+    }
+
     /// The function the user bound `entry` to, rather than its alias.
     fn bound_function<'a>(&'a self, entry: &'a TriggerEntry) -> &'a str {
         entry

@@ -349,8 +349,8 @@ async fn nested_calls_from_a_handler_through_its_context() {
     let quad = Function::new(&outer, move |x: i64, ctx: Context| {
         let inner_id = inner_id.clone();
         async move {
-            let once: i64 = ctx.worker().call(&inner_id, &x).await?;
-            ctx.worker().call::<i64, _>(&inner_id, &once).await
+            let once: i64 = ctx.call(&inner_id, &x).await?;
+            ctx.call::<i64, _>(&inner_id, &once).await
         }
     });
     serve(&b, quad).await;

@@ -31,6 +31,7 @@ mod lifecycle;
 mod link;
 mod namespaces;
 mod node_interop;
+mod openapi;
 mod payload_limits;
 mod pubsub;
 mod python_interop;
