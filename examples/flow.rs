@@ -165,3 +165,121 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     worker.shutdown().await;
     Ok(())
 }
+
+/// Each step alone, on `iii::testing::TestContext`: no engine
+/// (`cargo test -p iii-examples --example flow`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iii::http::MiddlewareRequest;
+    use iii::testing::{TestContext, WriteKind};
+
+    fn open(id: &str, amount: u64) -> Status {
+        Status {
+            id: id.into(),
+            amount,
+            state: "open".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_middleware_wants_the_demo_key() {
+        let request = |key: Option<&str>| MiddlewareInput {
+            phase: "preHandler".into(),
+            request: MiddlewareRequest {
+                method: "POST".into(),
+                path_params: Default::default(),
+                query_params: Default::default(),
+                headers: key
+                    .map(|k| [("x-api-key".to_string(), k.to_string())].into())
+                    .unwrap_or_default(),
+            },
+            context: serde_json::Value::Null,
+        };
+        assert_eq!(
+            auth(request(Some("demo"))).await,
+            MiddlewareVerdict::Continue
+        );
+        for wrong in [None, Some("guess")] {
+            let MiddlewareVerdict::Respond { response } = auth(request(wrong)).await else {
+                panic!("{wrong:?} got through");
+            };
+            assert_eq!(response.status_code, 401);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_condition_wants_a_positive_amount() {
+        let req = |amount| {
+            ApiRequest::builder("POST", "/orders")
+                .json(json!({"id": "o1", "amount": amount}))
+                .build()
+        };
+        assert!(is_valid(req(1)).await);
+        assert!(!is_valid(req(0)).await);
+    }
+
+    #[tokio::test]
+    async fn create_announces_the_order() -> Result<(), Error> {
+        let kit = TestContext::new();
+        let req = ApiRequest::builder("POST", "/orders")
+            .json(Order {
+                id: "o1".into(),
+                amount: 4200,
+            })
+            .build();
+        let res = create(req, kit.context()).await?;
+        assert_eq!((res.status_code, &res.body), (201, &json!({"id": "o1"})));
+        let published = kit.published();
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].topic(), "order.created");
+        assert_eq!(
+            published[0].data_json(),
+            &json!({"id": "o1", "amount": 4200})
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn track_records_the_order_as_open() -> Result<(), Error> {
+        let kit = TestContext::new();
+        let order = Order {
+            id: "o1".into(),
+            amount: 4200,
+        };
+        track(order, kit.context()).await?;
+        let writes = kit.stream_writes();
+        assert_eq!(
+            (writes[0].kind(), writes[0].stream(), writes[0].item()),
+            (&WriteKind::Set, STREAM, Some("o1"))
+        );
+        assert_eq!(
+            kit.stream_item::<Status>(STREAM, "all", "o1")?,
+            Some(open("o1", 4200))
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_sweep_ships_open_orders_and_runs_only_when_there_are_some() -> Result<(), Error> {
+        let kit = TestContext::new();
+        assert!(
+            !has_open(json!({}), kit.context()).await?,
+            "an empty stream"
+        );
+        kit.set_stream_item(STREAM, "all", "o1", &open("o1", 10))?;
+        let mut done = open("o2", 20);
+        done.state = "shipped".into();
+        kit.set_stream_item(STREAM, "all", "o2", &done)?;
+        assert!(has_open(json!({}), kit.context()).await?);
+
+        sweep(json!({}), kit.context()).await?;
+        let writes = kit.stream_writes();
+        assert_eq!(writes.len(), 1, "only the open order: {writes:?}");
+        assert_eq!(writes[0].kind(), &WriteKind::Update);
+        let shipped: Option<Status> = kit.stream_item(STREAM, "all", "o1")?;
+        assert_eq!(shipped.map(|s| s.state).as_deref(), Some("shipped"));
+        assert!(!has_open(json!({}), kit.context()).await?);
+        Ok(())
+    }
+}

@@ -90,3 +90,83 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     worker.run().await?;
     Ok(())
 }
+
+/// The handlers as plain functions, then the example whole on
+/// `iii::testing::Harness` (`cargo test -p iii-examples --example http`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iii::testing::Harness;
+    use serde_json::{Value, json};
+
+    #[tokio::test]
+    async fn get_reads_the_id_and_says_more_when_asked() -> Result<(), iii::Error> {
+        let req = ApiRequest::builder("GET", "/todos/:id")
+            .path_param("id", "7")
+            .query_param("verbose", "1")
+            .header("User-Agent", "curl/8")
+            .build();
+        let res = get(req).await?;
+        assert_eq!(res.status_code, 200);
+        assert_eq!(
+            (res.body.id, res.body.user_agent.as_deref()),
+            (7, Some("curl/8"))
+        );
+        let quiet = ApiRequest::builder("GET", "/todos/:id")
+            .path_param("id", "7")
+            .build();
+        assert_eq!(get(quiet).await?.body.user_agent, None);
+        let bad = ApiRequest::builder("GET", "/todos/:id")
+            .path_param("id", "seven")
+            .build();
+        let err = get(bad).await.err().expect("a non-numeric id fails");
+        assert_eq!(err.http_status(), Some(400));
+        assert!(err.to_string().contains("`id`"), "{err}");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn create_answers_201_with_a_location() {
+        let req = ApiRequest::builder("POST", "/todos")
+            .json(NewTodo {
+                title: "test it".into(),
+            })
+            .build();
+        let res = create(req).await;
+        assert_eq!(res.status_code, 201);
+        assert_eq!(res.headers["location"], "/todos/8");
+        assert_eq!(res.body.title, "test it");
+    }
+
+    #[tokio::test]
+    async fn the_routes_and_the_document_answer_over_http() -> Result<(), iii::Error> {
+        let app = Harness::start().await?;
+        let res = app
+            .request("GET", "/todos/7?verbose=1")
+            .header("user-agent", "harness")
+            .send()
+            .await?;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.json::<Value>()?["user_agent"], "harness");
+        let res = app
+            .post_json("/todos", &json!({"title": "write docs"}))
+            .await?;
+        assert_eq!(res.status(), 201);
+        assert_eq!(res.header("location"), Some("/todos/8"));
+        assert_eq!(res.json::<Value>()?["title"], "write docs");
+        let res = app
+            .post_json("/todos", &json!({"name": "no title"}))
+            .await?;
+        assert_eq!(res.status(), 400);
+        assert!(res.text()?.contains("title"), "{:?}", res.text());
+        openapi().serve(app.worker(), "/openapi.json")?;
+        app.worker().flush().await?;
+        let doc: Value = app.get("/openapi.json").await?.json()?;
+        assert_eq!(
+            doc["paths"]["/todos/{id}"]["get"]["operationId"],
+            "todos::get"
+        );
+        app.shutdown().await;
+        Ok(())
+    }
+}

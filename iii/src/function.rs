@@ -39,6 +39,16 @@ impl std::fmt::Debug for Function {
 }
 
 impl Function {
+    /// Another registration of the same function, sharing its handler
+    /// (for the test harness, which may connect more than once).
+    #[cfg(feature = "embedded")]
+    pub(crate) fn duplicate(&self) -> Function {
+        Function {
+            message: self.message.clone(),
+            handler: self.handler.clone(),
+        }
+    }
+
     /// A function served by `handler` on this worker. Request and response
     /// formats come from the handler's input and output types.
     pub fn new<H, Args>(id: impl Into<String>, handler: H) -> Self

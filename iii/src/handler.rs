@@ -122,14 +122,8 @@ where
         let function_id = ctx.function_id.clone();
         // Input that does not decode is the caller's mistake: 400 to an
         // HTTP client, `deserialization_error` to any caller.
-        let decoded =
-            decode::<H::Input>(data, || format!("the input of `{function_id}`")).map_err(|error| {
-                Error::Http {
-                    status: 400,
-                    code: codes::DESERIALIZATION_ERROR.into(),
-                    message: error.to_string(),
-                }
-            });
+        let decoded = decode::<H::Input>(data, || format!("the input of `{function_id}`"))
+            .map_err(undecodable_input);
         let fut = decoded.map(|input| handler.call(input, ctx));
         Box::pin(async move {
             let output = fut?.await.map_err(Into::into)?;
@@ -139,6 +133,17 @@ where
             })
         })
     })
+}
+
+/// What input that does not decode answers: 400 to an HTTP client,
+/// `deserialization_error` to any caller (for `Function::new` handlers
+/// and `#[iii::function]` expansions alike).
+pub(crate) fn undecodable_input(error: Error) -> Error {
+    Error::Http {
+        status: 400,
+        code: codes::DESERIALIZATION_ERROR.into(),
+        message: error.to_string(),
+    }
 }
 
 /// Runs an erased handler, turning a panic into [`Error::Panicked`].

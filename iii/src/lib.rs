@@ -91,6 +91,7 @@ pub mod state;
 pub mod stream;
 pub mod stream_store;
 mod sync;
+pub mod testing;
 mod tick_lock;
 mod tls;
 pub mod trace;

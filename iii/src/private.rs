@@ -234,6 +234,7 @@ pub fn decode_input<T: DeserializeOwned + 'static>(
     function_id: &str,
 ) -> Result<T, Error> {
     crate::codec::decode(value, || format!("the input of `{function_id}`"))
+        .map_err(crate::handler::undecodable_input)
 }
 
 /// Encodes a handler's output; spanned at the output type.

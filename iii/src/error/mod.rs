@@ -243,6 +243,16 @@ pub enum Error {
         /// The serde error.
         source: serde_json::Error,
     },
+    /// A step of a test ([`crate::testing`]) failed: a request of the
+    /// harness's HTTP client, or a condition that did not come true in
+    /// time.
+    #[error("{what}: {reason}")]
+    Testing {
+        /// The step, e.g. "GET http://127.0.0.1:3111/greet/world".
+        what: String,
+        /// What went wrong, and what to check.
+        reason: String,
+    },
 }
 
 /// Why [`Worker::flush`](crate::Worker::flush) failed.

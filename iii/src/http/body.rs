@@ -103,6 +103,8 @@ pub(crate) struct RequestLink {
     scope: Option<Scope>,
     /// The body, when this is not the invocation's own request.
     own: BodyCell,
+    /// The raw body a test gave ([`crate::testing::ApiRequestBuilder`]).
+    given: Option<Bytes>,
 }
 
 impl Default for RequestLink {
@@ -110,6 +112,7 @@ impl Default for RequestLink {
         RequestLink {
             scope: None,
             own: new_cell(),
+            given: None,
         }
     }
 }
@@ -120,6 +123,7 @@ impl RequestLink {
         RequestLink {
             scope: Scope::current(),
             own: new_cell(),
+            given: None,
         }
     }
 }
@@ -159,6 +163,9 @@ impl<B> ApiRequest<B> {
     /// }
     /// ```
     pub async fn body_bytes(&self) -> Result<Bytes, Error> {
+        if let Some(given) = self.given_body() {
+            return Ok(given);
+        }
         let (scope, channel) = self.body_source()?;
         let end = end(&scope.worker.channel_endpoint(), channel);
         let mut state = self.body_cell(scope, channel).lock().await;
@@ -202,6 +209,13 @@ impl<B> ApiRequest<B> {
     /// the response starts (the engine removes the request's channels
     /// then). Once per request, and not after [`ApiRequest::body_bytes`].
     pub async fn body_reader(&self) -> Result<ChannelReader, Error> {
+        if self.given_body().is_some() {
+            return Err(Error::invalid(
+                "request body",
+                "this request was built by a test with its body given; read it with `body_bytes` or `body_text` \
+                 (a body reader needs an engine: use `iii::testing::Harness`)",
+            ));
+        }
         let (scope, channel) = self.body_source()?;
         let end = end(&scope.worker.channel_endpoint(), channel);
         let mut state = self.body_cell(scope, channel).lock().await;
@@ -230,6 +244,20 @@ impl<B> ApiRequest<B> {
                 Err(error)
             }
         }
+    }
+
+    /// The raw body a test built this request with, if it was.
+    fn given_body(&self) -> Option<Bytes> {
+        match &self.request_body {
+            None => self.link.given.clone(),
+            Some(_) => None,
+        }
+    }
+
+    /// The same request with `bytes` as its raw body, for tests.
+    pub(crate) fn with_given_body(mut self, bytes: Bytes) -> Self {
+        self.link.given = Some(bytes);
+        self
     }
 
     /// Where this request's body is kept: with the invocation, for the

@@ -383,6 +383,7 @@ impl WorkerBuilder {
                 supervisor: Mutex::new(None),
                 #[cfg(feature = "embedded")]
                 embedded,
+                double: None,
             }),
         };
         for entry in &linked_types {

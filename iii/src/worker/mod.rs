@@ -145,6 +145,10 @@ pub(crate) struct Inner {
     /// as the worker.
     #[cfg(feature = "embedded")]
     pub(crate) embedded: Option<iii_embedded::Engine>,
+    /// The test double that answers this worker's outgoing calls instead
+    /// of an engine ([`crate::testing::TestContext`]); `None` for every
+    /// worker that [`WorkerBuilder::connect`] makes.
+    pub(crate) double: Option<Arc<crate::testing::double::Double>>,
 }
 
 impl Worker {
@@ -259,6 +263,53 @@ impl Worker {
     pub(crate) fn record_function_refusal(&self, id: &str, error: ErrorBody) {
         if let Some(entry) = lock(&self.inner.link).registry.functions.get(id) {
             entry.status.send_replace(Some(error));
+        }
+    }
+
+    /// The functions the engine refused, with its reasons (for the test
+    /// harness, which retries while an earlier test's worker still holds
+    /// the same ids).
+    #[cfg(feature = "embedded")]
+    pub(crate) fn refused_functions(&self) -> Vec<(String, ErrorBody)> {
+        let link = lock(&self.inner.link);
+        let mut refused: Vec<_> = link
+            .registry
+            .functions
+            .iter()
+            .filter_map(|(id, entry)| entry.status.borrow().clone().map(|e| (id.clone(), e)))
+            .collect();
+        refused.sort_by(|a, b| a.0.cmp(&b.0));
+        refused
+    }
+
+    /// A worker that is never connected, whose outgoing calls `double`
+    /// answers ([`crate::testing::TestContext`]).
+    pub(crate) fn with_double(name: &str, double: Arc<crate::testing::double::Double>) -> Worker {
+        let mut config = Config::new();
+        config.name = name.to_string();
+        config.url = "ws://test.invalid:0".into();
+        let (state, _) = watch::channel(ConnectionState::Disconnected);
+        let (shutdown, _) = watch::channel(false);
+        Worker {
+            inner: Arc::new(Inner {
+                channels: crate::channel::Endpoint::new(&config.url),
+                connector: crate::tls::Connector::default(),
+                config,
+                state,
+                link: Mutex::new(Link {
+                    session: None,
+                    registry: Registry::default(),
+                    bindings_pending: false,
+                }),
+                identity: Mutex::new(Identity::default()),
+                in_flight: InFlight::default(),
+                shutdown,
+                stopped: Mutex::new(None),
+                supervisor: Mutex::new(None),
+                #[cfg(feature = "embedded")]
+                embedded: None,
+                double: Some(double),
+            }),
         }
     }
 

@@ -323,16 +323,20 @@ async fn enqueue_hands_the_job_to_the_queue_provider() {
 
 #[tokio::test]
 async fn a_worker_can_call_its_own_functions_through_the_engine() {
-    let engine = engine().await;
-    let worker = engine.connect("solo").await;
     let id = fid("math::double");
-    serve(
-        &worker,
-        Function::new(&id, |x: i64| async move { Ok::<_, Error>(x * 2) }),
-    )
-    .await;
-    let out: i64 = worker.call(&id, &21).await.expect("call");
+    let app = iii::testing::Harness::builder()
+        .name("solo")
+        .linked(iii::Linked::None)
+        .function(Function::new(
+            &id,
+            |x: i64| async move { Ok::<_, Error>(x * 2) },
+        ))
+        .start()
+        .await
+        .expect("the harness");
+    let out: i64 = app.worker().call(&id, &21).await.expect("call");
     assert_eq!(out, 42);
+    app.shutdown().await;
 }
 
 #[tokio::test]
