@@ -2,7 +2,8 @@
 //! functions already carry: their `http` bindings, their doc comments and
 //! their JSON Schema request and response formats.
 //!
-//! ```
+//! ```standalone_crate
+//! // (standalone: `linked()` reads every #[iii::function] of the program)
 //! use iii::http::{ApiRequest, ApiResponse};
 //! use iii::openapi::OpenApi;
 //!

@@ -1,15 +1,11 @@
 //! `WorkerBuilder`: settings, registrations made before connecting, connect.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::sync::watch;
 
 use super::config::{Config, ReconnectPolicy};
 use super::connection_state::ConnectionState;
-use super::in_flight::InFlight;
-use super::registry::Registry;
-use super::{Identity, Inner, Link, Worker};
+use super::{Inner, Worker};
 use crate::error::Error;
 use crate::function::Function;
 use crate::linked::Linked;
@@ -361,30 +357,13 @@ impl WorkerBuilder {
         let connector = crate::tls::Connector::for_url(&self.config.url, &self.config.tls_roots)?;
         let linked = crate::linked::select(&self.linked)?;
         let linked_types = crate::linked::select_trigger_types(&self.linked)?;
-        let (state, _) = watch::channel(ConnectionState::Disconnected);
-        let (shutdown, _) = watch::channel(false);
+        let inner = Inner {
+            #[cfg(feature = "embedded")]
+            embedded,
+            ..Inner::new(self.config, connector)
+        };
         let worker = Worker {
-            inner: Arc::new(Inner {
-                channels: crate::channel::Endpoint::new(&self.config.url)
-                    .with_headers(&self.config.headers)
-                    .with_connector(connector.clone()),
-                connector,
-                config: self.config,
-                state,
-                link: Mutex::new(Link {
-                    session: None,
-                    registry: Registry::default(),
-                    bindings_pending: false,
-                }),
-                identity: Mutex::new(Identity::default()),
-                in_flight: InFlight::default(),
-                shutdown,
-                stopped: Mutex::new(None),
-                supervisor: Mutex::new(None),
-                #[cfg(feature = "embedded")]
-                embedded,
-                double: None,
-            }),
+            inner: Arc::new(inner),
         };
         for entry in &linked_types {
             (entry.register)(&worker)?;

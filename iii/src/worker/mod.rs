@@ -151,6 +151,36 @@ pub(crate) struct Inner {
     pub(crate) double: Option<Arc<crate::testing::double::Double>>,
 }
 
+impl Inner {
+    /// A worker's state before it connects: disconnected, nothing
+    /// registered, no engine of its own, no test double.
+    pub(crate) fn new(config: Config, connector: crate::tls::Connector) -> Inner {
+        let (state, _) = watch::channel(ConnectionState::Disconnected);
+        let (shutdown, _) = watch::channel(false);
+        Inner {
+            channels: crate::channel::Endpoint::new(&config.url)
+                .with_headers(&config.headers)
+                .with_connector(connector.clone()),
+            connector,
+            config,
+            state,
+            link: Mutex::new(Link {
+                session: None,
+                registry: Registry::default(),
+                bindings_pending: false,
+            }),
+            identity: Mutex::new(Identity::default()),
+            in_flight: InFlight::default(),
+            shutdown,
+            stopped: Mutex::new(None),
+            supervisor: Mutex::new(None),
+            #[cfg(feature = "embedded")]
+            embedded: None,
+            double: None,
+        }
+    }
+}
+
 impl Worker {
     /// A builder with the defaults: `ws://127.0.0.1:49134`, name `hostname:pid`.
     pub fn builder() -> WorkerBuilder {
@@ -288,28 +318,12 @@ impl Worker {
         let mut config = Config::new();
         config.name = name.to_string();
         config.url = "ws://test.invalid:0".into();
-        let (state, _) = watch::channel(ConnectionState::Disconnected);
-        let (shutdown, _) = watch::channel(false);
+        let inner = Inner {
+            double: Some(double),
+            ..Inner::new(config, crate::tls::Connector::default())
+        };
         Worker {
-            inner: Arc::new(Inner {
-                channels: crate::channel::Endpoint::new(&config.url),
-                connector: crate::tls::Connector::default(),
-                config,
-                state,
-                link: Mutex::new(Link {
-                    session: None,
-                    registry: Registry::default(),
-                    bindings_pending: false,
-                }),
-                identity: Mutex::new(Identity::default()),
-                in_flight: InFlight::default(),
-                shutdown,
-                stopped: Mutex::new(None),
-                supervisor: Mutex::new(None),
-                #[cfg(feature = "embedded")]
-                embedded: None,
-                double: Some(double),
-            }),
+            inner: Arc::new(inner),
         }
     }
 
