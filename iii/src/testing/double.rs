@@ -19,7 +19,7 @@ use super::records::{
 };
 use crate::error::{Error, ErrorBody, codes};
 use crate::sync::lock;
-use crate::trigger::LogLevel;
+use crate::trigger::log_level::LogLevel;
 
 /// One outgoing invocation, as it would have gone to the engine.
 #[derive(Debug)]

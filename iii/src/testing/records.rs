@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::trigger::LogLevel;
+use crate::trigger::log_level::LogLevel;
 
 /// Decodes `value` as a `T`; the error names `what` and the field at fault.
 fn typed<T: DeserializeOwned>(value: &Value, what: impl FnOnce() -> String) -> Result<T, Error> {

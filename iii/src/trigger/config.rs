@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::TriggerConfig;
+use super::log_level::LogLevel;
 use crate::error::Error;
 use crate::error::validate_id;
 use iii_protocol::TriggerKind;
@@ -384,56 +385,6 @@ impl TriggerConfig for StreamLeave {
     }
     fn to_config(&self) -> Result<Value, Error> {
         Ok(json!({}))
-    }
-}
-
-/// The level of the records a [`Log`] trigger receives: engine 0.23
-/// matches it exactly (a `warn` binding gets warnings only), or takes
-/// every record with `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    /// Every record.
-    All,
-    /// Trace records.
-    Trace,
-    /// Debug records.
-    Debug,
-    /// Info records.
-    Info,
-    /// Warnings.
-    Warn,
-    /// Errors.
-    Error,
-}
-
-impl LogLevel {
-    /// Every level.
-    pub const ALL: [LogLevel; 6] = [
-        LogLevel::All,
-        LogLevel::Trace,
-        LogLevel::Debug,
-        LogLevel::Info,
-        LogLevel::Warn,
-        LogLevel::Error,
-    ];
-
-    /// The engine's spelling: `all`, `trace`, `debug`, `info`, `warn` or
-    /// `error`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            LogLevel::All => "all",
-            LogLevel::Trace => "trace",
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        }
-    }
-
-    /// The level spelled `name`.
-    pub fn from_name(name: &str) -> Option<LogLevel> {
-        Self::ALL.into_iter().find(|l| l.name() == name)
     }
 }
 

@@ -19,6 +19,7 @@ mod config;
 mod fires;
 mod info;
 mod keys;
+pub(crate) mod log_level;
 #[cfg(test)]
 mod tests;
 
@@ -31,8 +32,8 @@ use iii_protocol::{ErrorBody, RegisterTrigger};
 
 pub(crate) use binding_id::derived as derived_binding_id;
 pub use config::{
-    Cron, Custom, FunctionsAvailable, Http, Log, LogLevel, Queue, QueueConfig, StateChange,
-    StreamChange, StreamJoin, StreamLeave, Subscribe, WorkersAvailable,
+    Cron, Custom, FunctionsAvailable, Http, Log, Queue, QueueConfig, StateChange, StreamChange,
+    StreamJoin, StreamLeave, Subscribe, WorkersAvailable,
 };
 pub use fires::CronFire;
 pub use iii_protocol::TriggerKind;
@@ -40,6 +41,7 @@ pub use iii_protocol::rules::{HTTP_METHODS, validate_cron, validate_http_path};
 pub use info::TriggerInfo;
 pub(crate) use info::{alias, bound_function};
 pub(crate) use keys::from_keys;
+pub use log_level::LogLevel;
 
 /// A trigger type's configuration.
 pub trait TriggerConfig {

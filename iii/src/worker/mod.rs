@@ -216,7 +216,7 @@ impl Worker {
 
     /// The `http` routes of this worker's functions, for
     /// [`OpenApi::of`](crate::openapi::OpenApi::of).
-    pub(crate) fn http_routes(&self) -> Vec<crate::openapi::Route> {
+    pub(crate) fn http_routes(&self) -> Vec<crate::openapi::route::Route> {
         lock(&self.inner.link).registry.http_routes()
     }
 

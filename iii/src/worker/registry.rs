@@ -354,13 +354,13 @@ impl Registry {
 
     /// The `http` bindings to this worker's functions, with what those
     /// functions declare, for an OpenAPI document.
-    pub(crate) fn http_routes(&self) -> Vec<crate::openapi::Route> {
+    pub(crate) fn http_routes(&self) -> Vec<crate::openapi::route::Route> {
         self.triggers
             .values()
             .filter_map(|t| {
                 let id = self.bound_function(t);
                 let f = &self.functions.get(id)?.message;
-                crate::openapi::Route::from_config(
+                crate::openapi::route::Route::from_config(
                     &t.message.trigger_type,
                     &t.message.config,
                     id,

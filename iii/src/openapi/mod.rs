@@ -51,6 +51,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+pub(crate) mod route;
+
+use route::Route;
+
 use crate::function::Function;
 use crate::trigger::Trigger;
 use crate::worker::Worker;
@@ -71,67 +75,17 @@ pub struct OpenApi {
     function_id: String,
 }
 
-/// One `http` binding and what its function declares.
-#[derive(Debug, Clone)]
-pub(crate) struct Route {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) function_id: String,
-    pub(crate) description: Option<String>,
-    pub(crate) request_format: Option<Value>,
-    pub(crate) response_format: Option<Value>,
-    pub(crate) condition: Option<String>,
-    pub(crate) middleware: Vec<String>,
-}
-
-impl Route {
-    /// The route of `trigger`, if it is an `http` binding, for `function`.
-    pub(crate) fn of(function: &Function, trigger: &Trigger) -> Option<Route> {
-        let config = trigger.config().ok()?;
-        Route::from_config(
-            trigger.trigger_type(),
-            config,
-            function.id(),
-            function.get_description(),
-            function.get_request_format(),
-            function.get_response_format(),
-        )
-    }
-
-    /// The route of a binding of `trigger_type` with `config`, if it is an
-    /// `http` one.
-    pub(crate) fn from_config(
-        trigger_type: &str,
-        config: &Value,
-        function_id: &str,
-        description: Option<&str>,
-        request_format: Option<&Value>,
-        response_format: Option<&Value>,
-    ) -> Option<Route> {
-        if trigger_type != "http" {
-            return None;
-        }
-        let text = |key: &str| config.get(key).and_then(Value::as_str).map(str::to_string);
-        Some(Route {
-            method: text("http_method").unwrap_or_else(|| "GET".into()),
-            path: text("api_path")?,
-            function_id: function_id.to_string(),
-            description: description.map(str::to_string),
-            request_format: request_format.cloned(),
-            response_format: response_format.cloned(),
-            condition: text("condition_function_id"),
-            middleware: config
-                .get("middleware_function_ids")
-                .and_then(Value::as_array)
-                .map(|ids| {
-                    ids.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-    }
+/// The route of `trigger`, if it is an `http` binding, for `function`.
+fn route_of(function: &Function, trigger: &Trigger) -> Option<Route> {
+    let config = trigger.config().ok()?;
+    Route::from_config(
+        trigger.trigger_type(),
+        config,
+        function.id(),
+        function.get_description(),
+        function.get_request_format(),
+        function.get_response_format(),
+    )
 }
 
 impl OpenApi {
@@ -177,7 +131,7 @@ impl OpenApi {
                 entry
                     .triggers()
                     .iter()
-                    .filter_map(|t| Route::of(&function, t)),
+                    .filter_map(|t| route_of(&function, t)),
             );
         }
         self.build(routes)
