@@ -100,12 +100,15 @@
 //!   disconnected; a worker that leaves
 //!   [`EngineBuilder::max_queued_frames`] frames unread is disconnected
 //!   (the engine makes the senders wait instead).
-//! - It refuses two things the engine accepts: an `invocationresult` from
-//!   a worker the invocation was not sent to, and an `unregistertrigger`
-//!   for another worker's binding (both are ignored). The engine takes a
-//!   result from any worker that names a pending invocation id, and
-//!   removes any binding whose id it is sent; nothing a well-behaved
-//!   worker does depends on either.
+//! - It refuses three things the engine accepts: an `invocationresult`
+//!   from a worker the invocation was not sent to, and the removal of
+//!   another worker's binding, by an `unregistertrigger` frame (ignored)
+//!   or by a call of `engine::unregister_trigger` (answered
+//!   `{"removed": false}`). The engine takes a result from any worker that
+//!   names a pending invocation id, and removes any binding whose id it is
+//!   given, although `engine::registered-triggers::list` hands every
+//!   binding id to every worker; nothing a well-behaved worker does
+//!   depends on either.
 //!
 //! # Security
 //!

@@ -83,9 +83,13 @@ impl EngineFunctions {
         Ok(json!({ "registered_triggers": bindings }))
     }
 
-    /// `engine::unregister_trigger`: any binding, whoever made it.
+    /// `engine::unregister_trigger`: a worker's own bindings and those
+    /// nobody owns (made with `engine::register_trigger`), the rule of the
+    /// `unregistertrigger` frame; any binding when the engine itself calls.
+    /// The engine 0.23 removes any binding for any worker.
     fn unregister_trigger(&self, core: &Arc<Core>, i: BindingId) -> Outcome {
-        Ok(json!({"removed": core.lock().unregister_binding(&i.id, None)}))
+        let removed = core.lock().unregister_binding(&i.id, i.caller.as_deref());
+        Ok(json!({ "removed": removed }))
     }
 }
 
@@ -113,6 +117,11 @@ struct NewBinding {
 #[derive(Deserialize)]
 struct BindingId {
     id: String,
+    /// The calling worker, as the engine writes it into every object
+    /// payload a worker sends (over whatever the worker put there); absent
+    /// when the engine itself calls.
+    #[serde(rename = "_caller_worker_id", default)]
+    caller: Option<String>,
 }
 
 /// `engine::register_trigger`: a binding with no owner, made in

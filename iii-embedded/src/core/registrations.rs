@@ -226,12 +226,15 @@ impl Registry {
         }
     }
 
-    /// Removes a binding. With `owner`, only that worker's bindings.
-    pub(super) fn unregister_binding(&mut self, id: &str, owner: Option<&str>) -> bool {
+    /// Removes a binding. For a worker (`by`), only its own bindings and
+    /// those nobody owns: the one owner rule of the `unregistertrigger`
+    /// frame and of `engine::unregister_trigger`.
+    pub(super) fn unregister_binding(&mut self, id: &str, by: Option<&str>) -> bool {
         let Some(binding) = self.bindings.get(id) else {
             return false;
         };
-        if owner.is_some() && binding.owner.as_deref() != owner {
+        let foreign = |worker: &str| binding.owner.as_deref().is_some_and(|o| o != worker);
+        if by.is_some_and(foreign) {
             return false;
         }
         let Some(binding) = self.bindings.remove(id) else {

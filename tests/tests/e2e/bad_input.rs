@@ -516,6 +516,49 @@ async fn a_worker_cannot_remove_another_workers_trigger() {
     assert_eq!(reply.status, 200, "the route survives: {}", reply.text());
 }
 
+/// The built-in `engine::unregister_trigger` follows the frame's owner
+/// rule: another worker's route stays (the binding ids are no secret:
+/// `engine::registered-triggers::list` gives them to every worker), while
+/// the owner removes its own.
+#[tokio::test]
+async fn the_unregister_built_in_removes_only_the_callers_own_bindings() {
+    let engine = engine().await;
+    if !embedded_only(
+        &engine,
+        "engine 0.23's engine::unregister_trigger removes any binding, for any worker",
+    ) {
+        return;
+    }
+    let (owner, _id, trigger, url) = owned_route(&engine).await;
+    let stranger = engine.connect("stranger").await;
+    let unregister = |worker: &iii::Worker| {
+        worker
+            .invoke("engine::unregister_trigger")
+            .payload(&json!({"id": trigger.id(), "trigger_type": "http"}))
+            .call::<Value>()
+    };
+    let answer = unregister(&stranger).await.expect("answered");
+    assert_eq!(answer, json!({"removed": false}));
+    // A forged caller id is overwritten by the engine.
+    let forged: Value = stranger
+        .invoke("engine::unregister_trigger")
+        .payload(&json!({"id": trigger.id(), "_caller_worker_id": owner.worker_id()}))
+        .call()
+        .await
+        .expect("answered");
+    assert_eq!(forged, json!({"removed": false}));
+    let reply = http("POST", &url, &[], b"").await;
+    assert_eq!(reply.status, 200, "the route survives: {}", reply.text());
+
+    let answer = unregister(&owner).await.expect("answered");
+    assert_eq!(answer, json!({"removed": true}));
+    eventually(Duration::from_secs(5), "the route to go", || {
+        let url = url.clone();
+        async move { (http("POST", &url, &[], b"").await.status == 404).then_some(()) }
+    })
+    .await;
+}
+
 #[test]
 fn the_embedded_engine_listens_on_loopback_unless_told_otherwise() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
