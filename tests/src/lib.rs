@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use iii::Worker;
 use iii_embedded::Engine;
 
@@ -180,31 +180,18 @@ impl HttpReply {
     }
 }
 
-/// Sends one HTTP/1.1 request with hyper and reads the whole response.
+/// Sends one HTTP/1.1 request (the test kit's client) and reads the whole
+/// response.
 pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpReply {
-    let response = http_open(method, url, headers, Bytes::copy_from_slice(body)).await;
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
+    let mut request = iii::testing::request(method, url).body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap_or_else(|e| panic!("{e}"));
     HttpReply {
-        status,
-        headers,
-        body,
+        status: response.status(),
+        headers: response.headers().clone(),
+        body: response.bytes().to_vec(),
     }
 }
 

@@ -46,6 +46,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "embedded")]
+mod client;
 mod context;
 pub(crate) mod double;
 #[cfg(feature = "embedded")]
@@ -56,9 +58,11 @@ mod request;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "embedded")]
+pub use client::{RequestBuilder, Response, request};
 pub use context::{InvocationBuilder, TestContext};
 #[cfg(feature = "embedded")]
-pub use harness::{Harness, HarnessBuilder, RequestBuilder, Response};
+pub use harness::{Harness, HarnessBuilder};
 pub use records::{Call, CallKind, Event, LogLine, Published, StateWrite, StreamWrite, WriteKind};
 pub use request::ApiRequestBuilder;
 

@@ -308,9 +308,15 @@ impl Registry {
         functions.sort_by_key(|f| f.seq);
         let mut triggers: Vec<_> = self.triggers.values().collect();
         triggers.sort_by_key(|t| t.seq);
-        let functions: Vec<String> = functions.iter().map(|f| f.message.id.clone()).collect();
-        let triggers: Vec<String> = triggers
+        // Only the named ones are written out: a worker may have thousands.
+        let function_names: Vec<String> = functions
             .iter()
+            .take(NAMED)
+            .map(|f| f.message.id.clone())
+            .collect();
+        let trigger_names: Vec<String> = triggers
+            .iter()
+            .take(NAMED)
             .map(|t| {
                 let config = &t.message.config;
                 let text = |key: &str| config.get(key).and_then(|v| v.as_str());
@@ -329,26 +335,21 @@ impl Registry {
                 )
             })
             .collect();
-        let list = |items: &[String], one: &str, many: &str| {
-            let noun = if items.len() == 1 { one } else { many };
-            let mut named = items
-                .iter()
-                .take(NAMED)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            if items.len() > NAMED {
-                named.push_str(&format!(", and {} more", items.len() - NAMED));
+        let list = |count: usize, named: &[String], one: &str, many: &str| {
+            let noun = if count == 1 { one } else { many };
+            let mut named = named.join(", ");
+            if count > NAMED {
+                named.push_str(&format!(", and {} more", count - NAMED));
             }
-            match items.len() {
+            match count {
                 0 => format!("no {many}"),
                 n => format!("{n} {noun} ({named})"),
             }
         };
         format!(
             "{}; {}",
-            list(&functions, "function", "functions"),
-            list(&triggers, "trigger", "triggers")
+            list(functions.len(), &function_names, "function", "functions"),
+            list(triggers.len(), &trigger_names, "trigger", "triggers")
         )
     }
 
