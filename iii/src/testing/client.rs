@@ -1,5 +1,5 @@
 //! The test kit's HTTP client: one request on a connection of its own,
-//! its whole response read (feature `embedded`, whose hyper it uses).
+//! its whole response read (feature `testing`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -30,14 +30,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! **Integration tests** (feature `embedded`). `Harness::start()` starts
+//! **Integration tests** (feature `testing`). `Harness::start()` starts
 //! the in-process engine on free ports, connects a worker serving the
 //! program's `#[iii::function]`s and their triggers, and gives an HTTP
 //! client for its routes; with `III_URL` and `III_HTTP_URL` set it uses
 //! that engine instead, so one suite runs on both.
 //!
 //! ```no_run
-//! # #[cfg(feature = "embedded")]
+//! # #[cfg(feature = "testing")]
 //! # async fn run() -> Result<(), iii::Error> {
 //! let app = iii::testing::Harness::start().await?;
 //! let res = app.get("/greet/Ada").await?;
@@ -46,11 +46,11 @@
 //! # Ok(()) }
 //! ```
 
-#[cfg(feature = "embedded")]
+#[cfg(feature = "testing")]
 mod client;
 mod context;
 pub(crate) mod double;
-#[cfg(feature = "embedded")]
+#[cfg(feature = "testing")]
 mod harness;
 mod records;
 mod request;
@@ -58,10 +58,10 @@ mod request;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "embedded")]
+#[cfg(feature = "testing")]
 pub use client::{RequestBuilder, Response, request};
 pub use context::{InvocationBuilder, TestContext};
-#[cfg(feature = "embedded")]
+#[cfg(feature = "testing")]
 pub use harness::{Harness, HarnessBuilder};
 pub use records::{Call, CallKind, Event, LogLine, Published, StateWrite, StreamWrite, WriteKind};
 pub use request::ApiRequestBuilder;
