@@ -41,7 +41,7 @@ impl std::fmt::Debug for Function {
 impl Function {
     /// Another registration of the same function, sharing its handler
     /// (for the test harness, which may connect more than once).
-    #[cfg(feature = "embedded")]
+    #[cfg(feature = "testing")]
     pub(crate) fn duplicate(&self) -> Function {
         Function {
             message: self.message.clone(),

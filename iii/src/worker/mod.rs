@@ -299,7 +299,7 @@ impl Worker {
     /// The functions the engine refused, with its reasons (for the test
     /// harness, which retries while an earlier test's worker still holds
     /// the same ids).
-    #[cfg(feature = "embedded")]
+    #[cfg(feature = "testing")]
     pub(crate) fn refused_functions(&self) -> Vec<(String, ErrorBody)> {
         let link = lock(&self.inner.link);
         let mut refused: Vec<_> = link
