@@ -9,7 +9,10 @@ fn main() {
     // III_BENCH_PLAIN=1: the same functions and derives without the iii
     // attributes, to tell the macros' share of the build time.
     let plain = std::env::var("III_BENCH_PLAIN").is_ok_and(|v| v == "1");
-    let n: usize = std::env::var("III_BENCH_FUNCTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::var("III_BENCH_FUNCTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let mut code = String::new();
     for i in 0..n {
         let _ = write!(
@@ -25,11 +28,14 @@ pub async fn f{i}(input: Input{i}) -> u64 {{ input.id + {i} }}
             attrs = if plain {
                 String::new()
             } else {
-                format!("#[iii::function(id = \"bench::f{i}\")]\n#[iii::trigger(http, path = \"/bench/{i}/:id\", method = \"POST\")]")
+                format!(
+                    "#[iii::function(id = \"bench::f{i}\")]\n#[iii::trigger(http, path = \"/bench/{i}/:id\", method = \"POST\")]"
+                )
             }
         );
     }
-    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("functions.rs");
+    let out =
+        std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("functions.rs");
     if let Err(e) = std::fs::write(&out, code) {
         panic!("cannot write {}: {e}", out.display());
     }

@@ -143,8 +143,8 @@ fn generate(
             }
         }),
     };
-    // The closure always takes and returns JSON, so the runtime's handler
-    // bounds always hold; the user's types are checked by the helpers below,
+    // The handler is a plain `fn`, JSON in and JSON out, so the runtime's
+    // registration code is compiled once for all functions; the user's types are checked by the helpers below,
     // each spanned at the type it checks, one error per missing trait.
     let decode = |ty: &syn::Type| {
         quote_spanned! {ty.span()=> #krate::__private::decode_input::<#ty>(input, #id)? }
@@ -194,6 +194,18 @@ fn generate(
             static LINKED: #p::LinkedFunction =
                 #p::linked_function(#id, ::core::file!(), ::core::line!(), build, bind);
 
+            fn __iii_handler(
+                input: #p::serde_json::Value,
+                ctx: #p::Context,
+            ) -> #p::BoxFuture<::core::result::Result<#p::serde_json::Value, #p::Error>> {
+                ::std::boxed::Box::pin(async move {
+                    let _ = (&input, &ctx);
+                    let out = #call.await;
+                    let value = #wrap;
+                    #encode
+                })
+            }
+
             fn build() -> #p::Function {
                 #p::function(
                     #p::FunctionParts {
@@ -203,12 +215,7 @@ fn generate(
                         request_format: #request_format,
                         response_format: #response_format,
                     },
-                    |input: #p::serde_json::Value, ctx: #p::Context| async move {
-                        let _ = (&input, &ctx);
-                        let out = #call.await;
-                        let value = #wrap;
-                        #encode
-                    },
+                    __iii_handler,
                 )
             }
 

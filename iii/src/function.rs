@@ -68,6 +68,27 @@ impl Function {
         }
     }
 
+    /// A function served by a handler that is already JSON in, JSON out,
+    /// with the formats given (an `#[iii::function]`'s expansion).
+    pub(crate) fn erased(
+        id: impl Into<String>,
+        handler: ErasedHandler,
+        request_format: Option<Value>,
+        response_format: Option<Value>,
+    ) -> Self {
+        Function {
+            message: RegisterFunction {
+                id: id.into(),
+                description: None,
+                request_format,
+                response_format,
+                metadata: None,
+                invocation: None,
+            },
+            handler: Some(handler),
+        }
+    }
+
     /// A function the engine serves by calling an HTTP endpoint (Lambda,
     /// Cloudflare Workers, ...). Needs the engine's `iii-http-functions` worker.
     pub fn http(id: impl Into<String>, invocation: HttpInvocation) -> Self {

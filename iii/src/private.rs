@@ -65,17 +65,23 @@ pub struct FunctionParts {
     pub response_format: Option<serde_json::Value>,
 }
 
+/// A boxed handler future, as an `#[iii::function]`'s handler returns it.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// An `#[iii::function]`'s handler: JSON in, JSON out, a plain `fn`. Each
+/// expansion hands over a function pointer, so the SDK's registration code
+/// is compiled once, not once per function.
+pub type Handler = fn(serde_json::Value, Context) -> BoxFuture<Result<serde_json::Value, Error>>;
+
 /// Builds an `#[iii::function]`'s registration around its JSON-in,
 /// JSON-out handler.
-pub fn function<F, Fut>(parts: FunctionParts, handler: F) -> Function
-where
-    F: Fn(serde_json::Value, Context) -> Fut + Send + Sync + 'static,
-    // Handlers run on the worker's multi-threaded runtime.
-    Fut: Future<Output = Result<serde_json::Value, Error>> + Send + 'static,
-{
-    let mut function = Function::new(parts.id, handler)
-        .request_format(parts.request_format)
-        .response_format(parts.response_format);
+pub fn function(parts: FunctionParts, handler: Handler) -> Function {
+    let mut function = Function::erased(
+        parts.id,
+        std::sync::Arc::new(handler),
+        parts.request_format,
+        parts.response_format,
+    );
     if let Some(description) = parts.description {
         function = function.description(description);
     }

@@ -1,6 +1,8 @@
 //! Prints the time from `main` to every linked function registered (the
 //! engine acknowledged the worker's announcement, which it processes after
-//! the registrations) with 1,000 `#[iii::function]`s on iii-embedded.
+//! the registrations) with 1,000 `#[iii::function]`s, each with an HTTP
+//! trigger. The engine is iii-embedded, started in this process, unless
+//! `III_URL` names a running one (the real engine, say).
 
 use std::time::Instant;
 
@@ -9,16 +11,42 @@ include!(concat!(env!("OUT_DIR"), "/functions.rs"));
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let engine = iii_embedded::Engine::start().await?;
+    let engine = match std::env::var("III_URL") {
+        Ok(url) if !url.is_empty() => Err(url),
+        _ => Ok(iii_embedded::Engine::start().await?),
+    };
     let engine_up = started.elapsed();
-    let worker = iii::Worker::builder().url(engine.ws_url()).name("startup").connect().await?;
+    let url = match &engine {
+        Ok(engine) => engine.ws_url(),
+        Err(url) => url.clone(),
+    };
+    let worker = iii::Worker::builder()
+        .url(&url)
+        .name("startup")
+        .connect()
+        .await?;
     let registered = started.elapsed();
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l[6..].trim().to_string())
+        })
+        .unwrap_or_default();
     let listed = worker.list_functions().await?.len();
     println!(
-        "{} linked functions; engine up after {engine_up:?}; all registered and announced after {registered:?}; engine lists {listed}",
-        iii::linked::functions().count()
+        "{} linked functions on {}; engine up after {engine_up:?}; all registered and announced after {registered:?}; engine lists {listed}; RSS {rss}",
+        iii::linked::functions().count(),
+        if engine.is_ok() {
+            "iii-embedded"
+        } else {
+            url.as_str()
+        },
     );
     worker.shutdown().await;
-    engine.shutdown().await;
+    if let Ok(engine) = engine {
+        engine.shutdown().await;
+    }
     Ok(())
 }

@@ -121,10 +121,17 @@ pub(crate) fn input<T: DeserializeOwned>(function_id: &str, data: Value) -> Resu
 /// message.
 pub(crate) type Check = fn(&RegisterTrigger) -> Result<(), String>;
 
-/// Given a new binding and the live ones of its type (by id, in id order),
-/// the ids of those it takes over, or why it conflicts with one.
+/// Given a new binding and the live ones of its type with the same
+/// [`Shape`] (by id, in id order), the ids of those it takes over, or why
+/// it conflicts with one.
 pub(crate) type Supersede =
     fn(&RegisterTrigger, &[(&str, &RegisterTrigger)]) -> Result<Vec<String>, String>;
+
+/// The key a binding can only take over or conflict with bindings of the
+/// same key under (an `http` route's method and path with its parameters
+/// alike): the core indexes live bindings by it, so a new one is compared
+/// with those alone, not with every binding of its type.
+pub(crate) type Shape = fn(&RegisterTrigger) -> Option<String>;
 
 /// What a module does when a binding of its type goes live (after the
 /// core's lock is released).
@@ -136,7 +143,7 @@ pub(crate) type OnBind = Arc<dyn Fn(&Arc<Core>, RegisterTrigger) + Send + Sync +
 pub(crate) struct TriggerType {
     pub(super) kind: TriggerKind,
     pub(super) check: Check,
-    pub(super) supersede: Option<Supersede>,
+    pub(super) supersede: Option<(Supersede, Shape)>,
     pub(super) on_bind: Option<OnBind>,
 }
 
@@ -156,11 +163,12 @@ impl TriggerType {
         TriggerType { check, ..self }
     }
 
-    /// Lets a new binding take over live ones of the type, or conflict
-    /// with them: the ones taken over never serve again.
-    pub(crate) fn superseding(self, supersede: Supersede) -> TriggerType {
+    /// Lets a new binding take over live ones of the type with the same
+    /// `shape`, or conflict with them: the ones taken over never serve
+    /// again.
+    pub(crate) fn superseding(self, supersede: Supersede, shape: Shape) -> TriggerType {
         TriggerType {
-            supersede: Some(supersede),
+            supersede: Some((supersede, shape)),
             ..self
         }
     }

@@ -148,8 +148,12 @@ impl Registry {
             Some(Provider::Builtin) => self.builtins.trigger_type(&t.trigger_type).cloned(),
             _ => None,
         };
+        let shape = builtin
+            .as_ref()
+            .and_then(|b| b.supersede)
+            .and_then(|(_, shape)| shape(&t));
         if let Some(builtin) = &builtin {
-            let superseded = match self.admit(builtin, &t) {
+            let superseded = match self.admit(builtin, &t, shape.as_deref()) {
                 Ok(superseded) => superseded,
                 Err(reason) => {
                     let error = ErrorBody::new("trigger_registration_failed", reason);
@@ -164,7 +168,13 @@ impl Registry {
             }
         }
         let id = t.id.clone();
-        self.bindings.insert(
+        if let Some(key) = &shape {
+            self.shapes
+                .entry((t.trigger_type.clone(), key.clone()))
+                .or_default()
+                .insert(id.clone());
+        }
+        let replaced = self.bindings.insert(
             id.clone(),
             Binding {
                 message: t.clone(),
@@ -172,8 +182,14 @@ impl Registry {
                 origin_namespace: origin.to_string(),
                 served_by: served_by.clone(),
                 superseded: false,
+                shape,
             },
         );
+        if let Some(old) = replaced
+            && old.shape != self.bindings.get(&id).and_then(|b| b.shape.clone())
+        {
+            self.unindex(&id, &old);
+        }
         match provider {
             Some(Provider::Worker(p)) => {
                 self.send_to(&p, &Message::RegisterTrigger(forwarded(&t)));
@@ -197,19 +213,44 @@ impl Registry {
     }
 
     /// A module's verdict on a new binding of its type: its check, then
-    /// the live bindings the new one takes over.
-    fn admit(&self, builtin: &TriggerType, t: &RegisterTrigger) -> Result<Vec<String>, String> {
+    /// the live bindings the new one takes over, among those of its shape.
+    fn admit(
+        &self,
+        builtin: &TriggerType,
+        t: &RegisterTrigger,
+        shape: Option<&str>,
+    ) -> Result<Vec<String>, String> {
         (builtin.check)(t)?;
-        let Some(supersede) = builtin.supersede else {
+        let (Some((supersede, _)), Some(shape)) = (builtin.supersede, shape) else {
             return Ok(Vec::new());
         };
-        let live: Vec<(&str, &RegisterTrigger)> = self
-            .bindings
+        let Some(ids) = self
+            .shapes
+            .get(&(t.trigger_type.clone(), shape.to_string()))
+        else {
+            return Ok(Vec::new());
+        };
+        let live: Vec<(&str, &RegisterTrigger)> = ids
             .iter()
-            .filter(|(_, b)| b.message.trigger_type == t.trigger_type && !b.superseded)
-            .map(|(id, b)| (id.as_str(), &b.message))
+            .filter_map(|id| Some((id.as_str(), self.bindings.get(id)?)))
+            .filter(|(_, b)| !b.superseded)
+            .map(|(id, b)| (id, &b.message))
             .collect();
         supersede(t, &live)
+    }
+
+    /// Takes binding `id` (now `binding`) out of the shape index.
+    fn unindex(&mut self, id: &str, binding: &Binding) {
+        let Some(shape) = &binding.shape else {
+            return;
+        };
+        let key = (binding.message.trigger_type.clone(), shape.clone());
+        if let Some(ids) = self.shapes.get_mut(&key) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.shapes.remove(&key);
+            }
+        }
     }
 
     fn refuse(&self, owner: Option<&str>, t: &RegisterTrigger, error: ErrorBody) {
@@ -240,6 +281,7 @@ impl Registry {
         let Some(binding) = self.bindings.remove(id) else {
             return false;
         };
+        self.unindex(id, &binding);
         if let Some(key) = &binding.served_by
             && let Some(ProviderEntry {
                 provider: Provider::Worker(p),

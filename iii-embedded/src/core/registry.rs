@@ -7,7 +7,7 @@
 //! waiting (a worker whose queue is full is disconnected), so holding the
 //! lock never waits on a socket.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use iii_protocol::{
@@ -125,6 +125,9 @@ pub(super) struct Binding {
     /// A later binding of its type took it over (an `http` route
     /// registered again, say): it never serves again, as in the engine.
     pub(super) superseded: bool,
+    /// Its type's [`Shape`](super::module::Shape) key, when its type has
+    /// one: the key it is indexed under in [`Registry::shapes`].
+    pub(super) shape: Option<String>,
 }
 
 /// Every registry of the engine.
@@ -138,6 +141,8 @@ pub(super) struct Registry {
     pub(super) providers: HashMap<(String, String), ProviderEntry>,
     /// By binding id.
     pub(super) bindings: BTreeMap<String, Binding>,
+    /// The ids of the bindings with a shape key, by (trigger type, key).
+    pub(super) shapes: HashMap<(String, String), BTreeSet<String>>,
     /// Acks awaited by `engine::register_trigger` calls, by binding id.
     pub(super) acks: HashMap<String, oneshot::Sender<Option<ErrorBody>>>,
     /// What the modules serve.
@@ -164,6 +169,7 @@ impl Registry {
             pending: HashMap::new(),
             providers,
             bindings: BTreeMap::new(),
+            shapes: HashMap::new(),
             acks: HashMap::new(),
             builtins,
         }

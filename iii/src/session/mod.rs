@@ -184,6 +184,13 @@ impl Session {
     /// Writes what is queued without waiting; a socket that fails ends the
     /// session (the frame's fate is then that of every queued frame).
     fn write(&self) {
+        let outbound = &self.shared.outbound;
+        if outbound.is_busy() {
+            // Frames are flowing: the background writer sends this one
+            // with the others queued meanwhile.
+            outbound.wake();
+            return;
+        }
         if let Err(e) = self.shared.outbound.try_drive() {
             self.kill(format!("writing to the engine failed: {e}"));
         }

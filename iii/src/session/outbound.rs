@@ -7,6 +7,14 @@
 //!   answer costs no hop through another task when the socket is free (one
 //!   thread wake-up per frame is tens of microseconds on a small machine),
 //!   and a sender never holds the sink while it waits for anything.
+//! - Under load the sender does not write: when the socket was flushed
+//!   less than [`BUSY`] ago, it queues its frame and wakes the background
+//!   writer, which first lets the tasks that are ready run, then writes
+//!   every frame they queued with one flush. On a 2-core machine against
+//!   the real engine, with 64 calls in flight, that took the workers' CPU
+//!   per call from 19.5-21.0 us to 16.0-17.5 us (one write system call on
+//!   loopback costs several microseconds, and most of a call's CPU was
+//!   there). A lone call still goes out from its own task.
 //! - [`background`] is the session's writer task. It is the only code that
 //!   waits on the socket (for room to write, to flush, to close). It is a
 //!   task of its own, so it is always polled: a sender that stops being
@@ -28,8 +36,10 @@
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
@@ -54,6 +64,30 @@ pub(super) type Sink = SplitSink<Socket, Frame>;
 /// does not hold back the first frames' flush.
 const BATCH: usize = 256;
 
+/// A socket flushed less than this long ago is busy: frames sent now are
+/// coalesced by the background writer instead of written one by one. A
+/// write on loopback costs a system call and the TCP stack's work, several
+/// microseconds; under load many frames share it, while a lone call (the
+/// previous frame a round trip ago) still goes out from its own task, with
+/// no hop.
+pub(super) const BUSY: Duration = Duration::from_micros(50);
+
+/// The instant [`Outbound::flushed_at`] counts from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Whether a socket last flushed at `flushed` (0: never) is busy at `now`,
+/// both in microseconds since [`epoch`].
+pub(super) fn busy(flushed: u64, now: u64) -> bool {
+    flushed != 0 && now.saturating_sub(flushed) < BUSY.as_micros() as u64
+}
+
+fn now_us() -> u64 {
+    u64::try_from(epoch().elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
 /// The queue and the sink of one session.
 pub(super) struct Outbound {
     queue: Mutex<Queue>,
@@ -61,6 +95,11 @@ pub(super) struct Outbound {
     sink: tokio::sync::Mutex<Option<Sink>>,
     /// Wakes the background writer.
     wake: Notify,
+    /// When the socket was last flushed, in microseconds since [`epoch`]:
+    /// a sender that comes within [`BUSY`] of it leaves its frame to the
+    /// background writer, which flushes every frame queued meanwhile in
+    /// one write.
+    flushed_at: AtomicU64,
     /// Tests widen the race this module is about: a sender keeps the sink
     /// this many microseconds after writing, before it releases it.
     #[cfg(test)]
@@ -99,6 +138,7 @@ impl Outbound {
             queue: Mutex::new(Queue::default()),
             sink: tokio::sync::Mutex::new(Some(sink)),
             wake: Notify::new(),
+            flushed_at: AtomicU64::new(0),
             #[cfg(test)]
             hold_after_write_us: std::sync::atomic::AtomicU64::new(0),
         }
@@ -129,6 +169,12 @@ impl Outbound {
     /// Whether the queue still takes frames.
     pub(super) fn is_closed(&self) -> bool {
         lock(&self.queue).closed
+    }
+
+    /// Whether the socket was flushed within [`BUSY`]: a frame sent now
+    /// is better left to the background writer, with the others coming.
+    pub(super) fn is_busy(&self) -> bool {
+        busy(self.flushed_at.load(Ordering::Relaxed), now_us())
     }
 
     /// Asks the background writer to drive the queue.
@@ -246,6 +292,7 @@ impl Outbound {
             }
         }
         poll_fn(|cx| sink.poll_flush_unpin(cx)).await?;
+        self.flushed_at.store(now_us().max(1), Ordering::Relaxed);
         if matches!(flow, Flow::Idle) && !lock(&self.queue).items.is_empty() {
             flow = Flow::More;
         }
@@ -264,6 +311,9 @@ pub(super) async fn background(session: Session) {
             reason = dead(&mut death) => break reason,
             _ = outbound.wake.notified() => {}
         }
+        // Let the tasks that are ready run first: the frames they send now
+        // go out in this round's one write.
+        tokio::task::yield_now().await;
         let written = tokio::select! {
             biased;
             reason = dead(&mut death) => break reason,

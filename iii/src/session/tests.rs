@@ -356,3 +356,58 @@ async fn a_frame_queued_while_another_sender_writes_still_goes_out() {
         .expect("engine alive");
     assert_eq!(second.as_deref(), Some("\"second\""));
 }
+
+/// Under load senders leave their frames to the background writer, which
+/// writes all that are queued at once: from 64 tasks sending together,
+/// every frame arrives, each task's in the order it sent them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_from_many_tasks_under_load_all_arrive_in_each_tasks_order() {
+    const TASKS: usize = 64;
+    const EACH: usize = 50;
+    let (url, mut seen, _drop) = engine(false).await;
+    let opened = connect(&url, 1 << 20).await;
+    let session = opened.session.clone();
+    let senders: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let session = session.clone();
+            tokio::spawn(async move {
+                for n in 0..EACH {
+                    session
+                        .send(Checked::unchecked(format!("[{task},{n}]")))
+                        .expect("queued");
+                    if n % 7 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await.expect("sender");
+    }
+    let mut next_of = vec![0usize; TASKS];
+    for _ in 0..TASKS * EACH {
+        let frame = tokio::time::timeout(Duration::from_secs(10), next(&mut seen))
+            .await
+            .expect("every frame arrives within 10 s")
+            .expect("a text frame");
+        let [task, n]: [usize; 2] = serde_json::from_str(&frame).expect("[task, n]");
+        assert_eq!(n, next_of[task], "task {task}'s frames in order");
+        next_of[task] += 1;
+    }
+    assert!(next_of.iter().all(|&n| n == EACH));
+}
+
+#[test]
+fn a_socket_flushed_within_the_window_is_busy() {
+    use super::outbound::{BUSY, busy};
+    let window = BUSY.as_micros() as u64;
+    assert!(!busy(0, 1_000_000), "never flushed: not busy");
+    assert!(busy(1_000, 1_000), "flushed just now");
+    assert!(busy(1_000, 1_000 + window - 1));
+    assert!(
+        !busy(1_000, 1_000 + window),
+        "a round trip ago: write at once"
+    );
+    assert!(busy(1_000, 999), "a clock read before the flush's");
+}

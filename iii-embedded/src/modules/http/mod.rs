@@ -67,7 +67,7 @@ impl EngineModule for Http {
         vec![
             TriggerType::new(TriggerKind::Http)
                 .checked(routes::check)
-                .superseding(routes::supersede),
+                .superseding(routes::supersede, routes::shape),
         ]
     }
 

@@ -27,7 +27,8 @@ pub(super) fn check(binding: &RegisterTrigger) -> Result<(), String> {
 
 /// The live routes a new binding takes over (the same method and path:
 /// the newest serves), or its conflict with one of the same shape but
-/// other parameter names.
+/// other parameter names. Nothing is allocated per live route: an engine
+/// with a thousand routes compares a new one with each.
 pub(super) fn supersede(
     binding: &RegisterTrigger,
     live: &[(&str, &RegisterTrigger)],
@@ -40,52 +41,81 @@ pub(super) fn supersede(
         let Some(existing) = Route::of(other) else {
             continue;
         };
-        if existing.key == route.key {
+        if !existing.method.eq_ignore_ascii_case(route.method) {
+            continue;
+        }
+        if existing.trimmed == route.trimmed {
             taken.push(id.to_string());
-        } else if existing.shape == route.shape {
+        } else if existing.same_shape(&route) {
             return Err(format!(
                 "Route '{} {}' conflicts with already-registered route '{} {}': routes with identical structure but different path-parameter names are not supported",
-                route.key.0, route.path, existing.key.0, existing.path
+                route.method.to_ascii_uppercase(),
+                route.path,
+                existing.method.to_ascii_uppercase(),
+                existing.path
             ));
         }
     }
     Ok(taken)
 }
 
-/// An `http` binding's route as the engine keys it: the method, uppercase,
-/// and the path without its leading `/`; and its shape, with every
+/// The key of the routes a binding can take over or conflict with: its
+/// method, uppercase, and its path without the leading `/` and with every
 /// `:param` alike.
-struct Route {
-    key: (String, String),
-    shape: (String, String),
-    path: String,
+pub(super) fn shape(binding: &RegisterTrigger) -> Option<String> {
+    let route = Route::of(binding)?;
+    let mut key = route.method.to_ascii_uppercase();
+    key.push(' ');
+    for (n, segment) in route.trimmed.split('/').enumerate() {
+        if n > 0 {
+            key.push('/');
+        }
+        key.push_str(if segment.starts_with(':') {
+            ":"
+        } else {
+            segment
+        });
+    }
+    Some(key)
 }
 
-impl Route {
-    fn of(t: &RegisterTrigger) -> Option<Route> {
+/// An `http` binding's route as the engine keys it: the method (compared
+/// without case) and the path without its leading `/`; its shape is that
+/// path with every `:param` alike.
+struct Route<'a> {
+    method: &'a str,
+    trimmed: &'a str,
+    path: &'a str,
+}
+
+impl<'a> Route<'a> {
+    fn of(t: &'a RegisterTrigger) -> Option<Route<'a>> {
         let text = |key: &str| t.config.get(key).and_then(Value::as_str);
-        let path = text("api_path")?.to_string();
-        let method = text("http_method").unwrap_or("GET").to_ascii_uppercase();
+        let path = text("api_path")?;
+        let method = text("http_method").unwrap_or("GET");
         let trimmed = match path.strip_prefix('/') {
-            Some("") | None => path.clone(),
-            Some(rest) => rest.to_string(),
+            Some("") | None => path,
+            Some(rest) => rest,
         };
-        let shape = trimmed
-            .split('/')
-            .map(|segment| {
-                if segment.starts_with(':') {
-                    ":"
-                } else {
-                    segment
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
         Some(Route {
-            key: (method.clone(), trimmed),
-            shape: (method, shape),
+            method,
+            trimmed,
             path,
         })
+    }
+
+    /// The same segments, a `:param` matching any other `:param`.
+    fn same_shape(&self, other: &Route) -> bool {
+        let mut mine = self.trimmed.split('/');
+        let mut theirs = other.trimmed.split('/');
+        loop {
+            match (mine.next(), theirs.next()) {
+                (None, None) => return true,
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some(b)) if a.starts_with(':') && b.starts_with(':') => {}
+                _ => return false,
+            }
+        }
     }
 }
 
@@ -101,9 +131,8 @@ pub(super) fn find_route(
             .config
             .get("http_method")
             .and_then(Value::as_str)
-            .unwrap_or("GET")
-            .to_ascii_uppercase();
-        if want != method {
+            .unwrap_or("GET");
+        if !want.eq_ignore_ascii_case(method) {
             continue;
         }
         let pattern = binding
@@ -182,6 +211,23 @@ mod tests {
         assert_eq!(
             supersede(&binding("POST", "/users/:name"), &live),
             Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn routes_that_can_clash_share_a_shape_key_and_no_others_do() {
+        let key = |m, p| shape(&binding(m, p)).expect("a route");
+        assert_eq!(key("get", "/users/:id"), key("GET", "users/:name"));
+        assert_eq!(key("GET", "/users/:id"), "GET users/:");
+        assert_ne!(key("GET", "/users/:id"), key("POST", "/users/:id"));
+        assert_ne!(key("GET", "/users/:id"), key("GET", "/users/me"));
+        assert_ne!(key("GET", "/users/:id"), key("GET", "/users/:id/posts"));
+        assert_eq!(
+            shape(&RegisterTrigger {
+                config: json!({}),
+                ..binding("GET", "/")
+            }),
+            None
         );
     }
 
