@@ -186,7 +186,8 @@ async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize)
     }
     // Up to the last answer: a lost call's wait is not the SDK's time.
     let per_second = total as f64 / (finished - started).as_secs_f64();
-    let cpu_per_call = (cpu_time() - cpu) / total as u32;
+    // `max(1)`: a run of sequential calls only (CONCURRENT 0) has none.
+    let cpu_per_call = (cpu_time() - cpu) / total.max(1) as u32;
     caller.shutdown().await;
     stop_callee(callee).await;
     Figures {
@@ -391,7 +392,8 @@ async fn bare(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize
         caller.flush().await.expect("flush");
     }
     let per_second = total as f64 / (finished - started).as_secs_f64();
-    let cpu_per_call = (cpu_time() - cpu) / total as u32;
+    // `max(1)`: a run of sequential calls only (CONCURRENT 0) has none.
+    let cpu_per_call = (cpu_time() - cpu) / total.max(1) as u32;
     let _ = caller.close(None).await;
     stop_callee(callee).await;
     Figures {
