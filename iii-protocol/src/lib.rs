@@ -399,6 +399,51 @@ pub struct InvokeFunctionRef<'a> {
     pub baggage: Option<&'a str>,
 }
 
+/// A registration frame borrowed for encoding: the same text as the
+/// [`Message`] variant of the same name, without cloning the body (a
+/// function's schemas, a binding's config) only to write it.
+///
+/// ```
+/// use iii_protocol::{Message, MessageRef, RegisterFunction};
+/// let f = RegisterFunction {
+///     id: "math::inc".into(),
+///     description: None,
+///     request_format: Some(serde_json::json!({"type": "integer"})),
+///     response_format: None,
+///     metadata: None,
+///     invocation: None,
+/// };
+/// assert_eq!(
+///     serde_json::to_string(&MessageRef::RegisterFunction(&f))?,
+///     serde_json::to_string(&Message::RegisterFunction(f.clone()))?,
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum MessageRef<'a> {
+    /// See [`Message::RegisterFunction`].
+    RegisterFunction(&'a RegisterFunction),
+    /// See [`Message::RegisterTrigger`].
+    RegisterTrigger(&'a RegisterTrigger),
+    /// See [`Message::RegisterTriggerType`].
+    RegisterTriggerType(&'a RegisterTriggerType),
+    /// See [`Message::RegisterService`].
+    RegisterService(&'a RegisterService),
+}
+
+impl MessageRef<'_> {
+    /// The owned message of the same text.
+    pub fn to_message(self) -> Message {
+        match self {
+            MessageRef::RegisterFunction(m) => Message::RegisterFunction(m.clone()),
+            MessageRef::RegisterTrigger(m) => Message::RegisterTrigger(m.clone()),
+            MessageRef::RegisterTriggerType(m) => Message::RegisterTriggerType(m.clone()),
+            MessageRef::RegisterService(m) => Message::RegisterService(m.clone()),
+        }
+    }
+}
+
 /// `invocationresult`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvocationResult {

@@ -278,3 +278,30 @@ fn the_borrowed_invocation_encodes_as_the_owned_one() {
         assert_eq!(borrowed, serde_json::to_value(&owned).expect("encode"));
     }
 }
+
+/// Every borrowed registration writes the same text as its owned message.
+#[test]
+fn the_borrowed_registrations_encode_as_the_owned_ones() {
+    let messages = [
+        r#"{"type":"registerfunction","id":"f","description":"d","request_format":{"type":"object"},"metadata":{"k":1}}"#,
+        r#"{"type":"registertrigger","id":"t","trigger_type":"http","function_id":"f","config":{"api_path":"/a"}}"#,
+        r#"{"type":"registertriggertype","id":"custom","description":"c"}"#,
+        r#"{"type":"registerservice","id":"s","name":"svc"}"#,
+    ];
+    for text in messages {
+        let owned = decode(text).expect(text);
+        let borrowed = match &owned {
+            Message::RegisterFunction(m) => MessageRef::RegisterFunction(m),
+            Message::RegisterTrigger(m) => MessageRef::RegisterTrigger(m),
+            Message::RegisterTriggerType(m) => MessageRef::RegisterTriggerType(m),
+            Message::RegisterService(m) => MessageRef::RegisterService(m),
+            other => panic!("not a registration: {other:?}"),
+        };
+        assert_eq!(
+            serde_json::to_string(&borrowed).expect("borrowed"),
+            encode(&owned).expect("owned"),
+            "{text}"
+        );
+        assert_eq!(borrowed.to_message(), owned);
+    }
+}

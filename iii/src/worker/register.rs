@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use iii_protocol::{
-    Message, RegisterFunction, RegisterService, TriggerKind, UnregisterFunction, UnregisterTrigger,
-    UnregisterTriggerType,
+    Message, MessageRef, RegisterFunction, RegisterService, TriggerKind, UnregisterFunction,
+    UnregisterTrigger, UnregisterTriggerType,
 };
 
 use super::registry::{Alias, Serving};
@@ -28,7 +28,7 @@ impl Worker {
     pub fn register_function(&self, function: Function) -> Result<FunctionHandle, Error> {
         let id = function.message.id.clone();
         validate_id("function id", &id)?;
-        let frame = self.encode(&Message::RegisterFunction(function.message.clone()), || {
+        let frame = self.encode(&MessageRef::RegisterFunction(&function.message), || {
             format!("the registration of function `{id}`")
         })?;
         let mut link = lock(&self.inner.link);
@@ -126,7 +126,7 @@ impl Worker {
                     ),
                 ));
             }
-            let frame = self.encode(&Message::RegisterTrigger(message.clone()), || {
+            let frame = self.encode(&MessageRef::RegisterTrigger(&message), || {
                 format!("the trigger binding of `{function_id}`")
             })?;
             let status = link.registry.add_trigger(message, None);
@@ -172,11 +172,10 @@ impl Worker {
             metadata: Some(serde_json::json!({"internal": true, "trigger_of": function_id})),
             invocation: None,
         };
-        let alias_frame = self
-            .encode(&Message::RegisterFunction(alias_function.clone()), || {
-                format!("the alias of trigger {index} of `{function_id}`")
-            })?;
-        let frame = self.encode(&Message::RegisterTrigger(message.clone()), || {
+        let alias_frame = self.encode(&MessageRef::RegisterFunction(&alias_function), || {
+            format!("the alias of trigger {index} of `{function_id}`")
+        })?;
+        let frame = self.encode(&MessageRef::RegisterTrigger(&message), || {
             format!("the trigger binding of `{function_id}`")
         })?;
         link.registry

@@ -16,7 +16,8 @@ use crate::trigger::TriggerInfo;
 use crate::trigger_type::ErasedProvider;
 use crate::verdict::{Recorder, Verdict};
 use iii_protocol::{
-    ErrorBody, Message, RegisterFunction, RegisterService, RegisterTrigger, RegisterTriggerType,
+    ErrorBody, Message, MessageRef, RegisterFunction, RegisterService, RegisterTrigger,
+    RegisterTriggerType,
 };
 
 /// Who serves a function this worker registered.
@@ -214,7 +215,7 @@ impl Registry {
     /// and functions, each group in registration order. For an engine that
     /// takes no triggers (`with_triggers` false), trigger types and the
     /// bindings' aliases are left out.
-    pub(crate) fn replay(&self, with_triggers: bool) -> Vec<Message> {
+    pub(crate) fn replay(&self, with_triggers: bool) -> Vec<MessageRef<'_>> {
         let mut services: Vec<_> = self.services.values().collect();
         services.sort_by_key(|(seq, _)| *seq);
         let mut types: Vec<_> = self.trigger_types.values().collect();
@@ -229,17 +230,17 @@ impl Registry {
         out.extend(
             services
                 .into_iter()
-                .map(|(_, m)| Message::RegisterService(m.clone())),
+                .map(|(_, m)| MessageRef::RegisterService(m)),
         );
         out.extend(
             types
                 .into_iter()
-                .map(|e| Message::RegisterTriggerType(e.message.clone())),
+                .map(|e| MessageRef::RegisterTriggerType(&e.message)),
         );
         out.extend(
             functions
                 .into_iter()
-                .map(|e| Message::RegisterFunction(e.message.clone())),
+                .map(|e| MessageRef::RegisterFunction(&e.message)),
         );
         out
     }
@@ -485,13 +486,21 @@ mod tests {
             description: None,
             parent_service_id: None,
         });
-        assert_eq!(ids(&r.replay(true)), ["service:svc", "fn:zeta", "fn:alpha"]);
+        let owned = |refs: Vec<MessageRef>| {
+            refs.into_iter()
+                .map(MessageRef::to_message)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(&owned(r.replay(true))),
+            ["service:svc", "fn:zeta", "fn:alpha"]
+        );
         assert_eq!(ids(&r.bindings()), ["trigger:t2", "trigger:t1"]);
         // Replaying twice gives the same frames.
         assert_eq!(r.replay(true), r.replay(true));
         // An engine that takes no triggers gets functions and services only.
         assert_eq!(
-            ids(&r.replay(false)),
+            ids(&owned(r.replay(false))),
             ["service:svc", "fn:zeta", "fn:alpha"]
         );
         assert_eq!(
