@@ -144,8 +144,9 @@ fn generate(
         }),
     };
     // The handler is a plain `fn`, JSON in and JSON out, so the runtime's
-    // registration code is compiled once for all functions; the user's types are checked by the helpers below,
-    // each spanned at the type it checks, one error per missing trait.
+    // registration code is compiled once for all functions; the user's
+    // types are checked by the helpers below, each spanned at the type it
+    // checks, one error per missing trait.
     let decode = |ty: &syn::Type| {
         quote_spanned! {ty.span()=> #krate::__private::decode_input::<#ty>(input, #id)? }
     };

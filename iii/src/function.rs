@@ -55,17 +55,12 @@ impl Function {
     where
         H: Handler<Args>,
     {
-        Function {
-            message: RegisterFunction {
-                id: id.into(),
-                description: None,
-                request_format: request_format::<H::Input>(),
-                response_format: response_format::<H::Output>(),
-                metadata: None,
-                invocation: None,
-            },
-            handler: Some(erase(handler)),
-        }
+        Function::erased(
+            id,
+            erase(handler),
+            request_format::<H::Input>(),
+            response_format::<H::Output>(),
+        )
     }
 
     /// A function served by a handler that is already JSON in, JSON out,

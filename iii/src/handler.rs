@@ -9,7 +9,6 @@
 use crate::codec::{decode, encode};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
@@ -21,7 +20,7 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::error::{Error, codes};
 
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub(crate) use crate::__private::BoxFuture;
 
 /// A type-erased handler: JSON in, JSON out.
 pub(crate) type ErasedHandler =

@@ -168,13 +168,17 @@ impl Registry {
             }
         }
         let id = t.id.clone();
+        // A binding registered again under its id leaves its old key.
+        if let Some(old) = self.bindings.remove(&id) {
+            self.unindex(&id, &old);
+        }
         if let Some(key) = &shape {
             self.shapes
                 .entry((t.trigger_type.clone(), key.clone()))
                 .or_default()
                 .insert(id.clone());
         }
-        let replaced = self.bindings.insert(
+        self.bindings.insert(
             id.clone(),
             Binding {
                 message: t.clone(),
@@ -185,11 +189,6 @@ impl Registry {
                 shape,
             },
         );
-        if let Some(old) = replaced
-            && old.shape != self.bindings.get(&id).and_then(|b| b.shape.clone())
-        {
-            self.unindex(&id, &old);
-        }
         match provider {
             Some(Provider::Worker(p)) => {
                 self.send_to(&p, &Message::RegisterTrigger(forwarded(&t)));

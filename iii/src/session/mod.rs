@@ -191,7 +191,7 @@ impl Session {
             outbound.wake();
             return;
         }
-        if let Err(e) = self.shared.outbound.try_drive() {
+        if let Err(e) = outbound.try_drive() {
             self.kill(format!("writing to the engine failed: {e}"));
         }
     }

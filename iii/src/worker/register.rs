@@ -239,7 +239,7 @@ impl Worker {
             ));
         }
         let id = message.id.clone();
-        let frame = self.encode(&Message::RegisterTriggerType(message.clone()), || {
+        let frame = self.encode(&MessageRef::RegisterTriggerType(&message), || {
             format!("the registration of trigger type `{id}`")
         })?;
         let mut link = lock(&self.inner.link);
@@ -284,7 +284,7 @@ impl Worker {
     /// tooling). Registering the same id again replaces it.
     pub fn register_service(&self, service: RegisterService) -> Result<(), Error> {
         validate_id("service id", &service.id)?;
-        let frame = self.encode(&Message::RegisterService(service.clone()), || {
+        let frame = self.encode(&MessageRef::RegisterService(&service), || {
             format!("the registration of service `{}`", service.id)
         })?;
         let mut link = lock(&self.inner.link);

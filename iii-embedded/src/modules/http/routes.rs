@@ -27,13 +27,13 @@ pub(super) fn check(binding: &RegisterTrigger) -> Result<(), String> {
 
 /// The live routes a new binding takes over (the same method and path:
 /// the newest serves), or its conflict with one of the same shape but
-/// other parameter names. Nothing is allocated per live route: an engine
-/// with a thousand routes compares a new one with each.
+/// other parameter names. The core hands over only the live routes of the
+/// binding's [`shape`]; others are passed over here too.
 pub(super) fn supersede(
     binding: &RegisterTrigger,
     live: &[(&str, &RegisterTrigger)],
 ) -> Result<Vec<String>, String> {
-    let Some(route) = Route::of(binding) else {
+    let (Some(route), Some(key)) = (Route::of(binding), shape(binding)) else {
         return Ok(Vec::new());
     };
     let mut taken = Vec::new();
@@ -41,12 +41,12 @@ pub(super) fn supersede(
         let Some(existing) = Route::of(other) else {
             continue;
         };
-        if !existing.method.eq_ignore_ascii_case(route.method) {
+        if shape(other).as_ref() != Some(&key) {
             continue;
         }
         if existing.trimmed == route.trimmed {
             taken.push(id.to_string());
-        } else if existing.same_shape(&route) {
+        } else {
             return Err(format!(
                 "Route '{} {}' conflicts with already-registered route '{} {}': routes with identical structure but different path-parameter names are not supported",
                 route.method.to_ascii_uppercase(),
@@ -80,8 +80,7 @@ pub(super) fn shape(binding: &RegisterTrigger) -> Option<String> {
 }
 
 /// An `http` binding's route as the engine keys it: the method (compared
-/// without case) and the path without its leading `/`; its shape is that
-/// path with every `:param` alike.
+/// without case) and the path without its leading `/`.
 struct Route<'a> {
     method: &'a str,
     trimmed: &'a str,
@@ -102,20 +101,6 @@ impl<'a> Route<'a> {
             trimmed,
             path,
         })
-    }
-
-    /// The same segments, a `:param` matching any other `:param`.
-    fn same_shape(&self, other: &Route) -> bool {
-        let mut mine = self.trimmed.split('/');
-        let mut theirs = other.trimmed.split('/');
-        loop {
-            match (mine.next(), theirs.next()) {
-                (None, None) => return true,
-                (Some(a), Some(b)) if a == b => {}
-                (Some(a), Some(b)) if a.starts_with(':') && b.starts_with(':') => {}
-                _ => return false,
-            }
-        }
     }
 }
 

@@ -1,0 +1,103 @@
+//! Frames borrowed for encoding: the same text as their owned [`Message`]
+//! variants, written without cloning what they carry.
+
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{
+    Message, RegisterFunction, RegisterService, RegisterTrigger, RegisterTriggerType, TriggerAction,
+};
+
+/// `invokefunction` as a caller writes it, borrowing every part: the
+/// payload is JSON text already (serialised once, straight from the
+/// caller's type). It encodes exactly as [`Message::InvokeFunction`] with
+/// the same contents.
+///
+/// ```
+/// use iii_protocol::{InvokeFunctionRef, Message, decode};
+/// let data = serde_json::value::RawValue::from_string("{\"n\":1}".into())?;
+/// let frame = serde_json::to_string(&InvokeFunctionRef {
+///     invocation_id: None,
+///     function_id: "math::inc",
+///     data: &data,
+///     action: None,
+///     metadata: None,
+///     namespace: Some("billing"),
+///     traceparent: None,
+///     baggage: None,
+/// })?;
+/// let Message::InvokeFunction(read) = decode(&frame)? else { unreachable!() };
+/// assert_eq!((read.function_id.as_str(), read.data["n"].as_i64()), ("math::inc", Some(1)));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "type", rename = "invokefunction")]
+pub struct InvokeFunctionRef<'a> {
+    /// See [`InvokeFunction::invocation_id`].
+    pub invocation_id: Option<Uuid>,
+    /// Target function.
+    pub function_id: &'a str,
+    /// Input, as JSON text.
+    pub data: &'a serde_json::value::RawValue,
+    /// Routing: absent means synchronous.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'a TriggerAction>,
+    /// Per-invocation sidecar.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<&'a Value>,
+    /// Target namespace; absent means `default`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<&'a str>,
+    /// W3C trace context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<&'a str>,
+    /// W3C baggage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baggage: Option<&'a str>,
+}
+
+/// A registration frame borrowed for encoding: the same text as the
+/// [`Message`] variant of the same name, without cloning the body (a
+/// function's schemas, a binding's config) only to write it.
+///
+/// ```
+/// use iii_protocol::{Message, MessageRef, RegisterFunction};
+/// let f = RegisterFunction {
+///     id: "math::inc".into(),
+///     description: None,
+///     request_format: Some(serde_json::json!({"type": "integer"})),
+///     response_format: None,
+///     metadata: None,
+///     invocation: None,
+/// };
+/// assert_eq!(
+///     serde_json::to_string(&MessageRef::RegisterFunction(&f))?,
+///     serde_json::to_string(&Message::RegisterFunction(f.clone()))?,
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum MessageRef<'a> {
+    /// See [`Message::RegisterFunction`].
+    RegisterFunction(&'a RegisterFunction),
+    /// See [`Message::RegisterTrigger`].
+    RegisterTrigger(&'a RegisterTrigger),
+    /// See [`Message::RegisterTriggerType`].
+    RegisterTriggerType(&'a RegisterTriggerType),
+    /// See [`Message::RegisterService`].
+    RegisterService(&'a RegisterService),
+}
+
+impl MessageRef<'_> {
+    /// The owned message of the same text.
+    pub fn to_message(self) -> Message {
+        match self {
+            MessageRef::RegisterFunction(m) => Message::RegisterFunction(m.clone()),
+            MessageRef::RegisterTrigger(m) => Message::RegisterTrigger(m.clone()),
+            MessageRef::RegisterTriggerType(m) => Message::RegisterTriggerType(m.clone()),
+            MessageRef::RegisterService(m) => Message::RegisterService(m.clone()),
+        }
+    }
+}
