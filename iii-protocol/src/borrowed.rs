@@ -34,7 +34,7 @@ use crate::{
 #[derive(Debug, Clone, Copy, Serialize)]
 #[serde(tag = "type", rename = "invokefunction")]
 pub struct InvokeFunctionRef<'a> {
-    /// See [`InvokeFunction::invocation_id`].
+    /// See [`InvokeFunction::invocation_id`](crate::InvokeFunction::invocation_id).
     pub invocation_id: Option<Uuid>,
     /// Target function.
     pub function_id: &'a str,
