@@ -6,6 +6,13 @@ use std::fmt::Write;
 fn main() {
     println!("cargo:rerun-if-env-changed=III_BENCH_FUNCTIONS");
     println!("cargo:rerun-if-env-changed=III_BENCH_PLAIN");
+    println!("cargo:rerun-if-env-changed=III_BENCH_EDIT");
+    // III_BENCH_EDIT=k: adds k in the body of `f0`, to time the rebuild
+    // after editing one handler (the daily loop).
+    let edit: u64 = std::env::var("III_BENCH_EDIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     // III_BENCH_PLAIN=1: the same functions and derives without the iii
     // attributes, to tell the macros' share of the build time.
     let plain = std::env::var("III_BENCH_PLAIN").is_ok_and(|v| v == "1");
@@ -23,8 +30,9 @@ pub struct Input{i} {{ pub id: u64, pub name: String, pub tags: Vec<String> }}
 
 /// Function number {i}.
 {attrs}
-pub async fn f{i}(input: Input{i}) -> u64 {{ input.id + {i} }}
+pub async fn f{i}(input: Input{i}) -> u64 {{ input.id + {i} + {e} }}
 "#,
+            e = if i == 0 { edit } else { 0 },
             attrs = if plain {
                 String::new()
             } else {
