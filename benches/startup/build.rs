@@ -15,7 +15,13 @@ fn main() {
         .unwrap_or(0);
     // III_BENCH_PLAIN=1: the same functions and derives without the iii
     // attributes, to tell the macros' share of the build time.
-    let plain = std::env::var("III_BENCH_PLAIN").is_ok_and(|v| v == "1");
+    // III_BENCH_PLAIN=2: the build floor. No iii attributes, but each input
+    // type is used as a worker must use it at least once (decoded from a
+    // `serde_json::Value`, its schema generated), from a table `main`
+    // reads, so the compiler generates that code as it does for a worker.
+    let mode = std::env::var("III_BENCH_PLAIN").unwrap_or_default();
+    let plain = mode == "1" || mode == "2";
+    let floor = mode == "2";
     let n: usize = std::env::var("III_BENCH_FUNCTIONS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -42,6 +48,19 @@ pub async fn f{i}(input: Input{i}) -> u64 {{ input.id + {i} + {e} }}
             }
         );
     }
+    let _ = writeln!(
+        code,
+        "\n/// Each input type used once, when III_BENCH_PLAIN=2.\npub static FLOOR: &[fn(serde_json::Value) -> (Option<u64>, serde_json::Value)] = &["
+    );
+    if floor {
+        for i in 0..n {
+            let _ = writeln!(
+                code,
+                "    |v| (serde_json::from_value::<Input{i}>(v).ok().map(|x| x.id + x.name.len() as u64 + x.tags.len() as u64), schemars::schema_for!(Input{i}).to_value()),"
+            );
+        }
+    }
+    let _ = writeln!(code, "];");
     let out =
         std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("functions.rs");
     if let Err(e) = std::fs::write(&out, code) {
