@@ -147,30 +147,45 @@ fn generate(
     // registration code is compiled once for all functions; the user's
     // types are checked by the helpers below, each spanned at the type it
     // checks, one error per missing trait.
-    let decode = |ty: &syn::Type| {
-        quote_spanned! {ty.span()=> #krate::__private::decode_input::<#ty>(input, #id)? }
+    let p = quote!(#krate::__private);
+    // The input is decoded before the future is made, so the future holds
+    // only the user's: a smaller state machine for the compiler to build.
+    let decode = match &shape.input {
+        None => quote!(let _ = input;),
+        Some(ty) => {
+            let decoded = quote_spanned! {ty.span()=> #p::decode_input::<#ty>(input, #id) };
+            quote! {
+                let input = match #decoded {
+                    ::core::result::Result::Ok(input) => input,
+                    ::core::result::Result::Err(error) => return #p::failed(error),
+                };
+            }
+        }
     };
     let call = match (&shape.input, &shape.context) {
         (None, _) => quote!(#name()),
-        (Some(ty), None) => {
-            let input = decode(ty);
-            quote!(#name(#input))
-        }
-        (Some(ty), Some(_)) => {
-            let input = decode(ty);
-            quote!(#name(#input, ctx))
-        }
+        (Some(_), None) => quote!(#name(input)),
+        (Some(_), Some(_)) => quote!(#name(input, ctx)),
     };
-    let encode =
-        quote_spanned! {output_span=> #krate::__private::encode_output::<#ok_ty>(value, #id) };
+    let encode = quote_spanned! {output_span=> #p::encode_output::<#ok_ty>(value, #id) };
     let request_format = shape.input.as_ref().map_or_else(
-        || quote!(::core::option::Option::None),
-        |ty| quote_spanned! {ty.span()=> #krate::__private::request_format::<#ty>() },
+        || quote!(#p::no_format),
+        |ty| quote_spanned! {ty.span()=> #p::request_format::<#ty> },
     );
-    let response_format =
-        quote_spanned! {output_span=> #krate::__private::response_format::<#ok_ty>() };
-    let triggers = specs.iter().map(|spec| trigger(&krate, id, spec));
-    let p = quote!(#krate::__private);
+    let response_format = quote_spanned! {output_span=> #p::response_format::<#ok_ty> };
+    let mut checks = Vec::new();
+    let triggers: Vec<TokenStream> = specs
+        .iter()
+        .map(|spec| trigger(&krate, spec, &mut checks))
+        .collect();
+    // Type checks of the functions the triggers name; never called, only
+    // type-checked, each spanned at the user's path.
+    let checks = (!checks.is_empty()).then(|| {
+        quote! {
+            #[allow(dead_code)]
+            fn __iii_checks() { #(#checks)* }
+        }
+    });
     let ref_doc = format!("Names `{id}` for `Worker::call_fn`.");
 
     quote! {
@@ -190,40 +205,35 @@ fn generate(
 
         #(#cfgs)*
         const _: () = {
-            #[#p::linkme::distributed_slice(#p::FUNCTIONS)]
-            #[linkme(crate = #p::linkme)]
-            static LINKED: #p::LinkedFunction =
-                #p::linked_function(#id, ::core::file!(), ::core::line!(), build, bind);
-
             fn __iii_handler(
                 input: #p::serde_json::Value,
                 ctx: #p::Context,
             ) -> #p::BoxFuture<::core::result::Result<#p::serde_json::Value, #p::Error>> {
+                #decode
                 ::std::boxed::Box::pin(async move {
-                    let _ = (&input, &ctx);
+                    let _ = &ctx;
                     let out = #call.await;
                     let value = #wrap;
                     #encode
                 })
             }
 
-            fn build() -> #p::Function {
-                #p::function(
-                    #p::FunctionParts {
-                        id: #id,
-                        description: #description,
-                        metadata: #metadata,
-                        request_format: #request_format,
-                        response_format: #response_format,
-                    },
-                    __iii_handler,
-                )
-            }
+            #checks
 
-            fn bind() -> ::std::vec::Vec<#p::Trigger> {
-                ::std::vec![#(#triggers),*]
-            }
+            static SPEC: #p::FunctionSpec = #p::FunctionSpec {
+                id: #id,
+                description: #description,
+                metadata: #metadata,
+                request_format: #request_format,
+                response_format: #response_format,
+                handler: __iii_handler,
+                triggers: &[#(#triggers),*],
+            };
 
+            #[#p::linkme::distributed_slice(#p::FUNCTIONS)]
+            #[linkme(crate = #p::linkme)]
+            static LINKED: #p::LinkedFunction =
+                #p::linked_function(&SPEC, ::core::file!(), ::core::line!());
         };
     }
 }
@@ -235,16 +245,15 @@ fn option(text: Option<&str>) -> TokenStream {
     }
 }
 
-/// The expression building one trigger binding: the kind and its checked
-/// keys, handed to `__private::trigger`, which maps them onto the typed
-/// builders.
-fn trigger(krate: &TokenStream, id: &str, spec: &TriggerSpec) -> TokenStream {
+/// The static data of one trigger binding: the kind and its checked keys,
+/// which `__private::trigger` maps onto the typed builders when the worker
+/// registers. The type checks of the functions it names go to `checks`.
+fn trigger(krate: &TokenStream, spec: &TriggerSpec, checks: &mut Vec<TokenStream>) -> TokenStream {
     let p = quote!(#krate::__private);
     let kind = syn::Ident::new(&format!("{:?}", spec.kind), Span::call_site());
     let custom_type = option(spec.custom_type.as_ref().map(LitStr::value).as_deref());
     // Checks spanned at the user's paths: each must name an
     // `#[iii::function]` (so it has a `FunctionRef`) with the right output.
-    let mut checks = Vec::new();
     let mut function_id = |path: &syn::Path, output: &str| {
         let check = syn::Ident::new(output, Span::call_site());
         checks.push(quote_spanned! {path.span()=>
@@ -293,9 +302,10 @@ fn trigger(krate: &TokenStream, id: &str, spec: &TriggerSpec) -> TokenStream {
     }
     let span = spec.span;
     quote_spanned! {span=>
-        {
-            #(#checks)*
-            #p::trigger(#id, #p::TriggerKind::#kind, #custom_type, &[#(#args),*])
+        #p::TriggerSpec {
+            kind: #p::TriggerKind::#kind,
+            custom_type: #custom_type,
+            args: &[#(#args),*],
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::__private::{FUNCTIONS, TRIGGER_TYPES};
+use crate::__private::{FUNCTIONS, FunctionSpec, TRIGGER_TYPES};
 use crate::error::Error;
 use crate::function::Function;
 use crate::trigger::Trigger;
@@ -31,25 +31,17 @@ pub struct LinkedFunction {
     id: &'static str,
     file: &'static str,
     line: u32,
-    function: fn() -> Function,
-    triggers: fn() -> Vec<Trigger>,
+    spec: &'static FunctionSpec,
 }
 
 impl LinkedFunction {
     /// Used by `#[iii::function]` expansions (through `__private`).
-    pub(crate) const fn new(
-        id: &'static str,
-        file: &'static str,
-        line: u32,
-        function: fn() -> Function,
-        triggers: fn() -> Vec<Trigger>,
-    ) -> Self {
+    pub(crate) const fn new(spec: &'static FunctionSpec, file: &'static str, line: u32) -> Self {
         LinkedFunction {
-            id,
+            id: spec.id,
             file,
             line,
-            function,
-            triggers,
+            spec,
         }
     }
 
@@ -70,12 +62,16 @@ impl LinkedFunction {
 
     /// Builds its registration: handler, description, metadata, formats.
     pub fn function(&self) -> Function {
-        (self.function)()
+        crate::__private::function(self.spec)
     }
 
     /// Builds its trigger bindings, one per `#[iii::trigger]`.
     pub fn triggers(&self) -> Vec<Trigger> {
-        (self.triggers)()
+        self.spec
+            .triggers
+            .iter()
+            .map(|t| crate::__private::trigger(self.spec.id, t))
+            .collect()
     }
 }
 

@@ -32,13 +32,11 @@ pub static TRIGGER_TYPES: [LinkedTriggerType];
 
 /// The slice element of one `#[iii::function]`.
 pub const fn linked_function(
-    id: &'static str,
+    spec: &'static FunctionSpec,
     file: &'static str,
     line: u32,
-    function: fn() -> Function,
-    triggers: fn() -> Vec<Trigger>,
 ) -> LinkedFunction {
-    LinkedFunction::new(id, file, line, function, triggers)
+    LinkedFunction::new(spec, file, line)
 }
 
 /// The slice element of one `#[iii::trigger_type]`.
@@ -51,18 +49,42 @@ pub const fn linked_trigger_type(
     LinkedTriggerType::new(id, file, line, register)
 }
 
-/// What `#[iii::function]` says about a function besides its handler.
-pub struct FunctionParts {
+/// Everything `#[iii::function]` says about one function, as static
+/// data: the expansion writes one of these and no code of its own besides
+/// the handler, so each function costs the compiler little.
+#[derive(Debug)]
+pub struct FunctionSpec {
     /// The id.
     pub id: &'static str,
     /// The description (from the attribute or the doc comment).
     pub description: Option<&'static str>,
     /// The metadata, as JSON text (checked when the macro expanded).
     pub metadata: Option<&'static str>,
-    /// The request format, from the input type.
-    pub request_format: Option<serde_json::Value>,
-    /// The response format, from the output type.
-    pub response_format: Option<serde_json::Value>,
+    /// Makes the request format, from the input type, when registering.
+    pub request_format: fn() -> Option<serde_json::Value>,
+    /// Makes the response format, from the output type, when registering.
+    pub response_format: fn() -> Option<serde_json::Value>,
+    /// The handler: JSON in, JSON out.
+    pub handler: Handler,
+    /// One entry per `#[iii::trigger]`.
+    pub triggers: &'static [TriggerSpec],
+}
+
+/// One `#[iii::trigger]`: its kind and keys, checked when the macro
+/// expanded.
+#[derive(Debug)]
+pub struct TriggerSpec {
+    /// The kind.
+    pub kind: TriggerKind,
+    /// The trigger type id of a `custom` trigger.
+    pub custom_type: Option<&'static str>,
+    /// The keys, in the order written.
+    pub args: &'static [(&'static str, Arg)],
+}
+
+/// The format of a function that takes no input.
+pub fn no_format() -> Option<serde_json::Value> {
+    None
 }
 
 /// A boxed handler future, as an `#[iii::function]`'s handler returns it.
@@ -73,22 +95,27 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'stati
 /// is compiled once, not once per function.
 pub type Handler = fn(serde_json::Value, Context) -> BoxFuture<Result<serde_json::Value, Error>>;
 
-/// Builds an `#[iii::function]`'s registration around its JSON-in,
-/// JSON-out handler.
-pub fn function(parts: FunctionParts, handler: Handler) -> Function {
+/// Builds an `#[iii::function]`'s registration: handler, description,
+/// metadata, and the formats, generated now.
+pub(crate) fn function(spec: &FunctionSpec) -> Function {
     let mut function = Function::erased(
-        parts.id,
-        std::sync::Arc::new(handler),
-        parts.request_format,
-        parts.response_format,
+        spec.id,
+        std::sync::Arc::new(spec.handler),
+        (spec.request_format)(),
+        (spec.response_format)(),
     );
-    if let Some(description) = parts.description {
+    if let Some(description) = spec.description {
         function = function.description(description);
     }
-    if let Some(metadata) = parts.metadata.and_then(|m| serde_json::from_str(m).ok()) {
+    if let Some(metadata) = spec.metadata.and_then(|m| serde_json::from_str(m).ok()) {
         function = function.metadata(metadata);
     }
     function
+}
+
+/// The future of a handler whose input did not decode.
+pub fn failed(error: Error) -> BoxFuture<Result<serde_json::Value, Error>> {
+    Box::pin(std::future::ready(Err(error)))
 }
 
 /// The value of one `#[iii::trigger]` key, checked when the macro expanded.
@@ -131,13 +158,8 @@ pub fn middleware_output<T: MiddlewareOutput>() {}
 /// Builds one `#[iii::trigger]` binding of `function_id` from its kind and
 /// keys. A value the typed builder refuses surfaces when the worker
 /// registers the trigger, as for any builder-made trigger.
-pub fn trigger(
-    function_id: &'static str,
-    kind: TriggerKind,
-    custom_type: Option<&'static str>,
-    args: &[(&'static str, Arg)],
-) -> Trigger {
-    crate::trigger::from_keys(function_id, kind, custom_type, args)
+pub(crate) fn trigger(function_id: &'static str, spec: &TriggerSpec) -> Trigger {
+    crate::trigger::from_keys(function_id, spec.kind, spec.custom_type, spec.args)
 }
 
 /// Holds a handler's error while the right conversion is picked.
@@ -239,8 +261,14 @@ pub fn decode_input<T: DeserializeOwned + 'static>(
     value: serde_json::Value,
     function_id: &str,
 ) -> Result<T, Error> {
-    crate::codec::decode(value, || format!("the input of `{function_id}`"))
-        .map_err(crate::handler::undecodable_input)
+    match crate::codec::decode_as::<T>(value) {
+        Ok(input) => Ok(input),
+        Err(failure) => Err(input_error(failure, function_id)),
+    }
+}
+
+fn input_error(failure: crate::codec::Undecodable, function_id: &str) -> Error {
+    crate::handler::undecodable_input(failure.into_error(format!("the input of `{function_id}`")))
 }
 
 /// Encodes a handler's output; spanned at the output type.
@@ -248,10 +276,17 @@ pub fn encode_output<T: Serialize + 'static>(
     value: T,
     function_id: &str,
 ) -> Result<serde_json::Value, Error> {
-    crate::codec::encode(value).map_err(|source| Error::Encode {
+    match crate::codec::encode(value) {
+        Ok(value) => Ok(value),
+        Err(source) => Err(output_error(source, function_id)),
+    }
+}
+
+fn output_error(source: serde_json::Error, function_id: &str) -> Error {
+    Error::Encode {
         what: format!("the output of `{function_id}`"),
         source,
-    })
+    }
 }
 
 /// What a handler's input and output need: a JSON Schema (schemars 1's

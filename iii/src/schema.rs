@@ -1,7 +1,7 @@
 //! JSON-schema request and response formats, from schemars.
 
-use schemars::JsonSchema;
 use schemars::generate::{Contract, SchemaSettings};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 
 /// The JSON Schema dialect of every format this SDK generates.
@@ -9,12 +9,12 @@ pub const SCHEMA_DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 
 /// The request format of `T`: what it accepts when deserialised.
 pub fn request_format<T: JsonSchema + ?Sized>() -> Option<Value> {
-    format_with::<T>(Contract::Deserialize)
+    format_with(Contract::Deserialize, SchemaGenerator::root_schema_for::<T>)
 }
 
 /// The response format of `T`: what it produces when serialised.
 pub fn response_format<T: JsonSchema + ?Sized>() -> Option<Value> {
-    format_with::<T>(Contract::Serialize)
+    format_with(Contract::Serialize, SchemaGenerator::root_schema_for::<T>)
 }
 
 /// The request (deserialize-contract) format of `T`, or `None` when `T`
@@ -37,11 +37,13 @@ pub fn format_of<T: JsonSchema + ?Sized>() -> Option<Value> {
     request_format::<T>()
 }
 
-fn format_with<T: JsonSchema + ?Sized>(contract: Contract) -> Option<Value> {
+// Only schemars' own call is generic: the settings, the generator and the
+// check are compiled once, not once per type.
+fn format_with(contract: Contract, root: fn(&mut SchemaGenerator) -> Schema) -> Option<Value> {
     let mut settings = SchemaSettings::draft2020_12();
     settings.contract = contract;
-    let schema = settings.into_generator().into_root_schema_for::<T>();
-    let value = schema.to_value();
+    let mut generator = settings.into_generator();
+    let value = root(&mut generator).to_value();
     if says_nothing(&value) {
         return None;
     }
