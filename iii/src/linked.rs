@@ -28,26 +28,20 @@ use crate::worker::Worker;
 /// ```
 #[derive(Debug)]
 pub struct LinkedFunction {
-    id: &'static str,
+    spec: &'static FunctionSpec,
     file: &'static str,
     line: u32,
-    spec: &'static FunctionSpec,
 }
 
 impl LinkedFunction {
     /// Used by `#[iii::function]` expansions (through `__private`).
     pub(crate) const fn new(spec: &'static FunctionSpec, file: &'static str, line: u32) -> Self {
-        LinkedFunction {
-            id: spec.id,
-            file,
-            line,
-            spec,
-        }
+        LinkedFunction { spec, file, line }
     }
 
     /// The function id.
     pub fn id(&self) -> &'static str {
-        self.id
+        self.spec.id
     }
 
     /// The file the function is defined in.
@@ -62,7 +56,21 @@ impl LinkedFunction {
 
     /// Builds its registration: handler, description, metadata, formats.
     pub fn function(&self) -> Function {
-        crate::__private::function(self.spec)
+        let spec = self.spec;
+        let mut function = Function::erased(
+            spec.id,
+            std::sync::Arc::new(spec.handler),
+            (spec.request_format)(),
+            (spec.response_format)(),
+        );
+        if let Some(description) = spec.description {
+            function = function.description(description);
+        }
+        // The macro checked the metadata's JSON when it expanded.
+        if let Some(metadata) = spec.metadata.and_then(|m| serde_json::from_str(m).ok()) {
+            function = function.metadata(metadata);
+        }
+        function
     }
 
     /// Builds its trigger bindings, one per `#[iii::trigger]`.
@@ -70,7 +78,7 @@ impl LinkedFunction {
         self.spec
             .triggers
             .iter()
-            .map(|t| crate::__private::trigger(self.spec.id, t))
+            .map(|t| crate::trigger::from_keys(self.spec.id, t.kind, t.custom_type, t.args))
             .collect()
     }
 }
@@ -146,7 +154,7 @@ pub(crate) fn select(which: &Linked) -> Result<Vec<&'static LinkedFunction>, Err
         Linked::None => Vec::new(),
         Linked::Only(ids) => {
             let known = |id: &&String| {
-                FUNCTIONS.iter().any(|f| f.id == id.as_str())
+                FUNCTIONS.iter().any(|f| f.id() == id.as_str())
                     || TRIGGER_TYPES.iter().any(|t| t.id == id.as_str())
             };
             if let Some(missing) = ids.iter().find(|id| !known(id)) {
@@ -159,20 +167,24 @@ pub(crate) fn select(which: &Linked) -> Result<Vec<&'static LinkedFunction>, Err
             }
             FUNCTIONS
                 .iter()
-                .filter(|f| ids.iter().any(|id| id == f.id))
+                .filter(|f| ids.iter().any(|id| id == f.id()))
                 .collect()
         }
     };
     // Link order is not specified; registration order should be.
-    chosen.sort_by_key(|f| (f.id, f.file, f.line));
+    chosen.sort_by_key(|f| (f.id(), f.file, f.line));
     let mut seen: HashMap<&str, &LinkedFunction> = HashMap::new();
     for f in &chosen {
-        if let Some(first) = seen.insert(f.id, f) {
+        if let Some(first) = seen.insert(f.id(), f) {
             return Err(Error::invalid(
                 "linked functions",
                 format!(
                     "`{}` is defined twice, at {}:{} and at {}:{}; give one of them another `id`",
-                    f.id, first.file, first.line, f.file, f.line
+                    f.id(),
+                    first.file,
+                    first.line,
+                    f.file,
+                    f.line
                 ),
             ));
         }

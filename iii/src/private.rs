@@ -95,24 +95,6 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'stati
 /// is compiled once, not once per function.
 pub type Handler = fn(serde_json::Value, Context) -> BoxFuture<Result<serde_json::Value, Error>>;
 
-/// Builds an `#[iii::function]`'s registration: handler, description,
-/// metadata, and the formats, generated now.
-pub(crate) fn function(spec: &FunctionSpec) -> Function {
-    let mut function = Function::erased(
-        spec.id,
-        std::sync::Arc::new(spec.handler),
-        (spec.request_format)(),
-        (spec.response_format)(),
-    );
-    if let Some(description) = spec.description {
-        function = function.description(description);
-    }
-    if let Some(metadata) = spec.metadata.and_then(|m| serde_json::from_str(m).ok()) {
-        function = function.metadata(metadata);
-    }
-    function
-}
-
 /// The future of a handler whose input did not decode.
 pub fn failed(error: Error) -> BoxFuture<Result<serde_json::Value, Error>> {
     Box::pin(std::future::ready(Err(error)))
@@ -154,13 +136,6 @@ impl MiddlewareOutput for crate::http::MiddlewareVerdict {}
 
 /// Checks a middleware's output type (spanned at the user's path).
 pub fn middleware_output<T: MiddlewareOutput>() {}
-
-/// Builds one `#[iii::trigger]` binding of `function_id` from its kind and
-/// keys. A value the typed builder refuses surfaces when the worker
-/// registers the trigger, as for any builder-made trigger.
-pub(crate) fn trigger(function_id: &'static str, spec: &TriggerSpec) -> Trigger {
-    crate::trigger::from_keys(function_id, spec.kind, spec.custom_type, spec.args)
-}
 
 /// Holds a handler's error while the right conversion is picked.
 ///
