@@ -66,7 +66,7 @@ pub struct InvokeFunctionRef<'a> {
 /// let f = RegisterFunction {
 ///     id: "math::inc".into(),
 ///     description: None,
-///     request_format: Some(serde_json::json!({"type": "integer"})),
+///     request_format: Some(serde_json::json!({"type": "integer"}).into()),
 ///     response_format: None,
 ///     metadata: None,
 ///     invocation: None,

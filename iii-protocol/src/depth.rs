@@ -25,13 +25,18 @@ pub const MAX_FRAME_DEPTH: usize = 127;
 /// assert_eq!(too_deep(&format!("{{\"s\":\"{}\"}}", "[".repeat(500))), None);
 /// ```
 pub fn too_deep(frame: &str) -> Option<usize> {
-    let bytes = frame.as_bytes();
-    let opening = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
-    if opening <= MAX_FRAME_DEPTH {
+    deeper_than(frame, MAX_FRAME_DEPTH)
+}
+
+/// `Some(depth)` when the JSON text `value` nests arrays and objects
+/// deeper than `limit`, as [`too_deep`] does for a whole frame.
+pub(crate) fn deeper_than(value: &str, limit: usize) -> Option<usize> {
+    let bytes = value.as_bytes();
+    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() <= limit {
         return None;
     }
     let depth = max_depth(bytes);
-    (depth > MAX_FRAME_DEPTH).then_some(depth)
+    (depth > limit).then_some(depth)
 }
 
 /// The deepest nesting of arrays and objects in JSON text, outside strings.

@@ -215,12 +215,12 @@ pub struct RegisterFunction {
     /// One-line description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// JSON Schema of the input.
+    /// JSON Schema of the input, as JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_format: Option<Value>,
-    /// JSON Schema of the output.
+    pub request_format: Option<RawJson>,
+    /// JSON Schema of the output, as JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Value>,
+    pub response_format: Option<RawJson>,
     /// Free-form metadata; `{"internal":true}` hides the function from listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
@@ -506,6 +506,7 @@ mod decode;
 pub mod depth;
 pub mod features;
 pub mod kinds;
+mod raw;
 pub mod rules;
 pub mod salvage;
 pub mod update;
@@ -513,6 +514,7 @@ pub mod update;
 pub use borrowed::{InvokeFunctionRef, MessageRef};
 pub use channel::{ChannelDirection, StreamChannelRef};
 pub use kinds::TriggerKind;
+pub use raw::RawJson;
 
 #[cfg(test)]
 mod tests;

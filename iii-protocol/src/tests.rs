@@ -46,9 +46,59 @@ fn register_function_as_observed() {
         panic!("wrong variant")
     };
     assert_eq!(f.id, "probe::hello");
-    assert_eq!(f.request_format, Some(json!({"type":"object"})));
+    assert_eq!(
+        f.request_format.map(|r| r.to_value()),
+        Some(json!({"type":"object"}))
+    );
     assert_eq!(f.response_format, None, "null and absent are the same");
     assert_eq!(f.metadata, Some(json!({"team":"probe"})));
+}
+
+/// A format is passed on as the text it came as when the tag comes first
+/// (as peers write it), and encodes unchanged; after the other keys, the
+/// slow path keeps the same JSON.
+#[test]
+fn register_function_formats_stay_text() {
+    let format =
+        r#"{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"required":["n"]}"#;
+    let decoded = |frame: String| match decode(&frame).expect("decode") {
+        Message::RegisterFunction(f) => f,
+        other => panic!("wrong variant {other:?}"),
+    };
+    let f = decoded(format!(
+        r#"{{"type":"registerfunction","id":"f","request_format":{format}}}"#
+    ));
+    assert_eq!(f.request_format.as_ref().map(RawJson::get), Some(format));
+    let again = serde_json::to_string(&Message::RegisterFunction(f)).expect("encode");
+    assert!(again.contains(format), "{again}");
+    let late = decoded(format!(
+        r#"{{"id":"f","request_format":{format},"type":"registerfunction"}}"#
+    ));
+    assert_eq!(
+        late.request_format.map(|r| r.to_value()),
+        serde_json::from_str(format).ok()
+    );
+    let bad = r#"{"type":"registerfunction","id":"f","request_format":{"type":}}"#;
+    assert!(decode(bad).is_err(), "a format that is not JSON is refused");
+}
+
+/// Kept as text, a format still stops where a tree would: at the depth
+/// the engine decodes, and not one level deeper.
+#[test]
+fn a_format_nests_no_deeper_than_the_engine_decodes() {
+    let frame = |levels: usize| {
+        format!(
+            r#"{{"type":"registerfunction","id":"f","request_format":{}1{}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+    };
+    // The frame's object is one level.
+    let deepest = depth::MAX_FRAME_DEPTH - 1;
+    assert_eq!(depth::too_deep(&frame(deepest)), None);
+    decode(&frame(deepest)).expect("the deepest format decodes");
+    let error = decode(&frame(deepest + 1)).expect_err("one level more is refused");
+    assert!(error.to_string().contains("recursion limit"), "{error}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::handler::{ErasedHandler, Handler, erase};
 use crate::schema::{request_format, response_format};
 use crate::worker::Worker;
-use iii_protocol::{ErrorBody, RegisterFunction};
+use iii_protocol::{ErrorBody, RawJson, RegisterFunction};
 pub use iii_protocol::{HttpAuth, HttpInvocation};
 
 /// A function to register: an id, a handler (or an HTTP endpoint), and the
@@ -75,8 +75,8 @@ impl Function {
             message: RegisterFunction {
                 id: id.into(),
                 description: None,
-                request_format,
-                response_format,
+                request_format: request_format.map(RawJson::from),
+                response_format: response_format.map(RawJson::from),
                 metadata: None,
                 invocation: None,
             },
@@ -119,13 +119,13 @@ impl Function {
 
     /// Overrides the request format (JSON Schema); `None` sends none.
     pub fn request_format(mut self, format: Option<Value>) -> Self {
-        self.message.request_format = format;
+        self.message.request_format = format.map(RawJson::from);
         self
     }
 
     /// Overrides the response format (JSON Schema); `None` sends none.
     pub fn response_format(mut self, format: Option<Value>) -> Self {
-        self.message.response_format = format;
+        self.message.response_format = format.map(RawJson::from);
         self
     }
 
@@ -139,14 +139,16 @@ impl Function {
         self.message.metadata.as_ref()
     }
 
-    /// The request format (JSON Schema) sent to the engine, if any.
-    pub fn get_request_format(&self) -> Option<&Value> {
-        self.message.request_format.as_ref()
+    /// The request format (JSON Schema) sent to the engine, if any,
+    /// decoded from the text it is kept as.
+    pub fn get_request_format(&self) -> Option<Value> {
+        self.message.request_format.as_ref().map(RawJson::to_value)
     }
 
-    /// The response format (JSON Schema) sent to the engine, if any.
-    pub fn get_response_format(&self) -> Option<&Value> {
-        self.message.response_format.as_ref()
+    /// The response format (JSON Schema) sent to the engine, if any,
+    /// decoded from the text it is kept as.
+    pub fn get_response_format(&self) -> Option<Value> {
+        self.message.response_format.as_ref().map(RawJson::to_value)
     }
 }
 

@@ -83,8 +83,8 @@ fn route_of(function: &Function, trigger: &Trigger) -> Option<Route> {
         config,
         function.id(),
         function.get_description(),
-        function.get_request_format(),
-        function.get_response_format(),
+        function.message.request_format.as_ref(),
+        function.message.response_format.as_ref(),
     )
 }
 

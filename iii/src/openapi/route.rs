@@ -1,6 +1,7 @@
 //! One `http` binding and what its function declares: what the registry
 //! hands [`super::OpenApi`], with nothing of the worker in it.
 
+use iii_protocol::RawJson;
 use serde_json::Value;
 
 /// One `http` binding and what its function declares.
@@ -24,8 +25,8 @@ impl Route {
         config: &Value,
         function_id: &str,
         description: Option<&str>,
-        request_format: Option<&Value>,
-        response_format: Option<&Value>,
+        request_format: Option<&RawJson>,
+        response_format: Option<&RawJson>,
     ) -> Option<Route> {
         if trigger_type != "http" {
             return None;
@@ -36,8 +37,8 @@ impl Route {
             path: text("api_path")?,
             function_id: function_id.to_string(),
             description: description.map(str::to_string),
-            request_format: request_format.cloned(),
-            response_format: response_format.cloned(),
+            request_format: request_format.map(RawJson::to_value),
+            response_format: response_format.map(RawJson::to_value),
             condition: text("condition_function_id"),
             middleware: config
                 .get("middleware_function_ids")

@@ -15,39 +15,41 @@
 //! [`iii_protocol::rules`].
 
 use serde::Serialize;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::error::Error;
 
-/// A frame that passed the rules, ready for the socket.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Frame(String);
+/// A frame that passed the rules, ready for the socket. Cloning it shares
+/// the text (the registry keeps each registration's frame for replays).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Frame(Utf8Bytes);
 
 impl Frame {
     /// The frame's JSON text.
     #[cfg(test)]
     pub(crate) fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// The frame's JSON text, for the socket.
-    pub(crate) fn into_text(self) -> String {
+    pub(crate) fn into_text(self) -> Utf8Bytes {
         self.0
     }
 
     /// The JSON keepalive frame.
     pub(crate) fn ping() -> Frame {
-        Frame("{\"type\":\"ping\"}".into())
+        Frame(Utf8Bytes::from_static("{\"type\":\"ping\"}"))
     }
 
     /// The answer to the engine's JSON ping.
     pub(crate) fn pong() -> Frame {
-        Frame("{\"type\":\"pong\"}".into())
+        Frame(Utf8Bytes::from_static("{\"type\":\"pong\"}"))
     }
 
     /// Any text, for the session's own tests.
     #[cfg(test)]
     pub(crate) fn unchecked(text: impl Into<String>) -> Frame {
-        Frame(text.into())
+        Frame(text.into().into())
     }
 }
 
@@ -84,7 +86,7 @@ impl Rules {
                 limit: iii_protocol::depth::MAX_FRAME_DEPTH,
             });
         }
-        Ok(Frame(text))
+        Ok(Frame(text.into()))
     }
 }
 

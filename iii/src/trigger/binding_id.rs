@@ -8,7 +8,8 @@
 //! same program derives the same ids on every replica.
 
 use iii_protocol::RegisterTrigger;
-use serde_json::json;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 use sha1::{Digest, Sha1};
 use uuid::Uuid;
 
@@ -21,22 +22,20 @@ const NAMESPACE: Uuid = Uuid::from_u128(0x1decc99a_5608_4467_a914_de07bbec1d82);
 /// type, config, metadata and namespaces. Not the worker's name, which
 /// differs between replicas.
 pub(crate) fn derived(binding: &RegisterTrigger) -> String {
-    let mut name = json!([
+    let name = (
         "iii.binding.v1",
-        binding.namespace,
-        binding.trigger_namespace,
-        binding.trigger_type,
-        binding.function_id,
-        binding.config,
-        binding.metadata,
-    ]);
-    // Keys in order whatever serde_json's features (`preserve_order` keeps
-    // them as inserted), so every build of a program agrees.
-    name.sort_all_objects();
-    let name = name.to_string();
+        &binding.namespace,
+        &binding.trigger_namespace,
+        &binding.trigger_type,
+        &binding.function_id,
+        Sorted(&binding.config),
+        binding.metadata.as_ref().map(Sorted),
+    );
     let mut hasher = Sha1::new();
     hasher.update(NAMESPACE.as_bytes());
-    hasher.update(name.as_bytes());
+    // Written straight into the hash: no copy of the config, no text.
+    // Serialising these types to a `Write` cannot fail.
+    let _ = serde_json::to_writer(Hashing(&mut hasher), &name);
     let digest = hasher.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
@@ -45,9 +44,47 @@ pub(crate) fn derived(binding: &RegisterTrigger) -> String {
         .to_string()
 }
 
+/// A JSON value serialised with every object's keys in order, whatever
+/// serde_json's features (`preserve_order` keeps them as inserted), so
+/// that every build of a program derives the same ids.
+struct Sorted<'a>(&'a Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    out.serialize_entry(key, &Sorted(value))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => serializer.collect_seq(items.iter().map(Sorted)),
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// Feeds what is written to a SHA-1.
+struct Hashing<'a>(&'a mut Sha1);
+
+impl std::io::Write for Hashing<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn cron(function_id: &str, expression: &str) -> RegisterTrigger {
         RegisterTrigger {
@@ -92,5 +129,43 @@ mod tests {
         let mut b = a.clone();
         b.config = serde_json::from_str(r#"{"a":{"x":3,"y":2},"b":1}"#).expect("json");
         assert_eq!(derived(&a), derived(&b));
+    }
+
+    /// The id is the hash of the binding as sorted JSON text, as SDK
+    /// versions before it was streamed into the hash computed it: any
+    /// other text splits replicas running two versions.
+    #[test]
+    fn the_id_hashes_the_binding_as_sorted_json_text() {
+        let text_hash = |b: &RegisterTrigger| {
+            let mut name = json!([
+                "iii.binding.v1",
+                b.namespace,
+                b.trigger_namespace,
+                b.trigger_type,
+                b.function_id,
+                b.config,
+                b.metadata,
+            ]);
+            name.sort_all_objects();
+            let mut hasher = Sha1::new();
+            hasher.update(NAMESPACE.as_bytes());
+            hasher.update(name.to_string().as_bytes());
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(&hasher.finalize()[..16]);
+            uuid::Builder::from_sha1_bytes(bytes)
+                .into_uuid()
+                .to_string()
+        };
+        let mut nested = cron("f:trigger:3", "0 * * * * *");
+        nested.config = serde_json::from_str(
+            r#"{"z":[{"b":"\u00e9\"x","a":[1.5,-2,null,true]},{}],"api_path":"/a/:b","m":{"y":{},"x":[]}}"#,
+        )
+        .expect("json");
+        nested.metadata = Some(json!({"team": "a", "labels": {"z": 1, "a": [2]}}));
+        nested.namespace = Some("billing".into());
+        nested.trigger_namespace = Some("ops".into());
+        for binding in [cron("reports::daily:trigger:0", "0 0 3 * * *"), nested] {
+            assert_eq!(derived(&binding), text_hash(&binding), "{binding:?}");
+        }
     }
 }

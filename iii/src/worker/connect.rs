@@ -201,15 +201,11 @@ async fn open_session(
         if !with_triggers {
             refuse_triggers(worker, &link.registry, first)?;
         }
-        for message in link.registry.replay(with_triggers) {
-            // Every registration passed the size check when it was made.
-            match worker
-                .encode(&message, || "a registration".into())
-                .map(|frame| opened.session.send(frame))
-            {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!("could not replay a registration: {e:?}"),
-                Err(e) => tracing::error!("could not replay a registration: {e}"),
+        // Every registration was encoded, and passed the rules, when it
+        // was made.
+        for frame in link.registry.replay(with_triggers) {
+            if let Err(e) = opened.session.send(frame) {
+                tracing::error!("could not replay a registration: {e:?}");
             }
         }
         link.session = Some(opened.session.clone());
@@ -311,14 +307,9 @@ async fn send_bindings(
         if bindings.is_empty() {
             return Ok(());
         }
-        for message in bindings {
-            match worker
-                .encode(&message, || "a binding".into())
-                .map(|frame| session.send(frame))
-            {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!("could not replay a binding: {e:?}"),
-                Err(e) => tracing::error!("could not replay a binding: {e}"),
+        for frame in bindings {
+            if let Err(e) = session.send(frame) {
+                tracing::error!("could not replay a binding: {e:?}");
             }
         }
         session.ping()

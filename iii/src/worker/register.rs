@@ -42,7 +42,9 @@ impl Worker {
             Some(handler) => Serving::Local(handler),
             None => Serving::Endpoint,
         };
-        let status = link.registry.add_function(function.message, serving);
+        let status = link
+            .registry
+            .add_function(function.message, frame.clone(), serving);
         send_if_live(&link, frame);
         Ok(FunctionHandle {
             id,
@@ -129,7 +131,7 @@ impl Worker {
             let frame = self.encode(&MessageRef::RegisterTrigger(&message), || {
                 format!("the trigger binding of `{function_id}`")
             })?;
-            let status = link.registry.add_trigger(message, None);
+            let status = link.registry.add_trigger(message, frame.clone(), None);
             send_binding_if_live(&link, frame);
             return Ok(TriggerHandle {
                 id,
@@ -178,9 +180,14 @@ impl Worker {
         let frame = self.encode(&MessageRef::RegisterTrigger(&message), || {
             format!("the trigger binding of `{function_id}`")
         })?;
-        link.registry
-            .add_function(alias_function, Serving::Alias(Arc::new(alias)));
-        let status = link.registry.add_trigger(message, Some(alias_id));
+        link.registry.add_function(
+            alias_function,
+            alias_frame.clone(),
+            Serving::Alias(Arc::new(alias)),
+        );
+        let status = link
+            .registry
+            .add_trigger(message, frame.clone(), Some(alias_id));
         send_if_live(&link, alias_frame);
         send_binding_if_live(&link, frame);
         Ok(TriggerHandle {
@@ -250,7 +257,7 @@ impl Worker {
             ));
         }
         link.registry
-            .add_trigger_type(message, erase_provider(handler));
+            .add_trigger_type(message, frame.clone(), erase_provider(handler));
         send_if_live(&link, frame);
         Ok(TriggerTypeHandle {
             id,
@@ -288,7 +295,7 @@ impl Worker {
             format!("the registration of service `{}`", service.id)
         })?;
         let mut link = lock(&self.inner.link);
-        link.registry.add_service(service);
+        link.registry.add_service(&service.id, frame.clone());
         send_if_live(&link, frame);
         Ok(())
     }

@@ -12,13 +12,11 @@ use serde_json::Value;
 
 use crate::error::codes;
 use crate::handler::ErasedHandler;
+use crate::session::Frame;
 use crate::trigger::TriggerInfo;
 use crate::trigger_type::ErasedProvider;
 use crate::verdict::{Recorder, Verdict};
-use iii_protocol::{
-    ErrorBody, Message, MessageRef, RegisterFunction, RegisterService, RegisterTrigger,
-    RegisterTriggerType,
-};
+use iii_protocol::{ErrorBody, RegisterFunction, RegisterTrigger, RegisterTriggerType};
 
 /// Who serves a function this worker registered.
 #[derive(Clone)]
@@ -60,6 +58,8 @@ pub(crate) enum Route {
 pub(crate) struct FunctionEntry {
     seq: u64,
     pub(crate) message: RegisterFunction,
+    /// `message` encoded when it was registered, sent again on each replay.
+    frame: Frame,
     pub(crate) serving: Serving,
     pub(crate) status: Recorder,
 }
@@ -67,6 +67,8 @@ pub(crate) struct FunctionEntry {
 pub(crate) struct TriggerEntry {
     seq: u64,
     pub(crate) message: RegisterTrigger,
+    /// `message` encoded when it was registered.
+    frame: Frame,
     pub(crate) status: Recorder,
     /// The alias function the binding targets, if it binds a function of
     /// this worker.
@@ -78,6 +80,8 @@ pub(crate) struct TriggerEntry {
 pub(crate) struct TriggerTypeEntry {
     seq: u64,
     pub(crate) message: RegisterTriggerType,
+    /// `message` encoded when it was registered.
+    frame: Frame,
     pub(crate) provider: Arc<dyn ErasedProvider>,
 }
 
@@ -87,7 +91,8 @@ pub(crate) struct Registry {
     pub(crate) functions: HashMap<String, FunctionEntry>,
     pub(crate) triggers: HashMap<String, TriggerEntry>,
     pub(crate) trigger_types: HashMap<String, TriggerTypeEntry>,
-    services: HashMap<String, (u64, RegisterService)>,
+    /// Each service's sequence number and registration frame.
+    services: HashMap<String, (u64, Frame)>,
     /// Triggers bound so far to each function, for the next index.
     trigger_counts: HashMap<String, usize>,
 }
@@ -149,7 +154,13 @@ impl Registry {
         )
     }
 
-    pub(crate) fn add_function(&mut self, message: RegisterFunction, serving: Serving) -> Verdict {
+    /// Adds a function; `frame` is `message` encoded.
+    pub(crate) fn add_function(
+        &mut self,
+        message: RegisterFunction,
+        frame: Frame,
+        serving: Serving,
+    ) -> Verdict {
         let seq = self.next();
         let (status, verdict) = Verdict::pending();
         let id = message.id.clone();
@@ -158,6 +169,7 @@ impl Registry {
             FunctionEntry {
                 seq,
                 message,
+                frame,
                 serving,
                 status,
             },
@@ -165,9 +177,11 @@ impl Registry {
         verdict
     }
 
+    /// Adds a binding; `frame` is `message` encoded.
     pub(crate) fn add_trigger(
         &mut self,
         message: RegisterTrigger,
+        frame: Frame,
         alias: Option<String>,
     ) -> Verdict {
         let seq = self.next();
@@ -177,6 +191,7 @@ impl Registry {
             TriggerEntry {
                 seq,
                 message,
+                frame,
                 status,
                 alias,
                 reported: AtomicBool::new(false),
@@ -185,9 +200,11 @@ impl Registry {
         verdict
     }
 
+    /// Adds a trigger type; `frame` is `message` encoded.
     pub(crate) fn add_trigger_type(
         &mut self,
         message: RegisterTriggerType,
+        frame: Frame,
         provider: Arc<dyn ErasedProvider>,
     ) {
         let seq = self.next();
@@ -197,25 +214,28 @@ impl Registry {
             TriggerTypeEntry {
                 seq,
                 message,
+                frame,
                 provider,
             },
         );
     }
 
-    pub(crate) fn add_service(&mut self, message: RegisterService) {
-        let seq = match self.services.get(&message.id) {
+    /// Adds or replaces service `id`; `frame` is its registration.
+    pub(crate) fn add_service(&mut self, id: &str, frame: Frame) {
+        let seq = match self.services.get(id) {
             Some((seq, _)) => *seq,
             None => self.next(),
         };
-        self.services.insert(message.id.clone(), (seq, message));
+        self.services.insert(id.to_string(), (seq, frame));
     }
 
     /// The frames that recreate this registry on a fresh connection, but
     /// the bindings (see [`Registry::bindings`]): services, trigger types
     /// and functions, each group in registration order. For an engine that
     /// takes no triggers (`with_triggers` false), trigger types and the
-    /// bindings' aliases are left out.
-    pub(crate) fn replay(&self, with_triggers: bool) -> Vec<MessageRef<'_>> {
+    /// bindings' aliases are left out. Each is the frame encoded when it
+    /// was registered: a replay encodes nothing.
+    pub(crate) fn replay(&self, with_triggers: bool) -> Vec<Frame> {
         let mut services: Vec<_> = self.services.values().collect();
         services.sort_by_key(|(seq, _)| *seq);
         let mut types: Vec<_> = self.trigger_types.values().collect();
@@ -227,21 +247,9 @@ impl Registry {
             functions.retain(|e| !matches!(e.serving, Serving::Alias(_)));
         }
         let mut out = Vec::with_capacity(services.len() + types.len() + functions.len());
-        out.extend(
-            services
-                .into_iter()
-                .map(|(_, m)| MessageRef::RegisterService(m)),
-        );
-        out.extend(
-            types
-                .into_iter()
-                .map(|e| MessageRef::RegisterTriggerType(&e.message)),
-        );
-        out.extend(
-            functions
-                .into_iter()
-                .map(|e| MessageRef::RegisterFunction(&e.message)),
-        );
+        out.extend(services.into_iter().map(|(_, frame)| frame.clone()));
+        out.extend(types.into_iter().map(|e| e.frame.clone()));
+        out.extend(functions.into_iter().map(|e| e.frame.clone()));
         out
     }
 
@@ -251,7 +259,7 @@ impl Registry {
     /// replica on one engine) is left out, and its handle says why: its id
     /// is the other worker's binding's too, and the engine would hand that
     /// binding to this worker and remove it when this worker leaves.
-    pub(crate) fn bindings(&self) -> Vec<Message> {
+    pub(crate) fn bindings(&self) -> Vec<Frame> {
         let mut triggers: Vec<_> = self.triggers.values().collect();
         triggers.sort_by_key(|e| e.seq);
         let mut out = Vec::with_capacity(triggers.len());
@@ -275,7 +283,7 @@ impl Registry {
                         ),
                     )));
                 }
-                None => out.push(Message::RegisterTrigger(entry.message.clone())),
+                None => out.push(entry.frame.clone()),
             }
         }
         out
@@ -436,17 +444,20 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iii_protocol::{Message, RegisterService};
     use serde_json::json;
 
-    fn function(id: &str) -> RegisterFunction {
-        RegisterFunction {
+    fn function(id: &str) -> (RegisterFunction, Frame) {
+        let message = RegisterFunction {
             id: id.into(),
             description: None,
             request_format: None,
             response_format: None,
             metadata: None,
             invocation: None,
-        }
+        };
+        let frame = encode(&Message::RegisterFunction(message.clone()));
+        (message, frame)
     }
 
     fn trigger(id: &str, f: &str) -> RegisterTrigger {
@@ -461,10 +472,25 @@ mod tests {
         }
     }
 
-    fn ids(messages: &[Message]) -> Vec<String> {
-        messages
+    fn encode(message: &Message) -> Frame {
+        let rules = crate::session::Rules { max_frame: 1 << 20 };
+        rules.encode(message, || "a test frame".into()).unwrap()
+    }
+
+    fn add_function(r: &mut Registry, id: &str) {
+        let (message, frame) = function(id);
+        r.add_function(message, frame, Serving::Endpoint);
+    }
+
+    fn add_trigger(r: &mut Registry, t: RegisterTrigger) {
+        let frame = encode(&Message::RegisterTrigger(t.clone()));
+        r.add_trigger(t, frame, None);
+    }
+
+    fn ids(frames: &[Frame]) -> Vec<String> {
+        frames
             .iter()
-            .map(|m| match m {
+            .map(|f| match iii_protocol::decode(f.as_str()).unwrap() {
                 Message::RegisterFunction(f) => format!("fn:{}", f.id),
                 Message::RegisterTrigger(t) => format!("trigger:{}", t.id),
                 Message::RegisterService(s) => format!("service:{}", s.id),
@@ -476,31 +502,24 @@ mod tests {
     #[test]
     fn replay_groups_by_kind_in_registration_order() {
         let mut r = Registry::default();
-        r.add_trigger(trigger("t2", "b"), None);
-        r.add_function(function("zeta"), Serving::Endpoint);
-        r.add_trigger(trigger("t1", "a"), None);
-        r.add_function(function("alpha"), Serving::Endpoint);
-        r.add_service(RegisterService {
+        add_trigger(&mut r, trigger("t2", "b"));
+        add_function(&mut r, "zeta");
+        add_trigger(&mut r, trigger("t1", "a"));
+        add_function(&mut r, "alpha");
+        let service = Message::RegisterService(RegisterService {
             id: "svc".into(),
             name: String::new(),
             description: None,
             parent_service_id: None,
         });
-        let owned = |refs: Vec<MessageRef>| {
-            refs.into_iter()
-                .map(MessageRef::to_message)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            ids(&owned(r.replay(true))),
-            ["service:svc", "fn:zeta", "fn:alpha"]
-        );
+        r.add_service("svc", encode(&service));
+        assert_eq!(ids(&r.replay(true)), ["service:svc", "fn:zeta", "fn:alpha"]);
         assert_eq!(ids(&r.bindings()), ["trigger:t2", "trigger:t1"]);
         // Replaying twice gives the same frames.
         assert_eq!(r.replay(true), r.replay(true));
         // An engine that takes no triggers gets functions and services only.
         assert_eq!(
-            ids(&owned(r.replay(false))),
+            ids(&r.replay(false)),
             ["service:svc", "fn:zeta", "fn:alpha"]
         );
         assert_eq!(
@@ -513,20 +532,20 @@ mod tests {
     fn summary_names_functions_and_bindings_in_order() {
         let mut r = Registry::default();
         assert_eq!(r.summary(), "no functions; no triggers");
-        r.add_function(function("greet"), Serving::Endpoint);
+        add_function(&mut r, "greet");
         let mut get = trigger("t1", "greet");
         get.config = json!({"api_path": "/greet/:name", "http_method": "GET"});
-        r.add_trigger(get, None);
+        add_trigger(&mut r, get);
         let mut cron = trigger("t2", "greet");
         cron.trigger_type = "cron".into();
         cron.config = json!({"expression": "0 * * * * *"});
-        r.add_trigger(cron, None);
+        add_trigger(&mut r, cron);
         assert_eq!(
             r.summary(),
             "1 function (greet); 2 triggers (http GET /greet/:name -> greet, cron 0 * * * * * -> greet)"
         );
         for n in 0..11 {
-            r.add_function(function(&format!("f{n}")), Serving::Endpoint);
+            add_function(&mut r, &format!("f{n}"));
         }
         let summary = r.summary();
         assert!(

@@ -368,8 +368,8 @@ impl WorkerBuilder {
         for entry in &linked_types {
             (entry.register)(&worker)?;
         }
-        for entry in &linked {
-            worker.register_function(entry.function())?;
+        for function in crate::linked::build_all(&linked) {
+            worker.register_function(function)?;
         }
         for function in self.functions {
             worker.register_function(function)?;
