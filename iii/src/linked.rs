@@ -146,32 +146,32 @@ pub enum Linked {
     Only(Vec<String>),
 }
 
-/// The linked functions selected by `which`, checked for duplicate ids
-/// among them.
 /// Builds the registrations of `linked`, in order. Schemas are what costs
 /// (about 10 us a function): a program with many functions builds them on
 /// every core, so that start-up does not grow with one core's pace.
 pub(crate) fn build_all(linked: &[&'static LinkedFunction]) -> Vec<Function> {
-    /// Below this, threads cost more than they save.
-    const PER_THREAD: usize = 64;
+    map_on_every_core(linked, |f| f.function())
+}
+
+/// `items` mapped by `map`, in order, on up to every core with at least
+/// [`PER_THREAD`] items each; this thread maps the first part.
+fn map_on_every_core<T: Sync, R: Send>(items: &[T], map: fn(&T) -> R) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(linked.len() / PER_THREAD);
+        .min(items.len() / PER_THREAD);
     if threads <= 1 {
-        return linked.iter().map(|f| f.function()).collect();
+        return items.iter().map(map).collect();
     }
-    let chunk = linked.len().div_ceil(threads);
+    let mut parts = items.chunks(items.len().div_ceil(threads));
+    let first = parts.next().unwrap_or_default();
     std::thread::scope(|scope| {
-        let mut chunks = linked.chunks(chunk);
-        // This thread builds the first chunk while the others build theirs.
-        let first = chunks.next().unwrap_or_default();
-        let others: Vec<_> = chunks
-            .map(|part| scope.spawn(move || part.iter().map(|f| f.function()).collect::<Vec<_>>()))
+        let others: Vec<_> = parts
+            .map(|part| scope.spawn(move || part.iter().map(map).collect::<Vec<_>>()))
             .collect();
-        let mut all: Vec<Function> = first.iter().map(|f| f.function()).collect();
+        let mut all: Vec<R> = first.iter().map(map).collect();
         for other in others {
             match other.join() {
-                Ok(built) => all.extend(built),
+                Ok(done) => all.extend(done),
                 // A user's `JsonSchema` that panicked: the caller sees the
                 // panic as it would without threads.
                 Err(panic) => std::panic::resume_unwind(panic),
@@ -181,6 +181,11 @@ pub(crate) fn build_all(linked: &[&'static LinkedFunction]) -> Vec<Function> {
     })
 }
 
+/// Below this many items a thread, threads cost more than they save.
+const PER_THREAD: usize = 64;
+
+/// The linked functions selected by `which`, checked for duplicate ids
+/// among them.
 pub(crate) fn select(which: &Linked) -> Result<Vec<&'static LinkedFunction>, Error> {
     let mut chosen: Vec<&'static LinkedFunction> = match which {
         Linked::All => FUNCTIONS.iter().collect(),
@@ -282,5 +287,44 @@ impl Worker {
         F::Output: DeserializeOwned + 'static,
     {
         self.call(F::ID, input).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Enough items for several threads on any machine with two cores or
+    /// more: every item is mapped once, and in its place.
+    #[test]
+    fn mapping_on_every_core_keeps_every_item_in_order() {
+        for len in [0, 1, PER_THREAD - 1, 2 * PER_THREAD, 16 * PER_THREAD + 7] {
+            let items: Vec<usize> = (0..len).collect();
+            let mapped = map_on_every_core(&items, |n| (*n, std::thread::current().id()));
+            let order: Vec<usize> = mapped.iter().map(|(n, _)| *n).collect();
+            assert_eq!(order, items, "{len} items");
+        }
+        let items: Vec<usize> = (0..16 * PER_THREAD).collect();
+        let mapped = map_on_every_core(&items, |_| std::thread::current().id());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let used: std::collections::HashSet<_> = mapped.into_iter().collect();
+        assert_eq!(used.len(), threads.min(16), "one part per core");
+    }
+
+    #[test]
+    fn a_panic_on_another_thread_reaches_the_caller() {
+        // The last item is in the last part, which another thread maps
+        // when there are two cores or more.
+        let items: Vec<usize> = (0..4 * PER_THREAD).collect();
+        let caught = std::panic::catch_unwind(|| {
+            map_on_every_core(&items, |n| assert!(*n != 4 * PER_THREAD - 1, "bad schema"))
+        });
+        let panic = caught.expect_err("the panic is resumed");
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        assert_eq!(message, "bad schema");
     }
 }
