@@ -63,6 +63,10 @@ mod cpu;
 use cpu::cpu_time;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        // A run of concurrent calls only (SEQUENTIAL 0) has no latencies.
+        return Duration::ZERO;
+    }
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
 }

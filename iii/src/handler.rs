@@ -145,28 +145,44 @@ pub(crate) fn undecodable_input(error: Error) -> Error {
     }
 }
 
-/// Runs an erased handler, turning a panic into [`Error::Panicked`].
-pub(crate) async fn run_guarded(
-    handler: ErasedHandler,
-    data: Value,
-    ctx: Context,
-) -> Result<Value, Error> {
+/// A handler's future, with a panic while it is polled caught.
+pub(crate) type Guarded =
+    futures_util::future::CatchUnwind<AssertUnwindSafe<BoxFuture<Result<Value, Error>>>>;
+
+/// What a panic caught in a handler left: its payload.
+pub(crate) type Panic = Box<dyn std::any::Any + Send>;
+
+/// Calls an erased handler now (its input is decoded in the call, before
+/// any future exists) and returns its future, guarded. A panic in the call
+/// is returned as [`Error::Panicked`], as one while polling is by
+/// [`outcome`].
+///
+/// Made apart from the await, so the task that awaits holds the handler's
+/// boxed future alone, not the input and the context beside it.
+pub(crate) fn call(handler: &ErasedHandler, data: Value, ctx: Context) -> Result<Guarded, Error> {
     let function_id = ctx.function_id.clone();
-    match AssertUnwindSafe(async move { handler(data, ctx).await })
-        .catch_unwind()
-        .await
-    {
-        Ok(outcome) => outcome,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a non-string panic payload".into());
-            Err(Error::Panicked {
-                function_id: function_id.to_string(),
-                message,
-            })
-        }
+    std::panic::catch_unwind(AssertUnwindSafe(|| handler(data, ctx)))
+        .map(|future| AssertUnwindSafe(future).catch_unwind())
+        .map_err(|panic| panicked(&function_id, panic))
+}
+
+/// The outcome of a guarded handler's future; a panic is
+/// [`Error::Panicked`], naming `function_id`.
+pub(crate) fn outcome(
+    function_id: &str,
+    polled: Result<Result<Value, Error>, Panic>,
+) -> Result<Value, Error> {
+    polled.unwrap_or_else(|panic| Err(panicked(function_id, panic)))
+}
+
+fn panicked(function_id: &str, panic: Panic) -> Error {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".into());
+    Error::Panicked {
+        function_id: function_id.to_string(),
+        message,
     }
 }

@@ -44,17 +44,27 @@ impl std::fmt::Debug for Scope {
 
 impl Scope {
     /// Runs `future` (a handler) with this scope set during each poll.
-    pub(crate) async fn run<F: Future>(self, future: F) -> F::Output {
+    /// A plain function, not an `async fn`: the returned future holds
+    /// `future` once, where an `async fn` would keep its argument beside it.
+    pub(crate) fn run<F: Future>(self, future: F) -> impl Future<Output = F::Output> + use<F> {
         #[cfg(feature = "otel")]
-        if let Some(cx) = self.otel.clone() {
+        let future = {
+            use futures_util::future::Either;
             use opentelemetry::context::FutureExt as _;
-            return SCOPE.scope(self, future.with_context(cx)).await;
-        }
-        SCOPE.scope(self, future).await
+            match self.otel.clone() {
+                Some(cx) => Either::Left(future.with_context(cx)),
+                None => Either::Right(future),
+            }
+        };
+        SCOPE.scope(self, future)
     }
 
-    /// Runs `f` (a decode) with this scope set.
+    /// Runs `f` (a decode, a handler's call) with this scope set.
+    /// With the invocation's OpenTelemetry context attached too, as while
+    /// its handler is polled: a handler's call runs here.
     pub(crate) fn sync<R>(self, f: impl FnOnce() -> R) -> R {
+        #[cfg(feature = "otel")]
+        let _attached = self.otel.clone().map(opentelemetry::Context::attach);
         SCOPE.sync_scope(self, f)
     }
 

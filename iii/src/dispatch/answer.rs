@@ -11,14 +11,17 @@ use crate::worker::Worker;
 /// (too large, too deep) is replaced by an error saying so, so the caller
 /// is never left waiting.
 pub(super) fn answer(worker: &Worker, session: &Session, reply: InvocationResult) {
-    let id = reply.invocation_id;
-    let function_id = reply.function_id.clone();
-    let frame = worker.encode(&Message::InvocationResult(reply), || {
-        format!("the result of `{function_id}`")
-    });
+    // Encoded as it is, its ids borrowed for the messages: no copy of
+    // them on the path every answer takes.
+    let reply = Message::InvocationResult(reply);
+    let Message::InvocationResult(result) = &reply else {
+        return; // It is one: built just above.
+    };
+    let frame = worker.encode(&reply, || format!("the result of `{}`", result.function_id));
     let frame = match frame {
         Ok(frame) => frame,
         Err(error) => {
+            let (id, function_id) = (result.invocation_id, result.function_id.clone());
             tracing::warn!(%id, "answering with an error instead: {error}");
             let body = ErrorBody::new(error.code(), error.to_string());
             let refusal = InvocationResult::new(id, function_id.clone(), Err(body));
@@ -34,6 +37,7 @@ pub(super) fn answer(worker: &Worker, session: &Session, reply: InvocationResult
         }
     };
     if !worker.send_on(session, frame) {
+        let id = result.invocation_id;
         tracing::warn!(%id, "could not send a result: not connected; the caller gets `invocation_stopped`");
     }
 }

@@ -23,12 +23,13 @@ use super::answer::{answer, no_content, refuse};
 use super::fire::{condition_allows, is_http_fire, take_caller};
 use crate::context::Context;
 use crate::error::{Error, codes};
-use crate::handler::run_guarded;
+use crate::handler::{ErasedHandler, Guarded};
 use crate::http::body::{Deferred, InvocationChannels};
 use crate::http::streamed::Streamed;
 use crate::scope::Scope;
 use crate::session::Session;
 use crate::trace::TraceContext;
+use crate::worker::registry::Alias;
 use crate::worker::registry::Route;
 use crate::worker::{InFlightGuard, Worker};
 
@@ -50,9 +51,13 @@ pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) 
         let mut prepared = parts.prepare(&worker, invocation.id);
         let outcome = prepared.run(&worker).await;
         let (outcome, streamed) = prepared.finish(outcome);
-        invocation
-            .answer(&worker, &session, outcome, streamed)
-            .await;
+        match (invocation.answer_at, streamed) {
+            (None, None) => invocation.send(&worker, &session, outcome),
+            // Boxed: rare paths, kept out of every invocation's task.
+            (_, streamed) => {
+                Box::pin(invocation.answer_later(&worker, &session, outcome, streamed)).await
+            }
+        }
     });
 }
 
@@ -127,9 +132,20 @@ impl Invocation {
         (invocation, parts)
     }
 
-    /// Sends the result (held past a cron fire's tick), then streams the
+    /// Sends the result.
+    fn send(self, worker: &Worker, session: &Session, outcome: Result<Value, ErrorBody>) {
+        if let Some(id) = self.id {
+            answer(
+                worker,
+                session,
+                InvocationResult::new(id, self.function_id, outcome),
+            );
+        }
+    }
+
+    /// Sends the result held past a cron fire's tick, then streams the
     /// response body, if the handler streams one.
-    async fn answer(
+    async fn answer_later(
         self,
         worker: &Worker,
         session: &Session,
@@ -139,14 +155,10 @@ impl Invocation {
         if let Some(at) = self.answer_at {
             tokio::time::sleep_until(at).await;
         }
-        if let Some(id) = self.id {
-            let reply = InvocationResult::new(id, self.function_id, outcome);
-            answer(worker, session, reply);
-        }
+        self.send(worker, session, outcome);
         if let Some((streamed, end)) = streamed {
-            // Still counted in flight: shutdown waits for the body. Boxed,
-            // to keep the writer out of every invocation's task.
-            Box::pin(crate::http::streamed::send(streamed, end)).await;
+            // Still counted in flight: shutdown waits for the body.
+            crate::http::streamed::send(streamed, end).await;
         }
     }
 }
@@ -207,6 +219,10 @@ impl Parts {
 impl Prepared {
     /// Runs the handler, unless the engine sent it nowhere or a binding's
     /// condition (evaluated by the SDK where the engine does not) says no.
+    ///
+    /// Across its awaits this future holds only references and the
+    /// handler's boxed future: the input and the context are built and
+    /// handed to the handler in [`Prepared::call`], a plain function.
     async fn run(&mut self, worker: &Worker) -> Result<Value, Error> {
         let (handler, target, alias) = match &self.parts.route {
             Route::Run {
@@ -221,28 +237,42 @@ impl Prepared {
                 });
             }
         };
-        let metadata = self.parts.metadata.take();
-        let (trigger, metadata, condition) = match alias {
-            Some(alias) => (
-                Some(alias.info.clone()),
-                metadata.or_else(|| alias.metadata.clone()),
-                alias.condition.clone(),
-            ),
-            None => (None, metadata, None),
-        };
-        let data = std::mem::take(&mut self.parts.data);
-        if let Some(condition) = &condition {
+        if let Some(condition) = alias.as_ref().and_then(|a| a.condition.as_deref()) {
             // Boxed: a rare path, kept out of every invocation's task.
-            let gate = condition_allows(worker, condition, &data);
+            let gate = condition_allows(worker, condition, &self.parts.data);
             if !Box::pin(self.scope.clone().run(gate)).await {
                 return Ok(Value::Null);
             }
         }
+        let future = self.call(worker, &handler, target.clone(), alias)?;
+        let polled = self.scope.clone().run(future).await;
+        crate::handler::outcome(&target, polled)
+    }
+
+    /// Builds the handler's context and calls it, in the invocation's
+    /// scope: the input is decoded there.
+    fn call(
+        &mut self,
+        worker: &Worker,
+        handler: &ErasedHandler,
+        target: Arc<str>,
+        alias: Option<Arc<Alias>>,
+    ) -> Result<Guarded, Error> {
+        let metadata = self.parts.metadata.take();
+        let (trigger, metadata) = match alias {
+            Some(alias) => (
+                Some(alias.info.clone()),
+                metadata.or_else(|| alias.metadata.clone()),
+            ),
+            None => (None, metadata),
+        };
+        let data = std::mem::take(&mut self.parts.data);
+        let scope = self.scope.clone();
         let request = trigger
             .as_ref()
             .filter(|t| t.kind == TriggerKind::Http)
             .and_then(|_| {
-                self.scope
+                scope
                     .clone()
                     .sync(|| serde_json::from_value(data.clone()).ok())
             })
@@ -254,16 +284,13 @@ impl Prepared {
             traceparent: self.parts.traceparent.clone(),
             baggage: self.parts.baggage.clone(),
             trace: self.trace.clone(),
-            scope: self.scope.clone(),
+            scope: scope.clone(),
             metadata,
             trigger,
             request,
             worker: worker.clone(),
         };
-        self.scope
-            .clone()
-            .run(run_guarded(handler, data, ctx))
-            .await
+        scope.sync(|| crate::handler::call(handler, data, ctx))
     }
 
     /// The answer for the engine, and a response body to stream after it.

@@ -39,7 +39,7 @@ impl Worker {
             ));
         }
         let serving = match function.handler {
-            Some(handler) => Serving::Local(handler),
+            Some(handler) => Serving::Local(handler, Arc::from(id.as_str())),
             None => Serving::Endpoint,
         };
         let status = link

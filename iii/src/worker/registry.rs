@@ -21,8 +21,9 @@ use iii_protocol::{ErrorBody, RegisterFunction, RegisterTrigger, RegisterTrigger
 /// Who serves a function this worker registered.
 #[derive(Clone)]
 pub(crate) enum Serving {
-    /// A handler in this process.
-    Local(ErasedHandler),
+    /// A handler in this process, and the function's id, shared by every
+    /// invocation's context instead of copied into each.
+    Local(ErasedHandler, Arc<str>),
     /// An HTTP endpoint the engine calls.
     Endpoint,
     /// The alias one trigger binding targets: its fires arrive here and go
@@ -122,9 +123,9 @@ impl Registry {
             _ => (function_id, None),
         };
         match functions.get(target).map(|e| &e.serving) {
-            Some(Serving::Local(handler)) => Route::Run {
+            Some(Serving::Local(handler, id)) => Route::Run {
                 handler: handler.clone(),
-                target: Arc::from(target),
+                target: id.clone(),
                 alias,
             },
             Some(Serving::Endpoint) => Route::Refuse {
@@ -150,7 +151,7 @@ impl Registry {
     pub(crate) fn serves_locally(&self, function_id: &str) -> bool {
         matches!(
             self.functions.get(function_id).map(|e| &e.serving),
-            Some(Serving::Local(_))
+            Some(Serving::Local(..))
         )
     }
 

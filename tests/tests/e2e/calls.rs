@@ -113,6 +113,39 @@ async fn a_panicking_handler_answers_invocation_failed() {
     .await;
 }
 
+/// A handler's call is made apart from its future (the input is decoded
+/// there): a panic in the call, before any future exists, is caught too.
+#[tokio::test]
+async fn a_handler_panicking_before_its_future_answers_invocation_failed() {
+    let engine = engine().await;
+    let (callee, caller) = engine.pair().await;
+    let id = fid("probe::panics_early");
+    let f = Function::new(&id, |_: Value| {
+        if true {
+            panic!("no future today");
+        }
+        async move { Ok::<(), Error>(()) }
+    });
+    serve(&callee, f).await;
+    let err = caller
+        .call::<Value, _>(&id, &json!({}))
+        .await
+        .expect_err("panicked");
+    let body = err.remote_body().expect("remote error");
+    assert_eq!(body.code, "invocation_failed");
+    assert!(body.message.contains("no future today"), "{}", body.message);
+    assert!(body.message.contains(&id), "{}", body.message);
+    // The worker keeps serving.
+    let ok = fid("probe::ok_after");
+    serve(
+        &callee,
+        Function::new(&ok, |x: u8| async move { Ok::<_, Error>(x) }),
+    )
+    .await;
+    let answer: u8 = caller.call(&ok, &7).await.expect("served");
+    assert_eq!(answer, 7);
+}
+
 #[tokio::test]
 async fn handler_errors_keep_their_code_and_message() {
     let engine = engine().await;
