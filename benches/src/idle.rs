@@ -3,6 +3,11 @@
 //! (VmHWM). Against a real engine (`III_URL`) the figure is the worker's
 //! alone; without one, iii-embedded runs in this process and is counted.
 //!
+//! RSS counts the pages of the binary and of libc that the process touched
+//! (clean, mapped from files, shared with every other process running the
+//! same file). The worker's own memory is the private dirty part (heap,
+//! stacks, written data), printed beside it from `/proc/self/smaps_rollup`.
+//!
 //! Run: `III_URL=ws://127.0.0.1:49134 cargo run --release -p iii-benches --bin iii-idle`
 
 use std::time::Duration;
@@ -11,7 +16,11 @@ use iii::{Error, Function, Worker};
 use serde_json::Value;
 
 fn status(field: &str) -> String {
-    std::fs::read_to_string("/proc/self/status")
+    proc_field("/proc/self/status", field)
+}
+
+fn proc_field(file: &str, field: &str) -> String {
+    std::fs::read_to_string(file)
         .ok()
         .and_then(|s| {
             s.lines()
@@ -42,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!(
-        "idle worker on {}: RSS {} (at main: {before}), peak {}",
+        "idle worker on {}: RSS {} (at main: {before}), peak {}; private dirty {}, file-backed pages (PSS) {}",
         if engine.is_some() {
             "iii-embedded, in this process"
         } else {
@@ -50,6 +59,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         status("VmRSS:"),
         status("VmHWM:"),
+        proc_field("/proc/self/smaps_rollup", "Private_Dirty:"),
+        proc_field("/proc/self/smaps_rollup", "Pss_File:"),
     );
     worker.shutdown().await;
     if let Some(engine) = engine {
