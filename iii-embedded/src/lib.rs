@@ -88,7 +88,12 @@
 //!   trace, where the engine makes them children of its own spans (and of
 //!   a request's `traceparent` header, for HTTP); it records none of its
 //!   own spans. No `engine::metrics::list`, no `trace` trigger.
-//! - No RBAC, middleware or HTTP-invoked functions.
+//! - No RBAC worker socket and no HTTP-invoked functions: such a function
+//!   is listed, and a call of it goes to the worker that registered it
+//!   (the Rust SDK answers `function_not_invokable`), not to its URL. An
+//!   `http` route's middleware (`middleware_function_ids`) does run, as in
+//!   the engine: after the route's condition and before its handler, in
+//!   order, each able to answer the request itself.
 //! - Bad input gets an answer or a limit where the engine has none: an
 //!   invocation whose frame does not decode but names its invocation id
 //!   (nested past 127 levels, `data` missing) is answered with
