@@ -17,16 +17,27 @@ use super::{ConnectionState, Identity, Stopped, Worker};
 use crate::error::Error;
 use crate::session::{self, End, Keepalive, OpenError, Session, Settings};
 use crate::sync::{lock, until};
+use crate::trigger::Trigger;
 
 /// Opens the first session, retrying until the connect timeout.
-pub(crate) async fn connect_first(worker: &Worker) -> Result<JoinHandle<End>, Error> {
+///
+/// `late` bindings (the program's) are registered on the first session
+/// that becomes the worker's, before it is announced: the engine reads and
+/// applies the functions already sent while the SDK makes the bindings,
+/// instead of after (most of start-up, for a program with many routes).
+/// A binding the SDK refuses fails `connect` as it did before dialling.
+pub(crate) async fn connect_first(
+    worker: &Worker,
+    late: Vec<Trigger>,
+) -> Result<JoinHandle<End>, Error> {
     let config = &worker.inner.config;
     let deadline = Instant::now() + config.connect_timeout;
+    let mut late = Some(late);
     let mut attempt = 0;
     loop {
         attempt += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let error = match open_session(worker, remaining, true).await {
+        let error = match open_session(worker, remaining, true, &mut late).await {
             Ok(reader) => {
                 worker.inner.state.send_replace(ConnectionState::Connected);
                 return Ok(reader);
@@ -93,7 +104,7 @@ pub(crate) async fn supervise(worker: Worker, mut reader: JoinHandle<End>) {
                 _ = tokio::time::sleep(policy.delay(attempt)) => {}
                 _ = until(&mut shutdown, |s| *s) => return,
             }
-            match open_session(&worker, inner.config.connect_timeout, false).await {
+            match open_session(&worker, inner.config.connect_timeout, false, &mut None).await {
                 Ok(reader) => {
                     tracing::info!(url = %inner.config.url, attempt, "reconnected to the engine");
                     inner.state.send_replace(ConnectionState::Connected);
@@ -133,12 +144,14 @@ fn stop_with(worker: &Worker, error: Error) {
     worker.inner.state.send_replace(ConnectionState::Failed);
 }
 
-/// Opens one session: dial, welcome, reattach, replay, announce. `first`
+/// Opens one session: dial, welcome, reattach, replay, the `late`
+/// bindings (taken once this session is the worker's), announce. `first`
 /// for the session `connect` opens.
 async fn open_session(
     worker: &Worker,
     timeout: Duration,
     first: bool,
+    late: &mut Option<Vec<Trigger>>,
 ) -> Result<JoinHandle<End>, OpenError> {
     let inner = &worker.inner;
     let config = &inner.config;
@@ -199,7 +212,8 @@ async fn open_session(
         }
         link.registry.clear_refusals();
         if !with_triggers {
-            refuse_triggers(worker, &link.registry, first)?;
+            let late = late.as_deref().unwrap_or_default();
+            refuse_triggers(worker, &link.registry, late, first)?;
         }
         // Every registration was encoded, and passed the rules, when it
         // was made.
@@ -215,6 +229,14 @@ async fn open_session(
     }
     let session = opened.session.clone();
     let reader = opened.start(Arc::new(worker.clone()));
+    // Their aliases go out as they are made; the bindings wait for the
+    // announcement, as replayed ones do.
+    for trigger in late.take().unwrap_or_default() {
+        if let Err(error) = worker.register_trigger(trigger) {
+            unpublish(worker, &session);
+            return Err(OpenError::Fatal(error));
+        }
+    }
 
     let announced = match announce(worker, remaining).await {
         Ok(_) if with_triggers => send_bindings(worker, &session, remaining, first).await,
@@ -228,12 +250,7 @@ async fn open_session(
         }
         Err(error) => {
             // End the session; its reader fails anything pending.
-            {
-                let mut link = lock(&inner.link);
-                if link.session.as_ref().is_some_and(|s| s.same(&session)) {
-                    link.session = None;
-                }
-            }
+            unpublish(worker, &session);
             abandon.0 = None;
             // A shutdown that took this session closes it gracefully.
             if !worker.is_shutting_down() {
@@ -256,16 +273,37 @@ async fn open_session(
     }
 }
 
+/// Takes `session` back from the worker, if it still is the worker's.
+fn unpublish(worker: &Worker, session: &Session) {
+    let mut link = lock(&worker.inner.link);
+    if link.session.as_ref().is_some_and(|s| s.same(session)) {
+        link.session = None;
+    }
+}
+
 /// On an engine that takes no triggers: `connect` fails if the program
-/// binds any (a binding that never fires is worse than no worker); after
-/// a reconnect, the worker keeps serving its functions, and each binding's
-/// handle and the log say why it is not sent.
+/// binds any, registered or `late` (a binding that never fires is worse
+/// than no worker); after a reconnect, the worker keeps serving its
+/// functions, and each binding's handle and the log say why it is not
+/// sent.
 fn refuse_triggers(
     worker: &Worker,
     registry: &super::registry::Registry,
+    late: &[Trigger],
     first: bool,
 ) -> Result<(), OpenError> {
-    let refused = registry.trigger_registrations();
+    let late = late.iter().map(|t| {
+        format!(
+            "the `{}` trigger of `{}`",
+            t.trigger_type(),
+            t.function_id()
+        )
+    });
+    let refused: Vec<String> = registry
+        .trigger_registrations()
+        .into_iter()
+        .chain(late)
+        .collect();
     if refused.is_empty() {
         return Ok(());
     }

@@ -187,3 +187,48 @@ async fn shutdown_during_a_reconnect_leaves_no_connection() {
     )
     .await;
 }
+
+/// The program's bindings are made once the first session is the worker's
+/// (the engine reads the functions meanwhile). One the SDK refuses still
+/// fails `connect`, and the session it was made on is closed before the
+/// worker is announced: no binding is sent, and no half-registered worker
+/// stays connected.
+#[tokio::test]
+async fn a_binding_refused_at_connect_closes_the_session_it_was_made_on() {
+    use iii::trigger::{Cron, Trigger};
+    let fake = FakeEngine::start(Mode::Normal).await;
+    let ok = |_: Value| async move { Ok::<(), Error>(()) };
+    let error = Worker::builder()
+        .url(&fake.url)
+        .name("late-refused")
+        .linked(iii::linked::Linked::None)
+        .connect_timeout(Duration::from_secs(5))
+        .function(Function::new("late::tick", ok))
+        .trigger(Trigger::new("late::tick", Cron::new("0 * * * * *")).id("late-b"))
+        .trigger(Trigger::new("late::tick", Cron::new("0 0 * * * *")).id("late-b"))
+        .connect()
+        .await
+        .expect_err("the second binding reuses the first's id");
+    assert!(
+        error.to_string().contains("already bound on this worker"),
+        "{error}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !fake.inspect(0, |c| c.is_some_and(|c| c.closed)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session stayed open: {:?}",
+            fake.connections()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let connections = fake.connections();
+    assert_eq!(connections.len(), 1, "not retried");
+    let sent: Vec<String> = connections[0].frames.iter().flatten().map(kind).collect();
+    assert!(sent.contains(&"registerfunction".to_string()), "{sent:?}");
+    assert!(!sent.contains(&"registertrigger".to_string()), "{sent:?}");
+    let announced = connections[0].frames.iter().flatten().any(|m| {
+        matches!(m, iii_protocol::Message::InvokeFunction(i) if i.function_id == "engine::workers::register")
+    });
+    assert!(!announced, "announced: {sent:?}");
+}

@@ -374,16 +374,14 @@ impl WorkerBuilder {
         for function in self.functions {
             worker.register_function(function)?;
         }
-        for entry in &linked {
-            for trigger in entry.triggers() {
-                worker.register_trigger(trigger)?;
-            }
-        }
-        for trigger in self.triggers {
-            worker.register_trigger(trigger)?;
-        }
+        // Bound once the first session is the worker's (see `connect_first`).
+        let late = linked
+            .iter()
+            .flat_map(|entry| entry.triggers())
+            .chain(self.triggers)
+            .collect();
         worker.inner.state.send_replace(ConnectionState::Connecting);
-        let session = match super::connect::connect_first(&worker).await {
+        let session = match super::connect::connect_first(&worker, late).await {
             Ok(session) => session,
             Err(error) => {
                 worker.inner.state.send_replace(ConnectionState::Failed);
