@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Instructions per call of the call benchmark's scenarios, counted by
+# callgrind: steady where CPU time on a shared machine is not.
+#
+#   cargo build --release -p iii-benches
+#   tests/engine/run benches/instructions.sh [BINARY] [SCENARIO...]
+#
+# Each scenario (0 floor, 1 sdk -> bare, 2 bare -> sdk, 3 sdk -> sdk; all
+# four by default) runs twice under valgrind, with 2,000 and with 8,000
+# concurrent calls; the difference of the two totals, divided by 6,000, is
+# the process's user-space instructions per call (caller and callee
+# together; the engine's own work is not counted when III_URL names an
+# engine in another process, as under tests/engine/run). The fixed costs
+# (start-up, connecting, shutting down) cancel out.
+set -euo pipefail
+bin=${1:-target/release/iii-bench}
+shift || true
+scenarios=("$@")
+[ ${#scenarios[@]} -eq 0 ] && scenarios=(0 1 2 3)
+command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 3; }
+[ -x "$bin" ] || { echo "no benchmark binary at $bin (cargo build --release -p iii-benches)" >&2; exit 3; }
+names=("bare -> bare (floor)" "sdk -> bare" "bare -> sdk" "sdk -> sdk")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+total() { # SCENARIO CALLS -> instructions of the whole run
+  III_BENCH_ONLY=$1 valgrind --tool=callgrind --callgrind-out-file="$work/out" \
+    "$bin" 1 "$2" 1 >/dev/null 2>"$work/log" || { cat "$work/log" >&2; exit 1; }
+  sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/log"
+}
+
+for s in "${scenarios[@]}"; do
+  small=$(total "$s" 2000)
+  large=$(total "$s" 8000)
+  printf '%-22s %7d instructions per call\n' "${names[$s]}" $(((large - small) / 6000))
+done
