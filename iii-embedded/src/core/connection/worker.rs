@@ -10,6 +10,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
 use super::Io;
@@ -100,13 +101,14 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
             _ = raised(&mut killed) => break,
             _ = raised(&mut writer_done) => break,
         };
+        // A text frame is read where it lies, not copied.
         let text = match frame {
-            Some(Ok(Frame::Text(text))) => text.as_str().to_owned(),
+            Some(Ok(Frame::Text(text))) => text,
             Some(Ok(Frame::Binary(bytes))) => {
                 if core.builtins.worker_frame(&core, &bytes) {
                     continue;
                 }
-                match String::from_utf8(bytes.to_vec()) {
+                match Utf8Bytes::try_from(bytes) {
                     Ok(text) => text,
                     Err(_) => continue,
                 }
@@ -114,7 +116,7 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
             Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
             Some(Ok(_)) => continue,
         };
-        handle_frame(&core, &worker_id, &text);
+        handle_frame(&core, &worker_id, text.as_str());
     }
     core.forget_worker(&worker_id);
 }
