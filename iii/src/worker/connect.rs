@@ -292,13 +292,9 @@ fn refuse_triggers(
     late: &[Trigger],
     first: bool,
 ) -> Result<(), OpenError> {
-    let late = late.iter().map(|t| {
-        format!(
-            "the `{}` trigger of `{}`",
-            t.trigger_type(),
-            t.function_id()
-        )
-    });
+    let late = late
+        .iter()
+        .map(|t| super::registry::describe_binding(t.trigger_type(), t.function_id()));
     let refused: Vec<String> = registry
         .trigger_registrations()
         .into_iter()

@@ -399,8 +399,7 @@ impl Registry {
     /// "the `cron` trigger of `reports::daily`", naming the function the
     /// user bound rather than its alias.
     fn describe_trigger(&self, entry: &TriggerEntry) -> String {
-        let bound = self.bound_function(entry);
-        format!("the `{}` trigger of `{bound}`", entry.message.trigger_type)
+        describe_binding(&entry.message.trigger_type, self.bound_function(entry))
     }
 
     /// Reports on every binding's handle that the engine takes no
@@ -440,6 +439,12 @@ impl Registry {
             })
             .collect()
     }
+}
+
+/// "the `cron` trigger of `reports::daily`": how errors and logs name a
+/// binding, registered or not yet.
+pub(crate) fn describe_binding(trigger_type: &str, function_id: &str) -> String {
+    format!("the `{trigger_type}` trigger of `{function_id}`")
 }
 
 #[cfg(test)]
