@@ -44,6 +44,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     state
         .set("carts", &key, &json!({"items": [], "total": 0}))
         .await?;
+    // Each change is its own invocation, and invocations run side by side:
+    // two changes made back to back may reach the function in either order.
+    // So wait for this one before making the next.
+    expect_change(&mut changes, StateEventKind::Created, Some((0, 0))).await?;
     state
         .update(
             "carts",
@@ -60,30 +64,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ],
         )
         .await?;
+    expect_change(&mut changes, StateEventKind::Updated, Some((1, 12))).await?;
     let cart: Option<Value> = state.get("carts", &key).await?;
     println!("cart {key} is now {}", cart.unwrap_or_default());
 
-    let mut seen = Vec::new();
-    for _ in 0..2 {
-        let event = tokio::time::timeout(Duration::from_secs(5), changes.recv())
-            .await?
-            .ok_or("no change event")?;
-        seen.push((
-            event.kind,
-            event.new_value.map(|c| (c.items.len(), c.total)),
-        ));
-    }
-    let expected = [
-        (StateEventKind::Created, Some((0, 0))),
-        (StateEventKind::Updated, Some((1, 12))),
-    ];
-    if seen != expected {
-        return Err(format!("change events {seen:?}, expected {expected:?}").into());
-    }
     println!(
         "saw both change events; scopes: {:?}",
         state.list_groups().await?
     );
     worker.shutdown().await;
+    Ok(())
+}
+
+/// Waits up to 5 s for the next change event and checks its kind and the
+/// new cart's (item count, total).
+async fn expect_change(
+    changes: &mut mpsc::UnboundedReceiver<StateEvent<Cart>>,
+    kind: StateEventKind,
+    cart: Option<(usize, i64)>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let event = tokio::time::timeout(Duration::from_secs(5), changes.recv())
+        .await
+        .map_err(|_| format!("no {kind:?} event within 5 s"))?
+        .ok_or("the change channel closed")?;
+    let seen = (
+        event.kind,
+        event.new_value.map(|c| (c.items.len(), c.total)),
+    );
+    if seen != (kind, cart) {
+        return Err(format!("change event {seen:?}, expected {:?}", (kind, cart)).into());
+    }
     Ok(())
 }
