@@ -4,6 +4,7 @@ use std::time::Duration;
 
 /// CPU time (user + system) this process has used so far, all threads,
 /// from `/proc/self/stat` (clock ticks of 10 ms).
+#[allow(dead_code)]
 pub fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which is in parentheses): utime is the

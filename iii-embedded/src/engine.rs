@@ -121,12 +121,69 @@ impl EngineBuilder {
         self
     }
 
+    /// How many bytes of frames may wait for a worker that does not read
+    /// them before it is disconnected (default 128 MiB, two of the largest
+    /// frames). One frame always fits, whatever its size, when nothing else
+    /// waits. The worker is dropped without a Close frame, and the engine's
+    /// log names this setting. (The engine 0.23 has no byte limit.)
+    /// [`EngineBuilder::start`] refuses 0.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.settings.max_queued_bytes = bytes;
+        self
+    }
+
+    /// How many bytes of items one channel holds for a reader that has not
+    /// taken them (default 16 MiB); past it, the engine stops reading the
+    /// writer's socket until the reader catches up, as it does past the
+    /// channel's item count. One item always fits, whatever its size, when
+    /// the channel is empty. (The engine 0.23 counts items only.)
+    /// [`EngineBuilder::start`] refuses 0.
+    pub fn max_channel_bytes(mut self, bytes: usize) -> Self {
+        self.settings.channel_bytes = bytes;
+        self
+    }
+
+    /// How many bytes of items all channels together hold (default
+    /// 256 MiB), so that many channels cannot add up to more: past it,
+    /// every channel's writer waits until some reader takes items. It
+    /// counts the bodies of `http` requests and streamed responses too,
+    /// which go through channels. [`EngineBuilder::start`] refuses 0.
+    pub fn max_channel_bytes_total(mut self, bytes: usize) -> Self {
+        self.settings.channel_bytes_total = bytes;
+        self
+    }
+
     /// Binds both listeners and starts serving.
     pub async fn start(self) -> std::io::Result<Engine> {
-        if self.settings.max_queued_frames == 0 {
+        let s = &self.settings;
+        let zero = [
+            (
+                "max_queued_frames",
+                s.max_queued_frames,
+                "disconnect every worker at its first frame",
+            ),
+            (
+                "max_queued_bytes",
+                s.max_queued_bytes,
+                "disconnect every worker with two frames waiting",
+            ),
+            (
+                "max_channel_bytes",
+                s.channel_bytes,
+                "let no channel hold an item",
+            ),
+            (
+                "max_channel_bytes_total",
+                s.channel_bytes_total,
+                "let no channel hold an item",
+            ),
+        ]
+        .into_iter()
+        .find(|(_, value, _)| *value == 0);
+        if let Some((setting, _, effect)) = zero {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                "EngineBuilder::max_queued_frames(0) would disconnect every worker at its first frame; give at least 1",
+                format!("EngineBuilder::{setting}(0) would {effect}; give at least 1"),
             ));
         }
         #[cfg(feature = "tls")]

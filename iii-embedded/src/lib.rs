@@ -59,7 +59,8 @@
 //!   and fired at `log` triggers. Metrics are dropped.
 //! - Data channels: `/ws/channels/<id>?key=..&dir=read|write` on the worker
 //!   port (400 and 404 refusals with the engine's bodies, each end attached
-//!   once, items counted against the channel's buffer, an empty Close at
+//!   once, items counted against the channel's buffer and bytes against
+//!   its budgets, an empty Close at
 //!   the end, the writer's Close echoed), and the two channels of every
 //!   matched `http` request: the body on `request_body` (a JSON body whole
 //!   as one item, others chunk by chunk as they arrive; an unmatched
@@ -103,8 +104,12 @@
 //!   [`EngineBuilder::max_json_body`] gets 413; a client that has not sent
 //!   its request head within [`EngineBuilder::http_header_timeout`] is
 //!   disconnected; a worker that leaves
-//!   [`EngineBuilder::max_queued_frames`] frames unread is disconnected
-//!   (the engine makes the senders wait instead).
+//!   [`EngineBuilder::max_queued_frames`] frames, or
+//!   [`EngineBuilder::max_queued_bytes`] bytes, unread is disconnected
+//!   (the engine makes the senders wait instead); a channel holds at most
+//!   [`EngineBuilder::max_channel_bytes`] bytes, and all channels together
+//!   at most [`EngineBuilder::max_channel_bytes_total`], before their
+//!   writers wait (the engine counts a channel's items only).
 //! - It refuses three things the engine accepts: an `invocationresult`
 //!   from a worker the invocation was not sent to, and the removal of
 //!   another worker's binding, by an `unregistertrigger` frame (ignored)

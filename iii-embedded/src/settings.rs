@@ -24,6 +24,14 @@ pub(crate) struct Settings {
     pub(crate) http_header_timeout: Duration,
     /// How many frames may wait for a worker before it is disconnected.
     pub(crate) max_queued_frames: usize,
+    /// How many bytes of frames may wait for a worker before it is
+    /// disconnected.
+    pub(crate) max_queued_bytes: usize,
+    /// How many bytes of items one channel holds before its writer waits.
+    pub(crate) channel_bytes: usize,
+    /// How many bytes of items all channels together hold before their
+    /// writers wait.
+    pub(crate) channel_bytes_total: usize,
 }
 
 impl Default for Settings {
@@ -38,6 +46,9 @@ impl Default for Settings {
             max_json_body: iii_protocol::channel::ENGINE_MAX_ITEM,
             http_header_timeout: Duration::from_secs(30),
             max_queued_frames: 65_536,
+            max_queued_bytes: 128 << 20,
+            channel_bytes: 16 << 20,
+            channel_bytes_total: 256 << 20,
         }
     }
 }

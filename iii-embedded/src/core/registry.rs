@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use iii_protocol::{
     self as protocol, DEFAULT_NAMESPACE, ErrorBody, Message, RegisterFunction, RegisterTrigger,
@@ -27,6 +28,12 @@ pub(super) struct Conn {
     pub(super) tx: mpsc::Sender<String>,
     /// How many may wait before the worker is disconnected.
     pub(super) max_queued: usize,
+    /// The bytes of the frames waiting, which the writer takes off as it
+    /// takes each frame.
+    pub(super) queued_bytes: Arc<AtomicUsize>,
+    /// How many bytes may wait before the worker is disconnected (one
+    /// frame always may).
+    pub(super) max_queued_bytes: usize,
     /// Set to true to drop the socket abruptly (no Close frame), as the
     /// engine does on eviction.
     pub(super) kill: watch::Sender<bool>,
@@ -44,25 +51,46 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    /// Queues a frame for the worker; a worker with a full queue is
-    /// disconnected instead.
+    /// Queues a frame for the worker; a worker whose queue is full, in
+    /// frames or in bytes, is disconnected instead.
     pub(super) fn send(&self, message: &Message) {
-        match protocol::encode(message) {
-            Ok(frame) => match self.tx.try_send(frame) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(
-                        worker = self.name.as_deref().unwrap_or("(unnamed)"),
-                        "a worker has {} frames waiting unread; disconnecting it (raise `EngineBuilder::max_queued_frames` for a worker that reads slowly)",
-                        self.max_queued
-                    );
-                    let _ = self.kill.send(true);
-                }
-                // The connection is going: nothing reads any more.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            },
-            Err(e) => tracing::error!("could not encode a frame for a worker: {e}"),
+        let frame = match protocol::encode(message) {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::error!("could not encode a frame for a worker: {e}");
+                return;
+            }
+        };
+        let len = frame.len();
+        let waiting = self.queued_bytes.fetch_add(len, Ordering::Relaxed);
+        if waiting > 0 && waiting.saturating_add(len) > self.max_queued_bytes {
+            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+            return self.disconnect(format_args!(
+                "{waiting} bytes of frames waiting unread and {len} more to send, over {} (raise `EngineBuilder::max_queued_bytes` for a worker that reads slowly)",
+                self.max_queued_bytes
+            ));
         }
+        match self.tx.try_send(frame) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+                self.disconnect(format_args!(
+                    "{} frames waiting unread (raise `EngineBuilder::max_queued_frames` for a worker that reads slowly)",
+                    self.max_queued
+                ));
+            }
+            // The connection is going: nothing reads any more.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Drops a worker that does not read, saying why in the log.
+    fn disconnect(&self, why: std::fmt::Arguments<'_>) {
+        tracing::warn!(
+            worker = self.name.as_deref().unwrap_or("(unnamed)"),
+            "disconnecting a worker that does not read its socket: {why}"
+        );
+        let _ = self.kill.send(true);
     }
 }
 

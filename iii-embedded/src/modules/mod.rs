@@ -39,7 +39,11 @@ pub(crate) struct Modules {
 
 /// Every module of an engine with `settings`; `http` serves on `http`.
 pub(crate) fn assemble(settings: &Settings, http: TcpListener) -> Modules {
-    let channels = Arc::new(channels::Channels::new(settings.channel_ttl));
+    let channels = Arc::new(channels::Channels::new(
+        settings.channel_ttl,
+        settings.channel_bytes,
+        settings.channel_bytes_total,
+    ));
     let queue = Arc::new(queue::Queue::new(settings));
     let dead_letters = queue.dead_letters();
     let list: Vec<Arc<dyn EngineModule>> = vec![

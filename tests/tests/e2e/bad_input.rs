@@ -1,6 +1,6 @@
 //! The engine under bad input, as a careless or hostile client gives it:
 //! garbage from a worker, bad HTTP requests, slow clients, a worker that
-//! stops reading. It answers what it can, drops what it must, and serves
+//! stops reading (and `budgets`, what a worker or channel may hold). It answers what it can, drops what it must, and serves
 //! everyone else meanwhile.
 
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 /// A raw worker socket, welcomed.
-async fn raw(url: &str) -> Socket {
+pub(crate) async fn raw(url: &str) -> Socket {
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("connect");
@@ -48,7 +48,7 @@ async fn answer(socket: &mut Socket, id: &str) -> Value {
     .await
 }
 
-fn embedded_only(engine: &TestEngine, why: &str) -> bool {
+pub(crate) fn embedded_only(engine: &TestEngine, why: &str) -> bool {
     if engine.embedded.is_none() {
         eprintln!("skipped on an external engine: {why}");
         return false;
@@ -185,17 +185,22 @@ async fn a_result_that_does_not_decode_fails_its_call() {
 /// or refused with the setting's name, never a panic.
 #[tokio::test]
 async fn extreme_engine_settings_are_taken_or_refused_by_name() {
-    let Err(refused) = iii_embedded::Engine::builder()
-        .max_queued_frames(0)
-        .start()
-        .await
-    else {
-        panic!("0 queued frames is refused");
-    };
-    assert!(
-        refused.to_string().contains("max_queued_frames"),
-        "{refused}"
-    );
+    type Set = fn(iii_embedded::EngineBuilder) -> iii_embedded::EngineBuilder;
+    let zeros: [(&str, Set); 4] = [
+        ("max_queued_frames", |b| b.max_queued_frames(0)),
+        ("max_queued_bytes", |b| b.max_queued_bytes(0)),
+        ("max_channel_bytes", |b| b.max_channel_bytes(0)),
+        ("max_channel_bytes_total", |b| b.max_channel_bytes_total(0)),
+    ];
+    for (setting, zero) in zeros {
+        let Err(refused) = zero(iii_embedded::Engine::builder()).start().await else {
+            panic!("{setting}(0) is refused");
+        };
+        assert!(
+            refused.to_string().contains(&format!("{setting}(0)")),
+            "{refused}"
+        );
+    }
     let engine = iii_embedded::Engine::builder()
         .http_header_timeout(Duration::MAX)
         .start()
@@ -312,69 +317,6 @@ async fn oversize_json_bodies_and_slow_clients_are_cut_off() {
         started.elapsed() >= Duration::from_millis(250),
         "not before its time"
     );
-}
-
-#[tokio::test]
-async fn a_worker_that_stops_reading_is_disconnected() {
-    let engine = engine().await;
-    if !embedded_only(&engine, "the engine makes its senders wait instead") {
-        return;
-    }
-    let engine =
-        TestEngine::from_builder(iii_embedded::Engine::builder().max_queued_frames(1_000)).await;
-    // A raw worker that serves a function but never reads its socket.
-    let mut sleeper = raw(&engine.ws_url).await;
-    let id = fid("deaf::fn");
-    for frame in [
-        json!({"type": "registerfunction", "id": id}),
-        json!({"type": "invokefunction", "invocation_id": "44444444-4444-4444-8444-444444444444", "function_id": "engine::workers::register", "data": {"name": unique("deaf")}}),
-    ] {
-        sleeper
-            .send(Frame::text(frame.to_string()))
-            .await
-            .expect("send");
-    }
-    let caller = engine.connect("deaf-caller").await;
-    eventually(Duration::from_secs(5), "the function served", || async {
-        let listed: Value = caller
-            .call("engine::functions::list", &json!({}))
-            .await
-            .ok()?;
-        listed["functions"]
-            .as_array()?
-            .iter()
-            .any(|f| f["function_id"] == json!(id))
-            .then_some(())
-    })
-    .await;
-    // Far more invocations than the queue holds (and the socket buffers).
-    for _ in 0..60_000 {
-        caller
-            .invoke(&id)
-            .payload(&json!({"pad": "x".repeat(64)}))
-            .void()
-            .await
-            .expect("queued");
-    }
-    let ended = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            match sleeper.next().await {
-                None | Some(Err(_)) | Some(Ok(Frame::Close(_))) => return,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
-    assert!(
-        ended.is_ok(),
-        "the engine dropped the worker that did not read"
-    );
-    // And it serves the others.
-    let created: Value = caller
-        .call("engine::channels::create", &json!({}))
-        .await
-        .expect("still serving");
-    assert!(created["reader"].is_object());
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@
 
 mod bad_input;
 mod bindings;
+mod budgets;
 mod calls;
 mod channel_sockets;
 mod channels;

@@ -3,6 +3,7 @@
 //! to [`frames`](super::frames).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::{SinkExt, StreamExt};
 use iii_protocol::{self as protocol, DEFAULT_NAMESPACE, Message, WorkerRegistered};
@@ -30,6 +31,7 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
     // disconnected (tokio's bound is at most `usize::MAX >> 3`).
     let max_queued = core.settings.max_queued_frames.min(usize::MAX >> 4);
     let (tx, mut rx) = mpsc::channel::<String>(max_queued);
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
     let (kill, mut killed) = watch::channel(false);
     let welcome = Message::WorkerRegistered(WorkerRegistered {
         worker_id: worker_id.clone(),
@@ -38,6 +40,7 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
         features: Vec::new(),
     });
     if let Ok(frame) = protocol::encode(&welcome) {
+        queued_bytes.fetch_add(frame.len(), Ordering::Relaxed);
         let _ = tx.try_send(frame);
     }
     core.lock().workers.insert(
@@ -45,6 +48,8 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
         Conn {
             tx,
             max_queued,
+            queued_bytes: queued_bytes.clone(),
+            max_queued_bytes: core.settings.max_queued_bytes,
             kill,
             reattach_token: token,
             buffered: Some(Vec::new()),
@@ -66,6 +71,11 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
     // only a raised kill counts as one.
     let (writer_done_tx, mut writer_done) = watch::channel(false);
     let mut writer_killed = killed.clone();
+    // A frame's bytes stop counting once the writer takes it off the queue.
+    let taken = move |frame: String| {
+        queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
+        Frame::text(frame)
+    };
     tokio::spawn(async move {
         let mut kill = std::pin::pin!(async move {
             if writer_killed.wait_for(|k| *k).await.is_err() {
@@ -79,9 +89,9 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
                 frame = rx.recv() => match frame {
                     Some(frame) => {
                         // What is queued behind it goes out with one flush.
-                        if sink.feed(Frame::text(frame)).await.is_err() { break; }
+                        if sink.feed(taken(frame)).await.is_err() { break; }
                         while let Ok(more) = rx.try_recv() {
-                            if sink.feed(Frame::text(more)).await.is_err() { break; }
+                            if sink.feed(taken(more)).await.is_err() { break; }
                         }
                         if sink.flush().await.is_err() { break; }
                     }

@@ -23,7 +23,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
-pub(crate) use table::{ChannelTable, Item};
+pub(crate) use table::{ChannelTable, Item, ItemReceiver, ItemSender};
 
 use crate::core::{Core, EngineModule, Function, Refusal, SocketTask, raised};
 use ends::Attach;
@@ -43,10 +43,11 @@ pub(crate) struct Channels {
 }
 
 impl Channels {
-    /// No channels yet; those never attached live `ttl`.
-    pub(crate) fn new(ttl: Duration) -> Channels {
+    /// No channels yet; those never attached live `ttl`; each holds at
+    /// most `per_channel` bytes, and all together at most `total`.
+    pub(crate) fn new(ttl: Duration, per_channel: usize, total: usize) -> Channels {
         Channels {
-            table: Arc::default(),
+            table: Arc::new(ChannelTable::new(per_channel, total)),
             ttl,
         }
     }

@@ -9,10 +9,9 @@ use hyper::body::Incoming;
 use iii_protocol::StreamChannelRef;
 use iii_protocol::channel::DEFAULT_BUFFER;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::replies::{Reply, json_reply};
-use crate::modules::channels::{ChannelTable, Item};
+use crate::modules::channels::{ChannelTable, Item, ItemReceiver, ItemSender};
 
 /// A request's channels, as the handler's payload names them.
 pub(super) struct Exchange {
@@ -23,7 +22,7 @@ pub(super) struct Exchange {
 
 impl Exchange {
     /// Both channels, and the engine's end of `response`.
-    pub(super) fn open(table: &Arc<ChannelTable>) -> (Exchange, Option<mpsc::Receiver<Item>>) {
+    pub(super) fn open(table: &Arc<ChannelTable>) -> (Exchange, Option<ItemReceiver>) {
         let (_, request_body) = table.create(DEFAULT_BUFFER);
         let (response, _) = table.create(DEFAULT_BUFFER);
         let responses = table.take_receiver(&response.channel_id, &response.access_key);
@@ -88,7 +87,7 @@ impl Exchange {
 /// Forwards a non-JSON body, one item per chunk hyper yields, and ends the
 /// channel with the body. Like the engine, it keeps draining the body when
 /// nobody reads the channel any more.
-async fn forward_body(mut body: Incoming, tx: mpsc::Sender<Item>) {
+async fn forward_body(mut body: Incoming, tx: ItemSender) {
     while let Some(Ok(frame)) = body.frame().await {
         if let Ok(data) = frame.into_data() {
             let _ = tx.send(Item::Binary(data)).await;

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use hyper::StatusCode;
 use iii_protocol::{ErrorBody, RegisterTrigger};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+
 use tokio::task::JoinHandle;
 
 use super::exchange::Exchange;
 use super::replies::{Reply, build_response, error_reply, json_reply, middleware_response};
 use super::streamed::Head;
 use crate::core::{Core, Gate, Outcome, binding_namespace};
-use crate::modules::channels::Item;
+use crate::modules::channels::{Item, ItemReceiver};
 
 /// The route's condition, then its middleware in order, then its handler,
 /// and the response.
@@ -24,7 +24,7 @@ pub(super) async fn serve_route(
     payload: Value,
     request: Value,
     exchange: &Exchange,
-    responses: Option<mpsc::Receiver<Item>>,
+    responses: Option<ItemReceiver>,
 ) -> Reply {
     let early = |reply: Reply| {
         exchange.remove();
@@ -109,7 +109,7 @@ pub(super) async fn serve_route(
 /// response to the channel.
 async fn stream_or_answer(
     mut handler: JoinHandle<Outcome>,
-    mut responses: mpsc::Receiver<Item>,
+    mut responses: ItemReceiver,
     exchange: &Exchange,
 ) -> Reply {
     let mut head = Head::default();

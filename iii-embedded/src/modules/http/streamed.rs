@@ -10,10 +10,9 @@ use hyper::body::Frame;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::replies::Reply;
-use crate::modules::channels::Item;
+use crate::modules::channels::{Item, ItemReceiver};
 
 /// The status and headers a streamed response's control messages set.
 pub(super) struct Head {
@@ -64,7 +63,7 @@ impl Head {
 
     /// The response: the head, then `first` and every later binary chunk
     /// (text after the first chunk is skipped), until the channel ends.
-    pub(super) fn streamed(self, first: Option<Bytes>, mut rest: mpsc::Receiver<Item>) -> Reply {
+    pub(super) fn streamed(self, first: Option<Bytes>, mut rest: ItemReceiver) -> Reply {
         let tail = futures_util::stream::poll_fn(move |cx| {
             loop {
                 match std::task::ready!(rest.poll_recv(cx)) {
