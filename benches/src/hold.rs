@@ -4,6 +4,9 @@
 //! - `queue`: a worker that serves a function and never reads its socket
 //!   is sent 100 fire-and-forget invocations of 4 MiB.
 //! - `channel`: a channel with no reader is written 1,024 items of 1 MiB.
+//! - `json`: an `http` route is sent a 63 MiB JSON body (one string), its
+//!   handler a raw worker in a child process, so that the peak is the
+//!   engine's alone.
 //!
 //! Each scenario runs in a process of its own (peak memory is per process):
 //! `cargo run --release -p iii-benches --bin iii-hold -- SCENARIO [unlimited]`.
@@ -27,6 +30,9 @@ type Socket =
 async fn main() {
     let mut args = std::env::args().skip(1);
     let scenario = args.next().unwrap_or_default();
+    if scenario == "serve" {
+        return serve(&args.next().expect("the engine's url")).await;
+    }
     let unlimited = args.next().as_deref() == Some("unlimited");
     let mut builder = iii_embedded::Engine::builder();
     if unlimited {
@@ -46,8 +52,9 @@ async fn main() {
     let outcome = match scenario.as_str() {
         "queue" => queue(&worker).await,
         "channel" => channel(&worker).await,
+        "json" => json_body(&worker, engine.http_url()).await,
         other => {
-            eprintln!("unknown scenario {other:?}: give `queue` or `channel`");
+            eprintln!("unknown scenario {other:?}: give `queue`, `channel` or `json`");
             std::process::exit(2);
         }
     };
@@ -139,4 +146,99 @@ async fn channel(worker: &Worker) -> String {
         }
     }
     format!("{sent} of 1,024 items of 1 MiB written to a channel with no reader")
+}
+
+/// The child process of `json`: a raw worker serving `hold::echo_len` on
+/// `POST /hold`, answering each call with the length of its body's `s`.
+async fn serve(url: &str) {
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+    let config = WebSocketConfig::default()
+        .max_frame_size(None)
+        .max_message_size(None);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), false)
+        .await
+        .expect("connect");
+    for frame in [
+        json!({"type": "registerfunction", "id": "hold::echo_len"}),
+        json!({"type": "registertrigger", "id": "hold-route", "trigger_type": "http", "function_id": "hold::echo_len", "config": {"api_path": "hold", "http_method": "POST"}}),
+    ] {
+        socket
+            .send(Frame::text(frame.to_string()))
+            .await
+            .expect("register");
+    }
+    while let Some(Ok(frame)) = socket.next().await {
+        let Frame::Text(text) = frame else { continue };
+        let Ok(call) = serde_json::from_str::<Value>(text.as_str()) else {
+            continue;
+        };
+        if call["type"] != "invokefunction" {
+            continue;
+        }
+        let len = call["data"]["body"]["s"].as_str().map_or(0, str::len);
+        let result = json!({"type": "invocationresult", "invocation_id": call["invocation_id"], "function_id": call["function_id"], "result": {"status_code": 200, "body": {"len": len}}});
+        socket
+            .send(Frame::text(result.to_string()))
+            .await
+            .expect("answer");
+    }
+}
+
+async fn json_body(worker: &Worker, http_url: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = tokio::process::Command::new(exe)
+        .args(["serve", worker.url()])
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the worker process");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listed(worker, "hold::echo_len").await {
+        assert!(
+            Instant::now() < deadline,
+            "the route's worker never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Give the route a moment past the function: wait for its binding.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let bound: Value = worker
+            .call("engine::registered-triggers::list", &json!({}))
+            .await
+            .expect("list");
+        let found = bound["registered_triggers"]
+            .as_array()
+            .is_some_and(|b| b.iter().any(|t| t["function_id"] == "hold::echo_len"));
+        if found {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the route is never bound");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let addr = http_url.trim_start_matches("http://").to_string();
+    let len = 63 * MIB;
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("http");
+    let head = format!(
+        "POST /hold HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        len + 9
+    );
+    tcp.write_all(head.as_bytes()).await.expect("head");
+    tcp.write_all(b"{\"s\": \"").await.expect("body");
+    let block = vec![b'x'; MIB];
+    for _ in 0..63 {
+        tcp.write_all(&block).await.expect("body");
+    }
+    tcp.write_all(b"\"}").await.expect("body");
+    let mut reply = Vec::new();
+    let _ = tcp.read_to_end(&mut reply).await;
+    let reply = String::from_utf8_lossy(&reply);
+    let status = reply.lines().next().unwrap_or_default().to_string();
+    let body = reply
+        .rsplit("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let _ = child.kill().await;
+    format!("a 63 MiB JSON body: {status}, {body}")
 }

@@ -99,6 +99,17 @@ impl EngineBuilder {
         self
     }
 
+    /// How many bytes of JSON request bodies the `http` listener holds at
+    /// once, all requests together (default 128 MiB: two of the largest).
+    /// A request whose JSON body would go past it is answered 503 at once,
+    /// with a `Retry-After` header and a message naming this setting; its
+    /// body is not read. (The engine 0.23 sets no such limit.)
+    /// [`EngineBuilder::start`] refuses 0.
+    pub fn max_json_bytes_in_flight(mut self, bytes: usize) -> Self {
+        self.settings.json_bytes_in_flight = bytes;
+        self
+    }
+
     /// How long an HTTP client may take to send a request's head (its line
     /// and headers), on a new connection or between requests on a kept one,
     /// before the connection is closed (default 30 s). The engine 0.23 has
@@ -176,6 +187,11 @@ impl EngineBuilder {
                 "max_channel_bytes_total",
                 s.channel_bytes_total,
                 "let no channel hold an item",
+            ),
+            (
+                "max_json_bytes_in_flight",
+                s.json_bytes_in_flight,
+                "answer 503 to every JSON body",
             ),
         ]
         .into_iter()

@@ -101,7 +101,9 @@
 //!   `deserialization_error`, and such a result fails the call it answers
 //!   (the engine drops both, and the caller waits for its timeout); a JSON
 //!   request body over
-//!   [`EngineBuilder::max_json_body`] gets 413; a client that has not sent
+//!   [`EngineBuilder::max_json_body`] gets 413, and one that would take
+//!   the JSON bodies held past [`EngineBuilder::max_json_bytes_in_flight`]
+//!   gets 503 with `Retry-After: 1`; a client that has not sent
 //!   its request head within [`EngineBuilder::http_header_timeout`] is
 //!   disconnected; a worker that leaves
 //!   [`EngineBuilder::max_queued_frames`] frames, or
@@ -110,6 +112,13 @@
 //!   [`EngineBuilder::max_channel_bytes`] bytes, and all channels together
 //!   at most [`EngineBuilder::max_channel_bytes_total`], before their
 //!   writers wait (the engine counts a channel's items only).
+//! - A JSON request body of 256 KiB or more reaches its handler as it was
+//!   sent: checked as one JSON value, but not parsed and written afresh
+//!   as the engine writes every body (its object keys sorted, its numbers
+//!   and escapes in serde_json's spelling), so that it costs the engine
+//!   about twice its size rather than five times. A handler that reads the
+//!   body as data sees no difference; one that compares its text can.
+//!   Smaller bodies are written afresh, as in the engine.
 //! - It refuses three things the engine accepts: an `invocationresult`
 //!   from a worker the invocation was not sent to, and the removal of
 //!   another worker's binding, by an `unregistertrigger` frame (ignored)

@@ -20,6 +20,8 @@ pub(crate) struct Settings {
     pub(crate) channel_ttl: Duration,
     /// The largest JSON request body an `http` trigger takes.
     pub(crate) max_json_body: usize,
+    /// How many bytes of JSON request bodies may be held at once.
+    pub(crate) json_bytes_in_flight: usize,
     /// How long an HTTP client may take to send a request's head.
     pub(crate) http_header_timeout: Duration,
     /// How many frames may wait for a worker before it is disconnected.
@@ -44,6 +46,7 @@ impl Default for Settings {
             queue_backoff: Duration::from_millis(100),
             channel_ttl: Duration::from_secs(300),
             max_json_body: iii_protocol::channel::ENGINE_MAX_ITEM,
+            json_bytes_in_flight: 128 << 20,
             http_header_timeout: Duration::from_secs(30),
             max_queued_frames: 65_536,
             max_queued_bytes: 128 << 20,

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::Core;
 use super::kinds::{delivers_metadata, honours_condition};
 use super::module::Outcome;
+use super::raw_body::RawBody;
 
 /// What a binding's condition decided.
 pub(crate) enum Gate {
@@ -111,15 +112,29 @@ impl Core {
         binding: &RegisterTrigger,
         payload: Value,
     ) -> Outcome {
+        self.run_with(binding, payload, None).await
+    }
+
+    /// [`Core::run`], with a request's body passed on as it came: `payload`
+    /// holds its marker.
+    pub(crate) async fn run_with(
+        self: &Arc<Self>,
+        binding: &RegisterTrigger,
+        payload: Value,
+        body: Option<RawBody>,
+    ) -> Outcome {
         let metadata = binding
             .metadata
             .clone()
             .filter(|_| delivers_metadata(kind(binding)));
-        self.invoke(
-            &binding_namespace(binding),
+        let namespace = binding_namespace(binding);
+        self.invoke_with(
+            &namespace,
             &binding.function_id,
             payload,
             metadata,
+            true,
+            body,
         )
         .await
     }

@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 
 use super::Core;
 use super::module::Outcome;
+use super::raw_body::RawBody;
 use super::registry::Caller;
 
 /// The function an `enqueue` action hands its call to: built in, or a
@@ -39,13 +40,28 @@ impl Core {
         metadata: Option<Value>,
         traced: bool,
     ) -> Outcome {
+        self.invoke_with(namespace, function_id, data, metadata, traced, None)
+            .await
+    }
+
+    /// [`Core::invoke_traced`], with a request's body passed on as it came.
+    pub(super) async fn invoke_with(
+        self: &Arc<Self>,
+        namespace: &str,
+        function_id: &str,
+        data: Value,
+        metadata: Option<Value>,
+        traced: bool,
+        body: Option<RawBody>,
+    ) -> Outcome {
         let (reply, rx) = oneshot::channel();
         let mut invoke = InvokeFunction::new(None, function_id, data);
         invoke.metadata = metadata;
-        self.clone().route(
+        self.clone().route_with(
             namespace.to_string(),
             invoke,
             Caller::Internal { reply, traced },
+            body,
         );
         rx.await.unwrap_or_else(|_| {
             Err(ErrorBody::new(

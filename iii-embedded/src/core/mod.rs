@@ -27,6 +27,7 @@ mod invoke;
 mod kinds;
 mod listener;
 mod module;
+mod raw_body;
 mod registrations;
 mod registry;
 mod routing;
@@ -48,6 +49,7 @@ pub(crate) use listener::{Acceptor, accept_workers};
 pub(crate) use module::{
     EngineModule, Function, Outcome, Refusal, Socket, SocketTask, TriggerType, config_text, input,
 };
+pub(crate) use raw_body::RawBody;
 #[cfg(feature = "tls")]
 pub(crate) use tls::acceptor;
 

@@ -17,6 +17,7 @@ use iii_protocol::{
 };
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
 use super::builtins::Builtins;
@@ -25,7 +26,7 @@ use super::module::Outcome;
 /// A connected worker.
 pub(super) struct Conn {
     /// Frames for the worker, at most `max_queued` waiting.
-    pub(super) tx: mpsc::Sender<String>,
+    pub(super) tx: mpsc::Sender<Utf8Bytes>,
     /// How many may wait before the worker is disconnected.
     pub(super) max_queued: usize,
     /// The bytes of the frames waiting, which the writer takes off as it
@@ -54,13 +55,14 @@ impl Conn {
     /// Queues a frame for the worker; a worker whose queue is full, in
     /// frames or in bytes, is disconnected instead.
     pub(super) fn send(&self, message: &Message) {
-        let frame = match protocol::encode(message) {
-            Ok(frame) => frame,
-            Err(e) => {
-                tracing::error!("could not encode a frame for a worker: {e}");
-                return;
-            }
-        };
+        match protocol::encode(message) {
+            Ok(frame) => self.send_text(Utf8Bytes::from(frame)),
+            Err(e) => tracing::error!("could not encode a frame for a worker: {e}"),
+        }
+    }
+
+    /// [`Conn::send`], the frame encoded.
+    pub(super) fn send_text(&self, frame: Utf8Bytes) {
         let len = frame.len();
         let waiting = self.queued_bytes.fetch_add(len, Ordering::Relaxed);
         if waiting > 0 && waiting.saturating_add(len) > self.max_queued_bytes {

@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
-use iii_protocol::{DEFAULT_NAMESPACE, ErrorBody, InvocationResult, InvokeFunction, Message};
+use iii_protocol::{
+    self as protocol, DEFAULT_NAMESPACE, ErrorBody, InvocationResult, InvokeFunction, Message,
+};
 use uuid::Uuid;
 
 use super::Core;
 use super::module::Outcome;
+use super::raw_body::RawBody;
 use super::registry::{Caller, PendingCall, Registry};
 use super::trace_context::{naming_target, new_traceparent};
 
@@ -21,13 +24,33 @@ impl Core {
         invoke: InvokeFunction,
         caller: Caller,
     ) {
-        let caller = match self
+        self.route_with(namespace, invoke, caller, None);
+    }
+
+    /// [`Core::route`], with a request's body passed on as it came (see
+    /// [`RawBody`]).
+    pub(super) fn route_with(
+        self: Arc<Self>,
+        namespace: String,
+        invoke: InvokeFunction,
+        caller: Caller,
+        body: Option<RawBody>,
+    ) {
+        let unrouted = self
             .lock()
-            .route_to_worker(&namespace, invoke.clone(), caller)
-        {
-            Ok(()) => return,
-            Err(caller) => caller,
+            .route_to_worker(&namespace, invoke, caller, body);
+        let Some(Unrouted(mut invoke, caller, body)) = unrouted else {
+            return;
         };
+        // A built-in gets the body parsed; a call that goes nowhere, none.
+        if let Some(body) = body {
+            match namespace == DEFAULT_NAMESPACE
+                && self.builtins.function(&invoke.function_id).is_some()
+            {
+                true => body.substitute(&mut invoke.data),
+                false => body.unplaced(),
+            }
+        }
         let builtin = (namespace == DEFAULT_NAMESPACE)
             .then(|| self.builtins.function(&invoke.function_id))
             .flatten()
@@ -45,6 +68,9 @@ impl Core {
         registry.answer(caller, &invoke.function_id, Err(error));
     }
 }
+
+/// A call no worker serves, given back with its caller and its body.
+struct Unrouted(InvokeFunction, Caller, Option<RawBody>);
 
 impl Registry {
     /// Delivers the outcome of a call to its caller.
@@ -84,16 +110,17 @@ impl Registry {
     }
 
     /// Forwards a call to the worker that owns `function_id` in `namespace`.
-    /// Returns the caller back if no worker owns it.
+    /// Gives the call back if no worker owns it.
     fn route_to_worker(
         &mut self,
         namespace: &str,
         mut invoke: InvokeFunction,
         caller: Caller,
-    ) -> Result<(), Caller> {
+        body: Option<RawBody>,
+    ) -> Option<Unrouted> {
         let key = (namespace.to_string(), invoke.function_id.clone());
         let Some(entry) = self.functions.get(&key) else {
-            return Err(caller);
+            return Some(Unrouted(invoke, caller, body));
         };
         let callee = entry.owner.clone();
         let id = match (&caller, invoke.invocation_id) {
@@ -123,7 +150,18 @@ impl Registry {
             }
         }
         let function_id = invoke.function_id.clone();
-        self.send_to(&callee, &Message::InvokeFunction(invoke));
+        let message = Message::InvokeFunction(invoke);
+        match (body, self.workers.get(&callee)) {
+            (None, _) => self.send_to(&callee, &message),
+            (Some(body), Some(conn)) => match protocol::encode(&message) {
+                Ok(frame) => conn.send_text(body.splice(frame)),
+                Err(e) => {
+                    tracing::error!("could not encode a frame for a worker: {e}");
+                    body.unplaced();
+                }
+            },
+            (Some(body), None) => body.unplaced(),
+        }
         self.pending.insert(
             id,
             PendingCall {
@@ -132,7 +170,7 @@ impl Registry {
                 function_id,
             },
         );
-        Ok(())
+        None
     }
 
     /// An `invocationresult` from `worker_id`: answers the call, if it was

@@ -28,6 +28,7 @@ mod http_answers;
 mod http_bodies;
 mod http_middleware;
 mod http_routes;
+mod json_bodies;
 mod lifecycle;
 mod link;
 mod namespaces;

@@ -30,7 +30,7 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
     // Bounded: a worker that leaves this many frames unread is
     // disconnected (tokio's bound is at most `usize::MAX >> 3`).
     let max_queued = core.settings.max_queued_frames.min(usize::MAX >> 4);
-    let (tx, mut rx) = mpsc::channel::<String>(max_queued);
+    let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(max_queued);
     let queued_bytes = Arc::new(AtomicUsize::new(0));
     let (kill, mut killed) = watch::channel(false);
     let welcome = Message::WorkerRegistered(WorkerRegistered {
@@ -41,7 +41,7 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
     });
     if let Ok(frame) = protocol::encode(&welcome) {
         queued_bytes.fetch_add(frame.len(), Ordering::Relaxed);
-        let _ = tx.try_send(frame);
+        let _ = tx.try_send(Utf8Bytes::from(frame));
     }
     core.lock().workers.insert(
         worker_id.clone(),
@@ -72,9 +72,9 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
     let (writer_done_tx, mut writer_done) = watch::channel(false);
     let mut writer_killed = killed.clone();
     // A frame's bytes stop counting once the writer takes it off the queue.
-    let taken = move |frame: String| {
+    let taken = move |frame: Utf8Bytes| {
         queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
-        Frame::text(frame)
+        Frame::Text(frame)
     };
     tokio::spawn(async move {
         let mut kill = std::pin::pin!(async move {

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use iii_protocol::TriggerKind;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::channels::ChannelTable;
@@ -30,6 +31,8 @@ pub(crate) struct Http {
     limits: Limits,
     /// Where a request's two channels are opened.
     channels: Arc<ChannelTable>,
+    /// The bytes of JSON bodies held, one permit a byte.
+    json_in_flight: Arc<Semaphore>,
 }
 
 /// How long and how much the http module waits for and takes.
@@ -41,6 +44,8 @@ struct Limits {
     header_timeout: Duration,
     /// The largest JSON body taken.
     max_json_body: usize,
+    /// The bytes of JSON bodies held at once.
+    json_bytes_in_flight: usize,
 }
 
 impl Http {
@@ -56,8 +61,12 @@ impl Http {
                 timeout: settings.http_timeout,
                 header_timeout: settings.http_header_timeout,
                 max_json_body: settings.max_json_body,
+                json_bytes_in_flight: settings.json_bytes_in_flight,
             },
             channels,
+            json_in_flight: Arc::new(Semaphore::new(
+                settings.json_bytes_in_flight.min(Semaphore::MAX_PERMITS),
+            )),
         }
     }
 }

@@ -13,29 +13,41 @@ use tokio::task::JoinHandle;
 use super::exchange::Exchange;
 use super::replies::{Reply, build_response, error_reply, json_reply, middleware_response};
 use super::streamed::Head;
-use crate::core::{Core, Gate, Outcome, binding_namespace};
+use crate::core::{Core, Gate, Outcome, RawBody, binding_namespace};
 use crate::modules::channels::{Item, ItemReceiver};
 
+/// A matched request's binding and channels.
+pub(super) struct Route<'a> {
+    pub(super) binding: &'a RegisterTrigger,
+    pub(super) exchange: &'a Exchange,
+}
+
 /// The route's condition, then its middleware in order, then its handler,
-/// and the response.
+/// and the response. `payload` holds the marker of `body`, when there is
+/// one; `request` is what middleware sees.
 pub(super) async fn serve_route(
     core: &Arc<Core>,
-    binding: &RegisterTrigger,
+    route: Route<'_>,
     payload: Value,
+    body: Option<RawBody>,
     request: Value,
-    exchange: &Exchange,
     responses: Option<ItemReceiver>,
 ) -> Reply {
+    let Route { binding, exchange } = route;
     let early = |reply: Reply| {
         exchange.remove();
         reply
     };
-    // The condition sees the request without its channels.
+    // The condition sees the request without its channels, its body
+    // parsed.
     let gated = || {
         let mut gated = payload.clone();
         if let Value::Object(map) = &mut gated {
             map.remove("request_body");
             map.remove("response");
+            if let Some(body) = &body {
+                map.insert("body".into(), body.parsed());
+            }
         }
         gated
     };
@@ -90,7 +102,7 @@ pub(super) async fn serve_route(
     let handler = {
         let core = core.clone();
         let binding = binding.clone();
-        tokio::spawn(async move { core.run(&binding, payload).await })
+        tokio::spawn(async move { core.run_with(&binding, payload, body).await })
     };
     let Some(responses) = responses else {
         return early(error_reply(

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::Http;
 use super::exchange::Exchange;
-use super::pipeline::serve_route;
+use super::pipeline::{Route, serve_route};
 use super::replies::{Reply, gateway_timeout, json_reply};
 use super::routes::find_route;
 use crate::core::{Core, type_id};
@@ -45,11 +45,8 @@ pub(super) async fn respond(http: &Http, core: &Arc<Core>, req: Request<Incoming
         let is_json = headers
             .get("content-type")
             .is_some_and(|ct| ct.contains("application/json"));
-        let body = match exchange
-            .send_body(req.into_body(), is_json, http.limits.max_json_body)
-            .await
-        {
-            Ok(body) => body,
+        let sent = match exchange.send_body(req.into_body(), is_json, http).await {
+            Ok(sent) => sent,
             Err(refusal) => {
                 exchange.remove();
                 return refusal;
@@ -62,7 +59,7 @@ pub(super) async fn respond(http: &Http, core: &Arc<Core>, req: Request<Incoming
             .unwrap_or_default()
             .to_string();
         let payload = json!({
-            "body": body,
+            "body": sent.value,
             "headers": headers,
             "method": method,
             "path": pattern,
@@ -78,7 +75,13 @@ pub(super) async fn respond(http: &Http, core: &Arc<Core>, req: Request<Incoming
             "headers": payload["headers"],
             "method": payload["method"],
         });
-        serve_route(core, &binding, payload, request, &exchange, responses).await
+        let route = Route {
+            binding: &binding,
+            exchange: &exchange,
+        };
+        let reply = serve_route(core, route, payload, sent.raw, request, responses).await;
+        drop(sent.held);
+        reply
     };
     // The engine's timeout runs until the response head; when it expires
     // the request's channels are left to the sweep, as there.
