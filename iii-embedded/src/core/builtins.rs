@@ -14,6 +14,8 @@ use super::module::{EngineModule, Function, Handler, Refusal, SocketTask, Trigge
 pub(crate) struct Builtins {
     modules: Vec<Arc<dyn EngineModule>>,
     functions: HashMap<&'static str, Handler>,
+    /// Each function's id and the name of its module, sorted by id.
+    owners: Vec<(&'static str, &'static str)>,
     trigger_types: HashMap<&'static str, TriggerType>,
 }
 
@@ -22,8 +24,10 @@ impl Builtins {
     pub(super) fn of(modules: Vec<Arc<dyn EngineModule>>) -> Builtins {
         let mut functions = HashMap::new();
         let mut trigger_types = HashMap::new();
+        let mut owners = Vec::new();
         for module in &modules {
             for Function { id, handler } in module.clone().functions() {
+                owners.push((id, module.name()));
                 let taken = functions.insert(id, handler);
                 debug_assert!(taken.is_none(), "two modules declare the function {id}");
             }
@@ -33,11 +37,36 @@ impl Builtins {
                 debug_assert!(taken.is_none(), "two modules declare the trigger type {id}");
             }
         }
+        owners.sort_unstable();
         Builtins {
             modules,
             functions,
+            owners,
             trigger_types,
         }
+    }
+
+    /// Every built-in function's id and its module's name, sorted by id.
+    pub(super) fn function_owners(&self) -> &[(&'static str, &'static str)] {
+        &self.owners
+    }
+
+    /// Each module's name and how many functions it serves, in the order
+    /// the modules were given; a name shared by two modules (the channels
+    /// and the engine's own functions) once.
+    pub(super) fn module_rows(&self) -> Vec<(&'static str, usize)> {
+        let mut rows: Vec<(&'static str, usize)> = Vec::new();
+        for module in &self.modules {
+            if !rows.iter().any(|(name, _)| *name == module.name()) {
+                let count = self
+                    .owners
+                    .iter()
+                    .filter(|(_, m)| *m == module.name())
+                    .count();
+                rows.push((module.name(), count));
+            }
+        }
+        rows
     }
 
     /// The handler of a built-in function.

@@ -18,7 +18,8 @@ use tokio::sync::oneshot;
 
 use super::Core;
 use super::discovery::{
-    binding_summaries, function_summaries, trigger_type_summaries, worker_summaries,
+    BindingFilter, FunctionFilter, TriggerTypeFilter, WorkerFilter, binding_summaries,
+    function_summaries, trigger_type_summaries, worker_summaries,
 };
 use super::module::{EngineModule, Function, Outcome, TriggerType};
 use super::registrations::BindOutcome;
@@ -30,6 +31,10 @@ const PROVIDER_VERDICT: Duration = Duration::from_secs(10);
 pub(super) struct EngineFunctions;
 
 impl EngineModule for EngineFunctions {
+    fn name(&self) -> &'static str {
+        "iii-engine-functions"
+    }
+
     fn functions(self: Arc<Self>) -> Vec<Function> {
         vec![
             Function::now("engine::functions::list", &self, Self::list_functions),
@@ -61,25 +66,27 @@ impl EngineModule for EngineFunctions {
 
 impl EngineFunctions {
     /// `engine::functions::list`.
-    fn list_functions(&self, core: &Arc<Core>, i: Listing) -> Outcome {
-        let functions = function_summaries(&core.lock(), i.include_internal);
+    fn list_functions(&self, core: &Arc<Core>, i: FunctionFilter) -> Outcome {
+        let functions = function_summaries(&core.lock(), &i);
         Ok(json!({ "functions": functions }))
     }
 
     /// `engine::workers::list`.
-    fn list_workers(&self, core: &Arc<Core>, _: Value) -> Outcome {
-        Ok(json!({"workers": worker_summaries(&core.lock())}))
+    fn list_workers(&self, core: &Arc<Core>, i: WorkerFilter) -> Outcome {
+        let registry = core.lock();
+        let workers = worker_summaries(&registry, &i, registry.started_at_ms);
+        Ok(json!({ "workers": workers }))
     }
 
     /// `engine::triggers::list`: the trigger types provided.
-    fn list_trigger_types(&self, core: &Arc<Core>, i: Listing) -> Outcome {
-        let triggers = trigger_type_summaries(&core.lock(), i.include_internal);
+    fn list_trigger_types(&self, core: &Arc<Core>, i: TriggerTypeFilter) -> Outcome {
+        let triggers = trigger_type_summaries(&core.lock(), &i);
         Ok(json!({ "triggers": triggers }))
     }
 
     /// `engine::registered-triggers::list`: the live bindings.
-    fn list_bindings(&self, core: &Arc<Core>, i: Listing) -> Outcome {
-        let bindings = binding_summaries(&core.lock(), i.include_internal);
+    fn list_bindings(&self, core: &Arc<Core>, i: BindingFilter) -> Outcome {
+        let bindings = binding_summaries(&core.lock(), &i);
         Ok(json!({ "registered_triggers": bindings }))
     }
 
@@ -91,13 +98,6 @@ impl EngineFunctions {
         let removed = core.lock().unregister_binding(&i.id, i.caller.as_deref());
         Ok(json!({ "removed": removed }))
     }
-}
-
-/// The input of the listing functions.
-#[derive(Deserialize)]
-struct Listing {
-    #[serde(default)]
-    include_internal: bool,
 }
 
 /// The input of `engine::register_trigger`.

@@ -8,7 +8,7 @@ use iii_protocol::{RegisterTrigger, TriggerKind};
 use serde_json::{Value, json};
 
 use super::Core;
-use super::discovery::function_summaries;
+use super::discovery::{FunctionFilter, function_summaries};
 use super::kinds::type_id;
 use super::module::OnBind;
 
@@ -40,7 +40,7 @@ impl Core {
         let available = type_id(TriggerKind::FunctionsAvailable);
         if functions_changed && !self.bindings(available).is_empty() {
             // Unfiltered, as the engine sends it.
-            let functions = function_summaries(&self.lock(), true);
+            let functions = function_summaries(&self.lock(), &FunctionFilter::everything());
             self.fire(
                 available,
                 json!({"event": "functions_changed", "functions": functions}),

@@ -26,6 +26,11 @@ pub(crate) type Outcome = Result<Value, ErrorBody>;
 /// method has a default, so a module says only what it has. (A module
 /// keeps its state behind locks, so the engine stays unwind-safe.)
 pub(crate) trait EngineModule: Send + Sync + RefUnwindSafe + 'static {
+    /// The name of the engine worker that serves the same (`iii-state`,
+    /// say): the `worker_name` discovery shows for its functions, and its
+    /// row in `engine::workers::list`.
+    fn name(&self) -> &'static str;
+
     /// Its built-in functions, served in the `default` namespace.
     fn functions(self: Arc<Self>) -> Vec<Function> {
         Vec::new()

@@ -177,6 +177,9 @@ pub(super) struct Registry {
     pub(super) acks: HashMap<String, oneshot::Sender<Option<ErrorBody>>>,
     /// What the modules serve.
     pub(super) builtins: Arc<Builtins>,
+    /// When the engine started, the time its modules' rows in
+    /// `engine::workers::list` say they connected.
+    pub(super) started_at_ms: u64,
 }
 
 impl Registry {
@@ -202,6 +205,7 @@ impl Registry {
             shapes: HashMap::new(),
             acks: HashMap::new(),
             builtins,
+            started_at_ms: crate::clock::now_ms(),
         }
     }
 

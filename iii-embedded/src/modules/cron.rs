@@ -20,6 +20,10 @@ pub(crate) struct Cron {
 }
 
 impl EngineModule for Cron {
+    fn name(&self) -> &'static str {
+        "iii-cron"
+    }
+
     fn trigger_types(self: Arc<Self>) -> Vec<TriggerType> {
         vec![
             TriggerType::new(TriggerKind::Cron)

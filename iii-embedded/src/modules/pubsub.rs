@@ -13,6 +13,10 @@ use crate::core::{EngineModule, Function, TriggerType, type_id};
 pub(crate) struct PubSub;
 
 impl EngineModule for PubSub {
+    fn name(&self) -> &'static str {
+        "iii-pubsub"
+    }
+
     fn functions(self: Arc<Self>) -> Vec<Function> {
         vec![Function::now(
             "publish",

@@ -20,6 +20,10 @@ pub(crate) struct State {
 }
 
 impl EngineModule for State {
+    fn name(&self) -> &'static str {
+        "iii-state"
+    }
+
     fn functions(self: Arc<Self>) -> Vec<Function> {
         vec![
             Function::now("state::get", &self, State::get),

@@ -71,7 +71,7 @@ use registry::{Registry, Route};
 /// | state and streams | [`state`](Worker::state), [`stream`](Worker::stream), [`list_streams`](Worker::list_streams), [`create_stream`](Worker::create_stream) | `state.rs`, `stream.rs`, `stream_store.rs` |
 /// | channels | [`create_channel`](Worker::create_channel), [`create_channel_with_buffer`](Worker::create_channel_with_buffer), [`open_reader`](Worker::open_reader), [`open_writer`](Worker::open_writer) | `channel/` |
 /// | logs | [`logger`](Worker::logger) | `logger/` |
-/// | looking around | [`list_functions`](Worker::list_functions), [`list_workers`](Worker::list_workers), [`list_triggers`](Worker::list_triggers), [`list_trigger_types`](Worker::list_trigger_types), [`functions_available`](Worker::functions_available), [`on_functions_available`](Worker::on_functions_available) | `discovery.rs`, `availability.rs` |
+/// | looking around | [`list_functions`](Worker::list_functions), [`list_functions_where`](Worker::list_functions_where), [`list_workers`](Worker::list_workers), [`list_workers_where`](Worker::list_workers_where), [`list_triggers`](Worker::list_triggers), [`list_triggers_where`](Worker::list_triggers_where), [`list_trigger_types`](Worker::list_trigger_types), [`list_trigger_types_where`](Worker::list_trigger_types_where), [`functions_available`](Worker::functions_available), [`on_functions_available`](Worker::on_functions_available) | `discovery/`, `availability.rs` |
 #[derive(Clone)]
 pub struct Worker {
     pub(crate) inner: Arc<Inner>,

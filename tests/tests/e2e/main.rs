@@ -23,6 +23,7 @@ mod calls;
 mod channel_sockets;
 mod channels;
 mod discovery;
+mod discovery_filters;
 mod faults;
 mod http_answers;
 mod http_bodies;

@@ -59,6 +59,10 @@ impl Channels {
 }
 
 impl EngineModule for Channels {
+    fn name(&self) -> &'static str {
+        "iii-engine-functions"
+    }
+
     fn functions(self: Arc<Self>) -> Vec<Function> {
         vec![Function::now(
             CREATE_CHANNEL,

@@ -72,6 +72,10 @@ impl Http {
 }
 
 impl EngineModule for Http {
+    fn name(&self) -> &'static str {
+        "iii-http"
+    }
+
     fn trigger_types(self: Arc<Self>) -> Vec<TriggerType> {
         vec![
             TriggerType::new(TriggerKind::Http)

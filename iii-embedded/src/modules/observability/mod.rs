@@ -28,6 +28,10 @@ pub(crate) struct Observability {
 }
 
 impl EngineModule for Observability {
+    fn name(&self) -> &'static str {
+        "iii-observability"
+    }
+
     fn functions(self: Arc<Self>) -> Vec<Function> {
         let levels = LEVELS.map(|level| {
             Function::now(level.function_id, &self, move |o, core, line| {

@@ -59,6 +59,10 @@ impl Queue {
 }
 
 impl EngineModule for Queue {
+    fn name(&self) -> &'static str {
+        "iii-queue"
+    }
+
     fn functions(self: Arc<Self>) -> Vec<Function> {
         vec![
             Function::now(ENQUEUE, &self, Queue::enqueue),

@@ -25,6 +25,10 @@ pub(crate) struct Streams {
 }
 
 impl EngineModule for Streams {
+    fn name(&self) -> &'static str {
+        "iii-stream"
+    }
+
     fn functions(self: Arc<Self>) -> Vec<Function> {
         vec![
             Function::waits("stream::get", &self, Streams::get),

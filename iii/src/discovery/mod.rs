@@ -1,10 +1,14 @@
 //! What else is connected: functions, workers and trigger types.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::Error;
 use crate::worker::Worker;
+
+mod filter;
+
+pub use filter::{FunctionFilter, TriggerFilter, TriggerTypeFilter, WorkerFilter};
 
 /// A function as `engine::functions::list` describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,47 +118,87 @@ impl Worker {
     /// type has no provider yet, are not listed). `include_internal` adds
     /// the bindings of the engine's own functions (`engine::*`).
     pub async fn list_triggers(&self, include_internal: bool) -> Result<Vec<TriggerInfo>, Error> {
+        self.list_triggers_where(&TriggerFilter::new().include_internal(include_internal))
+            .await
+    }
+
+    /// The live trigger bindings `filter` picks, sorted by id.
+    ///
+    /// ```no_run
+    /// # async fn run(worker: iii::Worker) -> Result<(), iii::Error> {
+    /// use iii::discovery::TriggerFilter;
+    ///
+    /// let routes = worker
+    ///     .list_triggers_where(&TriggerFilter::new().trigger_type("http").function_id("greet"))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_triggers_where(
+        &self,
+        filter: &TriggerFilter,
+    ) -> Result<Vec<TriggerInfo>, Error> {
         #[derive(Deserialize)]
         struct Out {
             registered_triggers: Vec<TriggerInfo>,
         }
         let out: Out = self
-            .invoke("engine::registered-triggers::list")
-            .data(json!({"include_internal": include_internal}))
-            .call()
+            .list("engine::registered-triggers::list", filter)
             .await?;
+        let wanted = filter.function_id.as_deref();
         Ok(out
             .registered_triggers
             .into_iter()
             .map(TriggerInfo::resolve_alias)
+            .filter(|t| wanted.is_none_or(|id| t.function_id == id))
             .collect())
     }
 
-    /// Every function the engine knows, across all workers.
+    /// Every function the engine knows, across all workers, but the
+    /// engine's internal ones.
     pub async fn list_functions(&self) -> Result<Vec<FunctionInfo>, Error> {
+        self.list_functions_where(&FunctionFilter::new()).await
+    }
+
+    /// The functions `filter` picks, sorted by id (by how well the id
+    /// matches, with [`FunctionFilter::search`]).
+    ///
+    /// ```no_run
+    /// # async fn run(worker: iii::Worker) -> Result<(), iii::Error> {
+    /// use iii::discovery::FunctionFilter;
+    ///
+    /// let billing = worker
+    ///     .list_functions_where(&FunctionFilter::new().worker("billing"))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_functions_where(
+        &self,
+        filter: &FunctionFilter,
+    ) -> Result<Vec<FunctionInfo>, Error> {
         #[derive(Deserialize)]
         struct Out {
             functions: Vec<FunctionInfo>,
         }
-        let out: Out = self
-            .invoke("engine::functions::list")
-            .data(json!({}))
-            .call()
-            .await?;
+        let out: Out = self.list("engine::functions::list", filter).await?;
         Ok(out.functions)
     }
 
-    /// Every connected worker (the engine lists only workers that sent a pid).
+    /// Every worker: the engine's own in-process workers, and the
+    /// connected ones that sent their pid.
     pub async fn list_workers(&self) -> Result<Vec<WorkerInfo>, Error> {
+        self.list_workers_where(&WorkerFilter::new()).await
+    }
+
+    /// The workers `filter` picks, sorted by name.
+    pub async fn list_workers_where(
+        &self,
+        filter: &WorkerFilter,
+    ) -> Result<Vec<WorkerInfo>, Error> {
         #[derive(Deserialize)]
         struct Out {
             workers: Vec<WorkerInfo>,
         }
-        let out: Out = self
-            .invoke("engine::workers::list")
-            .data(json!({}))
-            .call()
-            .await?;
+        let out: Out = self.list("engine::workers::list", filter).await?;
         Ok(out.workers)
     }
 
@@ -163,15 +207,29 @@ impl Worker {
         &self,
         include_internal: bool,
     ) -> Result<Vec<TriggerTypeInfo>, Error> {
+        let filter = TriggerTypeFilter::new().include_internal(include_internal);
+        self.list_trigger_types_where(&filter).await
+    }
+
+    /// The trigger types `filter` picks, sorted by id.
+    pub async fn list_trigger_types_where(
+        &self,
+        filter: &TriggerTypeFilter,
+    ) -> Result<Vec<TriggerTypeInfo>, Error> {
         #[derive(Deserialize)]
         struct Out {
             triggers: Vec<TriggerTypeInfo>,
         }
-        let out: Out = self
-            .invoke("engine::triggers::list")
-            .data(json!({"include_internal": include_internal}))
-            .call()
-            .await?;
+        let out: Out = self.list("engine::triggers::list", filter).await?;
         Ok(out.triggers)
+    }
+
+    /// Calls one of the engine's listings with `filter`.
+    async fn list<O: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        listing: &str,
+        filter: &impl Serialize,
+    ) -> Result<O, Error> {
+        self.invoke(listing).payload(filter).call().await
     }
 }
