@@ -36,8 +36,19 @@
 //!   fields, seconds first), `subscribe`, `state`, `stream`,
 //!   `durable:subscriber`, `log`, `engine::workers-available` and
 //!   `engine::functions-available`.
-//! - Built-in functions `engine::workers::register`, `engine::functions::list`,
-//!   `engine::workers::list`, `engine::triggers::list`,
+//! - Built-in functions `engine::workers::register`, the listings
+//!   `engine::functions::list`, `engine::workers::list`,
+//!   `engine::triggers::list` and `engine::registered-triggers::list` with
+//!   the engine's filters (`search` any case over the engine's fields and
+//!   ranked as there, `prefix`, `worker`/`workers` by name,
+//!   `trigger_type`, `function_id`, `runtime`, `status`,
+//!   `include_internal`), the built-ins and the modules listed as the
+//!   engine lists its own (`worker_name` `iii-state` and the like; the
+//!   modules as in-process workers, runtime `engine`), the lookups
+//!   `engine::functions::info` (one id or up to 32),
+//!   `engine::triggers::info`, `engine::registered-triggers::info` and
+//!   `engine::workers::info` with the engine's `NOT_FOUND` and
+//!   `INVALID_ARGUMENTS` errors, `engine::health::check`,
 //!   `engine::register_trigger`, `engine::unregister_trigger`,
 //!   `engine::queue::enqueue` (an in-memory queue with retries),
 //!   `state::{set,get,delete,update,list,list_groups}`,
@@ -76,6 +87,21 @@
 //!
 //! # Where it knowingly differs from engine 0.23
 //!
+//! - Of the 68 built-in functions the engine registers on a configuration
+//!   like `engine-min.yaml`, 31 are absent (a call fails with
+//!   `function_not_found`): the `configuration::*` store; the queue's
+//!   dead letters and statistics (`engine::queue::{list_topics,
+//!   topic_stats, dlq_topics, dlq_messages}`, `iii::queue::{redrive,
+//!   redrive_message, discard_message}`); metrics, rollups, alerts and
+//!   sampling (`engine::metrics::list`, `engine::rollups::list`,
+//!   `engine::alerts::{list,evaluate}`, `engine::sampling::rules`);
+//!   `engine::baggage::{get,set,get_all}`, `engine::logs::clear`,
+//!   `engine::traces::{clear,group_by}`; and the engine's own handlers of
+//!   configuration changes (`iii-*::on-config-change`) and of its
+//!   console (`iii-observability::ui-content`). `engine::health::check`
+//!   reports metrics `disabled`. `engine::workers::info` finds only the
+//!   workers `engine::workers::list` shows (the engine also finds one that
+//!   sent no `pid`).
 //! - Log records come only from `engine::log::*` calls: the engine's own
 //!   log lines (registrations, warnings) are not records here, so `log`
 //!   triggers never see them. No `trace` trigger type (bindings are parked,
@@ -88,7 +114,7 @@
 //! - Invocations the engine starts (HTTP, cron, trigger fires) begin a new
 //!   trace, where the engine makes them children of its own spans (and of
 //!   a request's `traceparent` header, for HTTP); it records none of its
-//!   own spans. No `engine::metrics::list`, no `trace` trigger.
+//!   own spans. No `trace` trigger.
 //! - No RBAC worker socket and no HTTP-invoked functions: such a function
 //!   is listed, and a call of it goes to the worker that registered it
 //!   (the Rust SDK answers `function_not_invokable`), not to its URL. An

@@ -39,6 +39,26 @@ impl FunctionFilter {
     }
 }
 
+impl TriggerTypeFilter {
+    /// No filter: every trigger type, the engine's own too.
+    pub(super) fn everything() -> TriggerTypeFilter {
+        TriggerTypeFilter {
+            include_internal: true,
+            ..TriggerTypeFilter::default()
+        }
+    }
+}
+
+impl BindingFilter {
+    /// No filter: every live binding, those of `engine::*` functions too.
+    pub(super) fn everything() -> BindingFilter {
+        BindingFilter {
+            include_internal: true,
+            ..BindingFilter::default()
+        }
+    }
+}
+
 /// The filters of `engine::triggers::list`.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct TriggerTypeFilter {
@@ -49,7 +69,7 @@ pub(super) struct TriggerTypeFilter {
     #[serde(default)]
     worker: Option<String>,
     #[serde(default)]
-    pub(super) include_internal: bool,
+    include_internal: bool,
 }
 
 /// The filters of `engine::registered-triggers::list`.

@@ -1,12 +1,13 @@
 //! The engine's own functions and trigger types, declared as a module's
 //! are: discovery (`engine::functions::list`, `engine::workers::list`,
-//! `engine::triggers::list`, `engine::registered-triggers::list`), bindings
+//! `engine::triggers::list`, `engine::registered-triggers::list`) and the
+//! lookups of one of each (`engine::*::info`), bindings
 //! made by a call (`engine::register_trigger`,
 //! `engine::unregister_trigger`), and the `engine::functions-available`
 //! and `engine::workers-available` trigger types.
 //!
-//! `engine::workers::register` is not here: the connection's reader
-//! answers it, as it needs the caller.
+//! `engine::workers::register` is declared here, but a worker's call of it
+//! is answered by the connection's reader, as it needs the caller.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +22,10 @@ use super::discovery::{
     BindingFilter, FunctionFilter, TriggerTypeFilter, WorkerFilter, binding_summaries,
     function_summaries, trigger_type_summaries, worker_summaries,
 };
+use super::lookups;
 use super::module::{EngineModule, Function, Outcome, TriggerType};
 use super::registrations::BindOutcome;
+use super::workers::REGISTER_WORKER;
 
 /// How long `engine::register_trigger` waits for a provider's verdict.
 const PROVIDER_VERDICT: Duration = Duration::from_secs(10);
@@ -45,6 +48,27 @@ impl EngineModule for EngineFunctions {
                 &self,
                 Self::list_bindings,
             ),
+            Function::now("engine::functions::info", &self, |_, core, i| {
+                lookups::function_info(&core.lock(), i)
+            }),
+            Function::now("engine::triggers::info", &self, |_, core, i| {
+                lookups::trigger_type_info(&core.lock(), i)
+            }),
+            Function::now("engine::registered-triggers::info", &self, |_, core, i| {
+                lookups::binding_info(&core.lock(), i)
+            }),
+            Function::now("engine::workers::info", &self, |_, core, i| {
+                let registry = core.lock();
+                let rows =
+                    worker_summaries(&registry, &WorkerFilter::default(), registry.started_at_ms);
+                lookups::worker_info(&registry, i, rows)
+            }),
+            // A worker's own call is answered by its connection's reader,
+            // which knows the caller; one without a caller fails as the
+            // engine fails it. Declared here so that discovery lists it.
+            Function::now(REGISTER_WORKER, &self, |_, _, _: Caller| {
+                Ok(json!({"success": false}))
+            }),
             Function::waits("engine::register_trigger", &self, |_, core, binding| {
                 register_trigger(core, binding)
             }),
@@ -98,6 +122,14 @@ impl EngineFunctions {
         let removed = core.lock().unregister_binding(&i.id, i.caller.as_deref());
         Ok(json!({ "removed": removed }))
     }
+}
+
+/// The input of `engine::workers::register` that the engine requires:
+/// the caller it writes into every object a worker sends.
+#[derive(Deserialize)]
+struct Caller {
+    #[serde(rename = "_caller_worker_id")]
+    _caller: String,
 }
 
 /// The input of `engine::register_trigger`.

@@ -26,6 +26,7 @@ mod flag;
 mod invoke;
 mod kinds;
 mod listener;
+mod lookups;
 mod module;
 mod raw_body;
 mod registrations;

@@ -80,6 +80,7 @@ mod tests {
             functions,
             [
                 "engine::channels::create",
+                "engine::health::check",
                 "engine::log::debug",
                 "engine::log::error",
                 "engine::log::info",

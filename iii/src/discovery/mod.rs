@@ -1,4 +1,6 @@
-//! What else is connected: functions, workers and trigger types.
+//! What else is connected: functions, workers, trigger types and bindings,
+//! listed with the engine's filters or looked up one at a time, and the
+//! engine's health.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -7,8 +9,10 @@ use crate::error::Error;
 use crate::worker::Worker;
 
 mod filter;
+mod info;
 
 pub use filter::{FunctionFilter, TriggerFilter, TriggerTypeFilter, WorkerFilter};
+pub use info::{FunctionDetail, Health, TriggerDetail, TriggerTypeDetail, WorkerDetail};
 
 /// A function as `engine::functions::list` describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,7 +108,7 @@ pub struct TriggerInfo {
 
 impl TriggerInfo {
     /// The binding with the function its alias stands for.
-    fn resolve_alias(mut self) -> TriggerInfo {
+    pub(super) fn resolve_alias(mut self) -> TriggerInfo {
         if let Some(function_id) = crate::trigger::bound_function(&self.function_id) {
             let function_id = function_id.to_string();
             self.alias = Some(std::mem::replace(&mut self.function_id, function_id));

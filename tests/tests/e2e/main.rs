@@ -32,6 +32,7 @@ mod http_routes;
 mod json_bodies;
 mod lifecycle;
 mod link;
+mod lookups;
 mod namespaces;
 mod node_interop;
 mod openapi;

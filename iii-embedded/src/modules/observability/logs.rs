@@ -88,6 +88,11 @@ pub(super) struct LogStore {
 }
 
 impl LogStore {
+    /// How many records are stored.
+    pub(super) fn len(&self) -> usize {
+        self.records.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     fn push(&self, record: Value) {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         let oldest = now_ns().saturating_sub(RETENTION.as_nanos() as u64);

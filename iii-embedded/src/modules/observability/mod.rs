@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use iii_protocol::TriggerKind;
+use serde::Deserialize;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use crate::core::{Core, EngineModule, Function, Refusal, Socket, SocketTask, TriggerType};
@@ -46,6 +48,9 @@ impl EngineModule for Observability {
                 o.spans.list(query)
             }),
             Function::now("engine::traces::tree", &self, |o, _, id| o.spans.tree(id)),
+            Function::now("engine::health::check", &self, |o, _, _: NoInput| {
+                Ok(o.health())
+            }),
         ];
         levels.into_iter().chain(lists).collect()
     }
@@ -68,7 +73,30 @@ impl EngineModule for Observability {
     }
 }
 
+/// The input of a function that takes none: any object (`null` fails, as
+/// in the engine).
+#[derive(Deserialize)]
+struct NoInput {}
+
 impl Observability {
+    /// `engine::health::check`, in the engine's shape: telemetry on, kept
+    /// in memory; logs and spans stored; no metrics (iii-embedded keeps
+    /// none).
+    fn health(&self) -> Value {
+        let healthy = |details: Value| json!({"status": "healthy", "details": details});
+        json!({
+            "status": "healthy",
+            "components": {
+                "otel": healthy(json!({"enabled": true, "exporter": "Some(Memory)", "service_name": "iii-embedded"})),
+                "metrics": {"status": "disabled", "details": null},
+                "logs": healthy(json!({"stored_logs": self.logs.len()})),
+                "spans": healthy(json!({"stored_spans": self.spans.len()})),
+            },
+            "timestamp": crate::clock::now_ms(),
+            "version": env!("CARGO_PKG_VERSION"),
+        })
+    }
+
     /// Serves a `/otel` socket: telemetry frames until it closes.
     async fn serve_telemetry(self: Arc<Self>, core: Arc<Core>, mut socket: Socket) {
         while let Some(Ok(frame)) = socket.next().await {

@@ -64,6 +64,11 @@ impl SpanStore {
         self.spans.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How many spans are stored.
+    pub(super) fn len(&self) -> usize {
+        self.spans().len()
+    }
+
     /// Stores a span; a span that ends replaces its live start.
     pub(super) fn put(&self, span: Value) {
         use std::sync::atomic::Ordering::Relaxed;
