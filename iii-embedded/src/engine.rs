@@ -99,6 +99,36 @@ impl EngineBuilder {
         self
     }
 
+    /// The hosts HTTP-invoked functions may call (a function registered
+    /// with an `invocation` whose URL names another is not registered, and
+    /// the engine's log says why): whole host names, with `*` for any run
+    /// of characters and `?` for one, as the engine's `url_allowlist`
+    /// (default `localhost` and `127.0.0.1`, as the tests' engine
+    /// configuration; `["*"]` allows every host). The port, scheme and path
+    /// are not matched.
+    ///
+    /// ```
+    /// let builder = iii_embedded::Engine::builder()
+    ///     .http_function_hosts(["localhost", "*.internal.example"]);
+    /// # let _ = builder;
+    /// ```
+    pub fn http_function_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.settings.http_functions.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Refuses HTTP-invoked functions whose host is, or resolves to, a
+    /// private address (loopback, RFC 1918, link-local; default off, as
+    /// the tests' engine configuration; the engine's own default is on).
+    pub fn http_function_block_private_ips(mut self, block: bool) -> Self {
+        self.settings.http_functions.block_private_ips = block;
+        self
+    }
+
     /// How many bytes of JSON request bodies the `http` listener holds at
     /// once, all requests together (default 128 MiB: two of the largest).
     /// A request whose JSON body would go past it is answered 503 at once,

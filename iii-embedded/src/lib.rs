@@ -84,6 +84,19 @@
 //!   (5 minutes, [`EngineBuilder::channel_ttl`]); one used to the end stays
 //!   known for the life of the engine (a small record), so a late attach
 //!   is answered and closed rather than refused with 404.
+//! - HTTP-invoked functions (a `registerfunction` with an `invocation`):
+//!   the URL checked against the allowed hosts and the auth secrets read
+//!   from the environment at registration (a refusal leaves the function
+//!   unregistered, logged, the worker not told), the URL checked again at
+//!   each call, the call's data sent as the JSON body with
+//!   `x-iii-function-path`, a fresh `x-iii-invocation-id`,
+//!   `x-iii-timestamp`, the configured headers and the auth's
+//!   (`x-iii-signature: sha256=<hex HMAC of "<timestamp>:<base64 body>">`,
+//!   a bearer token or an API key header); below 400 the body is the
+//!   result (none when empty; not JSON fails `invalid_response` on a 2xx),
+//!   400 and above fails with the body's `error.code` and `error.message`
+//!   or `http_error` `HTTP <status> <reason>`; no redirect followed; the
+//!   function goes with the worker that registered it.
 //!
 //! # Where it knowingly differs from engine 0.23
 //!
@@ -115,12 +128,20 @@
 //!   trace, where the engine makes them children of its own spans (and of
 //!   a request's `traceparent` header, for HTTP); it records none of its
 //!   own spans. No `trace` trigger.
-//! - No RBAC worker socket and no HTTP-invoked functions: such a function
-//!   is listed, and a call of it goes to the worker that registered it
-//!   (the Rust SDK answers `function_not_invokable`), not to its URL. An
-//!   `http` route's middleware (`middleware_function_ids`) does run, as in
-//!   the engine: after the route's condition and before its handler, in
-//!   order, each able to answer the request itself.
+//! - No RBAC worker socket. An `http` route's middleware
+//!   (`middleware_function_ids`) does run, as in the engine: after the
+//!   route's condition and before its handler, in order, each able to
+//!   answer the request itself.
+//! - HTTP-invoked functions call `http://` URLs only (no TLS client): an
+//!   `https://` one is refused at registration, where the engine calls it.
+//!   The hosts allowed default to `localhost` and `127.0.0.1`
+//!   ([`EngineBuilder::http_function_hosts`]), as the tests' engine
+//!   configuration allows; with [`EngineBuilder::http_function_block_private_ips`]
+//!   a host name is resolved and checked at each call, not at
+//!   registration too (a literal address is checked at both). A request
+//!   times out as a whole (connect to the end of the body) with
+//!   `http_request_failed`; the engine says `http_response_failed` when
+//!   its time runs out while the body is read.
 //! - Bad input gets an answer or a limit where the engine has none: an
 //!   invocation whose frame does not decode but names its invocation id
 //!   (nested past 127 levels, `data` missing) is answered with

@@ -20,6 +20,8 @@ pub(crate) struct Settings {
     pub(crate) channel_ttl: Duration,
     /// The largest JSON request body an `http` trigger takes.
     pub(crate) max_json_body: usize,
+    /// Which URLs HTTP-invoked functions may have.
+    pub(crate) http_functions: crate::core::HttpSecurity,
     /// How many bytes of JSON request bodies may be held at once.
     pub(crate) json_bytes_in_flight: usize,
     /// How long an HTTP client may take to send a request's head.
@@ -47,6 +49,7 @@ impl Default for Settings {
             channel_ttl: Duration::from_secs(300),
             max_json_body: iii_protocol::channel::ENGINE_MAX_ITEM,
             json_bytes_in_flight: 128 << 20,
+            http_functions: Default::default(),
             http_header_timeout: Duration::from_secs(30),
             max_queued_frames: 65_536,
             max_queued_bytes: 128 << 20,

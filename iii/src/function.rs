@@ -85,7 +85,8 @@ impl Function {
     }
 
     /// A function the engine serves by calling an HTTP endpoint (Lambda,
-    /// Cloudflare Workers, ...). Needs the engine's `iii-http-functions` worker.
+    /// Cloudflare Workers, ...). Needs the engine's `iii-http-functions` worker
+    /// (iii-embedded calls `http://` URLs of the hosts it allows).
     pub fn http(id: impl Into<String>, invocation: HttpInvocation) -> Self {
         Function {
             message: RegisterFunction {

@@ -23,6 +23,7 @@ mod engine_functions;
 mod events;
 mod fire;
 mod flag;
+mod http_functions;
 mod invoke;
 mod kinds;
 mod listener;
@@ -45,6 +46,7 @@ use tokio::task::JoinHandle;
 
 pub(crate) use fire::{Fired, Gate, binding_namespace};
 pub(crate) use flag::raised;
+pub(crate) use http_functions::Security as HttpSecurity;
 pub(crate) use kinds::type_id;
 pub(crate) use listener::{Acceptor, accept_workers};
 pub(crate) use module::{
@@ -95,7 +97,10 @@ impl Core {
         all.extend(modules);
         let builtins = Arc::new(Builtins::of(all));
         Arc::new(Core {
-            registry: Mutex::new(Registry::new(builtins.clone())),
+            registry: Mutex::new(Registry::new(
+                builtins.clone(),
+                Arc::new(settings.http_functions.clone()),
+            )),
             builtins,
             settings,
             stopped,

@@ -2,6 +2,8 @@
 //! trigger-type providers, and how bindings find their provider. A
 //! binding of a module's trigger type is checked by the module first.
 
+use std::sync::Arc;
+
 use iii_protocol::rules::validate_namespace;
 use iii_protocol::{
     DEFAULT_NAMESPACE, ErrorBody, FUNCTION_NAMESPACE_CONFLICT, Message, RegisterFunction,
@@ -10,6 +12,7 @@ use iii_protocol::{
 };
 
 use super::events::Event;
+use super::http_functions::HttpTarget;
 use super::module::TriggerType;
 use super::registry::{Binding, FunctionEntry, Provider, ProviderEntry, Registry};
 
@@ -93,11 +96,31 @@ impl Registry {
             );
             return;
         }
+        // An HTTP-invoked function is checked and its secrets read now; a
+        // refusal leaves it unregistered, and the worker is not told, as by
+        // the engine.
+        let http = match &f.invocation {
+            None => None,
+            Some(config) => match HttpTarget::new(&f.id, config, &self.http_security) {
+                Ok(target) => Some(Arc::new(target)),
+                Err(error) => {
+                    tracing::warn!(
+                        worker_id,
+                        function_id = f.id,
+                        "HTTP-invoked function not registered: {}: {}",
+                        error.code,
+                        error.message
+                    );
+                    return;
+                }
+            },
+        };
         self.functions.insert(
             key,
             FunctionEntry {
                 owner: worker_id.into(),
                 message: f,
+                http,
             },
         );
         events.push(Event::FunctionsChanged);

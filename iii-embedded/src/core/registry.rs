@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
 use super::builtins::Builtins;
+use super::http_functions::{HttpTarget, Security as HttpSecurity};
 use super::module::Outcome;
 
 /// A connected worker.
@@ -101,6 +102,8 @@ pub(super) struct FunctionEntry {
     /// The worker's id.
     pub(super) owner: String,
     pub(super) message: RegisterFunction,
+    /// Where the engine calls it, for an HTTP-invoked function.
+    pub(super) http: Option<Arc<HttpTarget>>,
 }
 
 /// Who gets the answer of a routed call.
@@ -177,6 +180,8 @@ pub(super) struct Registry {
     pub(super) acks: HashMap<String, oneshot::Sender<Option<ErrorBody>>>,
     /// What the modules serve.
     pub(super) builtins: Arc<Builtins>,
+    /// Which URLs HTTP-invoked functions may have.
+    pub(super) http_security: Arc<HttpSecurity>,
     /// When the engine started, the time its modules' rows in
     /// `engine::workers::list` say they connected.
     pub(super) started_at_ms: u64,
@@ -185,7 +190,7 @@ pub(super) struct Registry {
 impl Registry {
     /// Empty registries, with the modules' trigger types provided in
     /// `default`.
-    pub(super) fn new(builtins: Arc<Builtins>) -> Registry {
+    pub(super) fn new(builtins: Arc<Builtins>, http_security: Arc<HttpSecurity>) -> Registry {
         let providers = builtins
             .trigger_type_ids()
             .map(|id| {
@@ -205,6 +210,7 @@ impl Registry {
             shapes: HashMap::new(),
             acks: HashMap::new(),
             builtins,
+            http_security,
             started_at_ms: crate::clock::now_ms(),
         }
     }

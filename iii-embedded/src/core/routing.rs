@@ -10,6 +10,7 @@ use iii_protocol::{
 use uuid::Uuid;
 
 use super::Core;
+use super::http_functions::{HttpTarget, Security as HttpSecurity};
 use super::module::Outcome;
 use super::raw_body::RawBody;
 use super::registry::{Caller, PendingCall, Registry};
@@ -39,17 +40,26 @@ impl Core {
         let unrouted = self
             .lock()
             .route_to_worker(&namespace, invoke, caller, body);
-        let Some(Unrouted(mut invoke, caller, body)) = unrouted else {
+        let Some(Unrouted(mut invoke, caller, body, http)) = unrouted else {
             return;
         };
-        // A built-in gets the body parsed; a call that goes nowhere, none.
+        // A built-in or a URL gets the body parsed; a call that goes
+        // nowhere, none.
         if let Some(body) = body {
-            match namespace == DEFAULT_NAMESPACE
-                && self.builtins.function(&invoke.function_id).is_some()
+            match http.is_some()
+                || (namespace == DEFAULT_NAMESPACE
+                    && self.builtins.function(&invoke.function_id).is_some())
             {
                 true => body.substitute(&mut invoke.data),
                 false => body.unplaced(),
             }
+        }
+        if let Some((target, security)) = http {
+            tokio::spawn(async move {
+                let outcome = target.call(&security, &invoke.data).await;
+                self.lock().answer(caller, &invoke.function_id, outcome);
+            });
+            return;
         }
         let builtin = (namespace == DEFAULT_NAMESPACE)
             .then(|| self.builtins.function(&invoke.function_id))
@@ -69,8 +79,14 @@ impl Core {
     }
 }
 
-/// A call no worker serves, given back with its caller and its body.
-struct Unrouted(InvokeFunction, Caller, Option<RawBody>);
+/// A call no worker serves, given back with its caller and its body, and
+/// where to call it when its function is HTTP-invoked.
+struct Unrouted(
+    InvokeFunction,
+    Caller,
+    Option<RawBody>,
+    Option<(Arc<HttpTarget>, Arc<HttpSecurity>)>,
+);
 
 impl Registry {
     /// Delivers the outcome of a call to its caller.
@@ -120,8 +136,12 @@ impl Registry {
     ) -> Option<Unrouted> {
         let key = (namespace.to_string(), invoke.function_id.clone());
         let Some(entry) = self.functions.get(&key) else {
-            return Some(Unrouted(invoke, caller, body));
+            return Some(Unrouted(invoke, caller, body, None));
         };
+        if let Some(target) = &entry.http {
+            let http = Some((target.clone(), self.http_security.clone()));
+            return Some(Unrouted(invoke, caller, body, http));
+        }
         let callee = entry.owner.clone();
         let id = match (&caller, invoke.invocation_id) {
             (Caller::Worker { invocation_id, .. }, _) => *invocation_id,

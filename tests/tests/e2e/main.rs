@@ -27,6 +27,7 @@ mod discovery_filters;
 mod faults;
 mod http_answers;
 mod http_bodies;
+mod http_functions;
 mod http_middleware;
 mod http_routes;
 mod json_bodies;
