@@ -128,10 +128,14 @@
 //!   trace, where the engine makes them children of its own spans (and of
 //!   a request's `traceparent` header, for HTTP); it records none of its
 //!   own spans. No `trace` trigger.
-//! - No RBAC worker socket. An `http` route's middleware
-//!   (`middleware_function_ids`) does run, as in the engine: after the
-//!   route's condition and before its handler, in order, each able to
-//!   answer the request itself.
+//! - No RBAC worker socket, and no setting for one: every worker connects
+//!   on the one worker socket, with no auth function, registration hooks,
+//!   exposed-function rules or socket middleware. Test those against the
+//!   iii engine (the SDK's `iii::rbac` types serve its functions; the
+//!   end-to-end suite runs them on its RBAC socket). An `http` route's
+//!   middleware (`middleware_function_ids`) does run, as in the engine:
+//!   after the route's condition and before its handler, in order, each
+//!   able to answer the request itself.
 //! - HTTP-invoked functions call `http://` URLs only (no TLS client): an
 //!   `https://` one is refused at registration, where the engine calls it.
 //!   The hosts allowed default to `localhost` and `127.0.0.1`

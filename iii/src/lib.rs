@@ -84,6 +84,7 @@ pub mod openapi;
 #[cfg(feature = "otel")]
 pub mod otel;
 mod publish;
+pub mod rbac;
 pub mod schema;
 mod scope;
 mod session;

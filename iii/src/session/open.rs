@@ -188,7 +188,7 @@ async fn read_welcome(
         let frame = match tokio::time::timeout_at(deadline, socket.next()).await {
             Err(_) => {
                 return Err(retry(format!(
-                    "no `workerregistered` frame within {timeout:?}"
+                    "the socket opened, but no `workerregistered` frame came within {timeout:?} (on an RBAC worker socket, the engine waits for its auth function's answer first: is the worker that serves it connected, and does it answer?)"
                 )));
             }
             Ok(None) => return Err(retry(closed.into())),

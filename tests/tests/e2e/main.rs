@@ -41,6 +41,7 @@ mod payload_limits;
 mod pubsub;
 mod python_interop;
 mod raw_clients;
+mod rbac;
 mod replicas;
 mod schemas;
 mod state;
