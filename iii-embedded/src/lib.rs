@@ -170,6 +170,11 @@
 //!   about twice its size rather than five times. A handler that reads the
 //!   body as data sees no difference; one that compares its text can.
 //!   Smaller bodies are written afresh, as in the engine.
+//! - A worker whose frame breaks the WebSocket protocol is sent a Close
+//!   with a code before its socket is dropped: 1009 for a message over
+//!   the size limit (64 MiB, a frame over 16 MiB), 1002 for any other
+//!   protocol error (an unmasked frame, say). The engine drops the socket
+//!   with no Close. A client learns why; nothing else changes.
 //! - It refuses three things the engine accepts: an `invocationresult`
 //!   from a worker the invocation was not sent to, and the removal of
 //!   another worker's binding, by an `unregistertrigger` frame (ignored)

@@ -22,6 +22,7 @@ mod budgets;
 mod calls;
 mod channel_sockets;
 mod channels;
+mod close_codes;
 mod discovery;
 mod discovery_filters;
 mod faults;

@@ -8,10 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::{SinkExt, StreamExt};
 use iii_protocol::{self as protocol, DEFAULT_NAMESPACE, Message, WorkerRegistered};
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use uuid::Uuid;
 
 use super::Io;
@@ -76,6 +79,8 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
         queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
         Frame::Text(frame)
     };
+    // The reader's reason to close, when a frame breaks the protocol.
+    let (close_tx, mut close_rx) = oneshot::channel::<CloseFrame>();
     tokio::spawn(async move {
         let mut kill = std::pin::pin!(async move {
             if writer_killed.wait_for(|k| *k).await.is_err() {
@@ -86,6 +91,10 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
             tokio::select! {
                 biased;
                 _ = &mut kill => break,
+                Ok(reason) = &mut close_rx => {
+                    let _ = sink.send(Frame::Close(Some(reason))).await;
+                    break;
+                }
                 frame = rx.recv() => match frame {
                     Some(frame) => {
                         // What is queued behind it goes out with one flush.
@@ -105,6 +114,7 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
         let _ = writer_done_tx.send(true);
     });
 
+    let mut close_tx = Some(close_tx);
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
@@ -123,10 +133,41 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
                     Err(_) => continue,
                 }
             }
-            Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
+            Some(Err(e)) => {
+                if let (Some(reason), Some(tx)) = (close_reason(&e), close_tx.take()) {
+                    tracing::debug!(worker_id, "closing a worker's socket: {e}");
+                    let _ = tx.send(reason);
+                }
+                break;
+            }
+            Some(Ok(Frame::Close(_))) | None => break,
             Some(Ok(_)) => continue,
         };
         handle_frame(&core, &worker_id, text.as_str());
     }
     core.forget_worker(&worker_id);
+}
+
+/// The close frame for a read that broke the protocol: 1009 for a message
+/// over the size limit, 1002 for any other protocol error; none for a
+/// socket that simply failed. (The engine 0.23 sends no code: it drops the
+/// socket.)
+fn close_reason(error: &WsError) -> Option<CloseFrame> {
+    let (code, reason) = match error {
+        WsError::Capacity(e) => (CloseCode::Size, e.to_string()),
+        WsError::Protocol(e) => (CloseCode::Protocol, e.to_string()),
+        _ => return None,
+    };
+    // A close reason holds at most 123 bytes.
+    let reason: String = reason
+        .chars()
+        .scan(0, |n, c| {
+            *n += c.len_utf8();
+            (*n <= 123).then_some(c)
+        })
+        .collect();
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
 }
