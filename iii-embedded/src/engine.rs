@@ -99,6 +99,17 @@ impl EngineBuilder {
         self
     }
 
+    /// How many connections one client address may hold open on the HTTP
+    /// listener at once (default 256), so that one client cannot take
+    /// every file descriptor; one more is answered 503 (with
+    /// `Retry-After: 1` and a message naming this setting) and closed at
+    /// once. The engine 0.23 sets no such limit. [`EngineBuilder::start`]
+    /// refuses 0.
+    pub fn max_http_connections_per_address(mut self, connections: usize) -> Self {
+        self.settings.http_connections_per_address = connections;
+        self
+    }
+
     /// The hosts HTTP-invoked functions may call (a function registered
     /// with an `invocation` whose URL names another is not registered, and
     /// the engine's log says why): whole host names, with `*` for any run
@@ -217,6 +228,11 @@ impl EngineBuilder {
                 "max_channel_bytes_total",
                 s.channel_bytes_total,
                 "let no channel hold an item",
+            ),
+            (
+                "max_http_connections_per_address",
+                s.http_connections_per_address,
+                "answer 503 to every HTTP client",
             ),
             (
                 "max_json_bytes_in_flight",

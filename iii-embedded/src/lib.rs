@@ -156,7 +156,9 @@
 //!   the JSON bodies held past [`EngineBuilder::max_json_bytes_in_flight`]
 //!   gets 503 with `Retry-After: 1`; a client that has not sent
 //!   its request head within [`EngineBuilder::http_header_timeout`] is
-//!   disconnected; a worker that leaves
+//!   disconnected; an address with
+//!   [`EngineBuilder::max_http_connections_per_address`] HTTP connections
+//!   open has one more answered 503 and closed at once; a worker that leaves
 //!   [`EngineBuilder::max_queued_frames`] frames, or
 //!   [`EngineBuilder::max_queued_bytes`] bytes, unread is disconnected
 //!   (the engine makes the senders wait instead); a channel holds at most

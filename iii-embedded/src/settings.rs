@@ -20,6 +20,8 @@ pub(crate) struct Settings {
     pub(crate) channel_ttl: Duration,
     /// The largest JSON request body an `http` trigger takes.
     pub(crate) max_json_body: usize,
+    /// How many HTTP connections one client address may hold at once.
+    pub(crate) http_connections_per_address: usize,
     /// Which URLs HTTP-invoked functions may have.
     pub(crate) http_functions: crate::core::HttpSecurity,
     /// How many bytes of JSON request bodies may be held at once.
@@ -50,6 +52,7 @@ impl Default for Settings {
             max_json_body: iii_protocol::channel::ENGINE_MAX_ITEM,
             json_bytes_in_flight: 128 << 20,
             http_functions: Default::default(),
+            http_connections_per_address: 256,
             http_header_timeout: Duration::from_secs(30),
             max_queued_frames: 65_536,
             max_queued_bytes: 128 << 20,

@@ -186,11 +186,17 @@ async fn a_result_that_does_not_decode_fails_its_call() {
 #[tokio::test]
 async fn extreme_engine_settings_are_taken_or_refused_by_name() {
     type Set = fn(iii_embedded::EngineBuilder) -> iii_embedded::EngineBuilder;
-    let zeros: [(&str, Set); 4] = [
+    let zeros: [(&str, Set); 6] = [
         ("max_queued_frames", |b| b.max_queued_frames(0)),
         ("max_queued_bytes", |b| b.max_queued_bytes(0)),
         ("max_channel_bytes", |b| b.max_channel_bytes(0)),
         ("max_channel_bytes_total", |b| b.max_channel_bytes_total(0)),
+        ("max_json_bytes_in_flight", |b| {
+            b.max_json_bytes_in_flight(0)
+        }),
+        ("max_http_connections_per_address", |b| {
+            b.max_http_connections_per_address(0)
+        }),
     ];
     for (setting, zero) in zeros {
         let Err(refused) = zero(iii_embedded::Engine::builder()).start().await else {

@@ -1,6 +1,7 @@
-//! What a worker or a channel may make the engine hold: frames waiting for
-//! a worker that does not read, counted in frames and in bytes. (The
-//! channels' byte budgets are tested on their table, in iii-embedded.)
+//! What a worker, a channel or an HTTP client may make the engine hold:
+//! frames waiting for a worker that does not read, counted in frames and
+//! in bytes, and the HTTP connections of one address. (The channels' byte
+//! budgets are tested on their table, in iii-embedded.)
 
 use std::time::Duration;
 
@@ -113,5 +114,48 @@ async fn a_worker_that_leaves_too_many_bytes_unread_is_disconnected() {
         "the deaf worker dropped and its function gone",
         || async { (!listed(&caller, &id).await).then_some(()) },
     )
+    .await;
+}
+
+#[tokio::test]
+async fn an_address_over_its_http_connections_is_answered_503_at_once() {
+    use tokio::io::AsyncReadExt;
+    let engine = engine().await;
+    if !embedded_only(&engine, "the engine sets no limit per address") {
+        return;
+    }
+    let engine = TestEngine::from_builder(
+        iii_embedded::Engine::builder().max_http_connections_per_address(4),
+    )
+    .await;
+    let addr = engine.http_url.trim_start_matches("http://").to_string();
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    // The fifth gets its answer without sending anything.
+    let mut fifth = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let mut reply = String::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(10), fifth.read_to_string(&mut reply)).await;
+    assert!(read.is_ok(), "answered and closed at once");
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(
+        reply.contains("max_http_connections_per_address"),
+        "{reply}"
+    );
+    // Once one of the four goes, the address is served again.
+    drop(idle.pop());
+    let url = format!("{}/{}", engine.http_url, unique("nothing"));
+    eventually(Duration::from_secs(10), "a request served", || async {
+        let reply = iii_tests::http("GET", &url, &[], b"").await;
+        (reply.status == 404).then_some(())
+    })
     .await;
 }

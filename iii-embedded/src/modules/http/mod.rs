@@ -46,6 +46,8 @@ struct Limits {
     max_json_body: usize,
     /// The bytes of JSON bodies held at once.
     json_bytes_in_flight: usize,
+    /// The connections one client address may hold at once.
+    max_connections_per_address: usize,
 }
 
 impl Http {
@@ -62,6 +64,7 @@ impl Http {
                 header_timeout: settings.http_header_timeout,
                 max_json_body: settings.max_json_body,
                 json_bytes_in_flight: settings.json_bytes_in_flight,
+                max_connections_per_address: settings.http_connections_per_address,
             },
             channels,
             json_in_flight: Arc::new(Semaphore::new(
