@@ -11,7 +11,7 @@
 //! `logging.rs` (a global `tracing` subscriber) and `otel.rs` (the global
 //! tracer provider).
 //!
-//! `faults` and `lifecycle` restart an engine on the ports it had: a test
+//! `restarts` and `lifecycle` restart an engine on the ports it had: a test
 //! binding a port meanwhile takes one of those only if the kernel picks it
 //! out of thousands, and the suite passed 14 runs of 14 with them here (4
 //! on the real engine).
@@ -44,6 +44,7 @@ mod python_interop;
 mod raw_clients;
 mod rbac;
 mod replicas;
+mod restarts;
 mod schemas;
 mod state;
 mod streams;
