@@ -242,7 +242,7 @@ async fn cut_ten_times_under_load(mut engine: Cuttable) {
             async move {
                 *seen.lock().expect("lock").entry(n).or_default() += 1;
                 // One call in five is still running a while.
-                if n % 5 == 0 {
+                if n.is_multiple_of(5) {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                 }
                 Ok::<_, Error>(n * 2)
