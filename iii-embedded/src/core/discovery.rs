@@ -129,6 +129,8 @@ fn builtin_provider(trigger_type: &str) -> String {
             "iii-stream"
         }
         Some(TriggerKind::Log) => "iii-observability",
+        // The engine's `trace` type, which iii-embedded lacks.
+        None if trigger_type == "trace" => "iii-observability",
         _ => "",
     };
     match named {
@@ -157,7 +159,13 @@ pub(super) fn function_summaries(registry: &Registry, filter: &FunctionFilter) -
     let served = registry.functions.iter().map(|((ns, id), f)| Row {
         id,
         namespace: ns,
-        worker: registry.workers.get(&f.owner).and_then(|c| c.name.clone()),
+        worker: Some(
+            registry
+                .workers
+                .get(&f.owner)
+                .and_then(|c| c.name.clone())
+                .unwrap_or_else(|| id.split("::").next().unwrap_or_default().to_string()),
+        ),
         description: f.message.description.as_deref(),
         metadata: f.message.metadata.as_ref(),
     });

@@ -218,13 +218,24 @@ impl HttpTarget {
     /// Calls the URL with `data` and maps the answer as the engine does.
     pub(crate) async fn call(&self, security: &Security, data: &Value) -> Outcome {
         security.check(&self.url)?;
-        if security.block_private_ips {
-            let addrs = tokio::net::lookup_host((self.host.as_str(), self.port))
-                .await
-                .map_err(|_| refused("DNS lookup failed"))?;
-            if addrs.into_iter().any(|a| private(a.ip())) {
-                return Err(refused("Private IP blocked"));
-            }
+        // Resolved once: the addresses checked are the ones dialled.
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, self.port))
+            .await
+            .map_err(|e| match security.block_private_ips {
+                // Checked first, as the engine's validation does.
+                true => refused("DNS lookup failed"),
+                false => ErrorBody::new(
+                    "http_request_failed",
+                    format!(
+                        "error sending request for url ({}): dns error: {e}",
+                        self.url
+                    ),
+                ),
+            })?
+            .collect();
+        if security.block_private_ips && addrs.iter().any(|a| private(a.ip())) {
+            return Err(refused("Private IP blocked"));
         }
         let body = serde_json::to_vec(data)
             .map_err(|e| ErrorBody::new("serialization_error", e.to_string()))?;
@@ -236,7 +247,7 @@ impl HttpTarget {
             )
         };
         let exchange = async {
-            let stream = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            let stream = tokio::net::TcpStream::connect(&addrs[..])
                 .await
                 .map_err(|e| {
                     failed(

@@ -267,7 +267,9 @@ pub(super) fn worker_info(registry: &Registry, i: WorkerLookup, rows: Vec<Value>
     };
     let mut worker = (*chosen).clone();
     let id = worker["id"].as_str().unwrap_or_default().to_string();
-    let internal = worker["runtime"] == "engine";
+    // Of the engine's own, the mandatory ones are internal.
+    let internal = worker["runtime"] == "engine"
+        && ["iii-observability", "iii-engine-functions"].contains(&name);
     worker["internal"] = json!(internal);
     if let Some(pid) = registry.workers.get(&id).and_then(|c| c.info.get("pid")) {
         worker["pid"] = pid.clone();

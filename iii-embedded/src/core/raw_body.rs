@@ -26,10 +26,12 @@ impl RawBody {
     /// put in the payload where it goes; and where its bytes come back
     /// once placed.
     pub(crate) fn new(json: Bytes) -> Option<(RawBody, Value, oneshot::Receiver<Bytes>)> {
-        // serde_json skips over the strings it ignores without checking
-        // them: the text is checked as UTF-8 first.
+        // Read as a tree would be read (every string unescaped, every
+        // number in range, the depth bounded), without building one.
         let text = std::str::from_utf8(&json).ok()?;
-        serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+        let mut reader = serde_json::Deserializer::from_str(text);
+        serde::de::DeserializeSeed::deserialize(Checked(0), &mut reader).ok()?;
+        reader.end().ok()?;
         let marker = format!("iii-embedded:request-body:{}", uuid::Uuid::new_v4());
         let (placed, bytes) = oneshot::channel();
         let stand_in = Value::String(marker.clone());
@@ -93,6 +95,72 @@ impl RawBody {
     }
 }
 
+/// The deepest a passed-on body may nest: the frame around it adds two
+/// levels, and a worker reads no frame deeper than 128.
+const MAX_DEPTH: usize = 125;
+
+/// Checks one JSON value, `.0` levels down, as a tree's parse would, and
+/// keeps nothing of it.
+struct Checked(usize);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Checked {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Checked {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a JSON value at most {MAX_DEPTH} levels deep")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let depth = self.deeper::<A::Error>()?;
+        while seq.next_element_seed(Checked(depth))?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let depth = self.deeper::<A::Error>()?;
+        while map.next_key_seed(Checked(depth))?.is_some() {
+            map.next_value_seed(Checked(depth))?;
+        }
+        Ok(())
+    }
+}
+
+impl Checked {
+    fn deeper<E: serde::de::Error>(&self) -> Result<usize, E> {
+        match self.0 + 1 {
+            depth if depth > MAX_DEPTH => Err(E::custom("nested too deep to pass on")),
+            depth => Ok(depth),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -114,9 +182,28 @@ mod tests {
 
     #[test]
     fn what_is_not_one_json_value_is_refused() {
-        for bad in [&b""[..], b"{", b"1 2", b"\xff", b"\"\xc3\""] {
-            assert!(RawBody::new(Bytes::from_static(bad)).is_none(), "{bad:?}");
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let bad: [&[u8]; 8] = [
+            b"",
+            b"{",
+            b"1 2",
+            b"\xff",
+            b"\"\xc3\"",
+            br#"["\ud800"]"#,
+            b"[1e400]",
+            deep.as_bytes(),
+        ];
+        for bad in bad {
+            assert!(
+                RawBody::new(Bytes::copy_from_slice(bad)).is_none(),
+                "{bad:?}"
+            );
         }
+        let deepest = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(
+            RawBody::new(Bytes::from(deepest)).is_some(),
+            "as deep as may be"
+        );
     }
 
     #[test]

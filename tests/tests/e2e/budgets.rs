@@ -95,7 +95,7 @@ async fn a_worker_that_leaves_too_many_bytes_unread_is_disconnected() {
     let engine =
         TestEngine::from_builder(iii_embedded::Engine::builder().max_queued_bytes(1 << 20)).await;
     let id = fid("deaf::bytes");
-    let (_sleeper, caller) = deaf_worker(&engine, &id).await;
+    let (mut sleeper, caller) = deaf_worker(&engine, &id).await;
     // 200 frames of 256 KiB: far under the frame count, 50 MiB in all,
     // more than the socket's buffers and the 1 MiB budget take.
     let pad = "x".repeat(256 << 10);
@@ -115,6 +115,19 @@ async fn a_worker_that_leaves_too_many_bytes_unread_is_disconnected() {
         || async { (!listed(&caller, &id).await).then_some(()) },
     )
     .await;
+    // Its socket was dropped, not closed: what the socket buffers held,
+    // then its end, with no Close frame.
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match sleeper.next().await {
+                Some(Ok(Frame::Close(_))) => return false,
+                Some(Ok(_)) => continue,
+                None | Some(Err(_)) => return true,
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended.ok(), Some(true), "dropped without a Close frame");
 }
 
 #[tokio::test]

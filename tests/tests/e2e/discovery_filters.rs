@@ -86,7 +86,7 @@ async fn functions_are_filtered_by_prefix_worker_search_and_internal() {
     );
 
     let mail = a
-        .list_functions_where(&FunctionFilter::new().search("sends mail"))
+        .list_functions_where(&FunctionFilter::new().prefix(&u).search("sends mail"))
         .await
         .expect("list");
     assert_eq!(

@@ -3,8 +3,8 @@
 //! what it must and keeps serving. (Engines cut and restarted under load
 //! are in `restarts`.)
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use iii::{Error, Function, Worker};

@@ -21,11 +21,13 @@ const ROUNDS: usize = 10;
 /// A call's timeout: every call ends within it (and some slack).
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// A free loopback port, as the kernel picks one.
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
+/// `N` distinct free loopback ports, as the kernel picks them (each held
+/// until all are picked, so that no two are the same).
+fn free_ports<const N: usize>() -> [SocketAddr; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("its address"))
 }
 
 /// An engine the test can cut and start again on the same ports.
@@ -69,7 +71,7 @@ async fn ports_open(addrs: &[SocketAddr]) -> bool {
 impl Cuttable {
     async fn embedded() -> Cuttable {
         for _ in 0..5 {
-            let (ws, http) = (free_port(), free_port());
+            let [ws, http] = free_ports();
             if let Ok(engine) = Self::start_embedded(ws, http).await {
                 return Cuttable::Embedded {
                     engine: Some(engine),
@@ -95,7 +97,7 @@ impl Cuttable {
     /// The real engine on ports of its own, in a directory of its own, on
     /// the suite's configuration.
     async fn real(bin: PathBuf) -> Cuttable {
-        let (ws, http, stream, rbac) = (free_port(), free_port(), free_port(), free_port());
+        let [ws, http, stream, rbac] = free_ports();
         let dir = std::env::temp_dir().join(unique("iii-restarts"));
         std::fs::create_dir_all(&dir).expect("a directory");
         let config = include_str!("../../engine/engine.yaml")
@@ -168,7 +170,19 @@ impl Cuttable {
                 if let Some(engine) = engine.take() {
                     engine.shutdown().await;
                 }
-                *engine = Some(Self::start_embedded(*ws, *http).await.expect("restart"));
+                // The ports were ours a moment ago; another test's socket
+                // may hold one for a while, so try for a few seconds.
+                let deadline = Instant::now() + Duration::from_secs(5);
+                loop {
+                    match Self::start_embedded(*ws, *http).await {
+                        Ok(started) => break *engine = Some(started),
+                        Err(e) if Instant::now() < deadline => {
+                            eprintln!("restart on {ws}, {http}: {e}; again");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => panic!("restart on {ws}, {http}: {e}"),
+                    }
+                }
             }
             Cuttable::Real {
                 bin,

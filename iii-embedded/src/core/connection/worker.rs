@@ -82,34 +82,46 @@ pub(super) async fn serve<S: Io>(core: Arc<Core>, socket: WebSocketStream<S>) {
     // The reader's reason to close, when a frame breaks the protocol.
     let (close_tx, mut close_rx) = oneshot::channel::<CloseFrame>();
     tokio::spawn(async move {
-        let mut kill = std::pin::pin!(async move {
+        let kill = async move {
             if writer_killed.wait_for(|k| *k).await.is_err() {
                 std::future::pending::<()>().await;
             }
-        });
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut kill => break,
-                Ok(reason) = &mut close_rx => {
-                    let _ = sink.send(Frame::Close(Some(reason))).await;
-                    break;
-                }
-                frame = rx.recv() => match frame {
-                    Some(frame) => {
-                        // What is queued behind it goes out with one flush.
-                        if sink.feed(taken(frame)).await.is_err() { break; }
-                        while let Ok(more) = rx.try_recv() {
-                            if sink.feed(taken(more)).await.is_err() { break; }
+        };
+        let work = async move {
+            loop {
+                tokio::select! {
+                    biased;
+                    Ok(reason) = &mut close_rx => {
+                        let _ = sink.send(Frame::Close(Some(reason))).await;
+                        return;
+                    }
+                    frame = rx.recv() => match frame {
+                        Some(frame) => {
+                            // What is queued behind it goes out with one flush.
+                            let mut next = Some(frame);
+                            while let Some(frame) = next.take().or_else(|| rx.try_recv().ok()) {
+                                if sink.feed(taken(frame)).await.is_err() {
+                                    return;
+                                }
+                            }
+                            if sink.flush().await.is_err() {
+                                return;
+                            }
                         }
-                        if sink.flush().await.is_err() { break; }
-                    }
-                    None => {
-                        let _ = sink.send(Frame::Close(None)).await;
-                        break;
-                    }
-                },
+                        None => {
+                            let _ = sink.send(Frame::Close(None)).await;
+                            return;
+                        }
+                    },
+                }
             }
+        };
+        // A kill drops the socket at once, even in the middle of a write
+        // to a worker that does not read.
+        tokio::select! {
+            biased;
+            _ = kill => {}
+            _ = work => {}
         }
         let _ = writer_done_tx.send(true);
     });
