@@ -26,7 +26,7 @@ impl Core {
         data: Value,
         metadata: Option<Value>,
     ) -> Outcome {
-        self.invoke_traced(namespace, function_id, data, metadata, true)
+        self.invoke_with(namespace, function_id, data, metadata, true, None)
             .await
     }
 

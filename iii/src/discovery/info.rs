@@ -110,9 +110,9 @@ impl Worker {
     /// # Ok(()) }
     /// ```
     pub async fn function_info(&self, function_id: &str) -> Result<FunctionDetail, Error> {
-        self.look_up(
+        self.ask(
             "engine::functions::info",
-            json!({ "function_id": function_id }),
+            &json!({ "function_id": function_id }),
         )
         .await
     }
@@ -120,7 +120,7 @@ impl Worker {
     /// One trigger type, by id, in `default`. One nobody provides fails
     /// with `NOT_FOUND`.
     pub async fn trigger_type_info(&self, id: &str) -> Result<TriggerTypeDetail, Error> {
-        self.look_up("engine::triggers::info", json!({ "id": id }))
+        self.ask("engine::triggers::info", &json!({ "id": id }))
             .await
     }
 
@@ -128,7 +128,7 @@ impl Worker {
     /// One that is not live fails with `NOT_FOUND`.
     pub async fn trigger_info(&self, id: &str) -> Result<TriggerDetail, Error> {
         let mut detail: TriggerDetail = self
-            .look_up("engine::registered-triggers::info", json!({ "id": id }))
+            .ask("engine::registered-triggers::info", &json!({ "id": id }))
             .await?;
         detail.info = detail.info.resolve_alias();
         Ok(detail)
@@ -138,7 +138,7 @@ impl Worker {
     /// it serves. A name nobody connected with fails with `NOT_FOUND`.
     pub async fn worker_info(&self, name: &str) -> Result<WorkerDetail, Error> {
         let mut detail: WorkerDetail = self
-            .look_up("engine::workers::info", json!({ "name": name }))
+            .ask("engine::workers::info", &json!({ "name": name }))
             .await?;
         let bindings = std::mem::take(&mut detail.registered_triggers);
         detail.registered_triggers = bindings
@@ -150,14 +150,6 @@ impl Worker {
 
     /// The engine's health.
     pub async fn health(&self) -> Result<Health, Error> {
-        self.look_up("engine::health::check", json!({})).await
-    }
-
-    async fn look_up<O: serde::de::DeserializeOwned + Send + 'static>(
-        &self,
-        function_id: &str,
-        input: Value,
-    ) -> Result<O, Error> {
-        self.invoke(function_id).payload(&input).call().await
+        self.ask("engine::health::check", &json!({})).await
     }
 }

@@ -146,7 +146,7 @@ impl Worker {
             registered_triggers: Vec<TriggerInfo>,
         }
         let out: Out = self
-            .list("engine::registered-triggers::list", filter)
+            .ask("engine::registered-triggers::list", filter)
             .await?;
         let wanted = filter.function_id.as_deref();
         Ok(out
@@ -183,7 +183,7 @@ impl Worker {
         struct Out {
             functions: Vec<FunctionInfo>,
         }
-        let out: Out = self.list("engine::functions::list", filter).await?;
+        let out: Out = self.ask("engine::functions::list", filter).await?;
         Ok(out.functions)
     }
 
@@ -202,7 +202,7 @@ impl Worker {
         struct Out {
             workers: Vec<WorkerInfo>,
         }
-        let out: Out = self.list("engine::workers::list", filter).await?;
+        let out: Out = self.ask("engine::workers::list", filter).await?;
         Ok(out.workers)
     }
 
@@ -224,16 +224,16 @@ impl Worker {
         struct Out {
             triggers: Vec<TriggerTypeInfo>,
         }
-        let out: Out = self.list("engine::triggers::list", filter).await?;
+        let out: Out = self.ask("engine::triggers::list", filter).await?;
         Ok(out.triggers)
     }
 
-    /// Calls one of the engine's listings with `filter`.
-    async fn list<O: serde::de::DeserializeOwned + Send + 'static>(
+    /// Calls one of the engine's discovery functions with `input`.
+    pub(super) async fn ask<O: serde::de::DeserializeOwned + Send + 'static>(
         &self,
-        listing: &str,
-        filter: &impl Serialize,
+        function_id: &str,
+        input: &impl Serialize,
     ) -> Result<O, Error> {
-        self.invoke(listing).payload(filter).call().await
+        self.invoke(function_id).payload(input).call().await
     }
 }
