@@ -93,9 +93,14 @@ async fn route_middleware_guards_the_handler_in_order() {
     );
 
     let served = http("GET", &url, &[("authorization", "Bearer good")], b"").await;
-    assert_eq!(served.status, 200, "{}", served.text());
-    assert_eq!(served.json(), json!({"secret": "42"}));
     let order: Vec<String> = std::iter::from_fn(|| calls.try_recv().ok()).collect();
+    assert_eq!(
+        served.status,
+        200,
+        "{} (the functions that ran: {order:?})",
+        served.text()
+    );
+    assert_eq!(served.json(), json!({"secret": "42"}));
     assert_eq!(
         order,
         ["audit preHandler GET", "auth Some(\"42\")", "handler"]
