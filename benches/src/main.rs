@@ -82,6 +82,19 @@ enum Kind {
     Sdk,
 }
 
+/// The SDK workers' first-step budget: the default, or
+/// `III_BENCH_FIRST_STEP_US` microseconds (`benches/instructions.sh` raises
+/// it: under valgrind every step takes some 50 times longer, and would
+/// send the echo function to tasks of their own after a few calls).
+fn first_step_budget() -> std::time::Duration {
+    match std::env::var("III_BENCH_FIRST_STEP_US") {
+        Ok(us) => std::time::Duration::from_micros(
+            us.parse().expect("III_BENCH_FIRST_STEP_US: microseconds"),
+        ),
+        Err(_) => std::time::Duration::from_micros(100),
+    }
+}
+
 /// Starts a callee of `kind` serving the echo function; returns a guard.
 async fn start_callee(url: &str, kind: Kind) -> Box<dyn std::any::Any> {
     match kind {
@@ -89,6 +102,7 @@ async fn start_callee(url: &str, kind: Kind) -> Box<dyn std::any::Any> {
             let callee = Worker::builder()
                 .url(url)
                 .name("bench-sdk-callee")
+                .first_step_budget(first_step_budget())
                 .connect()
                 .await
                 .expect("callee");
@@ -133,6 +147,7 @@ async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize)
     let caller = Worker::builder()
         .url(url)
         .name("bench-sdk-caller")
+        .first_step_budget(first_step_budget())
         .connect()
         .await
         .expect("caller");

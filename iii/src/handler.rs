@@ -10,6 +10,7 @@ use crate::codec::{decode, encode};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt;
 use schemars::JsonSchema;
@@ -25,6 +26,32 @@ pub(crate) use crate::__private::BoxFuture;
 /// A type-erased handler: JSON in, JSON out.
 pub(crate) type ErasedHandler =
     Arc<dyn Fn(Value, Context) -> BoxFuture<Result<Value, Error>> + Send + Sync>;
+
+/// Whether a function's invocations take their first step on the worker's
+/// reader (see `dispatch::first_step`): yes, until one such step runs
+/// longer than its budget; then never again.
+#[derive(Debug)]
+pub(crate) struct Pace {
+    inline: AtomicBool,
+}
+
+impl Pace {
+    pub(crate) fn new() -> Arc<Pace> {
+        Arc::new(Pace {
+            inline: AtomicBool::new(true),
+        })
+    }
+
+    /// Whether the next invocation may take its first step on the reader.
+    pub(crate) fn inline(&self) -> bool {
+        self.inline.load(Ordering::Relaxed)
+    }
+
+    /// From now on every invocation starts in a task of its own.
+    pub(crate) fn spawn_from_now(&self) {
+        self.inline.store(false, Ordering::Relaxed);
+    }
+}
 
 /// An async function the engine can invoke. See the module docs for the
 /// accepted shapes; `Args` only tells the shapes apart.

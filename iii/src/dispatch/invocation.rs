@@ -3,7 +3,8 @@
 //! 1. [`start`] **admits** it (the worker is not shutting down, and runs
 //!    fewer invocations than its limit) and **routes** it (the registry
 //!    names the handler, and for a trigger's fire the binding), then runs
-//!    the rest in a task of its own;
+//!    the rest to its first wait in place, and in a task of its own from
+//!    there (see [`super::first_step`]);
 //! 2. [`Parts::prepare`] builds what the handler's code knows: the
 //!    caller, an `http` fire's channels, the invocation's span and scope;
 //! 3. [`Prepared::run`] evaluates a binding's condition where the engine
@@ -33,7 +34,8 @@ use crate::worker::registry::Alias;
 use crate::worker::registry::Route;
 use crate::worker::{InFlightGuard, Worker};
 
-/// Admits and routes an invocation, and runs it in its own task.
+/// Admits and routes an invocation, and runs it: to its first wait here,
+/// on the reader, while its function's steps stay short.
 pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) {
     let guard = match admit(worker) {
         Ok(guard) => guard,
@@ -44,9 +46,14 @@ pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) 
         }
     };
     let route = worker.route(&invoke.function_id);
+    let pace = match &route {
+        Route::Run { pace, .. } => Some(pace.clone()),
+        Route::Refuse { .. } => None,
+    };
     let (invocation, parts) = Invocation::new(invoke, route);
+    let worker_budget = worker.first_step_budget();
     let (worker, session) = (worker.clone(), session.clone());
-    tokio::spawn(async move {
+    let task = Box::pin(async move {
         let _guard = guard;
         let mut prepared = parts.prepare(&worker, invocation.id);
         let outcome = prepared.run(&worker).await;
@@ -59,6 +66,7 @@ pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) 
             }
         }
     });
+    super::first_step::run(task, pace.as_deref(), worker_budget);
 }
 
 /// Admits one more invocation: not while shutting down, and not past the
@@ -229,6 +237,7 @@ impl Prepared {
                 handler,
                 target,
                 alias,
+                ..
             } => (handler.clone(), target.clone(), alias.clone()),
             Route::Refuse { target, body } => {
                 return Err(Error::Remote {

@@ -7,6 +7,7 @@
 
 mod answer;
 mod fire;
+mod first_step;
 mod invocation;
 mod provider;
 mod verdicts;

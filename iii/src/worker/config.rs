@@ -96,6 +96,9 @@ pub(crate) struct Config {
     pub(crate) max_frame_size: usize,
     /// Invocations running at once, at most; more are refused.
     pub(crate) max_concurrent_invocations: usize,
+    /// How long an invocation's first step may run on the reader before
+    /// its function's invocations start in tasks of their own.
+    pub(crate) first_step_budget: Duration,
     /// Extra TLS roots (PEM), for `wss://` engines, each with where it
     /// came from (for errors).
     pub(crate) tls_roots: Vec<(String, Vec<u8>)>,
@@ -122,6 +125,7 @@ impl Config {
             reconnect: ReconnectPolicy::default(),
             max_frame_size: iii_protocol::ENGINE_MAX_FRAME,
             max_concurrent_invocations: DEFAULT_MAX_CONCURRENT,
+            first_step_budget: Duration::from_micros(100),
             tls_roots: Vec::new(),
             tls_roots_file: None,
             env_token: None,

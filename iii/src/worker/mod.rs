@@ -332,6 +332,11 @@ impl Worker {
         self.inner.config.max_concurrent_invocations
     }
 
+    /// See [`WorkerBuilder::first_step_budget`].
+    pub(crate) fn first_step_budget(&self) -> Duration {
+        self.inner.config.first_step_budget
+    }
+
     /// The rules this worker's frames are encoded by (its frame limit).
     pub(crate) fn rules(&self) -> Rules {
         Rules {

@@ -13,6 +13,7 @@ use super::registry::{Alias, Serving};
 use super::{Link, Worker};
 use crate::error::{Error, validate_id};
 use crate::function::{Function, FunctionHandle};
+use crate::handler::Pace;
 use crate::session::Frame;
 use crate::sync::lock;
 use crate::trigger::{Trigger, TriggerHandle, TriggerInfo};
@@ -39,7 +40,7 @@ impl Worker {
             ));
         }
         let serving = match function.handler {
-            Some(handler) => Serving::Local(handler, Arc::from(id.as_str())),
+            Some(handler) => Serving::Local(handler, Arc::from(id.as_str()), Pace::new()),
             None => Serving::Endpoint,
         };
         let status = link

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::Value;
 
 use crate::error::codes;
-use crate::handler::ErasedHandler;
+use crate::handler::{ErasedHandler, Pace};
 use crate::session::Frame;
 use crate::trigger::TriggerInfo;
 use crate::trigger_type::ErasedProvider;
@@ -21,9 +21,10 @@ use iii_protocol::{ErrorBody, RegisterFunction, RegisterTrigger, RegisterTrigger
 /// Who serves a function this worker registered.
 #[derive(Clone)]
 pub(crate) enum Serving {
-    /// A handler in this process, and the function's id, shared by every
-    /// invocation's context instead of copied into each.
-    Local(ErasedHandler, Arc<str>),
+    /// A handler in this process, the function's id (shared by every
+    /// invocation's context instead of copied into each), and where its
+    /// invocations take their first step.
+    Local(ErasedHandler, Arc<str>, Arc<Pace>),
     /// An HTTP endpoint the engine calls.
     Endpoint,
     /// The alias one trigger binding targets: its fires arrive here and go
@@ -51,6 +52,7 @@ pub(crate) enum Route {
         handler: ErasedHandler,
         target: Arc<str>,
         alias: Option<Arc<Alias>>,
+        pace: Arc<Pace>,
     },
     /// Nowhere: answer the caller of `target` this.
     Refuse { target: String, body: ErrorBody },
@@ -123,10 +125,11 @@ impl Registry {
             _ => (function_id, None),
         };
         match functions.get(target).map(|e| &e.serving) {
-            Some(Serving::Local(handler, id)) => Route::Run {
+            Some(Serving::Local(handler, id, pace)) => Route::Run {
                 handler: handler.clone(),
                 target: id.clone(),
                 alias,
+                pace: pace.clone(),
             },
             Some(Serving::Endpoint) => Route::Refuse {
                 target: target.to_string(),

@@ -289,6 +289,29 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long the first step of an invocation (its handler's code up to
+    /// its first `.await`) may run on the worker's reader, in place
+    /// (default 100 us). A task of its own costs a quick invocation more
+    /// than the rest of its path in the SDK, so the reader runs each new
+    /// invocation to its first wait and spawns it only then; a function
+    /// whose first step once takes longer than this starts every later
+    /// invocation in a task of its own. `Duration::ZERO` gives every
+    /// invocation a task of its own from the start.
+    ///
+    /// A handler that blocks its thread (a synchronous wait, a long
+    /// computation) stalls more than its own worker either way: tokio polls
+    /// sockets only between tasks. Run such work with
+    /// `tokio::task::spawn_blocking`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = iii::Worker::builder().first_step_budget(Duration::ZERO);
+    /// ```
+    pub fn first_step_budget(mut self, budget: Duration) -> Self {
+        self.config.first_step_budget = budget;
+        self
+    }
+
     /// Registers a function as part of the first connection.
     pub fn function(mut self, function: Function) -> Self {
         self.functions.push(function);
