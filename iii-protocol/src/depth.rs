@@ -13,8 +13,9 @@ pub const MAX_FRAME_DEPTH: usize = 127;
 /// `Some(depth)` when the JSON text `frame` nests arrays and objects deeper
 /// than [`MAX_FRAME_DEPTH`]; `None` when its reader can decode it.
 ///
-/// It costs one pass over the bytes counting brackets; only a frame with
-/// more than [`MAX_FRAME_DEPTH`] of them is scanned again, minding strings.
+/// It costs one vectorised pass over the bytes counting opening brackets
+/// (none for a frame too short to nest that deep); only a frame with more
+/// than [`MAX_FRAME_DEPTH`] of them is scanned again, minding strings.
 ///
 /// ```
 /// use iii_protocol::depth::{too_deep, MAX_FRAME_DEPTH};
@@ -32,7 +33,11 @@ pub fn too_deep(frame: &str) -> Option<usize> {
 /// deeper than `limit`, as [`too_deep`] does for a whole frame.
 pub(crate) fn deeper_than(value: &str, limit: usize) -> Option<usize> {
     let bytes = value.as_bytes();
-    if bytes.iter().filter(|&&b| b == b'[' || b == b'{').count() <= limit {
+    // Each level takes an opening and a closing byte, and one opening
+    // bracket at least: text too short, or with too few of them, cannot
+    // nest past `limit` (the count stops at the first one past it).
+    if bytes.len() < 2 * (limit + 1) || memchr::memchr2_iter(b'[', b'{', bytes).nth(limit).is_none()
+    {
         return None;
     }
     let depth = max_depth(bytes);
