@@ -67,6 +67,7 @@
 )]
 
 pub mod availability;
+mod burst;
 pub mod channel;
 mod codec;
 pub mod context;

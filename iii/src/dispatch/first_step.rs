@@ -13,14 +13,24 @@
 //! ([`crate::WorkerBuilder::first_step_budget`], 100 us by default: a
 //! handler that computes, or sleeps, before its first `.await`) starts
 //! every later invocation in a task of its own, at once, as all did
-//! before. The one long step is the price of learning it.
+//! before. The one long step is the price of learning it. And while
+//! frames keep arriving, the reader runs at most [`BURST`] budgets of
+//! steps in place before it spawns the rest, until it next waits for the
+//! socket: quick steps of a busy worker still spread over every thread.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::handler::Pace;
+
+/// How many budgets of first steps the reader runs in place while frames
+/// keep arriving, before it gives the rest of the burst tasks of their
+/// own: steps that are each short still add up, and in place they run
+/// one after another where tasks would share the runtime's threads.
+const BURST: u32 = 2;
 
 /// Runs `task` to its first wait here, where `pace` allows (always for
 /// `None`: the SDK's own refusals) and `budget` is not zero, and in a task
@@ -33,22 +43,31 @@ pub(super) fn run<F>(mut task: Pin<Box<F>>, pace: Option<&Pace>, budget: Duratio
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    if budget.is_zero() || !pace.is_none_or(Pace::inline) {
+    let burst_full = crate::burst::spent().is_some_and(|spent| spent > budget * BURST);
+    if budget.is_zero() || burst_full || !pace.is_none_or(Pace::inline) {
         tokio::spawn(task);
         return;
     }
     let began = Instant::now();
-    let waits = task
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-        .is_pending();
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        task.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    }));
+    let took = began.elapsed();
+    crate::burst::add(took);
     if let Some(pace) = pace
-        && began.elapsed() > budget
+        && took > budget
     {
         pace.spawn_from_now();
     }
-    if waits {
-        tokio::spawn(task);
+    match polled {
+        Ok(Poll::Pending) => {
+            tokio::spawn(task);
+        }
+        Ok(Poll::Ready(())) => {}
+        // The handler's own panics are caught around it; this is the SDK's
+        // code, or the user's tracing layers and span processors. As in a
+        // task, the invocation ends and the reader goes on.
+        Err(_) => tracing::error!("an invocation panicked outside its handler; it is dropped"),
     }
 }
 
@@ -58,65 +77,21 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    const BUDGET: Duration = Duration::from_micros(100);
+    const LONG: Duration = Duration::from_secs(10);
 
-    /// A step that answers at once runs on the caller's thread; a long one moves the function's later
-    /// invocations to tasks of their own; a waiting one finishes in a task.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_long_first_step_sends_later_invocations_to_tasks() {
-        let pace = Pace::new();
-        let here = std::thread::current().id();
-        let ran_on = Arc::new(std::sync::Mutex::new(None));
-        let seen = ran_on.clone();
-        run(
-            Box::pin(async move {
-                *seen.lock().unwrap() = Some(std::thread::current().id());
-            }),
-            Some(&pace),
-            BUDGET,
-        );
-        assert_eq!(*ran_on.lock().unwrap(), Some(here), "ran in place");
-
-        run(
-            Box::pin(async { std::thread::sleep(BUDGET * 3) }),
-            Some(&pace),
-            BUDGET,
-        );
-        assert!(
-            !pace.inline(),
-            "a step over budget sends the function to tasks"
-        );
-
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        run(
-            Box::pin(async move {
-                let _ = tx.send(());
-            }),
-            Some(&pace),
-            BUDGET,
-        );
-        tokio::time::timeout(Duration::from_secs(5), rx)
-            .await
-            .expect("the spawned invocation ran")
-            .expect("sent");
+    /// A task that counts its run, and the count.
+    fn counted() -> (Pin<Box<impl Future<Output = ()> + Send>>, Arc<AtomicUsize>) {
+        let count = Arc::new(AtomicUsize::new(0));
+        let counter = count.clone();
+        let task = Box::pin(async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        (task, count)
     }
 
-    /// A zero budget gives every invocation a task of its own.
-    #[tokio::test]
-    async fn a_zero_budget_spawns_every_invocation() {
-        let pace = Pace::new();
-        let ran = Arc::new(AtomicUsize::new(0));
-        let counted = ran.clone();
-        run(
-            Box::pin(async move {
-                counted.fetch_add(1, Ordering::SeqCst);
-            }),
-            Some(&pace),
-            Duration::ZERO,
-        );
-        assert_eq!(ran.load(Ordering::SeqCst), 0, "not run in place");
+    async fn eventually_ran(count: &AtomicUsize) {
         tokio::time::timeout(Duration::from_secs(5), async {
-            while ran.load(Ordering::SeqCst) == 0 {
+            while count.load(Ordering::SeqCst) == 0 {
                 tokio::task::yield_now().await;
             }
         })
@@ -124,29 +99,95 @@ mod tests {
         .expect("run in its task");
     }
 
-    /// A step that waits is finished by tokio, woken as it should be.
+    /// A quick step runs in place, and the function stays in place.
+    #[tokio::test]
+    async fn a_quick_step_runs_in_place() {
+        let pace = Pace::new();
+        let (task, ran) = counted();
+        run(task, Some(&pace), LONG);
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "ran before `run` returned");
+        assert!(pace.inline());
+    }
+
+    /// A step over budget sends the function's later invocations to tasks.
+    #[tokio::test]
+    async fn a_long_first_step_sends_later_invocations_to_tasks() {
+        let pace = Pace::new();
+        let budget = Duration::from_micros(100);
+        run(
+            Box::pin(async move { std::thread::sleep(budget * 3) }),
+            Some(&pace),
+            budget,
+        );
+        assert!(
+            !pace.inline(),
+            "a step over budget sends the function to tasks"
+        );
+        let (task, ran) = counted();
+        run(task, Some(&pace), LONG);
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "not run in place");
+        eventually_ran(&ran).await;
+    }
+
+    /// A zero budget gives every invocation a task of its own.
+    #[tokio::test]
+    async fn a_zero_budget_spawns_every_invocation() {
+        let (task, ran) = counted();
+        run(task, Some(&Pace::new()), Duration::ZERO);
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "not run in place");
+        eventually_ran(&ran).await;
+    }
+
+    /// On a reader whose burst has used its budgets, a new invocation gets
+    /// a task, though its function is quick; the next burst starts afresh.
+    #[tokio::test]
+    async fn a_full_burst_spawns_the_rest() {
+        let pace = Pace::new();
+        let budget = Duration::from_millis(1);
+        let mut spent = budget * BURST + Duration::from_micros(1);
+        let (task, ran) = counted();
+        crate::burst::lend(&mut spent, || run(task, Some(&pace), budget));
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "not run in place");
+        eventually_ran(&ran).await;
+        let mut spent = Duration::ZERO;
+        let (task, ran) = counted();
+        crate::burst::lend(&mut spent, || run(task, Some(&pace), LONG));
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "a new burst runs in place");
+        assert!(spent > Duration::ZERO, "the step is counted in the burst");
+    }
+
+    /// A panic in the step is the invocation's end, not the reader's.
+    #[tokio::test]
+    async fn a_panic_in_place_does_not_unwind_the_reader() {
+        let pace = Pace::new();
+        run(
+            Box::pin(async { panic!("outside the handler") }),
+            Some(&pace),
+            LONG,
+        );
+        let (task, ran) = counted();
+        run(task, Some(&pace), LONG);
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    }
+
+    /// A step that waits is finished by tokio, woken by its real waker.
     #[tokio::test]
     async fn a_step_that_waits_is_finished_in_a_task() {
-        let pace = Pace::new();
         let done = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let counted = done.clone();
+        let counter = done.clone();
         run(
             Box::pin(async move {
                 let _ = rx.await;
-                counted.fetch_add(1, Ordering::SeqCst);
+                counter.fetch_add(1, Ordering::SeqCst);
             }),
-            Some(&pace),
-            BUDGET,
+            Some(&Pace::new()),
+            LONG,
         );
         assert_eq!(done.load(Ordering::SeqCst), 0, "waiting on the sender");
+        // Let the task's first poll register its waker before the send.
+        tokio::time::sleep(Duration::from_millis(10)).await;
         tx.send(()).expect("the task holds the receiver");
-        tokio::time::timeout(Duration::from_secs(5), async {
-            while done.load(Ordering::SeqCst) == 0 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .expect("woken and finished");
+        eventually_ran(&done).await;
     }
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
+use futures_util::{FutureExt, StreamExt};
 use iii_protocol::Message;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -28,11 +28,24 @@ pub(super) async fn read_loop(
     // Whatever ends this task, a panic included, ends the session.
     let mut teardown = Teardown(Some(session.clone()));
     let mut death = session.death();
+    // Time spent on invocations' first steps in place since the reader
+    // last waited for the socket (`dispatch::first_step`).
+    let mut burst = Duration::ZERO;
     let end = loop {
-        let frame = tokio::select! {
-            biased;
-            reason = dead(&mut death) => break End::Lost(reason),
-            frame = stream.next() => frame,
+        // A frame already here continues the burst; waiting ends it.
+        let frame = match stream.next().now_or_never() {
+            Some(frame) => match death.borrow().clone() {
+                Some(reason) => break End::Lost(reason),
+                None => frame,
+            },
+            None => {
+                burst = Duration::ZERO;
+                tokio::select! {
+                    biased;
+                    reason = dead(&mut death) => break End::Lost(reason),
+                    frame = stream.next() => frame,
+                }
+            }
         };
         seen.now();
         let frame = match frame {
@@ -50,7 +63,9 @@ pub(super) async fn read_loop(
             WsMessage::Close(_) => break End::Lost("the engine closed the connection".into()),
             _ => continue,
         };
-        if let Some(fatal) = handle(&session, handler.as_ref(), text) {
+        if let Some(fatal) =
+            crate::burst::lend(&mut burst, || handle(&session, handler.as_ref(), text))
+        {
             break End::Fatal(fatal);
         }
     };

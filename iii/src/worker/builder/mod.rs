@@ -293,15 +293,21 @@ impl WorkerBuilder {
     /// its first `.await`) may run on the worker's reader, in place
     /// (default 100 us). A task of its own costs a quick invocation more
     /// than the rest of its path in the SDK, so the reader runs each new
-    /// invocation to its first wait and spawns it only then; a function
+    /// invocation to its first wait and spawns it only then. A function
     /// whose first step once takes longer than this starts every later
-    /// invocation in a task of its own. `Duration::ZERO` gives every
-    /// invocation a task of its own from the start.
+    /// invocation in a task of its own; and while frames keep arriving, the
+    /// reader runs at most two budgets of steps in place before it spawns
+    /// the rest of the burst, so a busy worker's steps still spread over
+    /// the runtime's threads. `Duration::ZERO` gives every invocation a
+    /// task of its own from the start.
     ///
-    /// A handler that blocks its thread (a synchronous wait, a long
-    /// computation) stalls more than its own worker either way: tokio polls
-    /// sockets only between tasks. Run such work with
-    /// `tokio::task::spawn_blocking`.
+    /// The first step is polled with a waker that does nothing, then by
+    /// tokio in the invocation's task: a hand-written future that keeps
+    /// only the waker of its first poll (instead of the latest, as the
+    /// `Future` contract asks) would never be woken; `ZERO` is the way
+    /// out. A handler that blocks its thread (a synchronous wait, a long
+    /// computation) holds the reader once, then its thread as any task
+    /// does; run such work with `tokio::task::spawn_blocking`.
     ///
     /// ```
     /// use std::time::Duration;
