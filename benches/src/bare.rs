@@ -14,8 +14,8 @@ use uuid::Uuid;
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Connects, sends `registrations`, registers the worker as `name`, and
-/// returns once the engine has answered that registration.
+/// Connects, reads `workerregistered`, sends `registrations`, announces the
+/// worker as `name`, and returns once the engine has answered that.
 pub async fn bare_connect(url: &str, name: &str, registrations: Vec<Message>) -> Socket {
     // The same socket settings as the SDK: no Nagle, 16 KiB reads.
     let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
@@ -48,7 +48,9 @@ pub async fn bare_connect(url: &str, name: &str, registrations: Vec<Message>) ->
     socket
 }
 
-/// Answers every invocation with its own input, until the socket closes.
+/// The bare callee: answers every invocation inline with its own input,
+/// until the socket closes. Answers to frames already read are queued, and
+/// flushed once no more frames are ready.
 pub async fn bare_callee(mut socket: Socket) {
     while let Some(Ok(frame)) = socket.next().await {
         let mut next = Some(frame);

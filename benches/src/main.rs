@@ -235,11 +235,6 @@ async fn sdk_call(caller: &Worker, data: &Value) -> bool {
     }
 }
 
-/// Connects, reads `workerregistered`, announces with `name`.
-
-/// The bare callee: answers every invocation inline. Answers to frames that
-/// are already read are queued, and flushed once no more frames are ready.
-
 /// The answer to `id`, skipping answers to calls already counted as lost;
 /// `false` if it did not come within [`ANSWER_DEADLINE`].
 async fn result_for(socket: &mut Socket, id: Uuid) -> bool {

@@ -210,9 +210,8 @@ fn generate(
                 ctx: #p::Context,
             ) -> #p::BoxFuture<::core::result::Result<#p::serde_json::Value, #p::Error>> {
                 #decode
-                ::std::boxed::Box::pin(async move {
-                    let _ = &ctx;
-                    let out = #call.await;
+                let _ = &ctx;
+                #p::boxed(#call, |out| {
                     let value = #wrap;
                     #encode
                 })

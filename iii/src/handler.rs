@@ -148,16 +148,22 @@ where
         let function_id = ctx.function_id.clone();
         // Input that does not decode is the caller's mistake: 400 to an
         // HTTP client, `deserialization_error` to any caller.
-        let decoded = decode::<H::Input>(data, || format!("the input of `{function_id}`"))
-            .map_err(undecodable_input);
-        let fut = decoded.map(|input| handler.call(input, ctx));
-        Box::pin(async move {
-            let output = fut?.await.map_err(Into::into)?;
+        let input = match decode::<H::Input>(data, || format!("the input of `{function_id}`")) {
+            Ok(input) => input,
+            Err(error) => {
+                let error = undecodable_input(error);
+                return Box::pin(std::future::ready(Err(error))) as BoxFuture<_>;
+            }
+        };
+        // Mapped, not awaited in an async block: the box holds the
+        // handler's future once, not a moved-from copy of it beside it.
+        Box::pin(handler.call(input, ctx).map(move |output| {
+            let output = output.map_err(Into::into)?;
             encode(output).map_err(|source| Error::Encode {
                 what: format!("the output of `{function_id}`"),
                 source,
             })
-        })
+        }))
     })
 }
 

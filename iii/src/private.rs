@@ -95,6 +95,17 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'stati
 /// is compiled once, not once per function.
 pub type Handler = fn(serde_json::Value, Context) -> BoxFuture<Result<serde_json::Value, Error>>;
 
+/// An `#[iii::function]`'s future, boxed with what turns its output into
+/// JSON. The box holds the user's future once (an `async` block awaiting
+/// it would hold a moved-from copy of it beside it).
+pub fn boxed<F, T>(future: F, finish: T) -> BoxFuture<Result<serde_json::Value, Error>>
+where
+    F: Future + Send + 'static,
+    T: FnOnce(F::Output) -> Result<serde_json::Value, Error> + Send + 'static,
+{
+    Box::pin(futures_util::FutureExt::map(future, finish))
+}
+
 /// The future of a handler whose input did not decode.
 pub fn failed(error: Error) -> BoxFuture<Result<serde_json::Value, Error>> {
     Box::pin(std::future::ready(Err(error)))

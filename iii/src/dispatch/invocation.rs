@@ -51,11 +51,13 @@ pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) 
         Route::Refuse { .. } => None,
     };
     let (invocation, parts) = Invocation::new(invoke, route);
+    // Prepared here, not in the task: the task then holds the prepared
+    // invocation alone, not its parts beside it.
+    let mut prepared = parts.prepare(worker, invocation.id);
     let worker_budget = worker.first_step_budget();
     let (worker, session) = (worker.clone(), session.clone());
     let task = Box::pin(async move {
         let _guard = guard;
-        let mut prepared = parts.prepare(&worker, invocation.id);
         let outcome = prepared.run(&worker).await;
         let (outcome, streamed) = prepared.finish(outcome);
         match (invocation.answer_at, streamed) {
@@ -242,7 +244,7 @@ impl Prepared {
             Route::Refuse { target, body } => {
                 return Err(Error::Remote {
                     function_id: target.clone(),
-                    body: body.clone(),
+                    body: ErrorBody::clone(body),
                 });
             }
         };

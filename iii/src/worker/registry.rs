@@ -54,8 +54,12 @@ pub(crate) enum Route {
         alias: Option<Arc<Alias>>,
         pace: Arc<Pace>,
     },
-    /// Nowhere: answer the caller of `target` this.
-    Refuse { target: String, body: ErrorBody },
+    /// Nowhere: answer the caller of `target` this (boxed: a rare route,
+    /// kept small in every invocation's task).
+    Refuse {
+        target: String,
+        body: Box<ErrorBody>,
+    },
 }
 
 pub(crate) struct FunctionEntry {
@@ -133,19 +137,19 @@ impl Registry {
             },
             Some(Serving::Endpoint) => Route::Refuse {
                 target: target.to_string(),
-                body: ErrorBody::new(
+                body: Box::new(ErrorBody::new(
                     codes::FUNCTION_NOT_INVOKABLE,
                     format!(
                         "`{target}` is HTTP-invoked; the engine calls its endpoint, not this worker"
                     ),
-                ),
+                )),
             },
             Some(Serving::Alias(_)) | None => Route::Refuse {
                 target: target.to_string(),
-                body: ErrorBody::new(
+                body: Box::new(ErrorBody::new(
                     codes::FUNCTION_NOT_FOUND,
                     format!("function `{target}` is not registered on worker `{worker}`"),
-                ),
+                )),
             },
         }
     }
