@@ -12,6 +12,12 @@
 # together; the engine's own work is not counted when III_URL names an
 # engine in another process, as under tests/engine/run). The fixed costs
 # (start-up, connecting, shutting down) cancel out.
+#
+# The count still depends on timing: how many frames each read finds
+# decides how often the per-read and per-wake-up costs are paid. One
+# measurement of the same binary moved by up to 3,000 instructions (7%)
+# from one run to the next, so each scenario is measured III_INSTR_RUNS
+# times (default 3) and the script prints every figure and their median.
 set -euo pipefail
 bin=${1:-target/release/iii-bench}
 shift || true
@@ -33,8 +39,14 @@ total() { # SCENARIO CALLS -> instructions of the whole run
   sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/log"
 }
 
+runs=${III_INSTR_RUNS:-3}
 for s in "${scenarios[@]}"; do
-  small=$(total "$s" 2000)
-  large=$(total "$s" 8000)
-  printf '%-22s %7d instructions per call\n' "${names[$s]}" $(((large - small) / 6000))
+  figures=()
+  for _ in $(seq "$runs"); do
+    small=$(total "$s" 2000)
+    large=$(total "$s" 8000)
+    figures+=($(((large - small) / 6000)))
+  done
+  median=$(printf '%s\n' "${figures[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
+  printf '%-22s %7d instructions per call (median of %s)\n' "${names[$s]}" "$median" "${figures[*]}"
 done
