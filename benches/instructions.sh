@@ -18,6 +18,19 @@
 # measurement of the same binary moved by up to 3,000 instructions (7%)
 # from one run to the next, so each scenario is measured III_INSTR_RUNS
 # times (default 3) and the script prints every figure and their median.
+#
+# III_INSTR_MODE=sequential counts calls made one at a time instead (2,000
+# and 8,000 sequential calls): every frame then comes in a read of its
+# own, so the figure pays every per-read cost and moves less with timing.
+#
+# glibc fills and copies blocks of 2 KiB and more with `rep stosb` and
+# `rep movsb`, which valgrind counts as one instruction per byte: the 16
+# KiB that tungstenite zeroes before every read attempt then counted some
+# 16,000 instructions where the CPU runs a few hundred cycles, half of a
+# sequential call's whole count. The script raises glibc's thresholds so
+# that such blocks go through the vector loops, and each store counts once
+# (set GLIBC_TUNABLES yourself to measure otherwise).
+export GLIBC_TUNABLES=${GLIBC_TUNABLES-glibc.cpu.x86_rep_stosb_threshold=0x40000000:glibc.cpu.x86_rep_movsb_threshold=0x40000000}
 set -euo pipefail
 bin=${1:-target/release/iii-bench}
 shift || true
@@ -33,9 +46,16 @@ trap 'rm -rf "$work"' EXIT
 # the others' turns in the middle of one: a first step of 5 us natively
 # would pass the SDK's 100 us budget and send the echo function to tasks
 # of their own (WorkerBuilder::first_step_budget); 5 ms was not enough.
+mode=${III_INSTR_MODE:-concurrent}
+case "$mode" in
+  concurrent) calls() { echo "1 $1 1"; } ;;
+  sequential) calls() { echo "$1 0 1"; } ;;
+  *) echo "III_INSTR_MODE: concurrent or sequential, not $mode" >&2; exit 2 ;;
+esac
 total() { # SCENARIO CALLS -> instructions of the whole run
+  # shellcheck disable=SC2046 # three numbers, split on purpose
   III_BENCH_FIRST_STEP_US=${III_BENCH_FIRST_STEP_US:-1000000} III_BENCH_ONLY=$1 valgrind --tool=callgrind --callgrind-out-file="$work/out" \
-    "$bin" 1 "$2" 1 >/dev/null 2>"$work/log" || { cat "$work/log" >&2; exit 1; }
+    "$bin" $(calls "$2") >/dev/null 2>"$work/log" || { cat "$work/log" >&2; exit 1; }
   sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/log"
 }
 
@@ -48,5 +68,5 @@ for s in "${scenarios[@]}"; do
     figures+=($(((large - small) / 6000)))
   done
   median=$(printf '%s\n' "${figures[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p")
-  printf '%-22s %7d instructions per call (median of %s)\n' "${names[$s]}" "$median" "${figures[*]}"
+  printf '%-22s %7d instructions per call, %s (median of %s)\n' "${names[$s]}" "$median" "$mode" "${figures[*]}"
 done
