@@ -14,6 +14,7 @@
 //! 5. [`Invocation::answer`] sends the result back, holding a cron fire's
 //!    answer past its tick, then streams a response body if there is one.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use iii_protocol::{ErrorBody, InvocationResult, InvokeFunction, TriggerKind};
@@ -52,8 +53,21 @@ pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) 
     };
     let (invocation, parts) = Invocation::new(invoke, route);
     // Prepared here, not in the task: the task then holds the prepared
-    // invocation alone, not its parts beside it.
-    let mut prepared = parts.prepare(worker, invocation.id);
+    // invocation alone, not its parts beside it. Preparing runs the user's
+    // span processors (feature `otel`): a panic there fails this
+    // invocation, and the reader goes on.
+    let id = invocation.id;
+    let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| parts.prepare(worker, id)));
+    let Ok(mut prepared) = prepared else {
+        let reason = format!(
+            "preparing the invocation of `{}` panicked (a tracing layer or span processor?)",
+            invocation.function_id
+        );
+        tracing::error!("{reason}");
+        let body = ErrorBody::new(codes::INVOCATION_FAILED, reason);
+        invocation.send(worker, session, Err(body));
+        return;
+    };
     let worker_budget = worker.first_step_budget();
     let (worker, session) = (worker.clone(), session.clone());
     let task = Box::pin(async move {
