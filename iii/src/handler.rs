@@ -209,13 +209,17 @@ pub(crate) fn outcome(
 }
 
 fn panicked(function_id: &str, panic: Panic) -> Error {
-    let message = panic
+    Error::Panicked {
+        function_id: function_id.to_string(),
+        message: panic_message(&panic),
+    }
+}
+
+/// What a panic said: its message, when it is text.
+pub(crate) fn panic_message(panic: &Panic) -> String {
+    panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic payload".into());
-    Error::Panicked {
-        function_id: function_id.to_string(),
-        message,
-    }
+        .unwrap_or_else(|| "a non-string panic payload".into())
 }

@@ -67,7 +67,9 @@ async fn a_panicking_span_processor_fails_the_invocation_and_the_worker_serves_o
         .expect_err("its span processor panicked");
     let text = failed.to_string();
     assert!(
-        text.contains("invocation_failed") && text.contains("preparing the invocation of `boom`"),
+        text.contains("invocation_failed")
+            && text.contains("preparing the invocation of `boom`")
+            && text.contains("a span processor failed"),
         "{text}"
     );
     let calm: Value = worker.call("calm", &json!(2)).await.expect("still served");

@@ -58,15 +58,19 @@ pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) 
     // invocation, and the reader goes on.
     let id = invocation.id;
     let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| parts.prepare(worker, id)));
-    let Ok(mut prepared) = prepared else {
-        let reason = format!(
-            "preparing the invocation of `{}` panicked (a tracing layer or span processor?)",
-            invocation.function_id
-        );
-        tracing::error!("{reason}");
-        let body = ErrorBody::new(codes::INVOCATION_FAILED, reason);
-        invocation.send(worker, session, Err(body));
-        return;
+    let mut prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(panic) => {
+            let reason = format!(
+                "preparing the invocation of `{}` panicked (a tracing layer or span processor?): {}",
+                invocation.function_id,
+                crate::handler::panic_message(&panic)
+            );
+            tracing::error!("{reason}");
+            let body = ErrorBody::new(codes::INVOCATION_FAILED, reason);
+            invocation.send(worker, session, Err(body));
+            return;
+        }
     };
     let worker_budget = worker.first_step_budget();
     let (worker, session) = (worker.clone(), session.clone());
