@@ -22,6 +22,13 @@ pub enum Mode {
     SilentAfterRegister,
     /// Never answer the register call (so `connect` never completes).
     NoAnswerToRegister,
+    /// Like `Normal`, but reading each `registertrigger` holds the
+    /// connection for this long, as an engine that applies bindings one
+    /// at a time and slowly (iii 0.23 with many HTTP routes).
+    Paced(Duration),
+    /// Like `Normal` until it has read this many `registertrigger`s, then
+    /// silent, as an engine stuck applying one.
+    SilentAfterBindings(usize),
 }
 
 /// What one connection did.
@@ -121,6 +128,7 @@ impl FakeEngine {
                         .send(Frame::text(protocol::encode(&welcome).expect("encode")))
                         .await;
                     let mut silent = false;
+                    let mut bindings = 0;
                     loop {
                         tokio::select! {
                             frame = ws.next() => {
@@ -135,7 +143,14 @@ impl FakeEngine {
                                     all[index].frames.push(message.clone());
                                     all[index].arrived.push(Instant::now());
                                 }
+                                if matches!(message, Some(Message::RegisterTrigger(_))) {
+                                    bindings += 1;
+                                    silent |= mode == Mode::SilentAfterBindings(bindings);
+                                }
                                 if silent { continue; }
+                                if let (Mode::Paced(pace), Some(Message::RegisterTrigger(_))) = (mode, &message) {
+                                    tokio::time::sleep(pace).await;
+                                }
                                 let reply = match message {
                                     Some(Message::Ping) => Some(Message::Pong),
                                     Some(Message::InvokeFunction(i)) if i.function_id == "engine::workers::register" && mode != Mode::NoAnswerToRegister => {

@@ -219,6 +219,26 @@ pub enum Error {
         /// "the `cron` trigger of `reports::daily` (trigger_registration_failed: ...)", one a binding.
         refusals: Vec<String>,
     },
+    /// `connect` sent the program's trigger bindings and the engine stopped
+    /// acknowledging them: none for the whole `connect_timeout`.
+    ///
+    /// `connect` waits as long as the engine keeps applying them, a batch
+    /// at a time; only a wait of `connect_timeout` without progress fails.
+    /// An engine that is slow but alive needs a longer
+    /// [`connect_timeout`](crate::WorkerBuilder::connect_timeout).
+    #[error(
+        "the engine at {url} applied {applied} of this worker's {sent} trigger bindings, then acknowledged none for {waited:?} (the worker's `connect_timeout`); if it is still applying them, raise `connect_timeout` (iii 0.23 rebuilds its HTTP router for each route, so a worker with a thousand routes takes it seconds)"
+    )]
+    BindingsStalled {
+        /// The engine's URL.
+        url: String,
+        /// Bindings the engine had read and applied when it went quiet.
+        applied: usize,
+        /// Bindings sent.
+        sent: usize,
+        /// How long it went without acknowledging one more batch.
+        waited: Duration,
+    },
     /// A configuration or argument was invalid; nothing was sent.
     #[error("invalid {what}: {reason}")]
     Invalid {

@@ -239,7 +239,9 @@ async fn open_session(
     }
 
     let announced = match announce(worker, remaining).await {
-        Ok(_) if with_triggers => send_bindings(worker, &session, remaining, first).await,
+        Ok(_) if with_triggers => {
+            send_bindings(worker, &session, config.connect_timeout, first).await
+        }
         other => other.map(|_| ()),
     };
     match announced {
@@ -267,6 +269,9 @@ async fn open_session(
                     | Error::Refused { .. }
                     | Error::BindingsRefused { .. }),
                 ) => Err(OpenError::Fatal(error)),
+                // Another attempt would only queue a second copy of the
+                // bindings behind the first on a busy engine.
+                (_, error @ Error::BindingsStalled { .. }) if first => Err(OpenError::Fatal(error)),
                 (_, other) => Err(OpenError::Retry(other)),
             }
         }
@@ -317,6 +322,13 @@ fn refuse_triggers(
     Ok(())
 }
 
+/// Bindings sent between two pings while `connect` waits for the engine
+/// to apply them: each pong is progress, and only `connect_timeout`
+/// without any fails the wait. An engine whose cost per binding grows with
+/// their number (iii 0.23 rebuilds its HTTP router for each route) takes
+/// seconds over a thousand routes, yet is never stuck.
+const BINDINGS_PER_PING: usize = 32;
+
 /// Sends the bindings, once the engine has answered the announcement: by
 /// then it has applied (or refused, saying so first) every function sent
 /// before it, and a binding to a function it refused is not sent (see
@@ -324,13 +336,18 @@ fn refuse_triggers(
 /// read them, so that `connect` returns with every route in place; by then
 /// the engine has refused those it refuses, and `connect` (`first`) fails
 /// naming them. After a reconnect their handles and the log say so.
+///
+/// A ping follows every [`BINDINGS_PER_PING`] bindings; the wait fails
+/// with [`Error::BindingsStalled`] once `stall` passes without a pong.
 async fn send_bindings(
     worker: &Worker,
     session: &Session,
-    timeout: Duration,
+    stall: Duration,
     first: bool,
 ) -> Result<(), Error> {
-    let target = {
+    let lost = || Error::Flush(crate::error::FlushFailure::ConnectionLost);
+    // (the ping's number, the bindings sent before it)
+    let (marks, sent) = {
         let mut link = lock(&worker.inner.link);
         if !link.session.as_ref().is_some_and(|s| s.same(session)) {
             // Another session took over; it replays them.
@@ -341,21 +358,32 @@ async fn send_bindings(
         if bindings.is_empty() {
             return Ok(());
         }
-        for frame in bindings {
+        let sent = bindings.len();
+        let mut marks = Vec::with_capacity(sent.div_ceil(BINDINGS_PER_PING));
+        for (i, frame) in bindings.into_iter().enumerate() {
             if let Err(e) = session.send(frame) {
                 tracing::error!("could not replay a binding: {e:?}");
             }
+            if (i + 1) % BINDINGS_PER_PING == 0 || i + 1 == sent {
+                marks.push((session.ping().map_err(|_| lost())?, i + 1));
+            }
         }
-        session.ping()
+        (marks, sent)
     };
-    let flushed = match target {
-        Ok(target) => tokio::time::timeout(timeout, session.pongs_reach(target)).await,
-        Err(_) => Ok(false),
-    };
-    match flushed {
-        Ok(true) => {}
-        Ok(false) => return Err(Error::Flush(crate::error::FlushFailure::ConnectionLost)),
-        Err(_) => return Err(Error::Flush(crate::error::FlushFailure::Timeout(timeout))),
+    let mut applied = 0;
+    for (ping, through) in marks {
+        match tokio::time::timeout(stall, session.pongs_reach(ping)).await {
+            Ok(true) => applied = through,
+            Ok(false) => return Err(lost()),
+            Err(_) => {
+                return Err(Error::BindingsStalled {
+                    url: worker.inner.config.url.clone(),
+                    applied,
+                    sent,
+                    waited: stall,
+                });
+            }
+        }
     }
     let refusals = lock(&worker.inner.link).registry.take_refusals();
     match refusals.is_empty() {

@@ -232,3 +232,77 @@ async fn a_binding_refused_at_connect_closes_the_session_it_was_made_on() {
     });
     assert!(!announced, "announced: {sent:?}");
 }
+
+/// `n` cron bindings of one function, each with its own id.
+fn with_bindings(builder: iii::WorkerBuilder, n: usize) -> iii::WorkerBuilder {
+    use iii::trigger::{Cron, Trigger};
+    let ok = |_: Value| async move { Ok::<(), Error>(()) };
+    (0..n).fold(
+        builder
+            .linked(iii::linked::Linked::None)
+            .function(Function::new("paced::tick", ok)),
+        |builder, i| {
+            builder.trigger(
+                Trigger::new("paced::tick", Cron::new("0 * * * * *")).id(format!("paced-{i}")),
+            )
+        },
+    )
+}
+
+/// An engine that applies bindings slowly but steadily (iii 0.23 takes
+/// seconds over a thousand HTTP routes) gets them all: `connect_timeout`
+/// bounds the wait between two acknowledged batches, not the whole.
+#[tokio::test]
+async fn connect_waits_for_a_slow_engine_while_it_keeps_applying_bindings() {
+    let fake = FakeEngine::start(Mode::Paced(Duration::from_millis(5))).await;
+    let timeout = Duration::from_millis(400);
+    let started = std::time::Instant::now();
+    let worker = with_bindings(Worker::builder().url(&fake.url).name("paced"), 160)
+        .connect_timeout(timeout)
+        .connect()
+        .await
+        .expect("every batch was acknowledged within the connect timeout");
+    // 160 bindings at 5 ms each: the engine needed twice the timeout.
+    assert!(started.elapsed() > timeout, "{:?}", started.elapsed());
+    let bound = fake.connections()[0]
+        .frames
+        .iter()
+        .flatten()
+        .filter(|m| kind(m) == "registertrigger")
+        .count();
+    assert_eq!(bound, 160);
+    worker.shutdown().await;
+}
+
+/// An engine that stops acknowledging bindings fails `connect` after
+/// `connect_timeout` without progress, naming how far it got, and is not
+/// sent the bindings again.
+#[tokio::test]
+async fn connect_fails_naming_how_far_a_stuck_engine_got_with_the_bindings() {
+    let fake = FakeEngine::start(Mode::SilentAfterBindings(40)).await;
+    let error = with_bindings(Worker::builder().url(&fake.url).name("stuck"), 100)
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .expect_err("the engine went quiet after 40 bindings");
+    match &error {
+        Error::BindingsStalled {
+            applied,
+            sent,
+            waited,
+            ..
+        } => assert_eq!(
+            (*applied, *sent, *waited),
+            (32, 100, Duration::from_millis(300)),
+            "{error}"
+        ),
+        other => panic!("expected BindingsStalled, got {other:?}"),
+    }
+    let text = error.to_string();
+    assert!(
+        text.contains("applied 32 of this worker's 100 trigger bindings")
+            && text.contains("raise `connect_timeout`"),
+        "{text}"
+    );
+    assert_eq!(fake.connections().len(), 1, "not retried");
+}

@@ -243,6 +243,13 @@ impl WorkerBuilder {
     }
 
     /// How long `connect` keeps trying before it fails (default 10 s).
+    ///
+    /// Once the worker is announced, `connect` waits for the engine to
+    /// apply the program's trigger bindings; there this is the longest
+    /// wait without progress (a batch of bindings acknowledged), not the
+    /// whole: an engine that takes seconds over many routes still gets
+    /// them all, and one that stops answering fails `connect` with
+    /// [`Error::BindingsStalled`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
         self
