@@ -376,8 +376,10 @@ async fn send_bindings(
             Ok(true) => applied = through,
             Ok(false) => return Err(lost()),
             Err(_) => {
+                // Without the query, which may carry a token.
+                let url = worker.inner.config.url.split('?').next();
                 return Err(Error::BindingsStalled {
-                    url: worker.inner.config.url.clone(),
+                    url: url.unwrap_or_default().to_string(),
                     applied,
                     sent,
                     waited: stall,
