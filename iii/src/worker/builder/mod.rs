@@ -361,6 +361,13 @@ impl WorkerBuilder {
     /// Retries a refused or failed connection until the connect timeout; an
     /// invalid URL or setting fails at once, and so does a rejection by the
     /// engine (such as a worker-name conflict).
+    ///
+    /// Returns once the engine has applied the program's trigger bindings.
+    /// That may take longer than the connect timeout while the engine keeps
+    /// acknowledging them (see [`connect_timeout`](Self::connect_timeout));
+    /// a binding the engine refused fails it with
+    /// [`Error::BindingsRefused`], and an engine that stops acknowledging
+    /// with [`Error::BindingsStalled`].
     pub async fn connect(mut self) -> Result<Worker, Error> {
         if let Some(error) = self.env_error.take() {
             return Err(error);
