@@ -126,6 +126,14 @@ pub fn validate_namespace(namespace: &str) -> Result<(), String> {
 
 /// Checks an id the SDK sends: non-empty, no control characters.
 pub fn validate_id(id: &str) -> Result<(), String> {
+    // The usual id, checked in one pass: printable ASCII, not starting
+    // with a space (so not blank).
+    let bytes = id.as_bytes();
+    if bytes.first().is_some_and(|&b| b != b' ')
+        && bytes.iter().all(|&b| (b' '..=b'~').contains(&b))
+    {
+        return Ok(());
+    }
     if id.trim().is_empty() {
         return Err("it is empty; give it a name such as `service::action`".into());
     }

@@ -355,3 +355,26 @@ fn the_borrowed_registrations_encode_as_the_owned_ones() {
         assert_eq!(borrowed.to_message(), owned);
     }
 }
+
+#[test]
+fn ids_are_refused_when_blank_or_with_control_characters_and_taken_otherwise() {
+    use crate::rules::validate_id;
+    for ok in [
+        "a",
+        "billing::total",
+        "a b",
+        " leading",
+        "trailing ",
+        "façade::ü",
+        "~!@#",
+    ] {
+        assert_eq!(validate_id(ok), Ok(()), "{ok:?}");
+    }
+    for (blank, why) in [("", "empty"), (" ", "empty"), ("\u{3000}", "empty")] {
+        assert!(validate_id(blank).unwrap_err().contains(why), "{blank:?}");
+    }
+    for control in ["a\tb", "a\nb", "\u{7f}x", "x\u{85}"] {
+        let error = validate_id(control).unwrap_err();
+        assert!(error.contains("control character"), "{control:?}: {error}");
+    }
+}

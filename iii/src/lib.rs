@@ -76,6 +76,7 @@ mod dispatch;
 pub mod error;
 pub mod function;
 pub mod handler;
+mod hashing;
 pub mod http;
 mod ids;
 pub mod invoke;

@@ -53,6 +53,11 @@ impl Frame {
     }
 }
 
+/// The buffer a frame is first written into, in bytes: an invocation and
+/// its answer with a small payload fit (serde_json starts from 128 and
+/// doubles, a copy each time).
+const FIRST_BUFFER: usize = 256;
+
 /// The rules of one worker's frames.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules {
@@ -68,9 +73,27 @@ impl Rules {
         message: &M,
         what: impl Fn() -> String,
     ) -> Result<Frame, Error> {
-        let text = serde_json::to_string(message).map_err(|source| Error::Encode {
+        self.encode_sized(message, 0, what)
+    }
+
+    /// [`Rules::encode`] into a buffer of at least `size` bytes (a call's
+    /// payload and then some), so that a frame is written without growing
+    /// its buffer on the way.
+    pub(crate) fn encode_sized<M: Serialize + ?Sized>(
+        &self,
+        message: &M,
+        size: usize,
+        what: impl Fn() -> String,
+    ) -> Result<Frame, Error> {
+        let mut bytes = Vec::with_capacity(size.max(FIRST_BUFFER));
+        serde_json::to_writer(&mut bytes, message).map_err(|source| Error::Encode {
             what: what(),
             source,
+        })?;
+        // serde_json writes UTF-8 only; the check is one pass over ASCII.
+        let text = String::from_utf8(bytes).map_err(|e| Error::Invalid {
+            what: what(),
+            reason: format!("the encoder wrote invalid UTF-8: {e}"),
         })?;
         if text.len() > self.max_frame {
             return Err(Error::FrameTooLarge {

@@ -6,11 +6,12 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::Outcome;
+use crate::hashing::Quick;
 
 /// The waiting calls, and whether the session still takes new ones.
 #[derive(Default)]
 pub(super) struct PendingCalls {
-    waiting: HashMap<Uuid, oneshot::Sender<Outcome>>,
+    waiting: HashMap<Uuid, oneshot::Sender<Outcome>, Quick>,
     closed: bool,
 }
 
@@ -33,5 +34,27 @@ impl PendingCalls {
     pub(super) fn close(&mut self) -> Vec<oneshot::Sender<Outcome>> {
         self.closed = true;
         self.waiting.drain().map(|(_, reply)| reply).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_is_found_by_its_id_and_only_once() {
+        let mut pending = PendingCalls::default();
+        let ids: Vec<Uuid> = (0..1_000).map(|_| crate::ids::next_uuid()).collect();
+        let mut answers = Vec::new();
+        for id in &ids {
+            let (reply, answer) = oneshot::channel();
+            assert!(pending.insert(*id, reply));
+            answers.push(answer);
+        }
+        for id in ids.iter().rev() {
+            assert!(pending.remove(id).is_some(), "{id} is pending");
+            assert!(pending.remove(id).is_none(), "{id} was taken already");
+        }
+        assert!(pending.close().is_empty());
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::error::codes;
 use crate::handler::{ErasedHandler, Pace};
+use crate::hashing::Quick;
 use crate::session::Frame;
 use crate::trigger::TriggerInfo;
 use crate::trigger_type::ErasedProvider;
@@ -95,7 +96,8 @@ pub(crate) struct TriggerTypeEntry {
 #[derive(Default)]
 pub(crate) struct Registry {
     seq: u64,
-    pub(crate) functions: HashMap<String, FunctionEntry>,
+    /// Looked up on every invocation ([`crate::hashing`]).
+    pub(crate) functions: HashMap<String, FunctionEntry, Quick>,
     pub(crate) triggers: HashMap<String, TriggerEntry>,
     pub(crate) trigger_types: HashMap<String, TriggerTypeEntry>,
     /// Each service's sequence number and registration frame.
@@ -124,11 +126,18 @@ impl Registry {
     /// to the function it binds; `worker` names this worker in refusals.
     pub(crate) fn route(&self, function_id: &str, worker: &str) -> Route {
         let functions = &self.functions;
-        let (target, alias) = match functions.get(function_id).map(|e| &e.serving) {
-            Some(Serving::Alias(alias)) => (alias.function_id.as_str(), Some(alias.clone())),
-            _ => (function_id, None),
+        // One lookup for a direct call; a fire through an alias takes a
+        // second, for the function the alias leads to.
+        let first = functions.get(function_id).map(|e| &e.serving);
+        let (target, alias, serving) = match first {
+            Some(Serving::Alias(alias)) => {
+                let target = alias.function_id.as_str();
+                let serving = functions.get(target).map(|e| &e.serving);
+                (target, Some(alias.clone()), serving)
+            }
+            _ => (function_id, None, first),
         };
-        match functions.get(target).map(|e| &e.serving) {
+        match serving {
             Some(Serving::Local(handler, id, pace)) => Route::Run {
                 handler: handler.clone(),
                 target: id.clone(),

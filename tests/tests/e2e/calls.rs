@@ -458,3 +458,45 @@ async fn callee_disconnect_stops_the_call() {
     assert_eq!(err.code(), "invocation_stopped", "{err}");
     shutdown.await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn a_payload_that_cannot_be_encoded_fails_its_call_by_name_and_reaches_nobody() {
+    let engine = engine().await;
+    let (callee, caller) = engine.pair().await;
+    let id = fid("probe::never");
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = runs.clone();
+    let f = Function::new(&id, move |_: Value| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, Error>(Value::Null) }
+    });
+    serve(&callee, f).await;
+    // JSON object keys are strings: a map keyed by pairs has no JSON form.
+    let unencodable: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+    for outcome in [
+        caller
+            .invoke(&id)
+            .payload(&unencodable)
+            .call::<Value>()
+            .await
+            .map(drop),
+        caller.invoke(&id).payload(&unencodable).void().await,
+    ] {
+        match outcome {
+            Err(Error::Invalid { what, reason }) => {
+                assert_eq!(what, format!("payload for `{id}`"));
+                assert!(
+                    reason.starts_with(&format!(
+                        "could not encode the payload for `{id}` as JSON: "
+                    )) && reason.contains("key must be a string"),
+                    "{reason}"
+                );
+            }
+            other => panic!("expected Error::Invalid, got {other:?}"),
+        }
+    }
+    // The same call with a payload that encodes runs once: nothing went
+    // out before.
+    let _: Value = caller.invoke(&id).payload(&1).call().await.expect("call");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
