@@ -459,22 +459,14 @@ impl Sent {
             Sent::Done(outcome) => return outcome,
             Sent::Waiting(waiting) => waiting,
         };
-        #[cfg(feature = "otel")]
+        // The span (feature `otel`) stays in `waiting` for the end.
         let Waiting {
             worker,
             function_id,
             id,
             session,
             answer,
-            span,
-        } = waiting;
-        #[cfg(not(feature = "otel"))]
-        let Waiting {
-            worker,
-            function_id,
-            id,
-            session,
-            answer,
+            ..
         } = waiting;
         let mut forget = Forget {
             session: &session,
@@ -496,7 +488,7 @@ impl Sent {
             }),
         };
         #[cfg(feature = "otel")]
-        if let Some(span) = span {
+        if let Some(span) = waiting.span {
             span.end(outcome.as_ref().err());
         }
         outcome
