@@ -13,7 +13,7 @@ use crate::error::Error;
 /// `value` as `T` when `T` is `serde_json::Value` itself, which would
 /// otherwise be rebuilt node by node. The generic part is one downcast:
 /// every line here is compiled once per handler type.
-fn as_is<T: 'static>(value: &mut Option<Value>) -> Option<T> {
+pub(crate) fn as_is<T: 'static>(value: &mut Option<Value>) -> Option<T> {
     (value as &mut dyn Any).downcast_mut::<Option<T>>()?.take()
 }
 

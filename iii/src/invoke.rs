@@ -246,9 +246,17 @@ impl Invocation {
         let timeout = self
             .timeout
             .unwrap_or(self.worker.inner.config.default_timeout);
-        let scope = crate::scope::Scope::of_worker(&self.worker);
+        let worker = self.worker.clone();
         let (function_id, value) = send_call(self).outcome(timeout).await?;
-        // A result may hold channel ends (`ChannelReader` fields).
+        // A `Value` is the result as it came: nothing in it to attach.
+        let mut slot = Some(value);
+        if let Some(value) = crate::codec::as_is::<O>(&mut slot) {
+            return Ok(value);
+        }
+        let value = slot.unwrap_or(Value::Null);
+        // A result may hold channel ends (`ChannelReader` fields), which
+        // attach to the worker's scope as they are decoded.
+        let scope = crate::scope::Scope::of_worker(&worker);
         scope.sync(|| decode(value, || format!("the result of `{function_id}`")))
     }
 
