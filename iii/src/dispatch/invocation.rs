@@ -11,8 +11,9 @@
 //!    does not, and runs the handler;
 //! 4. [`Prepared::finish`] turns an `http` fire's result into the answer
 //!    the engine expects (a streamed response, or 204 for nothing);
-//! 5. [`Invocation::answer`] sends the result back, holding a cron fire's
-//!    answer past its tick, then streams a response body if there is one.
+//! 5. [`Invocation::send`] sends the result back; when a cron fire's
+//!    answer waits past its tick, or a response body is streamed,
+//!    [`Invocation::answer_later`] does, then streams the body.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

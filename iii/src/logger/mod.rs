@@ -1,5 +1,5 @@
 //! Log lines to the engine: the official SDKs' [`Logger`], a `tracing` layer
-//! that sends the events of handlers ([`layer`]), and the records `log`
+//! that sends the events of handlers ([`layer`](fn@layer)), and the records `log`
 //! triggers deliver ([`LogRecord`]).
 //!
 //! Lines go to the engine's log functions (`engine::log::{trace,debug,info,
