@@ -283,7 +283,8 @@ pub enum FlushFailure {
     NotConnected,
     /// The connection dropped before the engine answered.
     ConnectionLost,
-    /// The engine did not answer within the worker's default timeout.
+    /// The engine answered none of the flush's pings for the worker's
+    /// default timeout (each answer restarts it).
     Timeout(Duration),
 }
 
@@ -298,7 +299,7 @@ impl std::fmt::Display for FlushFailure {
             }
             FlushFailure::Timeout(t) => write!(
                 f,
-                "the engine did not answer within {t:?} (the worker's `default_timeout`)"
+                "the engine answered nothing for {t:?} (the worker's `default_timeout`)"
             ),
         }
     }

@@ -263,6 +263,19 @@ impl Session {
         }
     }
 
+    /// Waits for a pong past the first `seen`, and returns how many have
+    /// arrived; `None` if the session ended first.
+    pub(crate) async fn pong_after(&self, seen: u64) -> Option<u64> {
+        let mut pongs = self.shared.pongs.subscribe();
+        let mut dead = self.shared.dead.subscribe();
+        tokio::select! {
+            reached = pongs.wait_for(|n| *n > seen) => reached.ok().map(|n| *n),
+            _ = dead.wait_for(Option::is_some) => {
+                Some(*self.shared.pongs.borrow()).filter(|n| *n > seen)
+            }
+        }
+    }
+
     /// Closes the session gracefully: the writer sends every frame queued
     /// before this call, then a Close frame. New frames are refused.
     pub(crate) fn close(&self) {

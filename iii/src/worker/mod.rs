@@ -95,6 +95,10 @@ pub(crate) struct Link {
     /// The session's bindings wait for its announcement: a binding made
     /// meanwhile is sent with them, not before.
     pub(crate) bindings_pending: bool,
+    /// Bindings sent on the live session since its last ping: every
+    /// [`connect::BINDINGS_PER_PING`] get one, whose pong tells
+    /// [`Worker::flush`] that the engine is still applying them.
+    pub(crate) bindings_since_ping: usize,
 }
 
 /// Identity the engine gave the current (or last) connection.
@@ -168,6 +172,7 @@ impl Inner {
                 session: None,
                 registry: Registry::default(),
                 bindings_pending: false,
+                bindings_since_ping: 0,
             }),
             identity: Mutex::new(Identity::default()),
             in_flight: InFlight::default(),
@@ -373,7 +378,12 @@ impl Worker {
     /// ping sent now proves everything before it was processed; a binding
     /// it refused by then (an invalid cron expression, a clashing route)
     /// fails the flush with [`Error::BindingsRefused`], naming the function
-    /// and the reason, once. (A worker-provided trigger type answers in its
+    /// and the reason, once.
+    ///
+    /// It waits as long as the engine makes progress: a ping goes out after
+    /// every 32 bindings made on a live worker, and the worker's
+    /// `default_timeout` bounds the wait between two answers, not the
+    /// whole flush (iii 0.23 takes seconds to apply a thousand routes). (A worker-provided trigger type answers in its
     /// own time: see [`crate::TriggerHandle::rejected`].)
     ///
     /// ```no_run
@@ -390,10 +400,20 @@ impl Worker {
             .ping()
             .map_err(|_| Error::Flush(FlushFailure::NotConnected))?;
         let timeout = self.inner.config.default_timeout;
+        // Every pong is progress: the engine answers pings in order, and
+        // one follows every few bindings sent (`send_binding_if_live`).
+        // Only a whole `timeout` without any fails the flush.
+        let mut seen = 0;
+        while seen < target {
+            match tokio::time::timeout(timeout, session.pong_after(seen)).await {
+                Ok(Some(pongs)) => seen = pongs,
+                Ok(None) => return Err(Error::Flush(FlushFailure::ConnectionLost)),
+                Err(_) => return Err(Error::Flush(FlushFailure::Timeout(timeout))),
+            }
+        }
         // After a reconnect the engine holds registrations until the worker
-        // is announced, but answers pings at once: wait for both.
-        let done = async { session.pongs_reach(target).await && session.ready().await };
-        match tokio::time::timeout(timeout, done).await {
+        // is announced, but answers pings at once: wait for that too.
+        match tokio::time::timeout(timeout, session.ready()).await {
             Ok(true) => {}
             Ok(false) => return Err(Error::Flush(FlushFailure::ConnectionLost)),
             Err(_) => return Err(Error::Flush(FlushFailure::Timeout(timeout))),

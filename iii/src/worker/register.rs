@@ -9,6 +9,7 @@ use iii_protocol::{
     UnregisterTrigger, UnregisterTriggerType,
 };
 
+use super::connect::BINDINGS_PER_PING;
 use super::registry::{Alias, Serving};
 use super::{Link, Worker};
 use crate::error::{Error, validate_id};
@@ -133,7 +134,7 @@ impl Worker {
                 format!("the trigger binding of `{function_id}`")
             })?;
             let status = link.registry.add_trigger(message, frame.clone(), None);
-            send_binding_if_live(&link, frame);
+            send_binding_if_live(&mut link, frame);
             return Ok(TriggerHandle {
                 id,
                 worker: self.clone(),
@@ -190,7 +191,7 @@ impl Worker {
             .registry
             .add_trigger(message, frame.clone(), Some(alias_id));
         send_if_live(&link, alias_frame);
-        send_binding_if_live(&link, frame);
+        send_binding_if_live(&mut link, frame);
         Ok(TriggerHandle {
             id,
             worker: self.clone(),
@@ -311,9 +312,22 @@ fn send_if_live(link: &Link, frame: Frame) {
 }
 
 /// [`send_if_live`] for a binding, which a session still waiting for its
-/// announcement sends with the others.
-fn send_binding_if_live(link: &Link, frame: Frame) {
-    if !link.bindings_pending {
-        send_if_live(link, frame);
+/// announcement sends with the others. A ping follows every
+/// [`BINDINGS_PER_PING`] bindings, so that [`Worker::flush`] sees the
+/// engine's progress through many of them (iii 0.23 takes seconds over a
+/// thousand routes).
+fn send_binding_if_live(link: &mut Link, frame: Frame) {
+    if link.bindings_pending {
+        return;
+    }
+    let Some(session) = &link.session else {
+        return;
+    };
+    if session.send(frame).is_ok() {
+        link.bindings_since_ping += 1;
+        if link.bindings_since_ping >= BINDINGS_PER_PING {
+            link.bindings_since_ping = 0;
+            let _ = session.ping();
+        }
     }
 }

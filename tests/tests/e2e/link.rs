@@ -306,3 +306,63 @@ async fn connect_fails_naming_how_far_a_stuck_engine_got_with_the_bindings() {
     );
     assert_eq!(fake.connections().len(), 1, "not retried");
 }
+
+/// Bindings made on a live worker: `flush` waits while a slow engine keeps
+/// applying them (a ping follows every 32, and each pong restarts the
+/// worker's `default_timeout`), and fails once it stops.
+#[tokio::test]
+async fn flush_waits_for_a_slow_engine_through_bindings_made_while_connected() {
+    use iii::trigger::{Cron, Trigger};
+    let bind = |worker: &Worker, n: usize| {
+        let ok = |_: Value| async move { Ok::<(), Error>(()) };
+        worker
+            .register_function(Function::new("paced::tick", ok))
+            .expect("function");
+        for i in 0..n {
+            let trigger =
+                Trigger::new("paced::tick", Cron::new("0 * * * * *")).id(format!("live-{i}"));
+            worker.register_trigger(trigger).expect("binding");
+        }
+    };
+    let connect = |url: &str, timeout: Duration| {
+        Worker::builder()
+            .url(url)
+            .name("live-bindings")
+            .linked(iii::linked::Linked::None)
+            .default_timeout(timeout)
+            .connect()
+    };
+
+    let fake = FakeEngine::start(Mode::Paced(Duration::from_millis(5))).await;
+    let timeout = Duration::from_millis(400);
+    let worker = connect(&fake.url, timeout).await.expect("connect");
+    let started = std::time::Instant::now();
+    bind(&worker, 160);
+    worker
+        .flush()
+        .await
+        .expect("every batch was acknowledged within the timeout");
+    // 160 bindings at 5 ms each: the engine needed twice the timeout.
+    assert!(started.elapsed() > timeout, "{:?}", started.elapsed());
+    let bound = fake.connections()[0]
+        .frames
+        .iter()
+        .flatten()
+        .filter(|m| kind(m) == "registertrigger")
+        .count();
+    assert_eq!(bound, 160);
+    worker.shutdown().await;
+
+    let stuck = FakeEngine::start(Mode::SilentAfterBindings(40)).await;
+    let worker = connect(&stuck.url, Duration::from_millis(300))
+        .await
+        .expect("connect");
+    bind(&worker, 100);
+    let started = std::time::Instant::now();
+    let error = worker.flush().await.expect_err("the engine went quiet");
+    assert!(
+        matches!(error, Error::Flush(iii::FlushFailure::Timeout(t)) if t == Duration::from_millis(300)),
+        "{error}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
