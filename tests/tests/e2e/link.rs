@@ -249,6 +249,17 @@ fn with_bindings(builder: iii::WorkerBuilder, n: usize) -> iii::WorkerBuilder {
     )
 }
 
+/// The `registertrigger` frames the fake engine read on its first
+/// connection.
+fn bindings_received(fake: &FakeEngine) -> usize {
+    fake.connections()[0]
+        .frames
+        .iter()
+        .flatten()
+        .filter(|m| kind(m) == "registertrigger")
+        .count()
+}
+
 /// An engine that applies bindings slowly but steadily (iii 0.23 takes
 /// seconds over a thousand HTTP routes) gets them all: `connect_timeout`
 /// bounds the wait between two acknowledged batches, not the whole.
@@ -264,13 +275,7 @@ async fn connect_waits_for_a_slow_engine_while_it_keeps_applying_bindings() {
         .expect("every batch was acknowledged within the connect timeout");
     // 160 bindings at 5 ms each: the engine needed twice the timeout.
     assert!(started.elapsed() > timeout, "{:?}", started.elapsed());
-    let bound = fake.connections()[0]
-        .frames
-        .iter()
-        .flatten()
-        .filter(|m| kind(m) == "registertrigger")
-        .count();
-    assert_eq!(bound, 160);
+    assert_eq!(bindings_received(&fake), 160);
     worker.shutdown().await;
 }
 
@@ -344,13 +349,7 @@ async fn flush_waits_for_a_slow_engine_through_bindings_made_while_connected() {
         .expect("every batch was acknowledged within the timeout");
     // 160 bindings at 5 ms each: the engine needed twice the timeout.
     assert!(started.elapsed() > timeout, "{:?}", started.elapsed());
-    let bound = fake.connections()[0]
-        .frames
-        .iter()
-        .flatten()
-        .filter(|m| kind(m) == "registertrigger")
-        .count();
-    assert_eq!(bound, 160);
+    assert_eq!(bindings_received(&fake), 160);
     worker.shutdown().await;
 
     let stuck = FakeEngine::start(Mode::SilentAfterBindings(40)).await;
