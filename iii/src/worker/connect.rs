@@ -324,9 +324,10 @@ fn refuse_triggers(
 
 /// Bindings sent between two pings, while `connect` waits for the engine
 /// to apply them and on a live worker (for [`Worker::flush`]): each pong
-/// is progress, and only a whole timeout without any fails the wait. An engine whose cost per binding grows with
-/// their number (iii 0.23 rebuilds its HTTP router for each route) takes
-/// seconds over a thousand routes, yet is never stuck.
+/// is progress, and only a whole timeout without any fails the wait. An
+/// engine whose cost per binding grows with their number (iii 0.23
+/// rebuilds its HTTP router for each route) takes seconds over a thousand
+/// routes, yet is never stuck.
 pub(crate) const BINDINGS_PER_PING: usize = 32;
 
 /// Sends the bindings, once the engine has answered the announcement: by

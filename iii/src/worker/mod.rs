@@ -378,13 +378,13 @@ impl Worker {
     /// ping sent now proves everything before it was processed; a binding
     /// it refused by then (an invalid cron expression, a clashing route)
     /// fails the flush with [`Error::BindingsRefused`], naming the function
-    /// and the reason, once.
+    /// and the reason, once. (A worker-provided trigger type answers in its
+    /// own time: see [`crate::TriggerHandle::rejected`].)
     ///
     /// It waits as long as the engine makes progress: a ping goes out after
     /// every 32 bindings made on a live worker, and the worker's
     /// `default_timeout` bounds the wait between two answers, not the
-    /// whole flush (iii 0.23 takes seconds to apply a thousand routes). (A worker-provided trigger type answers in its
-    /// own time: see [`crate::TriggerHandle::rejected`].)
+    /// whole flush (iii 0.23 takes seconds to apply a thousand routes).
     ///
     /// ```no_run
     /// # async fn f(worker: iii::Worker, other: iii::Worker) -> Result<(), iii::Error> {
