@@ -108,6 +108,15 @@ pub(crate) enum Failure {
 /// The outcome a pending call receives.
 pub(crate) type Outcome = Result<serde_json::Value, Failure>;
 
+/// Why [`Session::await_pongs`] stopped short of its target.
+#[derive(Debug)]
+pub(crate) enum PongWait {
+    /// The session ended first.
+    Lost,
+    /// No answer for the whole wait; `seen` pongs had arrived.
+    Stalled { seen: u64 },
+}
+
 /// A handle to one open connection. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Session {
@@ -252,20 +261,26 @@ impl Session {
         Ok(*pings)
     }
 
-    /// Waits until `n` pongs have arrived. `false` if the session ended
-    /// first.
-    pub(crate) async fn pongs_reach(&self, n: u64) -> bool {
-        let mut pongs = self.shared.pongs.subscribe();
-        let mut dead = self.shared.dead.subscribe();
-        tokio::select! {
-            reached = pongs.wait_for(|seen| *seen >= n) => reached.is_ok(),
-            _ = dead.wait_for(Option::is_some) => *self.shared.pongs.borrow() >= n,
+    /// Waits until `target` pongs have arrived, as long as the engine keeps
+    /// answering: every pong is progress (it answers pings in order) and
+    /// restarts `stall`, so only `stall` without any answer gives up. An
+    /// engine that takes seconds over many bindings, a ping after every
+    /// few, is waited for; a silent one is not.
+    pub(crate) async fn await_pongs(&self, target: u64, stall: Duration) -> Result<(), PongWait> {
+        let mut seen = *self.shared.pongs.borrow();
+        while seen < target {
+            match tokio::time::timeout(stall, self.pong_after(seen)).await {
+                Ok(Some(pongs)) => seen = pongs,
+                Ok(None) => return Err(PongWait::Lost),
+                Err(_) => return Err(PongWait::Stalled { seen }),
+            }
         }
+        Ok(())
     }
 
     /// Waits for a pong past the first `seen`, and returns how many have
     /// arrived; `None` if the session ended first.
-    pub(crate) async fn pong_after(&self, seen: u64) -> Option<u64> {
+    async fn pong_after(&self, seen: u64) -> Option<u64> {
         let mut pongs = self.shared.pongs.subscribe();
         let mut dead = self.shared.dead.subscribe();
         tokio::select! {

@@ -235,11 +235,11 @@ async fn a_pings_number_is_proved_by_its_pong() {
         .expect("queued");
     let n = opened.session.ping().expect("ping");
     assert_eq!(n, 1);
-    assert!(
-        tokio::time::timeout(Duration::from_secs(5), opened.session.pongs_reach(n))
-            .await
-            .expect("pong within 5 s")
-    );
+    opened
+        .session
+        .await_pongs(n, Duration::from_secs(5))
+        .await
+        .expect("pong within 5 s");
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"before\""));
     assert_eq!(
         next(&mut seen).await.as_deref(),

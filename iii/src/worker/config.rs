@@ -110,6 +110,12 @@ pub(crate) struct Config {
 }
 
 impl Config {
+    /// The engine's URL as logs and errors show it: without the query,
+    /// which may carry a token.
+    pub(crate) fn url_shown(&self) -> &str {
+        self.url.split('?').next().unwrap_or_default()
+    }
+
     pub(crate) fn new() -> Self {
         Config {
             url: DEFAULT_URL.into(),

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::{ConnectionState, Identity, Stopped, Worker};
 use crate::error::Error;
-use crate::session::{self, End, Keepalive, OpenError, Session, Settings};
+use crate::session::{self, End, Keepalive, OpenError, PongWait, Session, Settings};
 use crate::sync::{lock, until};
 use crate::trigger::Trigger;
 
@@ -371,21 +371,22 @@ async fn send_bindings(
         }
         (marks, sent)
     };
-    let mut applied = 0;
-    for (ping, through) in marks {
-        match tokio::time::timeout(stall, session.pongs_reach(ping)).await {
-            Ok(true) => applied = through,
-            Ok(false) => return Err(lost()),
-            Err(_) => {
-                // Without the query, which may carry a token.
-                let url = worker.inner.config.url.split('?').next();
-                return Err(Error::BindingsStalled {
-                    url: url.unwrap_or_default().to_string(),
-                    applied,
-                    sent,
-                    waited: stall,
-                });
-            }
+    let last = marks.last().map_or(0, |(ping, _)| *ping);
+    match session.await_pongs(last, stall).await {
+        Ok(()) => {}
+        Err(PongWait::Lost) => return Err(lost()),
+        Err(PongWait::Stalled { seen }) => {
+            // The bindings before the last ping the engine answered.
+            let applied = marks
+                .iter()
+                .rfind(|(ping, _)| *ping <= seen)
+                .map_or(0, |(_, through)| *through);
+            return Err(Error::BindingsStalled {
+                url: worker.inner.config.url_shown().to_string(),
+                applied,
+                sent,
+                waited: stall,
+            });
         }
     }
     let refusals = lock(&worker.inner.link).registry.take_refusals();

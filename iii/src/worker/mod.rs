@@ -25,7 +25,7 @@ pub use config::{DEFAULT_URL, ReconnectPolicy};
 pub use connection_state::ConnectionState;
 
 use crate::error::{Error, FlushFailure};
-use crate::session::{Closed, Failure, Fatal, Frame, Rules, Session};
+use crate::session::{Closed, Failure, Fatal, Frame, PongWait, Rules, Session};
 use crate::sync::{lock, until};
 use config::Config;
 use in_flight::InFlight;
@@ -400,15 +400,13 @@ impl Worker {
             .ping()
             .map_err(|_| Error::Flush(FlushFailure::NotConnected))?;
         let timeout = self.inner.config.default_timeout;
-        // Every pong is progress: the engine answers pings in order, and
-        // one follows every few bindings sent (`send_binding_if_live`).
-        // Only a whole `timeout` without any fails the flush.
-        let mut seen = 0;
-        while seen < target {
-            match tokio::time::timeout(timeout, session.pong_after(seen)).await {
-                Ok(Some(pongs)) => seen = pongs,
-                Ok(None) => return Err(Error::Flush(FlushFailure::ConnectionLost)),
-                Err(_) => return Err(Error::Flush(FlushFailure::Timeout(timeout))),
+        // A ping follows every few bindings sent (`send_binding_if_live`):
+        // only a whole `timeout` without an answer fails the flush.
+        match session.await_pongs(target, timeout).await {
+            Ok(()) => {}
+            Err(PongWait::Lost) => return Err(Error::Flush(FlushFailure::ConnectionLost)),
+            Err(PongWait::Stalled { .. }) => {
+                return Err(Error::Flush(FlushFailure::Timeout(timeout)));
             }
         }
         // After a reconnect the engine holds registrations until the worker

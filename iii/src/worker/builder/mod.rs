@@ -434,14 +434,7 @@ impl WorkerBuilder {
         // Built only when it is logged.
         if tracing::enabled!(tracing::Level::INFO) {
             let serves = lock(&worker.inner.link).registry.summary();
-            // Without the query, which may carry a token.
-            let url = worker
-                .inner
-                .config
-                .url
-                .split('?')
-                .next()
-                .unwrap_or_default();
+            let url = worker.inner.config.url_shown();
             let name = &worker.inner.config.name;
             tracing::info!("worker `{name}` connected to the iii engine at {url}: {serves}");
         }
