@@ -19,9 +19,13 @@ fn main() {
     // type is used as a worker must use it at least once (decoded from a
     // `serde_json::Value`, its schema generated), from a table `main`
     // reads, so the compiler generates that code as it does for a worker.
+    // III_BENCH_PLAIN=3: the start-up floor. No iii attributes; `main`
+    // registers the same functions and routes as a bare protocol client
+    // (`src/bare.rs`), their schemas generated as the SDK generates them.
     let mode = std::env::var("III_BENCH_PLAIN").unwrap_or_default();
-    let plain = mode == "1" || mode == "2";
+    let plain = matches!(mode.as_str(), "1" | "2" | "3");
     let floor = mode == "2";
+    let bare = mode == "3";
     let n: usize = std::env::var("III_BENCH_FUNCTIONS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -57,6 +61,19 @@ pub async fn f{i}(input: Input{i}) -> u64 {{ input.id + {i} + {e} }}
             let _ = writeln!(
                 code,
                 "    |v| (serde_json::from_value::<Input{i}>(v).ok().map(|x| x.id + x.name.len() as u64 + x.tags.len() as u64), schemars::schema_for!(Input{i}).to_value()),"
+            );
+        }
+    }
+    let _ = writeln!(code, "];");
+    let _ = writeln!(
+        code,
+        "\n/// Each input type's schema, when III_BENCH_PLAIN=3.\npub static BARE: &[fn(&mut schemars::SchemaGenerator) -> schemars::Schema] = &["
+    );
+    if bare {
+        for i in 0..n {
+            let _ = writeln!(
+                code,
+                "    schemars::SchemaGenerator::root_schema_for::<Input{i}>,"
             );
         }
     }

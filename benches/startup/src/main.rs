@@ -2,9 +2,13 @@
 //! engine acknowledged the worker's announcement, which it processes after
 //! the registrations) with 1,000 `#[iii::function]`s, each with an HTTP
 //! trigger. The engine is iii-embedded, started in this process, unless
-//! `III_URL` names a running one (the real engine, say).
+//! `III_URL` names a running one (the real engine, say). Built with
+//! `III_BENCH_PLAIN=3`, it measures the floor instead: a bare protocol
+//! client registering the same functions and routes (`bare.rs`).
 
 use std::time::Instant;
+
+mod bare;
 
 include!(concat!(env!("OUT_DIR"), "/functions.rs"));
 
@@ -30,6 +34,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(engine) => engine.ws_url(),
         Err(url) => url.clone(),
     };
+    if !BARE.is_empty() {
+        bare::run(&url, BARE, started, engine_up).await?;
+        if let Ok(engine) = engine {
+            engine.shutdown().await;
+        }
+        return Ok(());
+    }
     let worker = iii::Worker::builder()
         .url(&url)
         .name("startup")
