@@ -201,25 +201,16 @@ impl Registry {
                 .or_default()
                 .insert(id.clone());
         }
-        self.bindings.insert(
-            id.clone(),
-            Binding {
-                message: t.clone(),
-                owner: owner.map(String::from),
-                origin_namespace: origin.to_string(),
-                served_by: served_by.clone(),
-                superseded: false,
-                shape,
-            },
-        );
-        match provider {
+        // What the binding sets off, made before it is stored: only these
+        // take a copy of it (an `http` route, the usual binding, takes none).
+        let outcome = match &provider {
             Some(Provider::Worker(p)) => {
-                self.send_to(&p, &Message::RegisterTrigger(forwarded(&t)));
+                self.send_to(p, &Message::RegisterTrigger(forwarded(&t)));
                 BindOutcome::Forwarded
             }
             Some(Provider::Builtin) => {
                 if let Some(bound) = builtin.and_then(|b| b.on_bind) {
-                    events.push(Event::Bound(bound, t));
+                    events.push(Event::Bound(bound, t.clone()));
                 }
                 BindOutcome::Accepted
             }
@@ -231,7 +222,19 @@ impl Registry {
                 );
                 BindOutcome::Parked
             }
-        }
+        };
+        self.bindings.insert(
+            id,
+            Binding {
+                message: t,
+                owner: owner.map(String::from),
+                origin_namespace: origin.to_string(),
+                served_by,
+                superseded: false,
+                shape,
+            },
+        );
+        outcome
     }
 
     /// A module's verdict on a new binding of its type: its check, then

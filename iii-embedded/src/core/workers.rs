@@ -83,6 +83,8 @@ impl Core {
             conn.has_pid = data.get("pid").is_some_and(Value::is_u64);
             conn.info = data;
             let buffered = conn.buffered.take().unwrap_or_default();
+            // Mostly functions: the table grows once, not once per doubling.
+            registry.functions.reserve(buffered.len());
             for message in buffered {
                 registry.apply_registration(worker_id, message, &mut events);
             }
