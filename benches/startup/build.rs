@@ -52,35 +52,35 @@ pub async fn f{i}(input: Input{i}) -> u64 {{ input.id + {i} + {e} }}
             }
         );
     }
-    let _ = writeln!(
-        code,
-        "\n/// Each input type used once, when III_BENCH_PLAIN=2.\npub static FLOOR: &[fn(serde_json::Value) -> (Option<u64>, serde_json::Value)] = &["
+    // Each table is empty unless its mode asks for it.
+    table(
+        &mut code,
+        "/// Each input type used once, when III_BENCH_PLAIN=2.\npub static FLOOR: &[fn(serde_json::Value) -> (Option<u64>, serde_json::Value)]",
+        if floor { n } else { 0 },
+        |i| {
+            format!(
+                "|v| (serde_json::from_value::<Input{i}>(v).ok().map(|x| x.id + x.name.len() as u64 + x.tags.len() as u64), schemars::schema_for!(Input{i}).to_value())"
+            )
+        },
     );
-    if floor {
-        for i in 0..n {
-            let _ = writeln!(
-                code,
-                "    |v| (serde_json::from_value::<Input{i}>(v).ok().map(|x| x.id + x.name.len() as u64 + x.tags.len() as u64), schemars::schema_for!(Input{i}).to_value()),"
-            );
-        }
-    }
-    let _ = writeln!(code, "];");
-    let _ = writeln!(
-        code,
-        "\n/// Each input type's schema, when III_BENCH_PLAIN=3.\npub static BARE: &[fn(&mut schemars::SchemaGenerator) -> schemars::Schema] = &["
+    table(
+        &mut code,
+        "/// Each input type's schema, when III_BENCH_PLAIN=3.\npub static BARE: &[fn(&mut schemars::SchemaGenerator) -> schemars::Schema]",
+        if bare { n } else { 0 },
+        |i| format!("schemars::SchemaGenerator::root_schema_for::<Input{i}>"),
     );
-    if bare {
-        for i in 0..n {
-            let _ = writeln!(
-                code,
-                "    schemars::SchemaGenerator::root_schema_for::<Input{i}>,"
-            );
-        }
-    }
-    let _ = writeln!(code, "];");
     let out =
         std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("functions.rs");
     if let Err(e) = std::fs::write(&out, code) {
         panic!("cannot write {}: {e}", out.display());
     }
+}
+
+/// Writes `declaration = &[..];` with `entry(i)` for each `i` below `n`.
+fn table(code: &mut String, declaration: &str, n: usize, entry: impl Fn(usize) -> String) {
+    let _ = writeln!(code, "\n{declaration} = &[");
+    for i in 0..n {
+        let _ = writeln!(code, "    {},", entry(i));
+    }
+    let _ = writeln!(code, "];");
 }
