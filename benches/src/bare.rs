@@ -17,6 +17,16 @@ pub type Socket =
 /// Connects, reads `workerregistered`, sends `registrations`, announces the
 /// worker as `name`, and returns once the engine has answered that.
 pub async fn bare_connect(url: &str, name: &str, registrations: Vec<Message>) -> Socket {
+    let frames = registrations
+        .iter()
+        .map(|m| protocol::encode(m).expect("encode"))
+        .collect();
+    bare_connect_frames(url, name, frames).await
+}
+
+/// [`bare_connect`] with the registrations already encoded. They and the
+/// announcement are written with one flush.
+pub async fn bare_connect_frames(url: &str, name: &str, frames: Vec<String>) -> Socket {
     // The same socket settings as the SDK: no Nagle, 16 KiB reads.
     let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
     let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
@@ -24,18 +34,16 @@ pub async fn bare_connect(url: &str, name: &str, registrations: Vec<Message>) ->
         .expect("connect");
     let _welcome = socket.next().await.expect("welcome").expect("frame");
     let id = Uuid::new_v4();
-    let mut frames = registrations;
-    frames.push(Message::InvokeFunction(InvokeFunction::new(
+    let announce = Message::InvokeFunction(InvokeFunction::new(
         Some(id),
         "engine::workers::register",
         json!({"name": name, "pid": std::process::id()}),
-    )));
-    for frame in frames {
-        socket
-            .send(Frame::text(protocol::encode(&frame).expect("encode")))
-            .await
-            .expect("send");
+    ));
+    let announce = protocol::encode(&announce).expect("encode");
+    for frame in frames.into_iter().chain([announce]) {
+        socket.feed(Frame::text(frame)).await.expect("send");
     }
+    socket.flush().await.expect("send");
     // Wait for the register answer.
     while let Some(Ok(frame)) = socket.next().await {
         if let Frame::Text(text) = frame

@@ -1,60 +1,38 @@
-//! The start-up floor (`III_BENCH_PLAIN=3`): a bare protocol client
-//! registers the same 1,000 functions, with the schemas the SDK generates
-//! for them (schemars, draft 2020-12, request and response contracts) and
-//! one HTTP route each, announces itself, and stops the clock when the
-//! engine answers that. It builds the schemas on every core, as the SDK
-//! does, writes every frame with one flush, and does nothing the protocol
-//! does not ask for: no checks, no aliases, no replay copies, no pings.
+//! The start-up floor (`III_BENCH_PLAIN=3`): a bare protocol client (the
+//! call benchmark's, `benches/src/bare.rs`) registers the same 1,000
+//! functions, with the schemas the SDK generates for them (schemars, draft
+//! 2020-12, request and response contracts) and one HTTP route each,
+//! announces itself, and stops the clock when the engine answers that. It
+//! builds the schemas and frames on every core, as the SDK builds its
+//! schemas, writes every frame with one flush, and does nothing the
+//! protocol does not ask for: no checks, no aliases, no replay copies, no
+//! pings.
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use schemars::generate::{Contract, SchemaSettings};
 use schemars::{Schema, SchemaGenerator};
 use serde::Serialize;
-use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message as Frame;
+use serde_json::Value;
+
+// Only `bare_connect_frames` is used here; the rest serves the call benchmark.
+#[allow(dead_code)]
+#[path = "../../src/bare.rs"]
+mod client;
 
 type Root = fn(&mut SchemaGenerator) -> Schema;
 
 /// Registers `roots.len()` functions on the engine at `url` and prints the
 /// time from `started` until the engine answered the announcement.
-pub async fn run(
-    url: &str,
-    roots: &'static [Root],
-    started: Instant,
-    engine_up: Duration,
-) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(url: &str, roots: &'static [Root], started: Instant, engine_up: Duration) {
     let frames = frames_on_every_core(roots);
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
-    let _welcome = socket.next().await.ok_or("no welcome")??;
-    let announce = uuid::Uuid::new_v4();
-    for frame in frames {
-        socket.feed(Frame::text(frame)).await?;
-    }
-    let announcement = json!({
-        "type": "invokefunction",
-        "invocation_id": announce,
-        "function_id": "engine::workers::register",
-        "data": {"name": "startup-bare", "pid": std::process::id()},
-    });
-    socket.send(Frame::text(announcement.to_string())).await?;
-    while let Some(frame) = socket.next().await {
-        if let Frame::Text(text) = frame?
-            && let Ok(message) = serde_json::from_str::<Value>(&text)
-            && message["type"] == "invocationresult"
-            && message["invocation_id"] == announce.to_string()
-        {
-            break;
-        }
-    }
+    let socket = client::bare_connect_frames(url, "startup-bare", frames).await;
     let registered = started.elapsed();
     println!(
         "bare client, {} functions and routes on {url}; engine up after {engine_up:?}; all registered and announced after {registered:?}",
         roots.len()
     );
-    socket.close(None).await?;
-    Ok(())
+    drop(socket);
 }
 
 /// Each function's `registerfunction` and `registertrigger` frames, in
@@ -68,11 +46,10 @@ fn frames_on_every_core(roots: &'static [Root]) -> Vec<String> {
             .enumerate()
             .map(|(k, part)| {
                 scope.spawn(move || {
-                    let mut out = Vec::with_capacity(part.len() * 2);
-                    for (j, root) in part.iter().enumerate() {
-                        frames_of(k * per + j, *root, &mut out);
-                    }
-                    out
+                    part.iter()
+                        .enumerate()
+                        .flat_map(|(j, root)| frames_of(k * per + j, *root))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -83,10 +60,14 @@ fn frames_on_every_core(roots: &'static [Root]) -> Vec<String> {
     })
 }
 
-/// A `registerfunction` frame, its tag first as the SDK writes it (an
-/// engine reads a frame whose tag comes later through a slower path).
+/// The frames, written straight from these: less work than the protocol
+/// crate's types, which hold schemas as text and configs as `Value`s (what
+/// the SDK keeps, for the replay and the handler), so the floor stays the
+/// least a client must do. The tag comes first, as in every frame the SDK
+/// writes (a frame whose tag comes later takes a slower path in
+/// iii-embedded's decoder).
 #[derive(Serialize)]
-struct RegisterFunction<'a> {
+struct FunctionFrame<'a> {
     r#type: &'static str,
     id: &'a str,
     description: String,
@@ -94,44 +75,45 @@ struct RegisterFunction<'a> {
     response_format: Value,
 }
 
-/// A `registertrigger` frame for an HTTP route.
 #[derive(Serialize)]
-struct RegisterTrigger<'a> {
+struct RouteFrame<'a> {
     r#type: &'static str,
     id: uuid::Uuid,
     trigger_type: &'static str,
     function_id: &'a str,
-    config: HttpConfig,
+    config: RouteConfig,
 }
 
 #[derive(Serialize)]
-struct HttpConfig {
+struct RouteConfig {
     api_path: String,
     http_method: &'static str,
 }
 
-fn frames_of(i: usize, root: Root, out: &mut Vec<String>) {
+fn frames_of(i: usize, root: Root) -> [String; 2] {
     let id = format!("bench::f{i}");
-    let function = RegisterFunction {
+    let function = FunctionFrame {
         r#type: "registerfunction",
         id: &id,
         description: format!("Function number {i}."),
         request_format: schema(Contract::Deserialize, root),
         response_format: schema(Contract::Serialize, SchemaGenerator::root_schema_for::<u64>),
     };
-    let trigger = RegisterTrigger {
+    let route = RouteFrame {
         r#type: "registertrigger",
         id: uuid::Uuid::new_v4(),
         trigger_type: "http",
         function_id: &id,
-        config: HttpConfig {
+        config: RouteConfig {
             api_path: format!("/bench/{i}/:id"),
             http_method: "POST",
         },
     };
-    // Serialising these types cannot fail: every key is a string.
-    out.push(serde_json::to_string(&function).unwrap_or_default());
-    out.push(serde_json::to_string(&trigger).unwrap_or_default());
+    // Serialising these cannot fail: every key is a string.
+    [
+        serde_json::to_string(&function).expect("encode"),
+        serde_json::to_string(&route).expect("encode"),
+    ]
 }
 
 fn schema(contract: Contract, root: Root) -> Value {

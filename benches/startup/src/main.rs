@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(url) => url.clone(),
     };
     if !BARE.is_empty() {
-        bare::run(&url, BARE, started, engine_up).await?;
+        bare::run(&url, BARE, started, engine_up).await;
         if let Ok(engine) = engine {
             engine.shutdown().await;
         }
