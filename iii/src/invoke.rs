@@ -247,7 +247,7 @@ impl Invocation {
             .timeout
             .unwrap_or(self.worker.inner.config.default_timeout);
         let worker = self.worker.clone();
-        let (function_id, value) = send_call(self).outcome(timeout).await?;
+        let (function_id, value) = send_call(self, timeout).outcome().await?;
         // A `Value` is the result as it came: nothing in it to attach.
         let mut slot = Some(value);
         if let Some(value) = crate::codec::as_is::<O>(&mut slot) {
@@ -322,7 +322,7 @@ impl Invocation {
         let timeout = self
             .timeout
             .unwrap_or(self.worker.inner.config.default_timeout);
-        let (function_id, value) = send_call(self).outcome(timeout).await?;
+        let (function_id, value) = send_call(self, timeout).outcome().await?;
         decode(value, || format!("the enqueue receipt for `{function_id}`"))
     }
 }
@@ -375,6 +375,9 @@ struct Waiting {
     id: Uuid,
     session: Session,
     answer: tokio::sync::oneshot::Receiver<crate::session::Outcome>,
+    /// After which the session fails the call with
+    /// [`crate::session::Failure::TimedOut`].
+    timeout: Duration,
     /// The call's client span (feature `otel`), ended with the outcome.
     #[cfg(feature = "otel")]
     span: Option<crate::otel::CallSpan>,
@@ -396,9 +399,9 @@ impl Drop for Forget<'_> {
 }
 
 /// Sends an invocation with a fresh id (in a client span, with the `otel`
-/// feature), or answers it at once: from a test double, or with the
-/// error that stopped it going out.
-fn send_call(call: Invocation) -> Sent {
+/// feature), to fail with a timeout after `timeout`, or answers it at
+/// once: from a test double, or with the error that stopped it going out.
+fn send_call(call: Invocation, timeout: Duration) -> Sent {
     // A test double answers instead of an engine (one branch for real
     // workers, whose `double` is `None`).
     if let Some(double) = &call.worker.inner.double {
@@ -416,7 +419,7 @@ fn send_call(call: Invocation) -> Sent {
         };
         call.in_span(action)
     };
-    let sent = register_and_send(call);
+    let sent = register_and_send(call, timeout);
     #[cfg(feature = "otel")]
     let sent = match sent {
         Ok(mut waiting) => {
@@ -436,7 +439,7 @@ fn send_call(call: Invocation) -> Sent {
     }
 }
 
-fn register_and_send(call: Invocation) -> Result<Waiting, Error> {
+fn register_and_send(call: Invocation, timeout: Duration) -> Result<Waiting, Error> {
     let id = crate::ids::next_uuid();
     let frame = call.frame(Some(id))?;
     let Invocation {
@@ -445,13 +448,14 @@ fn register_and_send(call: Invocation) -> Result<Waiting, Error> {
         ..
     } = call;
     let session = live_session(&worker, &function_id)?;
-    match session.call(id, frame) {
+    match session.call(id, frame, timeout) {
         Ok(answer) => Ok(Waiting {
             worker,
             function_id,
             id,
             session,
             answer,
+            timeout,
             #[cfg(feature = "otel")]
             span: None,
         }),
@@ -461,8 +465,9 @@ fn register_and_send(call: Invocation) -> Result<Waiting, Error> {
 }
 
 impl Sent {
-    /// The call's result, waited for at most `timeout`.
-    async fn outcome(self, timeout: Duration) -> Result<(String, Value), Error> {
+    /// The call's result, or the failure that came instead (the session
+    /// times the call out).
+    async fn outcome(self) -> Result<(String, Value), Error> {
         let waiting = match self {
             Sent::Done(outcome) => return outcome,
             Sent::Waiting(waiting) => waiting,
@@ -474,6 +479,7 @@ impl Sent {
             id,
             session,
             answer,
+            timeout,
             ..
         } = waiting;
         let mut forget = Forget {
@@ -481,19 +487,14 @@ impl Sent {
             id,
             answered: false,
         };
-        let outcome = tokio::time::timeout(timeout, answer).await;
-        // An answered call was removed by the reader.
-        forget.answered = matches!(outcome, Ok(Ok(_)));
+        let outcome = answer.await;
+        // An answered (or timed out) call was removed by the session.
+        forget.answered = outcome.is_ok();
         drop(forget);
         let outcome = match outcome {
-            Ok(Ok(Ok(value))) => Ok((function_id, value)),
-            Ok(Ok(Err(failure))) => Err(failure_error(failure, function_id, worker.url())),
-            Ok(Err(_dropped)) => Err(Error::ConnectionLost { function_id }),
-            Err(_elapsed) => Err(Error::Timeout {
-                function_id,
-                invocation_id: id,
-                timeout,
-            }),
+            Ok(Ok(value)) => Ok((function_id, value)),
+            Ok(Err(failure)) => Err(failure_error(failure, function_id, (id, timeout), &worker)),
+            Err(_dropped) => Err(Error::ConnectionLost { function_id }),
         };
         #[cfg(feature = "otel")]
         if let Some(span) = waiting.span {
@@ -503,12 +504,23 @@ impl Sent {
     }
 }
 
-/// The error the caller of `function_id` sees for `failure`.
-fn failure_error(failure: Failure, function_id: String, url: &str) -> Error {
+/// The error the caller of `function_id` sees for `failure`, its call
+/// made under `invocation_id` with `timeout`.
+fn failure_error(
+    failure: Failure,
+    function_id: String,
+    (invocation_id, timeout): (Uuid, Duration),
+    worker: &Worker,
+) -> Error {
     match failure {
         Failure::Remote(body) => Error::Remote { function_id, body },
+        Failure::TimedOut => Error::Timeout {
+            function_id,
+            invocation_id,
+            timeout,
+        },
         Failure::Lost => Error::ConnectionLost { function_id },
         Failure::Shutdown => Error::Shutdown { function_id },
-        Failure::Fatal(fatal) => fatal.to_error(url),
+        Failure::Fatal(fatal) => fatal.to_error(worker.url()),
     }
 }

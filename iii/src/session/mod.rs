@@ -12,12 +12,14 @@
 //! - the **reader** ([`inbound`]) owns the stream: it completes pending
 //!   calls, counts pongs, answers pings, and hands every other frame to the
 //!   worker's [`Inbound`] handler;
-//! - the **keepalive** pings on a schedule and ends a silent session.
+//! - the **keepalive** pings on a schedule and ends a silent session;
+//! - the **watchdog** ([`deadlines`]) fails each call whose timeout passed.
 //!
 //! When the session ends, for whatever reason, the reader fails every call
 //! still pending on it and the queue refuses new frames, so no call waits
 //! on a dead socket and no frame is accepted that cannot go out.
 
+mod deadlines;
 mod frame;
 mod inbound;
 mod open;
@@ -29,7 +31,7 @@ use std::time::Duration;
 
 use iii_protocol::{ErrorBody, InvocationResult, Message, RegistrationRejected};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
@@ -38,7 +40,7 @@ use crate::sync::lock;
 pub(crate) use frame::{Frame, Rules};
 pub(crate) use open::{OpenError, Settings, open};
 use outbound::{Outbound, Sink};
-use pending::PendingCalls;
+use pending::{Admitted, PendingCalls};
 
 /// A connection to the engine.
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -97,6 +99,8 @@ pub(crate) struct Closed(pub(crate) Frame);
 pub(crate) enum Failure {
     /// The callee (or the engine) answered with an error.
     Remote(ErrorBody),
+    /// No answer came within the call's timeout.
+    TimedOut,
     /// The connection dropped first.
     Lost,
     /// The worker shut down first.
@@ -128,6 +132,9 @@ struct Shared {
     outbound: Outbound,
     /// Calls waiting for their result on this session.
     pending: Mutex<PendingCalls>,
+    /// Tells the watchdog a call came with a deadline earlier than its
+    /// next wake-up.
+    rearm: Notify,
     /// Pings sent so far; locked while a ping is queued, so numbers follow
     /// queue order.
     pings: Mutex<u64>,
@@ -157,6 +164,7 @@ impl Session {
             shared: Arc::new(Shared {
                 outbound: Outbound::new(sink),
                 pending: Mutex::new(PendingCalls::default()),
+                rearm: Notify::new(),
                 pings: Mutex::new(0),
                 pongs: watch::channel(0).0,
                 dead: watch::channel(None).0,
@@ -206,15 +214,21 @@ impl Session {
     }
 
     /// Registers a call waiting for `invocation_id`, then sends its frame.
-    /// The receiver gets the result, or the failure that ended the session.
+    /// The receiver gets the result, the failure that ended the session,
+    /// or [`Failure::TimedOut`] once `timeout` has passed without either.
     pub(crate) fn call(
         &self,
         invocation_id: Uuid,
         frame: Frame,
+        timeout: Duration,
     ) -> Result<oneshot::Receiver<Outcome>, Closed> {
         let (reply, answer) = oneshot::channel();
-        if !lock(&self.shared.pending).insert(invocation_id, reply) {
-            return Err(Closed(frame));
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
+        let admitted = lock(&self.shared.pending).insert(invocation_id, reply, deadline);
+        match admitted {
+            Admitted::Refused => return Err(Closed(frame)),
+            Admitted::Waiting { rearm: true } => self.shared.rearm.notify_one(),
+            Admitted::Waiting { rearm: false } => {}
         }
         if let Err(e) = self.send(frame) {
             lock(&self.shared.pending).remove(&invocation_id);

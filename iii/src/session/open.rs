@@ -83,6 +83,7 @@ pub(crate) async fn open(settings: Settings<'_>, timeout: Duration) -> Result<Op
     let (sink, stream) = socket.split();
     let session = Session::new(sink, settings.rules);
     tokio::spawn(outbound::background(session.clone()));
+    tokio::spawn(super::deadlines::watch(session.clone()));
     Ok(Opened {
         session,
         welcome,

@@ -181,7 +181,7 @@ async fn pending_calls_fail_when_the_engine_drops_the_socket() {
     let id = Uuid::from_u128(7);
     let answer = opened
         .session
-        .call(id, Checked::unchecked("\"call\""))
+        .call(id, Checked::unchecked("\"call\""), Duration::from_secs(60))
         .expect("registered");
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"call\""));
     drop.send(()).expect("drop");
@@ -197,9 +197,11 @@ async fn pending_calls_fail_when_the_engine_drops_the_socket() {
     assert!(matches!(end, End::Lost(_)), "{end:?}");
     assert!(
         matches!(
-            opened
-                .session
-                .call(Uuid::from_u128(8), Checked::unchecked("\"late\"")),
+            opened.session.call(
+                Uuid::from_u128(8),
+                Checked::unchecked("\"late\""),
+                Duration::from_secs(60)
+            ),
             Err(Closed(_))
         ),
         "a dead session takes no calls"
@@ -213,7 +215,7 @@ async fn results_complete_their_call_and_strays_are_ignored() {
     let id = Uuid::from_u128(42);
     let answer = opened
         .session
-        .call(id, Checked::unchecked("\"call\""))
+        .call(id, Checked::unchecked("\"call\""), Duration::from_secs(60))
         .expect("registered");
     next(&mut seen).await;
     let result = iii_protocol::InvocationResult::new(id, "f", Ok(serde_json::json!(5)));
@@ -268,8 +270,11 @@ async fn a_killed_session_takes_no_frame_and_no_call() {
         "refused at once, and handed back for another session"
     );
     assert!(matches!(
-        conn.session
-            .call(Uuid::from_u128(9), Checked::unchecked("\"call\"")),
+        conn.session.call(
+            Uuid::from_u128(9),
+            Checked::unchecked("\"call\""),
+            Duration::from_secs(60)
+        ),
         Err(Closed(_))
     ));
     let end = tokio::time::timeout(Duration::from_secs(5), conn.reader)
@@ -308,6 +313,50 @@ async fn first_frames_go_ahead_of_the_sessions_own() {
     );
 }
 
+/// The watchdog fails a call once its own timeout has passed, never
+/// before, even when an earlier call set it to wake much later; an
+/// answered call is never timed out, and a call with a long timeout
+/// still waits.
+#[tokio::test]
+async fn each_call_times_out_at_its_own_deadline() {
+    let (url, _seen, _drop) = engine(false).await;
+    let conn = connect(&url, 1 << 20).await;
+    let call = |n, timeout| {
+        conn.session
+            .call(Uuid::from_u128(n), Checked::unchecked("\"call\""), timeout)
+            .expect("registered")
+    };
+    let mut slow = call(1, Duration::from_secs(30));
+    // The watchdog runs and goes to sleep until the 30 s deadline.
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+    let started = std::time::Instant::now();
+    let fast = call(2, Duration::from_millis(100));
+    let answered = call(3, Duration::from_millis(100));
+    let value = serde_json::json!(3);
+    conn.session.complete(iii_protocol::InvocationResult::new(
+        Uuid::from_u128(3),
+        "f",
+        Ok(value.clone()),
+    ));
+    let outcome = tokio::time::timeout(Duration::from_secs(5), fast)
+        .await
+        .expect("timed out at its deadline, not the 30 s call's")
+        .expect("answered");
+    assert!(matches!(outcome, Err(Failure::TimedOut)), "{outcome:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(100),
+        "timed out early, after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(answered.await.expect("answered").expect("a value"), value);
+    assert!(
+        matches!(slow.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+        "the 30 s call still waits"
+    );
+}
+
 /// A handler that panics ends the session like a lost link: pending calls
 /// fail at once instead of waiting for their timeout.
 #[tokio::test]
@@ -318,7 +367,11 @@ async fn a_panicking_handler_ends_the_session_and_fails_its_calls() {
     let conn = connect_with(&url, 1 << 20, Arc::new(Panics)).await;
     let answer = conn
         .session
-        .call(Uuid::from_u128(11), Checked::unchecked("\"call\""))
+        .call(
+            Uuid::from_u128(11),
+            Checked::unchecked("\"call\""),
+            Duration::from_secs(60),
+        )
         .expect("registered");
     let outcome = tokio::time::timeout(Duration::from_secs(5), answer)
         .await

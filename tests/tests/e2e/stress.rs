@@ -160,3 +160,71 @@ async fn no_frame_waits_for_a_later_write() {
 fn uuid(n: i64) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
 }
+
+/// Answers raced against their callers' timeouts from many tasks, each
+/// call with a timeout of its own: every call ends exactly once, with its
+/// own answer or with [`Error::Timeout`] naming its timeout, never before
+/// that timeout has passed, and none is left waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_call_ends_once_with_its_answer_or_its_timeout() {
+    const CALLS: u64 = 2_000;
+    const TASKS: u64 = 64;
+    let engine = iii_tests::engine().await;
+    let (callee, caller) = engine.pair().await;
+    let id = iii_tests::fid("stress::late");
+    let late = Function::new(&id, |(n, delay_ms): (u64, u64)| async move {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        Ok::<_, Error>(n)
+    });
+    iii_tests::serve(&callee, late).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let (caller, id) = (caller.clone(), id.clone());
+        tasks.spawn(async move {
+            let (mut answered, mut timed_out) = (0u64, 0u64);
+            for n in (task..CALLS).step_by(TASKS as usize) {
+                let (delay_ms, timeout) = (n % 40, Duration::from_millis(10 + n * 7 % 30));
+                let started = Instant::now();
+                let call = caller
+                    .invoke(&id)
+                    .payload(&(n, delay_ms))
+                    .timeout(timeout)
+                    .call::<u64>();
+                let ended = tokio::time::timeout(Duration::from_secs(10), call)
+                    .await
+                    .unwrap_or_else(|_| panic!("call {n} still waits after 10 s"));
+                match ended {
+                    Ok(value) => {
+                        assert_eq!(value, n, "call {n} got another call's answer");
+                        answered += 1;
+                    }
+                    Err(Error::Timeout { timeout: t, .. }) => {
+                        assert_eq!(t, timeout, "call {n}: the timeout it names");
+                        let waited = started.elapsed();
+                        assert!(
+                            waited >= t,
+                            "call {n} timed out after {waited:?}, before {t:?}"
+                        );
+                        timed_out += 1;
+                    }
+                    Err(other) => panic!("call {n}: {other}"),
+                }
+            }
+            (answered, timed_out)
+        });
+    }
+    let (mut answered, mut timed_out) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        let (a, t) = joined.expect("task");
+        answered += a;
+        timed_out += t;
+    }
+    assert_eq!(answered + timed_out, CALLS);
+    assert!(
+        answered > 0 && timed_out > 0,
+        "the race was not run: {answered} answered, {timed_out} timed out"
+    );
+    eprintln!(
+        "{CALLS} calls raced against their timeouts: {answered} answered, {timed_out} timed out"
+    );
+}
