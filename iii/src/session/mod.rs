@@ -202,13 +202,13 @@ impl Session {
     /// session (the frame's fate is then that of every queued frame).
     fn write(&self) {
         let outbound = &self.shared.outbound;
-        if outbound.is_busy() {
+        let Some(now) = outbound.free_at() else {
             // Frames are flowing: the background writer sends this one
             // with the others queued meanwhile.
             outbound.wake();
             return;
-        }
-        if let Err(e) = outbound.try_drive() {
+        };
+        if let Err(e) = outbound.try_drive(now) {
             self.kill(format!("writing to the engine failed: {e}"));
         }
     }

@@ -95,10 +95,11 @@ pub(super) struct Outbound {
     sink: tokio::sync::Mutex<Option<Sink>>,
     /// Wakes the background writer.
     wake: Notify,
-    /// When the socket was last flushed, in microseconds since [`epoch`]:
-    /// a sender that comes within [`BUSY`] of it leaves its frame to the
-    /// background writer, which flushes every frame queued meanwhile in
-    /// one write.
+    /// When the socket was last flushed, in microseconds since [`epoch`]
+    /// (by a sender: when it found the socket free, just before writing,
+    /// which saves a second clock read per frame): a sender that comes
+    /// within [`BUSY`] of it leaves its frame to the background writer,
+    /// which flushes every frame queued meanwhile in one write.
     flushed_at: AtomicU64,
     /// Tests widen the race this module is about: a sender keeps the sink
     /// this many microseconds after writing, before it releases it.
@@ -113,10 +114,11 @@ struct Queue {
     closed: bool,
 }
 
-/// Who is writing: a sender (never waits) or the background writer.
+/// Who is writing: a sender (never waits; it read the clock at `.0`
+/// before writing) or the background writer.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Writer {
-    Sender,
+    Sender(u64),
     Background,
 }
 
@@ -171,10 +173,12 @@ impl Outbound {
         lock(&self.queue).closed
     }
 
-    /// Whether the socket was flushed within [`BUSY`]: a frame sent now
+    /// `None` if the socket was flushed within [`BUSY`]: a frame sent now
     /// is better left to the background writer, with the others coming.
-    pub(super) fn is_busy(&self) -> bool {
-        busy(self.flushed_at.load(Ordering::Relaxed), now_us())
+    /// Otherwise the time read, for [`Outbound::try_drive`].
+    pub(super) fn free_at(&self) -> Option<u64> {
+        let now = now_us();
+        (!busy(self.flushed_at.load(Ordering::Relaxed), now)).then_some(now)
     }
 
     /// Asks the background writer to drive the queue.
@@ -206,8 +210,9 @@ impl Outbound {
 
     /// Writes what is queued from the calling task without waiting for
     /// anything; whatever it cannot finish at once goes to the background
-    /// writer. `Err` if the socket failed.
-    pub(super) fn try_drive(&self) -> Result<(), tungstenite::Error> {
+    /// writer. `Err` if the socket failed. `now` is what
+    /// [`Outbound::free_at`] read.
+    pub(super) fn try_drive(&self, now: u64) -> Result<(), tungstenite::Error> {
         let Ok(mut sink) = self.sink.try_lock() else {
             // The holder looks at the queue after releasing the sink.
             return Ok(());
@@ -216,7 +221,7 @@ impl Outbound {
             None => return Ok(()),
             Some(sink) => {
                 let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-                match pin!(self.write_queued(sink, Writer::Sender)).poll(&mut cx) {
+                match pin!(self.write_queued(sink, Writer::Sender(now))).poll(&mut cx) {
                     Poll::Ready(result) => result?,
                     // The socket is full or busy: the rest is the writer's.
                     Poll::Pending => Flow::More,
@@ -274,7 +279,7 @@ impl Outbound {
                 let mut queue = lock(&self.queue);
                 match queue.items.front() {
                     None => break,
-                    Some(Out::Close) if writer == Writer::Sender => {
+                    Some(Out::Close) if writer != Writer::Background => {
                         flow = Flow::More;
                         break;
                     }
@@ -292,7 +297,11 @@ impl Outbound {
             }
         }
         poll_fn(|cx| sink.poll_flush_unpin(cx)).await?;
-        self.flushed_at.store(now_us().max(1), Ordering::Relaxed);
+        let flushed = match writer {
+            Writer::Sender(began) => began,
+            Writer::Background => now_us(),
+        };
+        self.flushed_at.store(flushed.max(1), Ordering::Relaxed);
         if matches!(flow, Flow::Idle) && !lock(&self.queue).items.is_empty() {
             flow = Flow::More;
         }
@@ -305,10 +314,12 @@ impl Outbound {
 pub(super) async fn background(session: Session) {
     let outbound = &session.shared.outbound;
     let mut death = session.death();
+    // One wait for the session's end for the task's life, not one per round.
+    let mut dying = std::pin::pin!(dead(&mut death));
     let reason = loop {
         tokio::select! {
             biased;
-            reason = dead(&mut death) => break reason,
+            reason = &mut dying => break reason,
             _ = outbound.wake.notified() => {}
         }
         // Let the tasks that are ready run first: the frames they send now
@@ -316,7 +327,7 @@ pub(super) async fn background(session: Session) {
         tokio::task::yield_now().await;
         let written = tokio::select! {
             biased;
-            reason = dead(&mut death) => break reason,
+            reason = &mut dying => break reason,
             written = outbound.drive() => written,
         };
         match written {
