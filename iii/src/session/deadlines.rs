@@ -11,6 +11,7 @@ use crate::sync::lock;
 pub(super) async fn watch(session: Session) {
     let shared = &session.shared;
     let mut death = session.death();
+    let mut dying = std::pin::pin!(dead(&mut death));
     loop {
         let armed = lock(&shared.pending).armed();
         let sleep = async move {
@@ -21,7 +22,7 @@ pub(super) async fn watch(session: Session) {
         };
         tokio::select! {
             biased;
-            _ = dead(&mut death) => return,
+            _ = &mut dying => return,
             // A call came with an earlier deadline: sleep again, shorter.
             _ = shared.rearm.notified() => continue,
             _ = sleep => {}

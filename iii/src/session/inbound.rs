@@ -53,9 +53,10 @@ pub(super) async fn read_loop(
                 }
             }
         };
-        // A frame that came after a wait is stamped; frames already here
-        // arrived since the last stamp, a few microseconds ago, so one in
-        // STAMP_EVERY is (reading the clock cost a call 1% of its work).
+        // A frame that came after a wait is stamped. Frames already here
+        // came after the last stamp, which is at most STAMP_EVERY frames'
+        // work old, so only one in STAMP_EVERY is: a clock read for every
+        // frame cost a call about 280 instructions of its 40,000.
         unstamped += 1;
         if unstamped > STAMP_EVERY {
             seen.now();
