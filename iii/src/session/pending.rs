@@ -73,9 +73,8 @@ impl PendingCalls {
         // and keeps its allocation.
         if self.deadlines.len() >= 2 * self.waiting.len() + SLACK {
             let waiting = &self.waiting;
-            self.deadlines.retain(|Reverse((at, id))| {
-                waiting.get(id).is_some_and(|w| w.deadline == Some(*at))
-            });
+            self.deadlines
+                .retain(|Reverse((at, id))| is_current(waiting, *at, id));
         }
         self.deadlines.push(Reverse((at, id)));
         let rearm = self.armed.is_none_or(|armed| at < armed);
@@ -103,10 +102,7 @@ impl PendingCalls {
                 break;
             }
             self.deadlines.pop();
-            if self
-                .waiting
-                .get(&id)
-                .is_some_and(|w| w.deadline == Some(at))
+            if is_current(&self.waiting, at, &id)
                 && let Some(w) = self.waiting.remove(&id)
             {
                 expired.push(w.reply);
@@ -123,6 +119,12 @@ impl PendingCalls {
         self.armed = None;
         self.waiting.drain().map(|(_, w)| w.reply).collect()
     }
+}
+
+/// Whether the heap entry `(at, id)` is a waiting call's deadline, not
+/// one left behind by an answered or forgotten call.
+fn is_current(waiting: &HashMap<Uuid, Waiting, Quick>, at: Instant, id: &Uuid) -> bool {
+    waiting.get(id).is_some_and(|w| w.deadline == Some(at))
 }
 
 #[cfg(test)]
