@@ -9,11 +9,13 @@
 //! only if it waits.
 //!
 //! A step on the reader holds up every frame behind it, so a function
-//! whose first step once runs longer than its budget
+//! whose first steps run longer than their budget
 //! ([`crate::WorkerBuilder::first_step_budget`], 100 us by default: a
-//! handler that computes, or sleeps, before its first `.await`) starts
-//! every later invocation in a task of its own, at once, as all did
-//! before. The one long step is the price of learning it. And while
+//! handler that computes, or sleeps, before its first `.await`) three
+//! times in a row starts every later invocation in a task of its own, at
+//! once, as all did before. The three long steps are the price of
+//! learning it: one alone may be the clock's, not the handler's (a thread
+//! preempted mid-step; see `handler::Pace`). And while
 //! frames keep arriving, the reader runs at most [`BURST`] budgets of
 //! steps in place before it spawns the rest, until it next waits for the
 //! socket: quick steps of a busy worker still spread over every thread.
@@ -54,10 +56,8 @@ where
     }));
     let took = began.elapsed();
     crate::burst::add(took);
-    if let Some(pace) = pace
-        && took > budget
-    {
-        pace.spawn_from_now();
+    if let Some(pace) = pace {
+        pace.stepped(took > budget);
     }
     match polled {
         Ok(Poll::Pending) => {
@@ -109,24 +109,52 @@ mod tests {
         assert!(pace.inline());
     }
 
-    /// A step over budget sends the function's later invocations to tasks.
-    #[tokio::test]
-    async fn a_long_first_step_sends_later_invocations_to_tasks() {
-        let pace = Pace::new();
-        let budget = Duration::from_micros(100);
+    /// A step that sleeps past `budget`, run on the reader.
+    fn long_step(pace: &Pace, budget: Duration) {
         run(
             Box::pin(async move { std::thread::sleep(budget * 3) }),
-            Some(&pace),
+            Some(pace),
             budget,
         );
+    }
+
+    /// Three steps over budget in a row send the function's later
+    /// invocations to tasks.
+    #[tokio::test]
+    async fn long_first_steps_in_a_row_send_later_invocations_to_tasks() {
+        let pace = Pace::new();
+        let budget = Duration::from_micros(100);
+        for strike in 1..Pace::STRIKES {
+            long_step(&pace, budget);
+            assert!(pace.inline(), "still in place after {strike} long step(s)");
+        }
+        long_step(&pace, budget);
         assert!(
             !pace.inline(),
-            "a step over budget sends the function to tasks"
+            "{} steps over budget in a row send the function to tasks",
+            Pace::STRIKES
         );
         let (task, ran) = counted();
         run(task, Some(&pace), LONG);
         assert_eq!(ran.load(Ordering::SeqCst), 0, "not run in place");
         eventually_ran(&ran).await;
+    }
+
+    /// A quick step clears the strikes: long steps that are not in a row
+    /// (a thread preempted now and then) never send a function to tasks.
+    #[tokio::test]
+    async fn a_quick_step_clears_the_strikes() {
+        let pace = Pace::new();
+        let budget = Duration::from_micros(100);
+        for _ in 0..3 {
+            for _ in 1..Pace::STRIKES {
+                long_step(&pace, budget);
+            }
+            let (task, ran) = counted();
+            run(task, Some(&pace), LONG);
+            assert_eq!(ran.load(Ordering::SeqCst), 1, "a quick step runs in place");
+        }
+        assert!(pace.inline(), "never {} long steps in a row", Pace::STRIKES);
     }
 
     /// A zero budget gives every invocation a task of its own.

@@ -310,9 +310,11 @@ impl Prepared {
         let ctx = Context {
             invocation_id: self.id,
             function_id: target,
-            caller_worker_id: self.caller_worker_id.clone(),
-            traceparent: self.parts.traceparent.clone(),
-            baggage: self.parts.baggage.clone(),
+            // Moved, not copied: the context is built once per invocation,
+            // and nothing after it reads these.
+            caller_worker_id: self.caller_worker_id.take(),
+            traceparent: self.parts.traceparent.take(),
+            baggage: self.parts.baggage.take(),
             trace: self.trace.clone(),
             scope: scope.clone(),
             metadata,

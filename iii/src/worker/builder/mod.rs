@@ -301,20 +301,22 @@ impl WorkerBuilder {
     /// (default 100 us). A task of its own costs a quick invocation more
     /// than the rest of its path in the SDK, so the reader runs each new
     /// invocation to its first wait and spawns it only then. A function
-    /// whose first step once takes longer than this starts every later
-    /// invocation in a task of its own; and while frames keep arriving, the
-    /// reader runs at most two budgets of steps in place before it spawns
-    /// the rest of the burst, so a busy worker's steps still spread over
-    /// the runtime's threads. `Duration::ZERO` gives every invocation a
-    /// task of its own from the start.
+    /// whose first steps take longer than this three times in a row starts
+    /// every later invocation in a task of its own (one long step may be
+    /// the thread's, preempted mid-step, rather than the handler's); and
+    /// while frames keep arriving, the reader runs at most two budgets of
+    /// steps in place before it spawns the rest of the burst, so a busy
+    /// worker's steps still spread over the runtime's threads.
+    /// `Duration::ZERO` gives every invocation a task of its own from the
+    /// start.
     ///
     /// The first step is polled with a waker that does nothing, then by
     /// tokio in the invocation's task: a hand-written future that keeps
     /// only the waker of its first poll (instead of the latest, as the
     /// `Future` contract asks) would never be woken; `ZERO` is the way
     /// out. A handler that blocks its thread (a synchronous wait, a long
-    /// computation) holds the reader once, then its thread as any task
-    /// does; run such work with `tokio::task::spawn_blocking`.
+    /// computation) holds the reader three times, then its thread as any
+    /// task does; run such work with `tokio::task::spawn_blocking`.
     ///
     /// ```
     /// use std::time::Duration;
