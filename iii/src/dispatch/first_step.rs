@@ -74,6 +74,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::burst::Burst;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -172,16 +173,19 @@ mod tests {
     async fn a_full_burst_spawns_the_rest() {
         let pace = Pace::new();
         let budget = Duration::from_millis(1);
-        let mut spent = budget * BURST + Duration::from_micros(1);
+        let mut full = Burst::having_spent(budget * BURST + Duration::from_micros(1));
         let (task, ran) = counted();
-        crate::burst::lend(&mut spent, || run(task, Some(&pace), budget));
+        crate::burst::lend(&mut full, 0, || run(task, Some(&pace), budget));
         assert_eq!(ran.load(Ordering::SeqCst), 0, "not run in place");
         eventually_ran(&ran).await;
-        let mut spent = Duration::ZERO;
+        let mut fresh = Burst::default();
         let (task, ran) = counted();
-        crate::burst::lend(&mut spent, || run(task, Some(&pace), LONG));
+        crate::burst::lend(&mut fresh, 0, || run(task, Some(&pace), LONG));
         assert_eq!(ran.load(Ordering::SeqCst), 1, "a new burst runs in place");
-        assert!(spent > Duration::ZERO, "the step is counted in the burst");
+        assert!(
+            fresh.spent() > Duration::ZERO,
+            "the step is counted in the burst"
+        );
     }
 
     /// A panic in the step is the invocation's end, not the reader's.

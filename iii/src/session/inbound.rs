@@ -15,6 +15,7 @@ use iii_protocol::Message;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::{End, Failure, Fatal, Frame, Inbound, Keepalive, Session, Socket, dead, preview};
+use crate::burst::Burst;
 
 /// Reads frames until the session ends, then tears it down.
 pub(super) async fn read_loop(
@@ -31,9 +32,10 @@ pub(super) async fn read_loop(
     // One wait for the session's end across the loop: made afresh at each
     // wait for the socket, it cost a call about 600 instructions.
     let mut dying = std::pin::pin!(dead(&mut death));
-    // Time spent on invocations' first steps in place since the reader
-    // last waited for the socket (`dispatch::first_step`).
-    let mut burst = Duration::ZERO;
+    // Since the reader last waited for the socket: the time spent on
+    // invocations' first steps in place (`dispatch::first_step`), and the
+    // frames its handlers sent, which it writes (`crate::burst`).
+    let mut burst = Burst::default();
     // Frames read without waiting since the last time stamp.
     let mut unstamped = 0u32;
     let end = loop {
@@ -44,7 +46,9 @@ pub(super) async fn read_loop(
                 None => frame,
             },
             None => {
-                burst = Duration::ZERO;
+                if burst.pause() {
+                    session.write();
+                }
                 unstamped = STAMP_EVERY;
                 tokio::select! {
                     biased;
@@ -77,10 +81,14 @@ pub(super) async fn read_loop(
             WsMessage::Close(_) => break End::Lost("the engine closed the connection".into()),
             _ => continue,
         };
-        if let Some(fatal) =
-            crate::burst::lend(&mut burst, || handle(&session, handler.as_ref(), text))
-        {
+        let handled = crate::burst::lend(&mut burst, session.key(), || {
+            handle(&session, handler.as_ref(), text)
+        });
+        if let Some(fatal) = handled {
             break End::Fatal(fatal);
+        }
+        if burst.frame_done() {
+            session.write();
         }
     };
     pinger.abort();

@@ -200,7 +200,13 @@ impl Session {
 
     /// Writes what is queued without waiting; a socket that fails ends the
     /// session (the frame's fate is then that of every queued frame).
+    /// While this session's reader handles a frame on this thread, it is
+    /// left to the reader, which writes everything its burst queued at once
+    /// (`crate::burst`).
     fn write(&self) {
+        if crate::burst::leave_to_reader(self.key()) {
+            return;
+        }
         let outbound = &self.shared.outbound;
         let Some(now) = outbound.free_at() else {
             // Frames are flowing: the background writer sends this one
@@ -211,6 +217,11 @@ impl Session {
         if let Err(e) = outbound.try_drive(now) {
             self.kill(format!("writing to the engine failed: {e}"));
         }
+    }
+
+    /// This session's identity among the readers sharing a thread.
+    fn key(&self) -> usize {
+        Arc::as_ptr(&self.shared).addr()
     }
 
     /// Registers a call waiting for `invocation_id`, then sends its frame.

@@ -15,6 +15,13 @@
 //!   per call from 19.5-21.0 us to 16.0-17.5 us (one write system call on
 //!   loopback costs several microseconds, and most of a call's CPU was
 //!   there). A lone call still goes out from its own task.
+//! - Frames sent while the session's reader handles a frame on the same
+//!   thread (the answers of invocations it runs in place) are only queued:
+//!   the reader drives the queue as a sender does when it is about to wait
+//!   for the socket, so a burst of answers costs one write and no wake-up
+//!   of the writer task (`crate::burst`). Against the real engine, with 64
+//!   calls in flight, that took the SDK pair from 39,670 to 38,970
+//!   instructions per call.
 //! - [`background`] is the session's writer task. It is the only code that
 //!   waits on the socket (for room to write, to flush, to close). It is a
 //!   task of its own, so it is always polled: a sender that stops being
@@ -105,6 +112,9 @@ pub(super) struct Outbound {
     /// this many microseconds after writing, before it releases it.
     #[cfg(test)]
     pub(super) hold_after_write_us: std::sync::atomic::AtomicU64,
+    /// Tests count the socket's flushes: one per write.
+    #[cfg(test)]
+    pub(super) flushes: AtomicU64,
 }
 
 #[derive(Default)]
@@ -143,6 +153,8 @@ impl Outbound {
             flushed_at: AtomicU64::new(0),
             #[cfg(test)]
             hold_after_write_us: std::sync::atomic::AtomicU64::new(0),
+            #[cfg(test)]
+            flushes: AtomicU64::new(0),
         }
     }
 
@@ -166,6 +178,12 @@ impl Outbound {
         queue.closed = true;
         queue.items.push_back(Out::Close);
         true
+    }
+
+    /// How many frames and Closes wait in the queue.
+    #[cfg(test)]
+    pub(super) fn queued(&self) -> usize {
+        lock(&self.queue).items.len()
     }
 
     /// Whether the queue still takes frames.
@@ -297,6 +315,8 @@ impl Outbound {
             }
         }
         poll_fn(|cx| sink.poll_flush_unpin(cx)).await?;
+        #[cfg(test)]
+        self.flushes.fetch_add(1, Ordering::Relaxed);
         let flushed = match writer {
             Writer::Sender(began) => began,
             Writer::Background => now_us(),

@@ -147,6 +147,49 @@ async fn frames_go_out_in_the_order_they_were_queued() {
     }
 }
 
+/// Frames sent while the session's reader handles a frame (the answers of
+/// invocations run in place) wait for the reader, which writes them all
+/// with one flush before it waits for the socket.
+#[tokio::test]
+async fn frames_sent_while_the_reader_handles_a_frame_go_out_in_one_write() {
+    let (url, mut seen, _drop) = engine(false).await;
+    let opened = connect(&url, 1 << 20).await;
+    let session = &opened.session;
+    let outbound = &session.shared.outbound;
+    let queued = || outbound.queued();
+    // The session's own first frames are out before this test's.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while queued() > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the first frames written");
+    let flushes = outbound.flushes.load(std::sync::atomic::Ordering::Relaxed);
+    let mut burst = crate::burst::Burst::default();
+    crate::burst::lend(&mut burst, session.key(), || {
+        for n in 0..5 {
+            session
+                .send(Checked::unchecked(format!("{{\"n\":{n}}}")))
+                .expect("queued");
+        }
+    });
+    assert_eq!(queued(), 5, "left to the reader: nothing written yet");
+    assert!(burst.pause(), "the reader owes the write");
+    session.write();
+    for n in 0..5 {
+        assert_eq!(
+            next(&mut seen).await.as_deref(),
+            Some(format!("{{\"n\":{n}}}").as_str())
+        );
+    }
+    assert_eq!(
+        outbound.flushes.load(std::sync::atomic::Ordering::Relaxed),
+        flushes + 1,
+        "one flush for the five"
+    );
+}
+
 #[tokio::test]
 async fn close_sends_what_is_queued_then_a_close_frame_and_refuses_more() {
     let (url, mut seen, _drop) = engine(false).await;
