@@ -179,20 +179,22 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// A random span id (W3C: 8 bytes, not all zero).
+/// A random span id (W3C: 8 bytes, not all zero). Unique, not secret
+/// ([`crate::ids::quick_u64`]).
 fn new_span_id() -> [u8; 8] {
     loop {
-        let id = crate::ids::random_u128() as u64;
+        let id = crate::ids::quick_u64();
         if id != 0 {
             return id.to_be_bytes();
         }
     }
 }
 
-/// A random trace id (W3C: 16 bytes, not all zero).
+/// A random trace id (W3C: 16 bytes, not all zero). Unique, not secret
+/// ([`crate::ids::quick_u64`]).
 fn new_trace_id() -> [u8; 16] {
     loop {
-        let id = crate::ids::random_u128();
+        let id = u128::from(crate::ids::quick_u64()) << 64 | u128::from(crate::ids::quick_u64());
         if id != 0 {
             return id.to_be_bytes();
         }
