@@ -23,7 +23,9 @@
 //!
 //! Run: `cargo run --release -p iii-benches [-- SEQUENTIAL CONCURRENT ROUNDS]`
 //! (defaults 2000, 64000, 7). `III_BENCH_ONLY=N` runs only scenario N
-//! (0 floor, 1 sdk -> bare, 2 bare -> sdk, 3 sdk -> sdk), for profiling.
+//! (0 floor, 1 sdk -> bare, 2 bare -> sdk, 3 sdk -> sdk), for profiling;
+//! `III_BENCH_TYPED=1` makes the SDK caller decode each result into a
+//! struct of the payload's shape instead of a `serde_json::Value`.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -220,16 +222,36 @@ async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize)
     }
 }
 
+/// The payload's shape, for a caller that decodes the result into its own
+/// type (`III_BENCH_TYPED=1`), as most callers do.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)] // decoded, not read: the decoding is what is measured
+struct Echo {
+    order: u64,
+    items: Vec<String>,
+    note: String,
+}
+
+/// Whether the SDK caller decodes results into [`Echo`] (`III_BENCH_TYPED=1`)
+/// rather than into a `serde_json::Value`.
+fn typed() -> bool {
+    static TYPED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TYPED.get_or_init(|| std::env::var("III_BENCH_TYPED").is_ok_and(|v| v == "1"))
+}
+
 /// One echo call through the SDK: `false` if no answer came in time.
 async fn sdk_call(caller: &Worker, data: &Value) -> bool {
-    let answer: Result<Value, Error> = caller
+    let call = caller
         .invoke(FUNCTION)
         .payload(data)
-        .timeout(ANSWER_DEADLINE)
-        .call()
-        .await;
+        .timeout(ANSWER_DEADLINE);
+    let answer = if typed() {
+        call.call::<Echo>().await.map(drop)
+    } else {
+        call.call::<Value>().await.map(drop)
+    };
     match answer {
-        Ok(_) => true,
+        Ok(()) => true,
         Err(Error::Timeout { .. }) => false,
         Err(e) => panic!("call failed: {e}"),
     }

@@ -13,7 +13,10 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::Message;
+use uuid::Uuid;
+
+use crate::incoming::ResultVisitor;
+use crate::{Incoming, Message, Shape};
 
 /// The kind of frame a `type` tag names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +73,55 @@ const NAMES: [&str; TAGS.len()] = {
 
 impl<'de> Deserialize<'de> for Message {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(MessageVisitor)
+        deserializer.deserialize_map(TaggedVisitor(Messages))
     }
 }
 
-struct MessageVisitor;
+/// [`crate::decode_incoming`]: the same visitor, building [`Incoming`].
+pub(crate) fn decode_incoming(
+    text: &str,
+    shape: impl FnMut(&Uuid) -> Shape,
+) -> Result<Incoming, serde_json::Error> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let incoming = (&mut reader).deserialize_map(TaggedVisitor(Incomings(shape)))?;
+    reader.end()?;
+    Ok(incoming)
+}
+
+/// What a tagged frame is built into, from its tag and the rest of the
+/// object.
+trait Build {
+    type Out;
+    fn build<'de, D: Deserializer<'de>>(self, tag: Tag, rest: D) -> Result<Self::Out, D::Error>;
+}
+
+/// Builds a [`Message`].
+struct Messages;
+
+impl Build for Messages {
+    type Out = Message;
+    fn build<'de, D: Deserializer<'de>>(self, tag: Tag, rest: D) -> Result<Message, D::Error> {
+        variant(tag, rest)
+    }
+}
+
+/// Builds an [`Incoming`], reading a result's value in the shape the
+/// function gives for its id.
+struct Incomings<F>(F);
+
+impl<F: FnMut(&Uuid) -> Shape> Build for Incomings<F> {
+    type Out = Incoming;
+    fn build<'de, D: Deserializer<'de>>(self, tag: Tag, rest: D) -> Result<Incoming, D::Error> {
+        match tag {
+            Tag::InvocationResult => rest
+                .deserialize_map(ResultVisitor(self.0))
+                .map(Incoming::Result),
+            other => variant(other, rest).map(Incoming::Message),
+        }
+    }
+}
+
+struct TaggedVisitor<B>(B);
 
 /// A map key: the tag key, or another one (kept for the slow path).
 enum Key {
@@ -160,19 +207,19 @@ fn variant<'de, D: Deserializer<'de>>(tag: Tag, rest: D) -> Result<Message, D::E
     })
 }
 
-impl<'de> Visitor<'de> for MessageVisitor {
-    type Value = Message;
+impl<'de, B: Build> Visitor<'de> for TaggedVisitor<B> {
+    type Value = B::Out;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a protocol message object with a `type` field")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<B::Out, A::Error> {
         match map.next_key_seed(KeySeed)? {
             None => Err(de::Error::missing_field("type")),
             Some(Key::Type) => {
                 let tag = map.next_value_seed(TagSeed)?;
-                variant(tag, MapAccessDeserializer::new(map))
+                self.0.build(tag, MapAccessDeserializer::new(map))
             }
             Some(Key::Other(first)) => {
                 // Slow path: the tag comes later; collect, then dispatch.
@@ -191,7 +238,9 @@ impl<'de> Visitor<'de> for MessageVisitor {
                     }
                     None => return Err(de::Error::missing_field("type")),
                 };
-                variant(tag, Value::Object(object)).map_err(de::Error::custom)
+                self.0
+                    .build(tag, Value::Object(object))
+                    .map_err(de::Error::custom)
             }
         }
     }

@@ -505,6 +505,7 @@ pub mod channel;
 mod decode;
 pub mod depth;
 pub mod features;
+mod incoming;
 pub mod kinds;
 mod raw;
 pub mod rules;
@@ -513,6 +514,7 @@ pub mod update;
 
 pub use borrowed::{InvokeFunctionRef, MessageRef};
 pub use channel::{ChannelDirection, StreamChannelRef};
+pub use incoming::{Incoming, IncomingResult, ResultValue, Shape, decode_incoming};
 pub use kinds::TriggerKind;
 pub use raw::RawJson;
 

@@ -225,6 +225,138 @@ fn invocation_result_outcomes() {
     );
 }
 
+/// The SDK reads results with [`decode_incoming`]: in either shape, every
+/// result frame means what it means to [`decode`], and every other frame
+/// is the same.
+#[test]
+fn a_result_read_in_either_shape_means_what_decode_reads() {
+    let id = "df67d10f-0000-4000-8000-000000000003";
+    let results = [
+        format!(
+            r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f","result":{{"a":[1,2.5,null,"x"]}}}}"#
+        ),
+        format!(
+            r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f","result":null}}"#
+        ),
+        format!(r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f"}}"#),
+        format!(
+            r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f","result":7,"error":{{"code":"c","message":"m"}}}}"#
+        ),
+        format!(
+            r#"{{"invocation_id":"{id}","result":"late tag","function_id":"f","type":"invocationresult"}}"#
+        ),
+        format!(
+            r#"{{"type":"invocationresult","result":[true],"function_id":"f","invocation_id":"{id}"}}"#
+        ),
+        format!(
+            r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f","result":"s","traceparent":"00-x","extra":[1]}}"#
+        ),
+    ];
+    for shape in [Shape::Tree, Shape::Text] {
+        for frame in &results {
+            let Message::InvocationResult(tree) = decode(frame).expect("decode") else {
+                panic!("not a result: {frame}")
+            };
+            let mut asked = Vec::new();
+            let read = decode_incoming(frame, |id| {
+                asked.push(*id);
+                shape
+            });
+            let Incoming::Result(read) = read.expect("decode_incoming") else {
+                panic!("not read as a result: {frame}")
+            };
+            assert_eq!(
+                (read.invocation_id, read.function_id.as_str()),
+                (tree.invocation_id, tree.function_id.as_str())
+            );
+            // Asked once the id is known, and only if there is a value.
+            let id_first = frame.find("invocation_id") < frame.find("\"result\"");
+            let value_read = read.result.is_some() || frame.contains("\"result\":null");
+            assert_eq!(asked.len(), usize::from(id_first && value_read), "{frame}");
+            match (&read.result, shape, id_first) {
+                (Some(ResultValue::Tree(_)), Shape::Tree, true) => {}
+                (Some(ResultValue::Text(_)), _, _) if shape == Shape::Text || !id_first => {}
+                (None, _, _) => {}
+                (other, ..) => panic!("{frame} read as {other:?} when {shape:?} was asked"),
+            }
+            match (tree.into_outcome(), read.into_outcome()) {
+                (Ok(value), Ok(read)) => assert_eq!(
+                    read.map(ResultValue::into_value).unwrap_or(Value::Null),
+                    value,
+                    "{frame}"
+                ),
+                (Err(a), Err(b)) => assert_eq!(a, b, "{frame}"),
+                (a, b) => panic!("{frame}: {a:?} against {b:?}"),
+            }
+        }
+    }
+    for frame in [
+        r#"{"type":"ping"}"#,
+        r#"{"type":"invokefunction","invocation_id":null,"function_id":"f","data":{"x":1}}"#,
+    ] {
+        assert_eq!(
+            decode_incoming(frame, |_| Shape::Text).expect("decode_incoming"),
+            Incoming::Message(decode(frame).expect("decode"))
+        );
+    }
+    let deep = |levels: usize| {
+        format!(
+            r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f","result":{}{}}}"#,
+            "[".repeat(levels),
+            "]".repeat(levels)
+        )
+    };
+    for (frame, why) in [
+        (
+            format!(r#"{{"type":"invocationresult","invocation_id":"{id}"}}"#),
+            "no function_id",
+        ),
+        (
+            format!(r#"{{"type":"invocationresult","function_id":"f"}}"#),
+            "no invocation_id",
+        ),
+        (
+            format!(
+                r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f","result":[1,}}"#
+            ),
+            "bad JSON",
+        ),
+        (
+            format!(r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f"}} x"#),
+            "trailing text",
+        ),
+        (
+            format!(
+                r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f","result":1,"result":2}}"#
+            ),
+            "two results",
+        ),
+        (
+            format!(
+                r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":"f","function_id":"g"}}"#
+            ),
+            "two function ids",
+        ),
+        (
+            format!(r#"{{"type":"invocationresult","invocation_id":"{id}","function_id":7}}"#),
+            "a number for a function id",
+        ),
+        (deep(crate::depth::MAX_FRAME_DEPTH), "nested too deep"),
+    ] {
+        assert!(decode(&frame).is_err(), "decode takes {why}");
+        for shape in [Shape::Tree, Shape::Text] {
+            assert!(
+                decode_incoming(&frame, |_| shape).is_err(),
+                "{shape:?} takes {why}"
+            );
+        }
+    }
+    for shape in [Shape::Tree, Shape::Text] {
+        assert!(decode_incoming(&deep(crate::depth::MAX_FRAME_DEPTH - 1), |_| shape).is_ok());
+    }
+    assert!(decode(&deep(crate::depth::MAX_FRAME_DEPTH - 1)).is_ok());
+}
+
 #[test]
 fn rejection_frames_as_observed() {
     round_trip(

@@ -4,7 +4,9 @@
 //! 100,000 cases of each property in the normal test run; set
 //! `III_FUZZ_CASES` for a longer one (for example 10,000,000).
 
-use iii_protocol::{Message, decode, encode, salvage::salvage};
+use iii_protocol::{
+    Incoming, Message, ResultValue, Shape, decode, decode_incoming, encode, salvage::salvage,
+};
 use proptest::prelude::*;
 
 /// Valid frames of every kind, as peers send them.
@@ -33,10 +35,28 @@ fn cases() -> u32 {
 }
 
 /// What every input must satisfy: no panic; and when it decodes, it
-/// encodes, and decodes again to the same message.
+/// encodes, and decodes again to the same message, and the SDK's reading
+/// of it (`decode_incoming`) means the same.
 fn check(text: &str) {
     let _ = salvage(text);
-    if let Ok(message) = decode(text) {
+    let tree = decode_incoming(text, |_| Shape::Tree);
+    let read = decode_incoming(text, |_| Shape::Text);
+    let decoded = decode(text);
+    // Read as trees, exactly what decode takes (as text, a number past
+    // f64's range is kept too, and fails only where it is decoded).
+    assert_eq!(tree.is_ok(), decoded.is_ok(), "{text}");
+    if let Ok(message) = decoded {
+        for read in [tree, read] {
+            let read = read.expect("what decode takes, decode_incoming takes");
+            match (message.clone(), read) {
+                (Message::InvocationResult(tree), Incoming::Result(read)) => {
+                    let read = read.into_outcome().map(|v| v.map(ResultValue::into_value));
+                    assert_eq!(tree.into_outcome(), read.map(|v| v.unwrap_or_default()));
+                }
+                (message, Incoming::Message(same)) => assert_eq!(message, same),
+                (message, other) => panic!("{message:?} read as {other:?}"),
+            }
+        }
         let again = encode(&message).expect("what decodes encodes");
         let back: Message = decode(&again).expect("what it encodes decodes");
         assert_eq!(

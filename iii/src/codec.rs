@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::Error;
+use iii_protocol::ResultValue;
 
 /// `value` as `T` when `T` is `serde_json::Value` itself, which would
 /// otherwise be rebuilt node by node. The generic part is one downcast:
@@ -64,5 +65,90 @@ pub(crate) fn decode<T: DeserializeOwned + 'static>(
     match decode_as(value) {
         Ok(decoded) => Ok(decoded),
         Err(failure) => Err(failure.into_error(what())),
+    }
+}
+
+/// Decodes a call's result (`None`: no value) into `T`, naming `what` and
+/// the failing field path if it does not fit. A tree is decoded as
+/// [`decode`] does; text (read for a caller of its own type) straight
+/// into `T`, tracking the field path only to explain a failure.
+pub(crate) fn decode_result<T: DeserializeOwned + 'static>(
+    result: Option<ResultValue>,
+    what: impl FnOnce() -> String,
+) -> Result<T, Error> {
+    let text = match result {
+        None => return decode(Value::Null, what),
+        Some(ResultValue::Tree(value)) => return decode(value, what),
+        Some(ResultValue::Text(text)) => text,
+    };
+    match serde_json::from_str::<T>(text.get()) {
+        Ok(value) => Ok(value),
+        Err(_) => {
+            let mut reader = serde_json::Deserializer::from_str(text.get());
+            match serde_path_to_error::deserialize::<_, T>(&mut reader) {
+                Err(failure) => Err(Undecodable(failure).into_error(what())),
+                // Not expected: the same text failed just now.
+                Ok(value) => Ok(value),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Order {
+        id: u64,
+        items: Vec<String>,
+    }
+
+    fn text(json: &str) -> Option<ResultValue> {
+        Some(ResultValue::Text(
+            serde_json::from_str(json).expect("JSON text"),
+        ))
+    }
+
+    /// A result read as text decodes into the caller's type, a `Value`, or
+    /// nothing, as a tree does.
+    #[test]
+    fn a_result_decodes_from_its_text_as_from_its_tree() {
+        let json = r#"{"id": 7, "items": ["a", "b"]}"#;
+        let tree = Some(ResultValue::Tree(serde_json::from_str(json).expect("tree")));
+        for result in [text(json), tree] {
+            let order: Order = decode_result(result, || "the order".into()).expect("decodes");
+            assert_eq!(
+                order,
+                Order {
+                    id: 7,
+                    items: vec!["a".into(), "b".into()]
+                }
+            );
+        }
+        let value: Value = decode_result(text(json), || "v".into()).expect("a tree");
+        assert_eq!(value["items"][1], "b");
+        let none: Option<u64> = decode_result(None, || "nothing".into()).expect("null");
+        assert_eq!(none, None);
+    }
+
+    /// A result that does not fit the caller's type names what it was, the
+    /// failing field and the expected type, whether read as text or tree.
+    #[test]
+    fn a_result_that_does_not_fit_names_the_field() {
+        let json = r#"{"id": 7, "items": ["a", 9]}"#;
+        let tree = Some(ResultValue::Tree(serde_json::from_str(json).expect("tree")));
+        for result in [text(json), tree] {
+            let error = decode_result::<Order>(result, || "the result of `shop::order`".into())
+                .expect_err("items[1] is a number");
+            let Error::Decode { what, reason } = &error else {
+                panic!("not a decode error: {error:?}")
+            };
+            assert_eq!(what, "the result of `shop::order`");
+            assert!(
+                reason.starts_with("at `items[1]`: invalid type: integer `9`, expected a string"),
+                "{reason}"
+            );
+        }
     }
 }

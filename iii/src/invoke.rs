@@ -8,11 +8,11 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::codec::decode;
+use crate::codec::decode_result;
 use crate::error::{Error, validate_id, validate_namespace};
 use crate::session::{Closed, Failure, Frame, Session};
 use crate::worker::Worker;
-use iii_protocol::{InvokeFunctionRef, TriggerAction};
+use iii_protocol::{InvokeFunctionRef, ResultValue, Shape, TriggerAction};
 
 /// What an enqueued call returns: the queue's receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,17 +247,20 @@ impl Invocation {
             .timeout
             .unwrap_or(self.worker.inner.config.default_timeout);
         let worker = self.worker.clone();
-        let (function_id, value) = send_call(self, timeout).outcome().await?;
-        // A `Value` is the result as it came: nothing in it to attach.
-        let mut slot = Some(value);
-        if let Some(value) = crate::codec::as_is::<O>(&mut slot) {
-            return Ok(value);
+        // A caller of `Value` gets the tree the reader builds; a caller of
+        // its own type decodes it from the text, skipping the tree.
+        let tree = std::any::TypeId::of::<O>() == std::any::TypeId::of::<Value>();
+        let shape = if tree { Shape::Tree } else { Shape::Text };
+        let (function_id, result) = send_call(self, timeout, shape).outcome().await?;
+        let what = || format!("the result of `{function_id}`");
+        if tree {
+            // The result as it came: nothing in it to attach.
+            return decode_result(result, what);
         }
-        let value = slot.unwrap_or(Value::Null);
         // A result may hold channel ends (`ChannelReader` fields), which
         // attach to the worker's scope as they are decoded.
         let scope = crate::scope::Scope::of_worker(&worker);
-        scope.sync(|| decode(value, || format!("the result of `{function_id}`")))
+        scope.sync(|| decode_result(result, what))
     }
 
     /// Sends the call without waiting for a result. Returns once the frame is
@@ -322,8 +325,10 @@ impl Invocation {
         let timeout = self
             .timeout
             .unwrap_or(self.worker.inner.config.default_timeout);
-        let (function_id, value) = send_call(self, timeout).outcome().await?;
-        decode(value, || format!("the enqueue receipt for `{function_id}`"))
+        let (function_id, receipt) = send_call(self, timeout, Shape::Text).outcome().await?;
+        decode_result(receipt, || {
+            format!("the enqueue receipt for `{function_id}`")
+        })
     }
 }
 
@@ -364,7 +369,7 @@ fn send(worker: &Worker, frame: Frame, function_id: String) -> Result<(), Error>
 /// invocation (with `Value` results: 952 bytes, where the chain took
 /// 2,224, moved on every call).
 enum Sent {
-    Done(Result<(String, Value), Error>),
+    Done(Result<(String, Option<ResultValue>), Error>),
     Waiting(Waiting),
 }
 
@@ -401,14 +406,15 @@ impl Drop for Forget<'_> {
 /// Sends an invocation with a fresh id (in a client span, with the `otel`
 /// feature), to fail with a timeout after `timeout`, or answers it at
 /// once: from a test double, or with the error that stopped it going out.
-fn send_call(call: Invocation, timeout: Duration) -> Sent {
+fn send_call(call: Invocation, timeout: Duration, shape: Shape) -> Sent {
     // A test double answers instead of an engine (one branch for real
     // workers, whose `double` is `None`).
     if let Some(double) = &call.worker.inner.double {
         let answered = call
             .outgoing()
             .and_then(|outgoing| double.clone().answer(outgoing));
-        return Sent::Done(answered.map(|value| (call.function_id, value)));
+        let answered = answered.map(|value| (call.function_id, Some(ResultValue::Tree(value))));
+        return Sent::Done(answered);
     }
     #[cfg(feature = "otel")]
     let (call, span) = {
@@ -419,7 +425,7 @@ fn send_call(call: Invocation, timeout: Duration) -> Sent {
         };
         call.in_span(action)
     };
-    let sent = register_and_send(call, timeout);
+    let sent = register_and_send(call, timeout, shape);
     #[cfg(feature = "otel")]
     let sent = match sent {
         Ok(mut waiting) => {
@@ -439,7 +445,7 @@ fn send_call(call: Invocation, timeout: Duration) -> Sent {
     }
 }
 
-fn register_and_send(call: Invocation, timeout: Duration) -> Result<Waiting, Error> {
+fn register_and_send(call: Invocation, timeout: Duration, shape: Shape) -> Result<Waiting, Error> {
     let id = crate::ids::next_uuid();
     let frame = call.frame(Some(id))?;
     let Invocation {
@@ -448,7 +454,7 @@ fn register_and_send(call: Invocation, timeout: Duration) -> Result<Waiting, Err
         ..
     } = call;
     let session = live_session(&worker, &function_id)?;
-    match session.call(id, frame, timeout) {
+    match session.call(id, frame, timeout, shape) {
         Ok(answer) => Ok(Waiting {
             worker,
             function_id,
@@ -467,7 +473,7 @@ fn register_and_send(call: Invocation, timeout: Duration) -> Result<Waiting, Err
 impl Sent {
     /// The call's result, or the failure that came instead (the session
     /// times the call out).
-    async fn outcome(self) -> Result<(String, Value), Error> {
+    async fn outcome(self) -> Result<(String, Option<ResultValue>), Error> {
         let waiting = match self {
             Sent::Done(outcome) => return outcome,
             Sent::Waiting(waiting) => waiting,
@@ -492,7 +498,7 @@ impl Sent {
         forget.answered = outcome.is_ok();
         drop(forget);
         let outcome = match outcome {
-            Ok(Ok(value)) => Ok((function_id, value)),
+            Ok(Ok(result)) => Ok((function_id, result)),
             Ok(Err(failure)) => Err(failure_error(failure, function_id, (id, timeout), &worker)),
             Err(_dropped) => Err(Error::ConnectionLost { function_id }),
         };

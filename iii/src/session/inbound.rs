@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::SplitStream;
 use futures_util::{FutureExt, StreamExt};
-use iii_protocol::Message;
+use iii_protocol::{Incoming, Message};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::{End, Failure, Fatal, Frame, Inbound, Keepalive, Session, Socket, dead, preview};
@@ -120,15 +120,21 @@ impl Drop for Teardown {
 
 /// Handles one text frame. `Some` ends the session for good.
 fn handle(session: &Session, handler: &dyn Inbound, text: &str) -> Option<Fatal> {
-    let message = match iii_protocol::decode(text) {
-        Ok(message) => message,
+    // A result's value is read as its caller asks: a caller of its own
+    // type decodes it from the text, in its own task.
+    let message = match iii_protocol::decode_incoming(text, |id| session.shape_of(id)) {
+        Ok(Incoming::Result(result)) => {
+            session.complete(result);
+            return None;
+        }
+        Ok(Incoming::Message(message)) => message,
         Err(e) => {
             undecodable(session, text, &e);
             return None;
         }
     };
     match message {
-        Message::InvocationResult(result) => session.complete(result),
+        Message::InvocationResult(result) => session.complete(result.into()),
         Message::Pong => {
             session.shared.pongs.send_modify(|n| *n += 1);
         }
@@ -172,7 +178,7 @@ fn undecodable(session: &Session, text: &str, error: &serde_json::Error) {
                 tracing::warn!(%id, function_id, "could not send the refusal ({why}); the caller waits for its timeout");
             }
         }
-        Some(Refusal::Result(failed)) => session.complete(failed),
+        Some(Refusal::Result(failed)) => session.complete(failed.into()),
         None => tracing::warn!(
             "dropping a frame the SDK does not understand ({}): {}",
             iii_protocol::salvage::reason(error),

@@ -29,7 +29,7 @@ mod pending;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use iii_protocol::{ErrorBody, InvocationResult, Message, RegistrationRejected};
+use iii_protocol::{ErrorBody, IncomingResult, Message, RegistrationRejected, ResultValue, Shape};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -109,8 +109,9 @@ pub(crate) enum Failure {
     Fatal(Fatal),
 }
 
-/// The outcome a pending call receives.
-pub(crate) type Outcome = Result<serde_json::Value, Failure>;
+/// The outcome a pending call receives: its value (`None`: no value), in
+/// the [`Shape`] the call asked for.
+pub(crate) type Outcome = Result<Option<ResultValue>, Failure>;
 
 /// Why [`Session::await_pongs`] stopped short of its target.
 #[derive(Debug)]
@@ -227,15 +228,17 @@ impl Session {
     /// Registers a call waiting for `invocation_id`, then sends its frame.
     /// The receiver gets the result, the failure that ended the session,
     /// or [`Failure::TimedOut`] once `timeout` has passed without either.
+    /// The result's value comes in `shape`.
     pub(crate) fn call(
         &self,
         invocation_id: Uuid,
         frame: Frame,
         timeout: Duration,
+        shape: Shape,
     ) -> Result<oneshot::Receiver<Outcome>, Closed> {
         let (reply, answer) = oneshot::channel();
         let deadline = tokio::time::Instant::now().checked_add(timeout);
-        let admitted = lock(&self.shared.pending).insert(invocation_id, reply, deadline);
+        let admitted = lock(&self.shared.pending).insert(invocation_id, reply, deadline, shape);
         match admitted {
             Admitted::Refused => return Err(Closed(frame)),
             Admitted::Waiting { rearm: true } => self.shared.rearm.notify_one(),
@@ -253,8 +256,16 @@ impl Session {
         lock(&self.shared.pending).remove(invocation_id);
     }
 
+    /// The shape in which the call waiting for `invocation_id` wants its
+    /// result's value (text if none waits: nothing is built for a stray).
+    fn shape_of(&self, invocation_id: &Uuid) -> Shape {
+        lock(&self.shared.pending)
+            .shape(invocation_id)
+            .unwrap_or(Shape::Text)
+    }
+
     /// Hands a result to the call waiting for it, if any.
-    fn complete(&self, result: InvocationResult) {
+    fn complete(&self, result: IncomingResult) {
         let waiting = lock(&self.shared.pending).remove(&result.invocation_id);
         match waiting {
             Some(reply) => {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::Outcome;
 use crate::hashing::Quick;
+use iii_protocol::Shape;
 
 /// Stale entries the deadline heap may hold beyond the waiting calls
 /// before they are dropped (see [`PendingCalls::insert`]).
@@ -37,6 +38,8 @@ pub(super) struct PendingCalls {
 
 struct Waiting {
     reply: oneshot::Sender<Outcome>,
+    /// How the caller wants its result's value read.
+    shape: Shape,
     /// `None` for a timeout too long to be an instant.
     deadline: Option<Instant>,
 }
@@ -60,11 +63,19 @@ impl PendingCalls {
         id: Uuid,
         reply: oneshot::Sender<Outcome>,
         deadline: Option<Instant>,
+        shape: Shape,
     ) -> Admitted {
         if self.closed {
             return Admitted::Refused;
         }
-        self.waiting.insert(id, Waiting { reply, deadline });
+        self.waiting.insert(
+            id,
+            Waiting {
+                reply,
+                shape,
+                deadline,
+            },
+        );
         let Some(at) = deadline else {
             return Admitted::Waiting { rearm: false };
         };
@@ -82,6 +93,11 @@ impl PendingCalls {
             self.armed = Some(at);
         }
         Admitted::Waiting { rearm }
+    }
+
+    /// How the call waiting for `id` wants its result's value read.
+    pub(super) fn shape(&self, id: &Uuid) -> Option<Shape> {
+        self.waiting.get(id).map(|w| w.shape)
     }
 
     pub(super) fn remove(&mut self, id: &Uuid) -> Option<oneshot::Sender<Outcome>> {
@@ -134,7 +150,7 @@ mod tests {
     use super::*;
 
     fn waiting(pending: &mut PendingCalls, id: Uuid, deadline: Option<Instant>) -> Admitted {
-        pending.insert(id, oneshot::channel().0, deadline)
+        pending.insert(id, oneshot::channel().0, deadline, Shape::Tree)
     }
 
     #[test]
@@ -145,7 +161,10 @@ mod tests {
         let at = Instant::now() + Duration::from_secs(30);
         for id in &ids {
             let (reply, answer) = oneshot::channel();
-            assert_ne!(pending.insert(*id, reply, Some(at)), Admitted::Refused);
+            assert_ne!(
+                pending.insert(*id, reply, Some(at), Shape::Tree),
+                Admitted::Refused
+            );
             answers.push(answer);
         }
         for id in ids.iter().rev() {

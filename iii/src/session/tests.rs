@@ -215,7 +215,12 @@ async fn pending_calls_fail_when_the_engine_drops_the_socket() {
     let id = Uuid::from_u128(7);
     let answer = opened
         .session
-        .call(id, Checked::unchecked("\"call\""), Duration::from_secs(60))
+        .call(
+            id,
+            Checked::unchecked("\"call\""),
+            Duration::from_secs(60),
+            Shape::Tree,
+        )
         .expect("registered");
     assert_eq!(next(&mut seen).await.as_deref(), Some("\"call\""));
     drop.send(()).expect("drop");
@@ -234,7 +239,8 @@ async fn pending_calls_fail_when_the_engine_drops_the_socket() {
             opened.session.call(
                 Uuid::from_u128(8),
                 Checked::unchecked("\"late\""),
-                Duration::from_secs(60)
+                Duration::from_secs(60),
+                Shape::Tree
             ),
             Err(Closed(_))
         ),
@@ -249,16 +255,56 @@ async fn results_complete_their_call_and_strays_are_ignored() {
     let id = Uuid::from_u128(42);
     let answer = opened
         .session
-        .call(id, Checked::unchecked("\"call\""), Duration::from_secs(60))
+        .call(
+            id,
+            Checked::unchecked("\"call\""),
+            Duration::from_secs(60),
+            Shape::Tree,
+        )
         .expect("registered");
     next(&mut seen).await;
     let result = iii_protocol::InvocationResult::new(id, "f", Ok(serde_json::json!(5)));
     let stray =
         iii_protocol::InvocationResult::new(Uuid::from_u128(43), "f", Ok(serde_json::json!(6)));
-    opened.session.complete(stray);
-    opened.session.complete(result);
+    opened.session.complete(stray.into());
+    opened.session.complete(result.into());
     let value = answer.await.expect("answered").expect("ok");
-    assert_eq!(value, serde_json::json!(5));
+    assert_eq!(
+        value.map(ResultValue::into_value),
+        Some(serde_json::json!(5))
+    );
+}
+
+/// The reader reads a result's value in the shape its call asked for: a
+/// tree for a caller of `Value`, the text as the engine sent it for a
+/// caller that decodes its own type from it.
+#[tokio::test]
+async fn a_result_comes_in_the_shape_its_call_asked_for() {
+    const RESULT: &str = r#"{"type":"invocationresult","invocation_id":"00000000-0000-0000-0000-00000000002a","function_id":"f","result":{"b": 1, "a": [1, 2]}}"#;
+    for shape in [Shape::Text, Shape::Tree] {
+        let (url, _seen, _drop) = engine_with(false, vec![], Some(RESULT)).await;
+        let conn = connect(&url, 1 << 20).await;
+        let answer = conn.session.call(
+            Uuid::from_u128(42),
+            Checked::unchecked("\"call\""),
+            Duration::from_secs(60),
+            shape,
+        );
+        let answer = tokio::time::timeout(Duration::from_secs(5), answer.expect("registered"))
+            .await
+            .expect("answered in time")
+            .expect("answered")
+            .expect("a value");
+        match (shape, answer) {
+            (Shape::Text, Some(ResultValue::Text(text))) => {
+                assert_eq!(text.get(), r#"{"b": 1, "a": [1, 2]}"#)
+            }
+            (Shape::Tree, Some(ResultValue::Tree(tree))) => {
+                assert_eq!(tree, serde_json::json!({"a": [1, 2], "b": 1}))
+            }
+            (shape, other) => panic!("asked for {shape:?}, got {other:?}"),
+        }
+    }
 }
 
 #[tokio::test]
@@ -307,7 +353,8 @@ async fn a_killed_session_takes_no_frame_and_no_call() {
         conn.session.call(
             Uuid::from_u128(9),
             Checked::unchecked("\"call\""),
-            Duration::from_secs(60)
+            Duration::from_secs(60),
+            Shape::Tree
         ),
         Err(Closed(_))
     ));
@@ -357,7 +404,12 @@ async fn each_call_times_out_at_its_own_deadline() {
     let conn = connect(&url, 1 << 20).await;
     let call = |n, timeout| {
         conn.session
-            .call(Uuid::from_u128(n), Checked::unchecked("\"call\""), timeout)
+            .call(
+                Uuid::from_u128(n),
+                Checked::unchecked("\"call\""),
+                timeout,
+                Shape::Tree,
+            )
             .expect("registered")
     };
     let mut slow = call(1, Duration::from_secs(30));
@@ -369,11 +421,9 @@ async fn each_call_times_out_at_its_own_deadline() {
     let fast = call(2, Duration::from_millis(100));
     let answered = call(3, Duration::from_millis(100));
     let value = serde_json::json!(3);
-    conn.session.complete(iii_protocol::InvocationResult::new(
-        Uuid::from_u128(3),
-        "f",
-        Ok(value.clone()),
-    ));
+    conn.session.complete(
+        iii_protocol::InvocationResult::new(Uuid::from_u128(3), "f", Ok(value.clone())).into(),
+    );
     let outcome = tokio::time::timeout(Duration::from_secs(5), fast)
         .await
         .expect("timed out at its deadline, not the 30 s call's")
@@ -384,7 +434,8 @@ async fn each_call_times_out_at_its_own_deadline() {
         "timed out early, after {:?}",
         started.elapsed()
     );
-    assert_eq!(answered.await.expect("answered").expect("a value"), value);
+    let answer = answered.await.expect("answered").expect("a value");
+    assert_eq!(answer.map(ResultValue::into_value), Some(value));
     assert!(
         matches!(slow.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
         "the 30 s call still waits"
@@ -405,6 +456,7 @@ async fn a_panicking_handler_ends_the_session_and_fails_its_calls() {
             Uuid::from_u128(11),
             Checked::unchecked("\"call\""),
             Duration::from_secs(60),
+            Shape::Tree,
         )
         .expect("registered");
     let outcome = tokio::time::timeout(Duration::from_secs(5), answer)
