@@ -24,8 +24,9 @@
 //! Run: `cargo run --release -p iii-benches [-- SEQUENTIAL CONCURRENT ROUNDS]`
 //! (defaults 2000, 64000, 7). `III_BENCH_ONLY=N` runs only scenario N
 //! (0 floor, 1 sdk -> bare, 2 bare -> sdk, 3 sdk -> sdk), for profiling;
-//! `III_BENCH_TYPED=1` makes the SDK caller decode each result into a
-//! struct of the payload's shape instead of a `serde_json::Value`.
+//! `III_BENCH_TYPED=1` makes the SDK workers decode into a struct of the
+//! payload's shape instead of a `serde_json::Value`: the callee its input
+//! (and it encodes its output from it), the caller each result.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -110,11 +111,12 @@ async fn start_callee(url: &str, kind: Kind) -> Box<dyn std::any::Any> {
                 .connect()
                 .await
                 .expect("callee");
-            callee
-                .register_function(Function::new(FUNCTION, |v: Value| async move {
-                    Ok::<_, Error>(v)
-                }))
-                .expect("register");
+            let echo = if typed() {
+                Function::new(FUNCTION, |e: Echo| async move { Ok::<_, Error>(e) })
+            } else {
+                Function::new(FUNCTION, |v: Value| async move { Ok::<_, Error>(v) })
+            };
+            callee.register_function(echo).expect("register");
             callee.flush().await.expect("flush");
             Box::new(callee)
         }
@@ -222,17 +224,17 @@ async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize)
     }
 }
 
-/// The payload's shape, for a caller that decodes the result into its own
-/// type (`III_BENCH_TYPED=1`), as most callers do.
-#[derive(serde::Deserialize)]
-#[allow(dead_code)] // decoded, not read: the decoding is what is measured
+/// The payload's shape, for workers that decode into their own type
+/// (`III_BENCH_TYPED=1`), as most do: the SDK callee's input and output,
+/// and the result the SDK caller decodes.
+#[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
 struct Echo {
     order: u64,
     items: Vec<String>,
     note: String,
 }
 
-/// Whether the SDK caller decodes results into [`Echo`] (`III_BENCH_TYPED=1`)
+/// Whether the SDK workers decode into [`Echo`] (`III_BENCH_TYPED=1`)
 /// rather than into a `serde_json::Value`.
 fn typed() -> bool {
     static TYPED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();

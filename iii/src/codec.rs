@@ -54,6 +54,11 @@ pub(crate) fn decode_as<T: DeserializeOwned + 'static>(value: Value) -> Result<T
         return Ok(same);
     }
     let value = slot.unwrap_or(Value::Null);
+    // Tracking the field path allocates a copy of every key it passes; it
+    // is only needed to explain a failure, so it runs only after one.
+    if let Ok(decoded) = T::deserialize(&value) {
+        return Ok(decoded);
+    }
     serde_path_to_error::deserialize(value).map_err(Undecodable)
 }
 
