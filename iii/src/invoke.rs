@@ -242,6 +242,15 @@ impl Invocation {
     }
 
     /// Sends the call and waits for its result, decoded into `O`.
+    ///
+    /// A result is decoded into your type straight from the JSON text the
+    /// engine sent, in the task awaiting this call: the connection's reader
+    /// only checks it and copies it, so a large result never holds up the
+    /// other calls on the connection. With `O = serde_json::Value` the
+    /// reader builds the tree, and it is handed over as it is.
+    ///
+    /// A result that does not fit `O` fails with [`Error::Decode`], naming
+    /// the field (`at \`items[1]\`: invalid type: ...`).
     pub async fn call<O: DeserializeOwned + 'static>(self) -> Result<O, Error> {
         let timeout = self
             .timeout
