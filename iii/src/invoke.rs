@@ -250,7 +250,7 @@ impl Invocation {
     /// reader builds the tree, and it is handed over as it is.
     ///
     /// A result that does not fit `O` fails with [`Error::Decode`], naming
-    /// the field (`at \`items[1]\`: invalid type: ...`).
+    /// the field: ``at `items[1]`: invalid type: ...``.
     pub async fn call<O: DeserializeOwned + 'static>(self) -> Result<O, Error> {
         let timeout = self
             .timeout
