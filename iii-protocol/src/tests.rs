@@ -312,7 +312,7 @@ fn a_result_read_in_either_shape_means_what_decode_reads() {
             "no function_id",
         ),
         (
-            format!(r#"{{"type":"invocationresult","function_id":"f"}}"#),
+            r#"{"type":"invocationresult","function_id":"f"}"#.to_string(),
             "no invocation_id",
         ),
         (

@@ -164,7 +164,9 @@ fn uuid(n: i64) -> String {
 /// Answers raced against their callers' timeouts from many tasks, each
 /// call with a timeout of its own: every call ends exactly once, with its
 /// own answer or with [`Error::Timeout`] naming its timeout, never before
-/// that timeout has passed, and none is left waiting.
+/// that timeout has passed, and none is left waiting. Half the tasks take
+/// their answers as `u64`, which the reader keeps as text, and half as
+/// `serde_json::Value`, which it builds as trees: each gets its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_call_ends_once_with_its_answer_or_its_timeout() {
     const CALLS: u64 = 2_000;
@@ -185,11 +187,17 @@ async fn every_call_ends_once_with_its_answer_or_its_timeout() {
             for n in (task..CALLS).step_by(TASKS as usize) {
                 let (delay_ms, timeout) = (n % 40, Duration::from_millis(10 + n * 7 % 30));
                 let started = Instant::now();
-                let call = caller
-                    .invoke(&id)
-                    .payload(&(n, delay_ms))
-                    .timeout(timeout)
-                    .call::<u64>();
+                let request = caller.invoke(&id).payload(&(n, delay_ms)).timeout(timeout);
+                let call = async move {
+                    if task % 2 == 0 {
+                        request.call::<u64>().await
+                    } else {
+                        let value = request.call::<serde_json::Value>().await?;
+                        Ok(value
+                            .as_u64()
+                            .unwrap_or_else(|| panic!("call {n}: {value}")))
+                    }
+                };
                 let ended = tokio::time::timeout(Duration::from_secs(10), call)
                     .await
                     .unwrap_or_else(|_| panic!("call {n} still waits after 10 s"));
