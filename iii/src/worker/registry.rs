@@ -112,6 +112,16 @@ impl Registry {
         self.seq
     }
 
+    /// Makes room for `functions` more functions (aliases included) and
+    /// `triggers` more bindings, so that a program's registrations grow
+    /// each table once: a table of a thousand entries, grown by doubling,
+    /// copies every entry again at each step, into fresh pages.
+    pub(crate) fn reserve(&mut self, functions: usize, triggers: usize) {
+        self.functions.reserve(functions);
+        self.triggers.reserve(triggers);
+        self.trigger_counts.reserve(triggers);
+    }
+
     /// The index the next trigger bound to `function_id` gets.
     pub(crate) fn next_trigger_index(&mut self, function_id: &str) -> usize {
         let count = self

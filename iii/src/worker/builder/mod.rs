@@ -413,18 +413,23 @@ impl WorkerBuilder {
         for entry in &linked_types {
             (entry.register)(&worker)?;
         }
+        // Bound once the first session is the worker's (see `connect_first`).
+        let late: Vec<Trigger> = linked
+            .iter()
+            .flat_map(|entry| entry.triggers())
+            .chain(self.triggers)
+            .collect();
+        // Each binding of a function of this worker adds its alias.
+        let functions = linked.len() + self.functions.len() + late.len();
+        lock(&worker.inner.link)
+            .registry
+            .reserve(functions, late.len());
         for function in crate::linked::build_all(&linked) {
             worker.register_function(function)?;
         }
         for function in self.functions {
             worker.register_function(function)?;
         }
-        // Bound once the first session is the worker's (see `connect_first`).
-        let late = linked
-            .iter()
-            .flat_map(|entry| entry.triggers())
-            .chain(self.triggers)
-            .collect();
         worker.inner.state.send_replace(ConnectionState::Connecting);
         let session = match super::connect::connect_first(&worker, late).await {
             Ok(session) => session,
