@@ -167,7 +167,8 @@ fn generate(
         (Some(_), None) => quote!(#name(input)),
         (Some(_), Some(_)) => quote!(#name(input, ctx)),
     };
-    let encode = quote_spanned! {output_span=> #p::encode_output::<#ok_ty>(value, #id) };
+    let encode =
+        quote_spanned! {output_span=> #p::encode_output::<#ok_ty>(value, #id, __iii_shape) };
     let request_format = shape.input.as_ref().map_or_else(
         || quote!(#p::no_format),
         |ty| quote_spanned! {ty.span()=> #p::request_format::<#ty> },
@@ -208,10 +209,10 @@ fn generate(
             fn __iii_handler(
                 input: #p::serde_json::Value,
                 ctx: #p::Context,
-            ) -> #p::BoxFuture<::core::result::Result<#p::serde_json::Value, #p::Error>> {
+            ) -> #p::BoxFuture<::core::result::Result<#p::Output, #p::Error>> {
                 #decode
-                let _ = &ctx;
-                #p::boxed(#call, |out| {
+                let __iii_shape = #p::output_shape(&ctx);
+                #p::boxed(#call, move |out| {
                     let value = #wrap;
                     #encode
                 })

@@ -6,7 +6,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    Message, RegisterFunction, RegisterService, RegisterTrigger, RegisterTriggerType, TriggerAction,
+    ErrorBody, Message, RegisterFunction, RegisterService, RegisterTrigger, RegisterTriggerType,
+    ResultValue, TriggerAction,
 };
 
 /// `invokefunction` as a caller writes it, borrowing every part: the
@@ -98,6 +99,66 @@ impl MessageRef<'_> {
             MessageRef::RegisterTrigger(m) => Message::RegisterTrigger(m.clone()),
             MessageRef::RegisterTriggerType(m) => Message::RegisterTriggerType(m.clone()),
             MessageRef::RegisterService(m) => Message::RegisterService(m.clone()),
+        }
+    }
+}
+
+/// `invocationresult` as a callee writes it, borrowing every part: the
+/// value may be JSON text already (serialised once, straight from the
+/// handler's type). It encodes exactly as [`Message::InvocationResult`]
+/// with the same contents; a `null` value is left out, as there.
+///
+/// ```
+/// use iii_protocol::{InvocationResult, InvocationResultRef, Message, RawJson, ResultValue};
+/// let id = uuid::Uuid::nil();
+/// let text = ResultValue::Text(RawJson::from(serde_json::value::to_raw_value(&[1, 2])?));
+/// let borrowed = InvocationResultRef::new(id, "math::pair", Ok(&text));
+/// let owned = InvocationResult::new(id, "math::pair", Ok(serde_json::json!([1, 2])));
+/// assert_eq!(
+///     serde_json::to_string(&borrowed)?,
+///     serde_json::to_string(&Message::InvocationResult(owned))?,
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(tag = "type", rename = "invocationresult")]
+pub struct InvocationResultRef<'a> {
+    /// See [`InvocationResult::invocation_id`](crate::InvocationResult::invocation_id).
+    pub invocation_id: Uuid,
+    /// See [`InvocationResult::function_id`](crate::InvocationResult::function_id).
+    pub function_id: &'a str,
+    /// The value; `None` for no value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<&'a ResultValue>,
+    /// Present when the call failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a ErrorBody>,
+    /// W3C trace context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<&'a str>,
+    /// W3C baggage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baggage: Option<&'a str>,
+}
+
+impl<'a> InvocationResultRef<'a> {
+    /// A reply carrying `outcome`; a `null` value is no value.
+    pub fn new(
+        invocation_id: Uuid,
+        function_id: &'a str,
+        outcome: Result<&'a ResultValue, &'a ErrorBody>,
+    ) -> Self {
+        let (result, error) = match outcome {
+            Ok(value) => ((!value.is_null()).then_some(value), None),
+            Err(error) => (None, Some(error)),
+        };
+        InvocationResultRef {
+            invocation_id,
+            function_id,
+            result,
+            error,
+            traceparent: None,
+            baggage: None,
         }
     }
 }

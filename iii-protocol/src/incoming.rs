@@ -45,6 +45,24 @@ impl ResultValue {
             ResultValue::Text(text) => text.to_value(),
         }
     }
+
+    /// Whether the value is `null`, which a result frame leaves out.
+    pub fn is_null(&self) -> bool {
+        match self {
+            ResultValue::Tree(value) => value.is_null(),
+            ResultValue::Text(text) => text.get() == "null",
+        }
+    }
+}
+
+/// Encodes as the value it holds: a tree as JSON, text as it is.
+impl serde::Serialize for ResultValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ResultValue::Tree(value) => value.serialize(serializer),
+            ResultValue::Text(text) => text.serialize(serializer),
+        }
+    }
 }
 
 /// `invocationresult` as the caller of the call reads it: the fields of

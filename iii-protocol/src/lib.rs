@@ -512,7 +512,7 @@ pub mod rules;
 pub mod salvage;
 pub mod update;
 
-pub use borrowed::{InvokeFunctionRef, MessageRef};
+pub use borrowed::{InvocationResultRef, InvokeFunctionRef, MessageRef};
 pub use channel::{ChannelDirection, StreamChannelRef};
 pub use incoming::{Incoming, IncomingResult, ResultValue, Shape, decode_incoming};
 pub use kinds::TriggerKind;

@@ -67,6 +67,15 @@ impl RawJson {
     }
 }
 
+/// Text that serde_json wrote (`serde_json::value::to_raw_value`), kept
+/// as it is: the way to send a value of one's own type without building
+/// a tree of it.
+impl From<Box<RawValue>> for RawJson {
+    fn from(raw: Box<RawValue>) -> RawJson {
+        RawJson(raw)
+    }
+}
+
 impl From<Value> for RawJson {
     fn from(value: Value) -> RawJson {
         RawJson::from_value(&value)

@@ -461,6 +461,49 @@ fn the_borrowed_invocation_encodes_as_the_owned_one() {
     }
 }
 
+/// The borrowed `invocationresult` writes the same bytes as the owned one
+/// for a value held as text or as a tree, `null` in either (left out), and
+/// an error; so a callee that answers with JSON text is read as before.
+#[test]
+fn the_borrowed_result_encodes_as_the_owned_one() {
+    let id = uuid::Uuid::nil();
+    let text = |json: &str| {
+        ResultValue::Text(RawJson::from(
+            serde_json::value::RawValue::from_string(json.into()).expect("raw"),
+        ))
+    };
+    let values = [
+        (
+            text(r#"{"a":[1,"x"],"b":null}"#),
+            json!({"a": [1, "x"], "b": null}),
+        ),
+        (
+            ResultValue::Tree(json!({"a": [1, "x"]})),
+            json!({"a": [1, "x"]}),
+        ),
+        (text("7"), json!(7)),
+        (text("null"), Value::Null),
+        (ResultValue::Tree(Value::Null), Value::Null),
+    ];
+    for (value, tree) in &values {
+        let borrowed = crate::InvocationResultRef::new(id, "f", Ok(value));
+        let owned = InvocationResult::new(id, "f", Ok(tree.clone()));
+        assert_eq!(
+            serde_json::to_string(&borrowed).expect("encode"),
+            serde_json::to_string(&Message::InvocationResult(owned)).expect("encode"),
+            "{value:?}"
+        );
+        assert_eq!(borrowed.result.is_none(), tree.is_null(), "{value:?}");
+    }
+    let error = ErrorBody::new("boom", "it broke");
+    let borrowed = crate::InvocationResultRef::new(id, "f", Err(&error));
+    let owned = InvocationResult::new(id, "f", Err(error.clone()));
+    assert_eq!(
+        serde_json::to_string(&borrowed).expect("encode"),
+        serde_json::to_string(&Message::InvocationResult(owned)).expect("encode"),
+    );
+}
+
 /// Every borrowed registration writes the same text as its owned message.
 #[test]
 fn the_borrowed_registrations_encode_as_the_owned_ones() {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::Error;
-use iii_protocol::ResultValue;
+use iii_protocol::{ResultValue, Shape};
 
 /// `value` as `T` when `T` is `serde_json::Value` itself, which would
 /// otherwise be rebuilt node by node. The generic part is one downcast:
@@ -18,15 +18,26 @@ pub(crate) fn as_is<T: 'static>(value: &mut Option<Value>) -> Option<T> {
     (value as &mut dyn Any).downcast_mut::<Option<T>>()?.take()
 }
 
-/// Encodes `output` as JSON; a `serde_json::Value` is moved, not rebuilt.
-pub(crate) fn encode<T: Serialize + 'static>(output: T) -> Result<Value, serde_json::Error> {
+/// Encodes a handler's `output` in `shape`: a `serde_json::Value` is
+/// moved as it is, not rebuilt; any other type is written as JSON text
+/// ([`Shape::Text`], which the answer's frame takes as it is) or built
+/// into a tree ([`Shape::Tree`], for an answer the SDK still looks into).
+pub(crate) fn encode<T: Serialize + 'static>(
+    output: T,
+    shape: Shape,
+) -> Result<ResultValue, serde_json::Error> {
     let mut slot = Some(output);
     if let Some(value) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Value>>()
         && let Some(value) = value.take()
     {
-        return Ok(value);
+        return Ok(ResultValue::Tree(value));
     }
-    serde_json::to_value(&slot)
+    match shape {
+        Shape::Tree => serde_json::to_value(&slot).map(ResultValue::Tree),
+        Shape::Text => {
+            serde_json::value::to_raw_value(&slot).map(|raw| ResultValue::Text(raw.into()))
+        }
+    }
 }
 
 /// A value that did not decode: the field path and serde's reason.
@@ -155,5 +166,42 @@ mod tests {
                 "{reason}"
             );
         }
+    }
+
+    #[derive(serde::Serialize)]
+    struct Receipt {
+        order: u64,
+        note: Option<String>,
+    }
+
+    /// A handler's output is written as JSON text, or built as a tree where
+    /// the SDK looks into it; either means the same value, and a `Value` is
+    /// moved as it is, whatever the shape.
+    #[test]
+    fn an_output_is_encoded_in_the_shape_asked_for() {
+        let receipt = || Receipt {
+            order: 7,
+            note: None,
+        };
+        let expected = serde_json::json!({"order": 7, "note": null});
+        match encode(receipt(), Shape::Text).expect("encodes") {
+            ResultValue::Text(text) => assert_eq!(text.get(), r#"{"order":7,"note":null}"#),
+            other => panic!("expected text, got {other:?}"),
+        }
+        match encode(receipt(), Shape::Tree).expect("encodes") {
+            ResultValue::Tree(tree) => assert_eq!(tree, expected),
+            other => panic!("expected a tree, got {other:?}"),
+        }
+        for shape in [Shape::Text, Shape::Tree] {
+            match encode(expected.clone(), shape).expect("encodes") {
+                ResultValue::Tree(tree) => assert_eq!(tree, expected),
+                other => panic!("a Value is moved as a tree, got {other:?}"),
+            }
+            assert!(encode((), shape).expect("encodes").is_null());
+        }
+        // What cannot be JSON fails in either shape, as before.
+        let keyed = std::collections::HashMap::from([((1, 2), 3)]);
+        assert!(encode(keyed.clone(), Shape::Text).is_err());
+        assert!(encode(keyed, Shape::Tree).is_err());
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use futures_util::FutureExt;
+use iii_protocol::{ResultValue, Shape, TriggerKind};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,9 +24,21 @@ use crate::error::{Error, codes};
 
 pub(crate) use crate::__private::BoxFuture;
 
-/// A type-erased handler: JSON in, JSON out.
+/// A type-erased handler: JSON in, JSON out (as text or as a tree, see
+/// [`output_shape`]).
 pub(crate) type ErasedHandler =
-    Arc<dyn Fn(Value, Context) -> BoxFuture<Result<Value, Error>> + Send + Sync>;
+    Arc<dyn Fn(Value, Context) -> BoxFuture<Result<ResultValue, Error>> + Send + Sync>;
+
+/// The shape a handler's output is encoded in. A tree when the invocation
+/// answers an HTTP client: the SDK looks into the value to tell a response
+/// from a body (`dispatch::invocation`). Else JSON text, which the answer's
+/// frame takes as it is: no tree built only to be written out.
+pub(crate) fn output_shape(ctx: &Context) -> Shape {
+    match &ctx.trigger {
+        Some(trigger) if trigger.kind == TriggerKind::Http => Shape::Tree,
+        _ => Shape::Text,
+    }
+}
 
 /// Whether a function's invocations take their first step on the worker's
 /// reader (see `dispatch::first_step`): yes, until [`Pace::STRIKES`] such
@@ -170,6 +183,7 @@ where
     let handler = Arc::new(handler);
     Arc::new(move |data: Value, ctx: Context| {
         let function_id = ctx.function_id.clone();
+        let shape = output_shape(&ctx);
         // Input that does not decode is the caller's mistake: 400 to an
         // HTTP client, `deserialization_error` to any caller.
         let input = match decode::<H::Input>(data, || format!("the input of `{function_id}`")) {
@@ -183,7 +197,7 @@ where
         // handler's future once, not a moved-from copy of it beside it.
         Box::pin(handler.call(input, ctx).map(move |output| {
             let output = output.map_err(Into::into)?;
-            encode(output).map_err(|source| Error::Encode {
+            encode(output, shape).map_err(|source| Error::Encode {
                 what: format!("the output of `{function_id}`"),
                 source,
             })
@@ -204,7 +218,7 @@ pub(crate) fn undecodable_input(error: Error) -> Error {
 
 /// A handler's future, with a panic while it is polled caught.
 pub(crate) type Guarded =
-    futures_util::future::CatchUnwind<AssertUnwindSafe<BoxFuture<Result<Value, Error>>>>;
+    futures_util::future::CatchUnwind<AssertUnwindSafe<BoxFuture<Result<ResultValue, Error>>>>;
 
 /// What a panic caught in a handler left: its payload.
 pub(crate) type Panic = Box<dyn std::any::Any + Send>;
@@ -227,8 +241,8 @@ pub(crate) fn call(handler: &ErasedHandler, data: Value, ctx: Context) -> Result
 /// [`Error::Panicked`], naming `function_id`.
 pub(crate) fn outcome(
     function_id: &str,
-    polled: Result<Result<Value, Error>, Panic>,
-) -> Result<Value, Error> {
+    polled: Result<Result<ResultValue, Error>, Panic>,
+) -> Result<ResultValue, Error> {
     polled.unwrap_or_else(|panic| Err(panicked(function_id, panic)))
 }
 

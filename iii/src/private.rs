@@ -93,21 +93,32 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'stati
 /// An `#[iii::function]`'s handler: JSON in, JSON out, a plain `fn`. Each
 /// expansion hands over a function pointer, so the SDK's registration code
 /// is compiled once, not once per function.
-pub type Handler = fn(serde_json::Value, Context) -> BoxFuture<Result<serde_json::Value, Error>>;
+pub type Handler = fn(serde_json::Value, Context) -> BoxFuture<Result<Output, Error>>;
+
+/// A handler's output, encoded: JSON text for the answer's frame, or a
+/// tree where the SDK still looks into it (see [`output_shape`]).
+pub type Output = iii_protocol::ResultValue;
+
+/// The shape an invocation's output is encoded in: a tree when it answers
+/// an HTTP client (the SDK tells a response from a body by looking into
+/// it), else text, written into the answer as it is.
+pub fn output_shape(ctx: &Context) -> iii_protocol::Shape {
+    crate::handler::output_shape(ctx)
+}
 
 /// An `#[iii::function]`'s future, boxed with what turns its output into
 /// JSON. The box holds the user's future once (an `async` block awaiting
 /// it would hold a moved-from copy of it beside it).
-pub fn boxed<F, T>(future: F, finish: T) -> BoxFuture<Result<serde_json::Value, Error>>
+pub fn boxed<F, T>(future: F, finish: T) -> BoxFuture<Result<Output, Error>>
 where
     F: Future + Send + 'static,
-    T: FnOnce(F::Output) -> Result<serde_json::Value, Error> + Send + 'static,
+    T: FnOnce(F::Output) -> Result<Output, Error> + Send + 'static,
 {
     Box::pin(futures_util::FutureExt::map(future, finish))
 }
 
 /// The future of a handler whose input did not decode.
-pub fn failed(error: Error) -> BoxFuture<Result<serde_json::Value, Error>> {
+pub fn failed(error: Error) -> BoxFuture<Result<Output, Error>> {
     Box::pin(std::future::ready(Err(error)))
 }
 
@@ -257,12 +268,13 @@ fn input_error(failure: crate::codec::Undecodable, function_id: &str) -> Error {
     crate::handler::undecodable_input(failure.into_error(format!("the input of `{function_id}`")))
 }
 
-/// Encodes a handler's output; spanned at the output type.
+/// Encodes a handler's output in `shape`; spanned at the output type.
 pub fn encode_output<T: Serialize + 'static>(
     value: T,
     function_id: &str,
-) -> Result<serde_json::Value, Error> {
-    match crate::codec::encode(value) {
+    shape: iii_protocol::Shape,
+) -> Result<Output, Error> {
+    match crate::codec::encode(value, shape) {
         Ok(value) => Ok(value),
         Err(source) => Err(output_error(source, function_id)),
     }

@@ -1,6 +1,6 @@
 //! Answering an invocation: the result, or the error that replaces it.
 
-use iii_protocol::{ErrorBody, InvocationResult, Message};
+use iii_protocol::{ErrorBody, InvocationResult, InvocationResultRef, Message, ResultValue};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -10,21 +10,24 @@ use crate::worker::Worker;
 /// Sends the answer to one invocation. A result the frame rules refuse
 /// (too large, too deep) is replaced by an error saying so, so the caller
 /// is never left waiting.
-pub(super) fn answer(worker: &Worker, session: &Session, reply: InvocationResult) {
-    // Encoded as it is, its ids borrowed for the messages: no copy of
-    // them on the path every answer takes.
-    let reply = Message::InvocationResult(reply);
-    let Message::InvocationResult(result) = &reply else {
-        return; // It is one: built just above.
-    };
-    let frame = worker.encode(&reply, || format!("the result of `{}`", result.function_id));
+pub(super) fn answer(
+    worker: &Worker,
+    session: &Session,
+    invocation_id: Uuid,
+    function_id: &str,
+    outcome: Result<&ResultValue, &ErrorBody>,
+) {
+    // Encoded as it is: a value already JSON text is written without
+    // another pass, and the ids are borrowed.
+    let reply = InvocationResultRef::new(invocation_id, function_id, outcome);
+    let frame = worker.encode(&reply, || format!("the result of `{function_id}`"));
     let frame = match frame {
         Ok(frame) => frame,
         Err(error) => {
-            let (id, function_id) = (result.invocation_id, result.function_id.clone());
+            let id = invocation_id;
             tracing::warn!(%id, "answering with an error instead: {error}");
             let body = ErrorBody::new(error.code(), error.to_string());
-            let refusal = InvocationResult::new(id, function_id.clone(), Err(body));
+            let refusal = InvocationResult::new(id, function_id, Err(body));
             match worker.encode(&Message::InvocationResult(refusal), || {
                 format!("the error result of `{function_id}`")
             }) {
@@ -37,7 +40,7 @@ pub(super) fn answer(worker: &Worker, session: &Session, reply: InvocationResult
         }
     };
     if !worker.send_on(session, frame) {
-        let id = result.invocation_id;
+        let id = invocation_id;
         tracing::warn!(%id, "could not send a result: not connected; the caller gets `invocation_stopped`");
     }
 }
@@ -55,11 +58,7 @@ pub(super) fn refuse(
     match invocation_id {
         Some(id) => {
             let body = ErrorBody::new(code, reason);
-            answer(
-                worker,
-                session,
-                InvocationResult::new(id, function_id, Err(body)),
-            );
+            answer(worker, session, id, &function_id, Err(&body));
         }
         None => tracing::warn!(
             function_id,

@@ -18,7 +18,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use iii_protocol::{ErrorBody, InvocationResult, InvokeFunction, TriggerKind};
+use iii_protocol::{ErrorBody, InvokeFunction, ResultValue, TriggerKind};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -162,13 +162,9 @@ impl Invocation {
     }
 
     /// Sends the result.
-    fn send(self, worker: &Worker, session: &Session, outcome: Result<Value, ErrorBody>) {
+    fn send(self, worker: &Worker, session: &Session, outcome: Result<ResultValue, ErrorBody>) {
         if let Some(id) = self.id {
-            answer(
-                worker,
-                session,
-                InvocationResult::new(id, self.function_id, outcome),
-            );
+            answer(worker, session, id, &self.function_id, outcome.as_ref());
         }
     }
 
@@ -178,7 +174,7 @@ impl Invocation {
         self,
         worker: &Worker,
         session: &Session,
-        outcome: Result<Value, ErrorBody>,
+        outcome: Result<ResultValue, ErrorBody>,
         streamed: Option<Body>,
     ) {
         if let Some(at) = self.answer_at {
@@ -252,7 +248,7 @@ impl Prepared {
     /// Across its awaits this future holds only references and the
     /// handler's boxed future: the input and the context are built and
     /// handed to the handler in [`Prepared::call`], a plain function.
-    async fn run(&mut self, worker: &Worker) -> Result<Value, Error> {
+    async fn run(&mut self, worker: &Worker) -> Result<ResultValue, Error> {
         let (handler, target, alias) = match &self.parts.route {
             Route::Run {
                 handler,
@@ -271,7 +267,7 @@ impl Prepared {
             // Boxed: a rare path, kept out of every invocation's task.
             let gate = condition_allows(worker, condition, &self.parts.data);
             if !Box::pin(self.scope.clone().run(gate)).await {
-                return Ok(Value::Null);
+                return Ok(ResultValue::Tree(Value::Null));
             }
         }
         let future = self.call(worker, &handler, target.clone(), alias)?;
@@ -332,7 +328,10 @@ impl Prepared {
     /// worker, a value that is no response is the body of a 200, and a
     /// failure answers the status it chose (or 500 with an error id).
     /// Every failure is logged.
-    fn finish(self, outcome: Result<Value, Error>) -> (Result<Value, ErrorBody>, Option<Body>) {
+    fn finish(
+        self,
+        outcome: Result<ResultValue, Error>,
+    ) -> (Result<ResultValue, ErrorBody>, Option<Body>) {
         #[cfg(feature = "otel")]
         if let Some(span) = self.span {
             span.end(outcome.as_ref().err().map(Error::to_body).as_ref());
@@ -354,32 +353,40 @@ impl Prepared {
                 return match error_id {
                     Some(error_id) => {
                         let (status, body, _) = crate::http::status::respond(&error, &error_id);
-                        (Ok(json!({"status_code": status, "body": body})), None)
+                        let answer = json!({"status_code": status, "body": body});
+                        (Ok(ResultValue::Tree(answer)), None)
                     }
                     None => (Err(error.to_body()), None),
                 };
             }
             Ok(value) => value,
         };
-        match (value, deferred) {
+        let null = || ResultValue::Tree(Value::Null);
+        match (value.is_null(), deferred) {
             // The response goes out on its channel; the answer is `null`.
-            (Value::Null, Some((Deferred::Streamed(streamed), end))) => {
-                (Ok(Value::Null), Some((streamed, end)))
+            (true, Some((Deferred::Streamed(streamed), end))) => {
+                (Ok(null()), Some((streamed, end)))
             }
-            (Value::Null, Some((Deferred::Elsewhere, _))) => (Ok(Value::Null), None),
-            (Value::Null, None) if http_fire => (Ok(no_content()), None),
-            (value, deferred) => {
+            (true, Some((Deferred::Elsewhere, _))) => (Ok(null()), None),
+            (true, None) if http_fire => (Ok(ResultValue::Tree(no_content())), None),
+            (_, deferred) => {
                 if deferred.is_some() {
                     tracing::warn!(
                         function_id = target(&self.parts.route),
                         "a StreamedResponse inside another value is not sent; return it as the handler's result"
                     );
                 }
-                let answer = match answers_client && !crate::http::is_response(&value) {
-                    true => json!({"status_code": 200, "body": value}),
-                    false => value,
+                if !answers_client {
+                    return (Ok(value), None);
+                }
+                // A tree already: the handler encoded it as one for an
+                // HTTP client (`handler::output_shape`).
+                let value = value.into_value();
+                let answer = match crate::http::is_response(&value) {
+                    true => value,
+                    false => json!({"status_code": 200, "body": value}),
                 };
-                (Ok(answer), None)
+                (Ok(ResultValue::Tree(answer)), None)
             }
         }
     }
