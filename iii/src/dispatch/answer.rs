@@ -1,6 +1,6 @@
 //! Answering an invocation: the result, or the error that replaces it.
 
-use iii_protocol::{ErrorBody, InvocationResult, InvocationResultRef, Message, ResultValue};
+use iii_protocol::{ErrorBody, InvocationResultRef, ResultValue};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -27,10 +27,8 @@ pub(super) fn answer(
             let id = invocation_id;
             tracing::warn!(%id, "answering with an error instead: {error}");
             let body = ErrorBody::new(error.code(), error.to_string());
-            let refusal = InvocationResult::new(id, function_id, Err(body));
-            match worker.encode(&Message::InvocationResult(refusal), || {
-                format!("the error result of `{function_id}`")
-            }) {
+            let refusal = InvocationResultRef::new(id, function_id, Err(&body));
+            match worker.encode(&refusal, || format!("the error result of `{function_id}`")) {
                 Ok(frame) => frame,
                 Err(e) => {
                     tracing::error!(%id, "could not encode an error result: {e}");
