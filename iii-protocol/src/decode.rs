@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use uuid::Uuid;
 
-use crate::incoming::ResultVisitor;
+use crate::incoming::{InvokeVisitor, ResultVisitor};
 use crate::{Incoming, Message, Shape};
 
 /// The kind of frame a `type` tag names.
@@ -116,6 +116,7 @@ impl<F: FnMut(&Uuid) -> Shape> Build for Incomings<F> {
             Tag::InvocationResult => rest
                 .deserialize_map(ResultVisitor(self.0))
                 .map(Incoming::Result),
+            Tag::InvokeFunction => rest.deserialize_map(InvokeVisitor).map(Incoming::Invoke),
             other => variant(other, rest).map(Incoming::Message),
         }
     }

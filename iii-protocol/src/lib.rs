@@ -514,7 +514,7 @@ pub mod update;
 
 pub use borrowed::{InvocationResultRef, InvokeFunctionRef, MessageRef};
 pub use channel::{ChannelDirection, StreamChannelRef};
-pub use incoming::{Incoming, IncomingResult, ResultValue, Shape, decode_incoming};
+pub use incoming::{Incoming, IncomingInvoke, IncomingResult, ResultValue, Shape, decode_incoming};
 pub use kinds::TriggerKind;
 pub use raw::RawJson;
 

@@ -228,6 +228,99 @@ fn invocation_result_outcomes() {
 /// The SDK reads results with [`decode_incoming`]: in either shape, every
 /// result frame means what it means to [`decode`], and every other frame
 /// is the same.
+/// What the SDK made of an invocation before [`decode_incoming`] read the
+/// caller's id aside: the frame [`decode`] reads, the id removed from its
+/// object payload (its JSON text when not a string).
+fn caller_removed(mut invoke: crate::InvokeFunction) -> IncomingInvoke {
+    let caller = invoke
+        .data
+        .as_object_mut()
+        .and_then(|object| object.remove(crate::CALLER_WORKER_ID))
+        .map(|id| match id {
+            Value::String(id) => id,
+            other => other.to_string(),
+        });
+    IncomingInvoke {
+        invoke,
+        caller_worker_id: caller,
+    }
+}
+
+/// An invocation is read with its caller's id aside: the same frame as
+/// [`decode`] reads, the id out of the payload, wherever it comes, and only
+/// from the payload's own object; and what [`decode`] refuses, it refuses.
+#[test]
+fn an_invocation_is_read_with_the_callers_id_aside() {
+    let read = |frame: &str| match decode_incoming(frame, |_| unreachable!("no result")) {
+        Ok(Incoming::Invoke(invoke)) => Ok(invoke),
+        Ok(other) => panic!("{frame} read as {other:?}"),
+        Err(e) => Err(e),
+    };
+    let id = "df67d10f-0000-4000-8000-000000000003";
+    let frames = [
+        format!(
+            r#"{{"type":"invokefunction","invocation_id":"{id}","function_id":"f","data":{{"_caller_worker_id":"w-1","a":1}}}}"#
+        ),
+        format!(
+            r#"{{"type":"invokefunction","invocation_id":"{id}","function_id":"f","data":{{"a":1,"_caller_worker_id":"w-1","b":[2]}},"traceparent":"00-x","baggage":"k=v","namespace":"n","metadata":{{"m":1}},"action":{{"type":"void"}},"extra":true}}"#
+        ),
+        r#"{"type":"invokefunction","function_id":"f","data":{"a":{"_caller_worker_id":"nested, kept"},"_caller_worker_id":7}}"#.to_string(),
+        r#"{"type":"invokefunction","function_id":"f","data":{"_caller_worker_id":"w-1","_caller_worker_id":{"w":2}}}"#.to_string(),
+        r#"{"type":"invokefunction","function_id":"f","data":{"_caller_worker_id":null}}"#.to_string(),
+        r#"{"type":"invokefunction","function_id":"f","data":{}}"#.to_string(),
+        r#"{"type":"invokefunction","function_id":"f","data":[{"_caller_worker_id":"w"}]}"#.to_string(),
+        r#"{"type":"invokefunction","function_id":"f","data":"text","invocation_id":null}"#.to_string(),
+        r#"{"type":"invokefunction","function_id":"f","data":-1.5e3}"#.to_string(),
+        r#"{"type":"invokefunction","function_id":"f","data":null}"#.to_string(),
+        r#"{"function_id":"late::tag","data":{"x":1,"_caller_worker_id":"w-3"},"type":"invokefunction"}"#.to_string(),
+        // serde_json reads an object whose first key is its raw-value key
+        // as the JSON text in that key's string.
+        r#"{"type":"invokefunction","function_id":"f","data":{"$serde_json::private::RawValue":"[1,{\"_caller_worker_id\":2}]"}}"#.to_string(),
+        r#"{"type":"invokefunction","function_id":"f","data":{"a":1,"$serde_json::private::RawValue":"[1]"}}"#.to_string(),
+    ];
+    for frame in &frames {
+        let Message::InvokeFunction(whole) = decode(frame).expect("decode") else {
+            panic!("not an invocation: {frame}")
+        };
+        assert_eq!(read(frame).expect("read"), caller_removed(whole), "{frame}");
+    }
+    assert_eq!(
+        read(&frames[0]).expect("read").caller_worker_id.as_deref(),
+        Some("w-1")
+    );
+    assert_eq!(
+        read(&frames[2]).expect("read").caller_worker_id.as_deref(),
+        Some("7")
+    );
+    for (frame, why) in [
+        (r#"{"type":"invokefunction","data":{}}"#, "no function_id"),
+        (r#"{"type":"invokefunction","function_id":"f"}"#, "no data"),
+        (
+            r#"{"type":"invokefunction","function_id":"f","data":1,"data":2}"#,
+            "two payloads",
+        ),
+        (
+            r#"{"type":"invokefunction","function_id":"f","data":{"_caller_worker_id":}}"#,
+            "bad JSON",
+        ),
+        (
+            r#"{"type":"invokefunction","function_id":"f","data":{},"invocation_id":"x"}"#,
+            "no uuid",
+        ),
+        (
+            r#"{"type":"invokefunction","function_id":"f","data":{"$serde_json::private::RawValue":"[1,"}}"#,
+            "raw text that is not JSON",
+        ),
+        (
+            r#"{"type":"invokefunction","function_id":"f","data":{"$serde_json::private::RawValue":1}}"#,
+            "raw text that is not a string",
+        ),
+    ] {
+        assert!(decode(frame).is_err(), "decode takes {why}");
+        assert!(read(frame).is_err(), "decode_incoming takes {why}");
+    }
+}
+
 #[test]
 fn a_result_read_in_either_shape_means_what_decode_reads() {
     let id = "df67d10f-0000-4000-8000-000000000003";
@@ -292,7 +385,7 @@ fn a_result_read_in_either_shape_means_what_decode_reads() {
     }
     for frame in [
         r#"{"type":"ping"}"#,
-        r#"{"type":"invokefunction","invocation_id":null,"function_id":"f","data":{"x":1}}"#,
+        r#"{"type":"registertrigger","id":"t","trigger_type":"cron","function_id":"f","config":{}}"#,
     ] {
         assert_eq!(
             decode_incoming(frame, |_| Shape::Text).expect("decode_incoming"),

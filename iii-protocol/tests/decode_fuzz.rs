@@ -5,9 +5,11 @@
 //! `III_FUZZ_CASES` for a longer one (for example 10,000,000).
 
 use iii_protocol::{
-    Incoming, Message, ResultValue, Shape, decode, decode_incoming, encode, salvage::salvage,
+    CALLER_WORKER_ID, Incoming, IncomingInvoke, InvokeFunction, Message, ResultValue, Shape,
+    decode, decode_incoming, encode, salvage::salvage,
 };
 use proptest::prelude::*;
+use serde_json::Value;
 
 /// Valid frames of every kind, as peers send them.
 const FRAMES: &[&str] = &[
@@ -25,6 +27,8 @@ const FRAMES: &[&str] = &[
     r#"{"type":"error","error":{"code":"AUTH_ERROR","message":"unauthorized"}}"#,
     r#"{"type":"ping"}"#,
     r#"{"function_id":"late::tag","data":[1,2,3],"type":"invokefunction","invocation_id":null}"#,
+    r#"{"type":"invokefunction","invocation_id":"df67d10f-0000-4000-8000-000000000003","function_id":"f","data":{"a":1,"_caller_worker_id":"w-1","b":{"_caller_worker_id":"w-2"}}}"#,
+    r#"{"type":"invokefunction","function_id":"f","data":{"_caller_worker_id":["w"],"_caller_worker_id":"w-1"},"invocation_id":null}"#,
 ];
 
 fn cases() -> u32 {
@@ -53,6 +57,9 @@ fn check(text: &str) {
                     let read = read.into_outcome().map(|v| v.map(ResultValue::into_value));
                     assert_eq!(tree.into_outcome(), read.map(|v| v.unwrap_or_default()));
                 }
+                (Message::InvokeFunction(whole), Incoming::Invoke(read)) => {
+                    assert_eq!(read, caller_removed(whole), "{text}");
+                }
                 (message, Incoming::Message(same)) => assert_eq!(message, same),
                 (message, other) => panic!("{message:?} read as {other:?}"),
             }
@@ -64,6 +71,23 @@ fn check(text: &str) {
             serde_json::to_value(&message).expect("json"),
             "a round trip changed {text}"
         );
+    }
+}
+
+/// The frame `decode` reads, the caller's id removed from its object
+/// payload, as the SDK did before `decode_incoming` read it aside.
+fn caller_removed(mut invoke: InvokeFunction) -> IncomingInvoke {
+    let caller = invoke
+        .data
+        .as_object_mut()
+        .and_then(|object| object.remove(CALLER_WORKER_ID))
+        .map(|id| match id {
+            Value::String(id) => id,
+            other => other.to_string(),
+        });
+    IncomingInvoke {
+        invoke,
+        caller_worker_id: caller,
     }
 }
 

@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::worker::Worker;
 
-/// Removes `_caller_worker_id` from an object payload and returns it.
+/// Removes `_caller_worker_id` from an object payload and returns it: for
+/// an invocation read as a [`iii_protocol::Message`]; the session's reader
+/// reads it aside ([`iii_protocol::IncomingInvoke`]).
 pub(super) fn take_caller(data: &mut Value) -> Option<String> {
     match data.as_object_mut()?.remove(CALLER_WORKER_ID)? {
         Value::String(id) => Some(id),

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::answer::{answer, no_content, refuse};
-use super::fire::{condition_allows, is_http_fire, take_caller};
+use super::fire::{condition_allows, is_http_fire};
 use crate::context::Context;
 use crate::error::{Error, codes};
 use crate::handler::{ErasedHandler, Guarded};
@@ -38,7 +38,14 @@ use crate::worker::{InFlightGuard, Worker};
 
 /// Admits and routes an invocation, and runs it: to its first wait here,
 /// on the reader, while its function's steps stay short.
-pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) {
+///
+/// `caller` is the calling worker's id, already taken out of the payload.
+pub(super) fn start(
+    worker: &Worker,
+    session: &Session,
+    invoke: InvokeFunction,
+    caller: Option<String>,
+) {
     let guard = match admit(worker) {
         Ok(guard) => guard,
         Err((code, reason)) => {
@@ -52,7 +59,7 @@ pub(super) fn start(worker: &Worker, session: &Session, invoke: InvokeFunction) 
         Route::Run { pace, .. } => Some(pace.clone()),
         Route::Refuse { .. } => None,
     };
-    let (invocation, parts) = Invocation::new(invoke, route);
+    let (invocation, parts) = Invocation::new(invoke, caller, route);
     // Prepared here, not in the task: the task then holds the prepared
     // invocation alone, not its parts beside it. Preparing runs the user's
     // span processors (feature `otel`): a panic there fails this
@@ -129,6 +136,7 @@ struct Invocation {
 /// The invocation's input and context, as the engine sent them.
 struct Parts {
     data: Value,
+    caller_worker_id: Option<String>,
     metadata: Option<Value>,
     traceparent: Option<String>,
     baggage: Option<String>,
@@ -138,7 +146,11 @@ struct Parts {
 
 impl Invocation {
     /// The invocation, and the parts its handler gets.
-    fn new(invoke: InvokeFunction, route: Route) -> (Invocation, Parts) {
+    fn new(
+        invoke: InvokeFunction,
+        caller_worker_id: Option<String>,
+        route: Route,
+    ) -> (Invocation, Parts) {
         let cron_binding = matches!(
             &route,
             Route::Run { alias: Some(alias), .. } if alias.info.kind == TriggerKind::Cron
@@ -153,6 +165,7 @@ impl Invocation {
         let parts = Parts {
             http_fire: is_http_fire(&invoke.data),
             data: invoke.data,
+            caller_worker_id,
             metadata: invoke.metadata,
             traceparent: invoke.traceparent,
             baggage: invoke.baggage,
@@ -203,7 +216,7 @@ struct Prepared {
 impl Parts {
     /// Builds what the handler's code knows about the invocation.
     fn prepare(mut self, worker: &Worker, id: Option<uuid::Uuid>) -> Prepared {
-        let caller_worker_id = take_caller(&mut self.data);
+        let caller_worker_id = self.caller_worker_id.take();
         // What decoding the input may bind to: the engine, for channel
         // ends, and for an http fire its channels, which every decoding of
         // its request shares.

@@ -12,7 +12,7 @@ mod invocation;
 mod provider;
 mod verdicts;
 
-use iii_protocol::Message;
+use iii_protocol::{IncomingInvoke, Message};
 
 use crate::session::{Fatal, Inbound, Session};
 use crate::worker::Worker;
@@ -20,7 +20,10 @@ use crate::worker::Worker;
 impl Inbound for Worker {
     fn on_message(&self, session: &Session, message: Message) -> Option<Fatal> {
         match message {
-            Message::InvokeFunction(invoke) => invocation::start(self, session, invoke),
+            Message::InvokeFunction(mut invoke) => {
+                let caller = fire::take_caller(&mut invoke.data);
+                invocation::start(self, session, invoke, caller)
+            }
             Message::RegisterTrigger(binding) => provider::register(self, session, binding),
             Message::UnregisterTrigger(binding) => provider::unregister(self, binding),
             Message::TriggerRegistrationResult(result) => verdicts::binding(self, result),
@@ -28,6 +31,11 @@ impl Inbound for Worker {
             Message::WorkerRegistered(_) => {}
             other => tracing::debug!("ignoring an unexpected frame from the engine: {other:?}"),
         }
+        None
+    }
+
+    fn on_invoke(&self, session: &Session, invoke: IncomingInvoke) -> Option<Fatal> {
+        invocation::start(self, session, invoke.invoke, invoke.caller_worker_id);
         None
     }
 }

@@ -127,6 +127,7 @@ fn handle(session: &Session, handler: &dyn Inbound, text: &str) -> Option<Fatal>
             session.complete(result);
             return None;
         }
+        Ok(Incoming::Invoke(invoke)) => return handler.on_invoke(session, invoke),
         Ok(Incoming::Message(message)) => message,
         Err(e) => {
             undecodable(session, text, &e);

@@ -29,7 +29,9 @@ mod pending;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use iii_protocol::{ErrorBody, IncomingResult, Message, RegistrationRejected, ResultValue, Shape};
+use iii_protocol::{
+    ErrorBody, IncomingInvoke, IncomingResult, Message, RegistrationRejected, ResultValue, Shape,
+};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, oneshot, watch};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -57,6 +59,10 @@ pub(crate) trait Inbound: Send + Sync + 'static {
     /// Handles one frame that arrived on `session`. Returns `Some` when the
     /// session must end and the worker must not reconnect.
     fn on_message(&self, session: &Session, message: Message) -> Option<Fatal>;
+
+    /// Handles an invocation of one of the worker's functions, the
+    /// caller's id already read out of its payload.
+    fn on_invoke(&self, session: &Session, invoke: IncomingInvoke) -> Option<Fatal>;
 }
 
 /// Why a session ended.

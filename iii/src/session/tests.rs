@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use iii_protocol::Message;
+use iii_protocol::{IncomingInvoke, Message};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
@@ -79,6 +79,9 @@ impl Inbound for Ignore {
     fn on_message(&self, _: &Session, _: Message) -> Option<Fatal> {
         None
     }
+    fn on_invoke(&self, _: &Session, _: IncomingInvoke) -> Option<Fatal> {
+        None
+    }
 }
 
 /// A handler with a bug: it panics on every frame it gets.
@@ -86,6 +89,9 @@ struct Panics;
 impl Inbound for Panics {
     fn on_message(&self, _: &Session, message: Message) -> Option<Fatal> {
         panic!("a handler bug on {message:?}")
+    }
+    fn on_invoke(&self, _: &Session, invoke: IncomingInvoke) -> Option<Fatal> {
+        panic!("a handler bug on {invoke:?}")
     }
 }
 

@@ -1,0 +1,240 @@
+//! `invokefunction` as the invoked worker reads it: the id of the calling
+//! worker, which the engine adds to an object payload as
+//! [`CALLER_WORKER_ID`](crate::CALLER_WORKER_ID), is taken out of the
+//! payload while it is read, not inserted into it and removed again.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::value::SeqAccessDeserializer;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::once;
+use crate::{CALLER_WORKER_ID, InvokeFunction};
+
+/// `invokefunction` as a worker reads it: the frame, its payload without
+/// the caller's id, and that id.
+///
+/// ```
+/// use iii_protocol::{Incoming, decode_incoming};
+/// let frame = r#"{"type":"invokefunction","function_id":"f","data":{"n":1,"_caller_worker_id":"w-1"}}"#;
+/// let Incoming::Invoke(invoke) = decode_incoming(frame, |_| unreachable!())? else { unreachable!() };
+/// assert_eq!(invoke.caller_worker_id.as_deref(), Some("w-1"));
+/// assert_eq!(invoke.invoke.data, serde_json::json!({"n": 1}));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingInvoke {
+    /// The frame, its `data` without the caller's id.
+    pub invoke: InvokeFunction,
+    /// The value of `data`'s [`CALLER_WORKER_ID`] entry when `data` is an
+    /// object that has one: as it is when a string, else its JSON text.
+    pub caller_worker_id: Option<String>,
+}
+
+/// Reads the fields of an `invokefunction` after its tag, as the derived
+/// `Deserialize` of [`InvokeFunction`] does (the same required fields, the
+/// same errors for a field given twice, unknown fields skipped).
+pub(crate) struct InvokeVisitor;
+
+/// A field of `invokefunction`.
+enum Field {
+    InvocationId,
+    FunctionId,
+    Data,
+    Action,
+    Metadata,
+    Namespace,
+    Traceparent,
+    Baggage,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Field, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                Ok(match v {
+                    "invocation_id" => Field::InvocationId,
+                    "function_id" => Field::FunctionId,
+                    "data" => Field::Data,
+                    "action" => Field::Action,
+                    "metadata" => Field::Metadata,
+                    "namespace" => Field::Namespace,
+                    "traceparent" => Field::Traceparent,
+                    "baggage" => Field::Baggage,
+                    _ => Field::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(Name)
+    }
+}
+
+impl<'de> Visitor<'de> for InvokeVisitor {
+    type Value = IncomingInvoke;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct InvokeFunction")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IncomingInvoke, A::Error> {
+        let mut invocation_id = None;
+        let mut function_id = None;
+        let mut data: Option<(Value, Option<String>)> = None;
+        let mut action = None;
+        let mut metadata = None;
+        let mut namespace = None;
+        let mut traceparent = None;
+        let mut baggage = None;
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::InvocationId => {
+                    once(&mut invocation_id, map.next_value()?, "invocation_id")?
+                }
+                Field::FunctionId => once(&mut function_id, map.next_value()?, "function_id")?,
+                Field::Data => once(&mut data, map.next_value_seed(DataSeed)?, "data")?,
+                Field::Action => once(&mut action, map.next_value()?, "action")?,
+                Field::Metadata => once(&mut metadata, map.next_value()?, "metadata")?,
+                Field::Namespace => once(&mut namespace, map.next_value()?, "namespace")?,
+                Field::Traceparent => once(&mut traceparent, map.next_value()?, "traceparent")?,
+                Field::Baggage => once(&mut baggage, map.next_value()?, "baggage")?,
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let function_id = function_id.ok_or_else(|| de::Error::missing_field("function_id"))?;
+        let (data, caller_worker_id) = data.ok_or_else(|| de::Error::missing_field("data"))?;
+        Ok(IncomingInvoke {
+            invoke: InvokeFunction {
+                invocation_id: invocation_id.flatten(),
+                function_id,
+                data,
+                action: action.flatten(),
+                metadata: metadata.flatten(),
+                namespace: namespace.flatten(),
+                traceparent: traceparent.flatten(),
+                baggage: baggage.flatten(),
+            },
+            caller_worker_id,
+        })
+    }
+}
+
+/// Reads `data` as a `serde_json::Value`, except that an object's
+/// [`CALLER_WORKER_ID`] entry is kept aside.
+struct DataSeed;
+
+impl<'de> DeserializeSeed<'de> for DataSeed {
+    type Value = (Value, Option<String>);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Every value but an object is read as `Value` reads it, by handing it
+/// to `Value`'s own `Deserialize`.
+impl<'de> Visitor<'de> for DataSeed {
+    type Value = (Value, Option<String>);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok((Value::Bool(v), None))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok((Value::Number(v.into()), None))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok((Value::Number(v.into()), None))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // As `Value` reads it: a number that JSON cannot hold is `null`.
+        let number = serde_json::Number::from_f64(v);
+        Ok((number.map_or(Value::Null, Value::Number), None))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((Value::String(v.to_owned()), None))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok((Value::String(v), None))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok((Value::Null, None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok((Value::Null, None))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Ok((Value::deserialize(SeqAccessDeserializer::new(seq))?, None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = Map::new();
+        let mut caller = None;
+        let mut first = true;
+        while let Some(key) = map.next_key::<String>()? {
+            if std::mem::take(&mut first) && key == RAW_VALUE_TOKEN {
+                return Ok((map.next_value_seed(ValueFromString)?, None));
+            }
+            if key == CALLER_WORKER_ID {
+                // The last one counts, as it would in the object.
+                caller = Some(match map.next_value::<Value>()? {
+                    Value::String(id) => id,
+                    other => other.to_string(),
+                });
+            } else {
+                object.insert(key, map.next_value()?);
+            }
+        }
+        Ok((Value::Object(object), caller))
+    }
+}
+
+/// The key serde_json (feature `raw_value`) gives a `Value` map that
+/// stands for the JSON text in its string: `Value` reads an object whose
+/// first key is this one so, and `data` is read as `Value` reads it (a
+/// test holds this to serde_json's own reading).
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// The value of a [`RAW_VALUE_TOKEN`] entry: a string of JSON text, read
+/// as a `Value`.
+struct ValueFromString;
+
+impl<'de> DeserializeSeed<'de> for ValueFromString {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for ValueFromString {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("raw value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        serde_json::from_str(v).map_err(E::custom)
+    }
+}
