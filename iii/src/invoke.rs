@@ -50,8 +50,9 @@ pub struct Invocation {
     /// The payload, already JSON text: serialised once, straight from the
     /// caller's type, without an intermediate `Value` tree. (The bare
     /// serde error, not an [`Error`]: this struct is moved into every
-    /// call's future, and kept small.)
-    data: Result<Box<RawValue>, serde_json::Error>,
+    /// call's future, and kept small.) `None` is `null`, the payload until
+    /// one is set: nothing is allocated for a payload that is replaced.
+    data: Result<Option<Box<RawValue>>, serde_json::Error>,
     action: Option<TriggerAction>,
     metadata: Option<Value>,
     namespace: Option<String>,
@@ -64,17 +65,13 @@ pub struct Invocation {
     span_parent: Option<String>,
 }
 
-fn null() -> Box<RawValue> {
-    RawValue::NULL.to_owned()
-}
-
 impl Worker {
     /// Starts a call to `function_id` (payload `null` until set).
     pub fn invoke(&self, function_id: impl Into<String>) -> Invocation {
         Invocation {
             worker: self.clone(),
             function_id: function_id.into(),
-            data: Ok(null()),
+            data: Ok(None),
             action: None,
             metadata: None,
             namespace: None,
@@ -106,7 +103,7 @@ impl Worker {
 impl Invocation {
     /// Sets the payload from any serialisable value.
     pub fn payload<T: Serialize + ?Sized>(mut self, payload: &T) -> Self {
-        self.data = serde_json::value::to_raw_value(payload);
+        self.data = serde_json::value::to_raw_value(payload).map(Some);
         self
     }
 
@@ -165,13 +162,14 @@ impl Invocation {
 
     /// The payload's JSON text, or why it has none.
     fn payload_text(&self) -> Result<&RawValue, Error> {
-        self.data.as_deref().map_err(|e| Error::Invalid {
+        let data = self.data.as_ref().map_err(|e| Error::Invalid {
             what: format!("payload for `{}`", self.function_id),
             reason: format!(
                 "could not encode the payload for `{}` as JSON: {e}",
                 self.function_id
             ),
-        })
+        })?;
+        Ok(data.as_deref().unwrap_or(RawValue::NULL))
     }
 
     /// Validates the call and encodes its frame with `invocation_id`.
