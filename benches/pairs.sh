@@ -20,17 +20,29 @@
 #
 # Each run makes 200 sequential calls, then III_PAIRS_CALLS (20,000) with
 # 64 in flight.
+#
+# III_PAIRS_CPUS=1 runs both on one core (`taskset -c 1`; a list such as
+# 0,1 names others). The SDK's callers are 64 tasks and the floor's one
+# loop: on two cores the SDK pair spends about a third more CPU time than
+# on one, moving tasks and the cache lines they touch between the cores,
+# where the floor's time hardly moves. Pinned, the figure is the code's
+# own cost.
 set -euo pipefail
-[ $# -eq 5 ] || { sed -n '2,21p' "$0" >&2; exit 2; }
+[ $# -eq 5 ] || { sed -n '2,30p' "$0" >&2; exit 2; }
 pairs=$1 bin_a=$2 scen_a=$3 bin_b=$4 scen_b=$5
 calls=${III_PAIRS_CALLS:-20000}
+pin=()
+if [ -n "${III_PAIRS_CPUS:-}" ]; then
+  command -v taskset >/dev/null || { echo "III_PAIRS_CPUS needs taskset (util-linux)" >&2; exit 3; }
+  pin=(taskset -c "$III_PAIRS_CPUS")
+fi
 for bin in "$bin_a" "$bin_b"; do
   [ -x "$bin" ] || { echo "no benchmark binary at $bin (cargo build --release -p iii-benches)" >&2; exit 3; }
 done
 
 # One run: "p50_us calls_per_s cpu_us" of its only scenario.
 run() {
-  III_BENCH_ONLY=$2 "$1" 200 "$calls" 1 2>&1 |
+  III_BENCH_ONLY=$2 ${pin[@]+"${pin[@]}"} "$1" 200 "$calls" 1 2>&1 |
     awk '/^(sdk|bare) -> (sdk|bare)/ { gsub("µs", ""); print $(NF-4), $(NF-2), $(NF-1); exit }'
 }
 
