@@ -11,6 +11,8 @@ use serde_json::Value;
 use crate::error::Error;
 use iii_protocol::{ResultValue, Shape};
 
+mod tracked;
+
 /// `value` as `T` when `T` is `serde_json::Value` itself, which would
 /// otherwise be rebuilt node by node. The generic part is one downcast:
 /// every line here is compiled once per handler type.
@@ -40,15 +42,25 @@ pub(crate) fn encode<T: Serialize + 'static>(
     }
 }
 
-/// A value that did not decode: the field path and serde's reason.
-pub(crate) struct Undecodable(serde_path_to_error::Error<serde_json::Error>);
+/// A value that did not decode: the field path (`.` for the whole value)
+/// and serde's reason.
+pub(crate) struct Undecodable {
+    path: String,
+    inner: serde_json::Error,
+}
 
 impl Undecodable {
+    fn from_tracked(failure: serde_path_to_error::Error<serde_json::Error>) -> Undecodable {
+        Undecodable {
+            path: failure.path().to_string(),
+            inner: failure.into_inner(),
+        }
+    }
+
     /// The error naming `what` did not decode, the failing field path and
     /// the expected type.
     pub(crate) fn into_error(self, what: String) -> Error {
-        let path = self.0.path().to_string();
-        let inner = self.0.into_inner();
+        let Undecodable { path, inner } = self;
         let reason = if path == "." || path.is_empty() {
             inner.to_string()
         } else {
@@ -65,12 +77,13 @@ pub(crate) fn decode_as<T: DeserializeOwned + 'static>(value: Value) -> Result<T
         return Ok(same);
     }
     let value = slot.unwrap_or(Value::Null);
-    // One decode, its field path tracked. Trying an untracked decode first
-    // (the path is only needed to explain a failure) saved some 1,500
-    // instructions a call, but compiled every input type's `Deserialize`
-    // twice, against two deserializers: a crate of 200 `#[iii::function]`s
-    // took 40% longer to build in release (README, Performance).
-    serde_path_to_error::deserialize(value).map_err(Undecodable)
+    // One decode, its field path tracked by a deserializer of our own
+    // ([`tracked`]). Trying an untracked decode first (the path is only
+    // needed to explain a failure) compiled every input type's
+    // `Deserialize` twice, against two deserializers: a crate of 200
+    // `#[iii::function]`s took 40% longer to build in release (README,
+    // Performance).
+    tracked::from_value(value).map_err(|(path, inner)| Undecodable { path, inner })
 }
 
 /// Decodes `value` into `T`, naming the failing field path and expected type.
@@ -102,7 +115,7 @@ pub(crate) fn decode_result<T: DeserializeOwned + 'static>(
         Err(_) => {
             let mut reader = serde_json::Deserializer::from_str(text.get());
             match serde_path_to_error::deserialize::<_, T>(&mut reader) {
-                Err(failure) => Err(Undecodable(failure).into_error(what())),
+                Err(failure) => Err(Undecodable::from_tracked(failure).into_error(what())),
                 // Not expected: the same text failed just now.
                 Ok(value) => Ok(value),
             }

@@ -1,0 +1,504 @@
+//! A `serde_json::Value` read into a Rust type, the field path of a
+//! failure tracked on the way.
+//!
+//! `serde_path_to_error` tracks a path for any deserializer by wrapping it,
+//! and every visitor, seed and access it hands out, and it copies every map
+//! key it passes into a `String`, in case a value under it fails. Here the
+//! deserializer is our own, over the owned tree: each level holds its place
+//! in the path as a borrowed segment (the key it took out of the map, the
+//! index in the array), and a failing level writes the path out once. A
+//! type's `Deserialize` is compiled against this one deserializer, with no
+//! wrapper types around its visitors, and a decode that succeeds copies no
+//! key.
+//!
+//! It reads a tree as `serde_json::Value`'s own deserializer does, with the
+//! same errors (built by `serde_json::Error`, and by serde_json itself
+//! wherever a value is a leaf), and reports the path
+//! `serde_path_to_error` reports, with one difference: where that crate
+//! writes `?` for a map key it did not see as text (a key read as an
+//! `Option`, a newtype, an enum, a float, or a key that failed to parse as
+//! a number), the key's own text is written. A field name is handed to
+//! its visitor with `visit_str`, as serde's derive reads it, not with
+//! `visit_string`.
+
+use std::cell::OnceCell;
+use std::fmt::Write;
+
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, Expected, MapAccess,
+    SeqAccess, Unexpected, VariantAccess, Visitor,
+};
+use serde_json::{Error, Map, Value};
+
+mod names;
+#[cfg(test)]
+mod tests;
+
+use names::{Key, RawText, VariantName};
+
+/// `value` as a `T`, or the path of the part that did not fit (`.` for
+/// the whole) and serde's reason.
+pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, (String, Error)> {
+    let track = OnceCell::new();
+    let tracked = Tracked {
+        value,
+        path: Path::Root,
+        track: &track,
+    };
+    T::deserialize(tracked).map_err(|e| (track.into_inner().unwrap_or_else(|| ".".into()), e))
+}
+
+/// Where a value is in the tree: each level borrows its parent's place.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    /// An element of an array.
+    Index(&'a Path<'a>, usize),
+    /// The value under a map key, or the content of an enum variant.
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl Path<'_> {
+    /// The path as `serde_path_to_error` writes it: `items[1].name`, `.`
+    /// for the root.
+    fn render(&self) -> String {
+        let mut segments = Vec::new();
+        let mut at = self;
+        loop {
+            match at {
+                Path::Root => break,
+                Path::Index(parent, _) | Path::Key(parent, _) => {
+                    segments.push(at);
+                    at = parent;
+                }
+            }
+        }
+        if segments.is_empty() {
+            return ".".into();
+        }
+        let mut out = String::new();
+        for (n, segment) in segments.iter().rev().enumerate() {
+            match segment {
+                Path::Index(_, i) => {
+                    let _ = write!(out, "[{i}]");
+                }
+                Path::Key(_, key) => {
+                    if n > 0 {
+                        out.push('.');
+                    }
+                    out.push_str(key);
+                }
+                Path::Root => {}
+            }
+        }
+        out
+    }
+}
+
+/// Records `path` as the failure's, unless a deeper level did already
+/// (errors travel outwards: the first one recorded is the innermost).
+fn mark(path: &Path<'_>, track: &OnceCell<String>, error: Error) -> Error {
+    track.get_or_init(|| path.render());
+    error
+}
+
+/// What serde calls the value in an error: as serde_json names it.
+fn unexpected(value: &Value) -> Unexpected<'_> {
+    match value {
+        Value::Null => Unexpected::Unit,
+        Value::Bool(b) => Unexpected::Bool(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Unexpected::Unsigned(u),
+            (None, Some(i), _) => Unexpected::Signed(i),
+            (None, None, Some(f)) => Unexpected::Float(f),
+            (None, None, None) => Unexpected::Other("number"),
+        },
+        Value::String(s) => Unexpected::Str(s),
+        Value::Array(_) => Unexpected::Seq,
+        Value::Object(_) => Unexpected::Map,
+    }
+}
+
+fn invalid_type(value: &Value, expected: &dyn Expected) -> Error {
+    de::Error::invalid_type(unexpected(value), expected)
+}
+
+/// A value of the tree and its place in it.
+struct Tracked<'p> {
+    value: Value,
+    path: Path<'p>,
+    track: &'p OnceCell<String>,
+}
+
+/// Elements of an array, then the check that all were read.
+fn visit_array<'de, V: Visitor<'de>>(
+    array: Vec<Value>,
+    visitor: V,
+    path: Path<'_>,
+    track: &OnceCell<String>,
+) -> Result<V::Value, Error> {
+    let len = array.len();
+    let mut seq = Elements {
+        iter: array.into_iter(),
+        index: 0,
+        path,
+        track,
+    };
+    let out = visitor.visit_seq(&mut seq)?;
+    if seq.iter.len() == 0 {
+        Ok(out)
+    } else {
+        Err(de::Error::invalid_length(len, &"fewer elements in array"))
+    }
+}
+
+/// Entries of an object, then the check that all were read.
+fn visit_object<'de, V: Visitor<'de>>(
+    object: Map<String, Value>,
+    visitor: V,
+    path: Path<'_>,
+    track: &OnceCell<String>,
+) -> Result<V::Value, Error> {
+    let len = object.len();
+    let mut map = Entries {
+        iter: object.into_iter(),
+        key: String::new(),
+        value: None,
+        path,
+        track,
+    };
+    let out = visitor.visit_map(&mut map)?;
+    if map.iter.len() == 0 {
+        Ok(out)
+    } else {
+        Err(de::Error::invalid_length(len, &"fewer elements in map"))
+    }
+}
+
+/// The name serde_json's raw values are read under.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// Leaves go to serde_json's own deserializer, which never hands them to
+/// `visit_seq` or `visit_map`.
+macro_rules! leaves {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            let (path, track) = (self.path, self.track);
+            self.value.$method(visitor).map_err(|e| mark(&path, track, e))
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> for Tracked<'_> {
+    type Error = Error;
+
+    leaves! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_str
+        deserialize_string deserialize_identifier deserialize_unit
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let (path, track) = (self.path, self.track);
+        let out = match self.value {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(b),
+            Value::Number(n) => n.deserialize_any(visitor),
+            Value::String(s) => visitor.visit_string(s),
+            Value::Array(array) => visit_array(array, visitor, path, track),
+            Value::Object(object) => visit_object(object, visitor, path, track),
+        };
+        out.map_err(|e| mark(&path, track, e))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let (path, track) = (self.path, self.track);
+        let out = match self.value {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        };
+        out.map_err(|e| mark(&path, track, e))
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let (path, track) = (self.path, self.track);
+        let out = self.value.deserialize_unit_struct(name, visitor);
+        out.map_err(|e| mark(&path, track, e))
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let (path, track) = (self.path, self.track);
+        let out = if name == RAW_VALUE_TOKEN {
+            // A `Box<RawValue>`: the value's JSON text, handed over as
+            // serde_json's own deserializer hands it.
+            visitor.visit_map(RawText(Some(self.value.to_string())))
+        } else {
+            visitor.visit_newtype_struct(self)
+        };
+        out.map_err(|e| mark(&path, track, e))
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let (path, track) = (self.path, self.track);
+        let out = match self.value {
+            Value::Array(array) => visit_array(array, visitor, path, track),
+            other => Err(invalid_type(&other, &visitor)),
+        };
+        out.map_err(|e| mark(&path, track, e))
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let (path, track) = (self.path, self.track);
+        let out = match self.value {
+            Value::Object(object) => visit_object(object, visitor, path, track),
+            other => Err(invalid_type(&other, &visitor)),
+        };
+        out.map_err(|e| mark(&path, track, e))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let (path, track) = (self.path, self.track);
+        let out = match self.value {
+            Value::Array(array) => visit_array(array, visitor, path, track),
+            Value::Object(object) => visit_object(object, visitor, path, track),
+            other => Err(invalid_type(&other, &visitor)),
+        };
+        out.map_err(|e| mark(&path, track, e))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let (path, track) = (self.path, self.track);
+        let (variant, value) = match self.value {
+            Value::String(variant) => (variant, None),
+            Value::Object(object) if object.len() == 1 => match object.into_iter().next() {
+                Some((variant, value)) => (variant, Some(value)),
+                None => unreachable!("an object of one entry has an entry"),
+            },
+            Value::Object(_) => {
+                let error = de::Error::invalid_value(Unexpected::Map, &"map with a single key");
+                return Err(mark(&path, track, error));
+            }
+            other => return Err(mark(&path, track, invalid_type(&other, &"string or map"))),
+        };
+        let access = Variant {
+            variant,
+            value,
+            path,
+            track,
+        };
+        visitor
+            .visit_enum(access)
+            .map_err(|e| mark(&path, track, e))
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let (path, track) = (self.path, self.track);
+        let out = match self.value {
+            Value::String(s) => visitor.visit_string(s),
+            Value::Array(array) => visit_array(array, visitor, path, track),
+            other => Err(invalid_type(&other, &visitor)),
+        };
+        out.map_err(|e| mark(&path, track, e))
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        self.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        drop(self.value);
+        visitor.visit_unit()
+    }
+}
+
+/// The elements of an array, each at its index.
+struct Elements<'p> {
+    iter: std::vec::IntoIter<Value>,
+    index: usize,
+    path: Path<'p>,
+    track: &'p OnceCell<String>,
+}
+
+impl<'de> SeqAccess<'de> for Elements<'_> {
+    type Error = Error;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
+        let Some(value) = self.iter.next() else {
+            return Ok(None);
+        };
+        let index = self.index;
+        self.index += 1;
+        let path = Path::Index(&self.path, index);
+        seed.deserialize(Tracked {
+            value,
+            path,
+            track: self.track,
+        })
+        .map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.iter.len())
+    }
+}
+
+/// The entries of an object: each key kept while its value is read, for
+/// the path.
+struct Entries<'p> {
+    iter: serde_json::map::IntoIter,
+    key: String,
+    value: Option<Value>,
+    path: Path<'p>,
+    track: &'p OnceCell<String>,
+}
+
+impl<'de> MapAccess<'de> for Entries<'_> {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
+        let Some((key, value)) = self.iter.next() else {
+            return Ok(None);
+        };
+        self.key = key;
+        self.value = Some(value);
+        let path = Path::Key(&self.path, &self.key);
+        seed.deserialize(Key(&self.key))
+            .map(Some)
+            .map_err(|e| mark(&path, self.track, e))
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
+        let Some(value) = self.value.take() else {
+            return Err(de::Error::custom("value is missing"));
+        };
+        let path = Path::Key(&self.path, &self.key);
+        seed.deserialize(Tracked {
+            value,
+            path,
+            track: self.track,
+        })
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.iter.len())
+    }
+}
+
+/// An enum's variant, and its content if it has one.
+struct Variant<'p> {
+    variant: String,
+    value: Option<Value>,
+    path: Path<'p>,
+    track: &'p OnceCell<String>,
+}
+
+impl<'de, 'p> EnumAccess<'de> for Variant<'p> {
+    type Error = Error;
+    type Variant = Variant<'p>;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self), Error> {
+        let name = seed.deserialize(VariantName(&self.variant))?;
+        Ok((name, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for Variant<'_> {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<(), Error> {
+        let path = Path::Key(&self.path, &self.variant);
+        match self.value {
+            None => Ok(()),
+            Some(value) => de::Deserialize::deserialize(Tracked {
+                value,
+                path,
+                track: self.track,
+            }),
+        }
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, Error> {
+        let path = Path::Key(&self.path, &self.variant);
+        match self.value {
+            Some(value) => seed.deserialize(Tracked {
+                value,
+                path,
+                track: self.track,
+            }),
+            None => {
+                let error = de::Error::invalid_type(Unexpected::UnitVariant, &"newtype variant");
+                Err(mark(&path, self.track, error))
+            }
+        }
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, Error> {
+        let path = Path::Key(&self.path, &self.variant);
+        let out = match self.value {
+            // serde_json reads an empty array here as a unit.
+            Some(Value::Array(array)) if array.is_empty() => visitor.visit_unit(),
+            Some(Value::Array(array)) => visit_array(array, visitor, path, self.track),
+            Some(other) => Err(invalid_type(&other, &"tuple variant")),
+            None => Err(de::Error::invalid_type(
+                Unexpected::UnitVariant,
+                &"tuple variant",
+            )),
+        };
+        out.map_err(|e| mark(&path, self.track, e))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        let path = Path::Key(&self.path, &self.variant);
+        let out = match self.value {
+            Some(Value::Object(object)) => visit_object(object, visitor, path, self.track),
+            Some(other) => Err(invalid_type(&other, &"struct variant")),
+            None => Err(de::Error::invalid_type(
+                Unexpected::UnitVariant,
+                &"struct variant",
+            )),
+        };
+        out.map_err(|e| mark(&path, self.track, e))
+    }
+}
