@@ -86,6 +86,17 @@ pub(crate) fn decode_as<T: DeserializeOwned + 'static>(value: Value) -> Result<T
     tracked::from_value(value).map_err(|(path, inner)| Undecodable { path, inner })
 }
 
+/// Decodes `value` into `T`, naming `what`, the failing field path and the
+/// expected type: for a `T` that need not be `'static` (a `Value` is
+/// rebuilt, not moved).
+pub(crate) fn decode_tracked<T: DeserializeOwned>(
+    value: Value,
+    what: impl FnOnce() -> String,
+) -> Result<T, Error> {
+    tracked::from_value(value)
+        .map_err(|(path, inner)| Undecodable { path, inner }.into_error(what()))
+}
+
 /// Decodes `value` into `T`, naming the failing field path and expected type.
 pub(crate) fn decode<T: DeserializeOwned + 'static>(
     value: Value,

@@ -10,16 +10,7 @@ use crate::trigger::log_level::LogLevel;
 
 /// Decodes `value` as a `T`; the error names `what` and the field at fault.
 fn typed<T: DeserializeOwned>(value: &Value, what: impl FnOnce() -> String) -> Result<T, Error> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        Error::Decode {
-            what: what(),
-            reason: match path.as_str() {
-                "." => e.into_inner().to_string(),
-                _ => format!("at `{path}`: {}", e.into_inner()),
-            },
-        }
-    })
+    crate::codec::decode_tracked(value.clone(), what)
 }
 
 /// One thing the handler did, in the order it did them
