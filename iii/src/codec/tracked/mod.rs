@@ -364,12 +364,12 @@ impl<'de> SeqAccess<'de> for Elements<'_> {
         let index = self.index;
         self.index += 1;
         let path = Path::Index(&self.path, index);
-        seed.deserialize(Tracked {
-            value,
-            path,
-            track: self.track,
-        })
-        .map(Some)
+        let track = self.track;
+        // An error the element's own `Deserialize` returns (a check after
+        // it read the element) is the element's, as one from below it.
+        seed.deserialize(Tracked { value, path, track })
+            .map(Some)
+            .map_err(|e| mark(&path, track, e))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -410,11 +410,9 @@ impl<'de> MapAccess<'de> for Entries<'_> {
             return Err(de::Error::custom("value is missing"));
         };
         let path = Path::Key(&self.path, &self.key);
-        seed.deserialize(Tracked {
-            value,
-            path,
-            track: self.track,
-        })
+        let track = self.track;
+        seed.deserialize(Tracked { value, path, track })
+            .map_err(|e| mark(&path, track, e))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -451,18 +449,21 @@ impl<'de> VariantAccess<'de> for Variant<'_> {
                 value,
                 path,
                 track: self.track,
-            }),
+            })
+            .map_err(|e| mark(&path, self.track, e)),
         }
     }
 
     fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, Error> {
         let path = Path::Key(&self.path, &self.variant);
         match self.value {
-            Some(value) => seed.deserialize(Tracked {
-                value,
-                path,
-                track: self.track,
-            }),
+            Some(value) => seed
+                .deserialize(Tracked {
+                    value,
+                    path,
+                    track: self.track,
+                })
+                .map_err(|e| mark(&path, self.track, e)),
             None => {
                 let error = de::Error::invalid_type(Unexpected::UnitVariant, &"newtype variant");
                 Err(mark(&path, self.track, error))

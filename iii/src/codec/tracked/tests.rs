@@ -81,6 +81,36 @@ struct Id(String);
 #[derive(Deserialize, Debug, PartialEq)]
 struct Newtype(u8);
 
+/// A value checked after it is read: its error comes from its own
+/// `Deserialize`, not from below it.
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(try_from = "u8")]
+struct Even(u8);
+
+impl TryFrom<u8> for Even {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Even, String> {
+        if n.is_multiple_of(2) {
+            Ok(Even(n))
+        } else {
+            Err(format!("{n} is odd"))
+        }
+    }
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct Checked {
+    a: Even,
+    items: Vec<Even>,
+    e: Option<EvenVariant>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+enum EvenVariant {
+    A(Even),
+    B { x: Even },
+}
+
 #[derive(Deserialize, Debug, PartialEq)]
 struct Holder {
     e: External,
@@ -133,6 +163,8 @@ fn all(value: &Value) {
     same::<Untagged>(value);
     same::<Flat>(value);
     same::<Holder>(value);
+    same::<Checked>(value);
+    same::<BTreeMap<String, Even>>(value);
     same::<Newtype>(value);
     same::<Vec<Option<Newtype>>>(value);
     same::<HashMap<String, u8>>(value);
@@ -162,7 +194,7 @@ fn all(value: &Value) {
 
 const WORDS: &[&str] = &[
     "a", "b", "e", "i", "u", "f", "n", "t", "c", "x", "id", "name", "items", "A", "B", "C", "Dd",
-    "true", "false", "7", "300", "-1", "-0", "1.5", "01", "", "a.b", "zz",
+    "true", "false", "7", "300", "-1", "-0", "1.5", "01", "", "a.b", "zz", "4",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -220,6 +252,10 @@ fn every_failure_is_named_at_its_path() {
         json!({"300": 1, "1x": 2, "-7": "x", "true": "x", "01": 1}),
         json!({"m": {"k": "x"}}),
         json!({"t": "A", "c": "x"}),
+        json!({"a": 2, "items": [4, 7], "e": null}),
+        json!({"a": 3, "items": []}),
+        json!({"a": 2, "items": [], "e": {"A": 1}}),
+        json!({"a": 2, "items": [], "e": {"B": {"x": 5}}}),
     ];
     for value in &cases {
         all(value);
@@ -234,4 +270,11 @@ fn every_failure_is_named_at_its_path() {
     assert_eq!(path, "e.C[1]");
     let (path, _) = from_value::<Order>(cases[2].clone()).expect_err("no items");
     assert_eq!(path, ".");
+    let (path, error) = from_value::<Checked>(cases[21].clone()).expect_err("7 is odd");
+    assert_eq!(
+        (path.as_str(), error.to_string().as_str()),
+        ("items[1]", "7 is odd")
+    );
+    let (path, _) = from_value::<Checked>(cases[24].clone()).expect_err("5 is odd");
+    assert_eq!(path, "e.B.x");
 }
