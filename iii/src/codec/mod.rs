@@ -50,13 +50,6 @@ pub(crate) struct Undecodable {
 }
 
 impl Undecodable {
-    fn from_tracked(failure: serde_path_to_error::Error<serde_json::Error>) -> Undecodable {
-        Undecodable {
-            path: failure.path().to_string(),
-            inner: failure.into_inner(),
-        }
-    }
-
     /// The error naming `what` did not decode, the failing field path and
     /// the expected type.
     pub(crate) fn into_error(self, what: String) -> Error {
@@ -111,7 +104,9 @@ pub(crate) fn decode<T: DeserializeOwned + 'static>(
 /// Decodes a call's result (`None`: no value) into `T`, naming `what` and
 /// the failing field path if it does not fit. A tree is decoded as
 /// [`decode`] does; text (read for a caller of its own type) straight
-/// into `T`, tracking the field path only to explain a failure.
+/// into `T`, and only when that fails, again from its tree with the field
+/// path tracked, to explain the failure: `T` is compiled against the text
+/// deserializer and the tracked one, which a handler's input shares.
 pub(crate) fn decode_result<T: DeserializeOwned + 'static>(
     result: Option<ResultValue>,
     what: impl FnOnce() -> String,
@@ -123,14 +118,16 @@ pub(crate) fn decode_result<T: DeserializeOwned + 'static>(
     };
     match serde_json::from_str::<T>(text.get()) {
         Ok(value) => Ok(value),
-        Err(_) => {
-            let mut reader = serde_json::Deserializer::from_str(text.get());
-            match serde_path_to_error::deserialize::<_, T>(&mut reader) {
-                Err(failure) => Err(Undecodable::from_tracked(failure).into_error(what())),
-                // Not expected: the same text failed just now.
-                Ok(value) => Ok(value),
+        // The text did not fit: its tree names where. (A tree that cannot
+        // be built, a number past `f64`'s range, fails as the text did.)
+        Err(untracked) => match serde_json::from_str::<Value>(text.get()) {
+            Ok(tree) => decode(tree, what),
+            Err(_) => Err(Undecodable {
+                path: ".".into(),
+                inner: untracked,
             }
-        }
+            .into_error(what())),
+        },
     }
 }
 
@@ -189,7 +186,15 @@ mod tests {
                 reason.starts_with("at `items[1]`: invalid type: integer `9`, expected a string"),
                 "{reason}"
             );
+            // Named from the tree: no line and column of a text the user
+            // never saw.
+            assert!(!reason.contains("column"), "{reason}");
         }
+        // Text that holds no tree (a number past f64's range) fails as the
+        // text failed.
+        let error =
+            decode_result::<f64>(text("1e400"), || "the big one".into()).expect_err("out of range");
+        assert!(error.to_string().contains("number out of range"), "{error}");
     }
 
     #[derive(serde::Serialize)]
