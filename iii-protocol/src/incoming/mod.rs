@@ -18,6 +18,8 @@
 
 mod invoke;
 mod result;
+#[cfg(test)]
+mod tests;
 
 use serde::de;
 use serde_json::Value;
