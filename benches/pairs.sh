@@ -21,12 +21,13 @@
 # Each run makes 200 sequential calls, then III_PAIRS_CALLS (20,000) with
 # 64 in flight.
 #
-# III_PAIRS_CPUS=1 runs both on one core (`taskset -c 1`; a list such as
-# 0,1 names others). The SDK's callers are 64 tasks and the floor's one
-# loop: on two cores the SDK pair spends about a third more CPU time than
-# on one, moving tasks and the cache lines they touch between the cores,
-# where the floor's time hardly moves. Pinned, the figure is the code's
-# own cost.
+# III_PAIRS_CPUS=1 pins the benchmark's process (both workers, and
+# iii-embedded when no III_URL is set) to CPU 1 (`taskset -c`, a CPU list:
+# 0,1 names two); an engine started by tests/engine/run is not pinned.
+# The SDK's callers are 64 tasks and the floor's one loop: on two cores
+# the SDK pair spends about a third more CPU time than on one, moving
+# tasks and the cache lines they touch between the cores, where the
+# floor's time hardly moves. Pinned, the figure is the code's own cost.
 set -euo pipefail
 [ $# -eq 5 ] || { sed -n '2,30p' "$0" >&2; exit 2; }
 pairs=$1 bin_a=$2 scen_a=$3 bin_b=$4 scen_b=$5

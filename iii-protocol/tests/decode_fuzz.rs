@@ -5,11 +5,10 @@
 //! `III_FUZZ_CASES` for a longer one (for example 10,000,000).
 
 use iii_protocol::{
-    CALLER_WORKER_ID, Incoming, IncomingInvoke, InvokeFunction, Message, ResultValue, Shape,
-    decode, decode_incoming, encode, salvage::salvage,
+    Incoming, IncomingInvoke, Message, ResultValue, Shape, decode, decode_incoming, encode,
+    salvage::salvage,
 };
 use proptest::prelude::*;
-use serde_json::Value;
 
 /// Valid frames of every kind, as peers send them.
 const FRAMES: &[&str] = &[
@@ -58,7 +57,7 @@ fn check(text: &str) {
                     assert_eq!(tree.into_outcome(), read.map(|v| v.unwrap_or_default()));
                 }
                 (Message::InvokeFunction(whole), Incoming::Invoke(read)) => {
-                    assert_eq!(read, caller_removed(whole), "{text}");
+                    assert_eq!(read, IncomingInvoke::from(whole), "{text}");
                 }
                 (message, Incoming::Message(same)) => assert_eq!(message, same),
                 (message, other) => panic!("{message:?} read as {other:?}"),
@@ -71,23 +70,6 @@ fn check(text: &str) {
             serde_json::to_value(&message).expect("json"),
             "a round trip changed {text}"
         );
-    }
-}
-
-/// The frame `decode` reads, the caller's id removed from its object
-/// payload, as the SDK did before `decode_incoming` read it aside.
-fn caller_removed(mut invoke: InvokeFunction) -> IncomingInvoke {
-    let caller = invoke
-        .data
-        .as_object_mut()
-        .and_then(|object| object.remove(CALLER_WORKER_ID))
-        .map(|id| match id {
-            Value::String(id) => id,
-            other => other.to_string(),
-        });
-    IncomingInvoke {
-        invoke,
-        caller_worker_id: caller,
     }
 }
 

@@ -33,6 +33,34 @@ pub struct IncomingInvoke {
     pub caller_worker_id: Option<String>,
 }
 
+impl From<InvokeFunction> for IncomingInvoke {
+    /// The frame as [`crate::decode_incoming`] reads it: the caller's id
+    /// taken out of an object payload.
+    fn from(mut invoke: InvokeFunction) -> IncomingInvoke {
+        let caller_worker_id = take_caller(&mut invoke.data);
+        IncomingInvoke {
+            invoke,
+            caller_worker_id,
+        }
+    }
+}
+
+/// Removes the caller's id from an object payload.
+fn take_caller(data: &mut Value) -> Option<String> {
+    data.as_object_mut()?
+        .remove(CALLER_WORKER_ID)
+        .map(caller_text)
+}
+
+/// The caller's id as a handler sees it: a string as it is, else its JSON
+/// text.
+fn caller_text(id: Value) -> String {
+    match id {
+        Value::String(id) => id,
+        other => other.to_string(),
+    }
+}
+
 /// Reads the fields of an `invokefunction` after its tag, as the derived
 /// `Deserialize` of [`InvokeFunction`] does (the same required fields, the
 /// same errors for a field given twice, unknown fields skipped).
@@ -96,15 +124,15 @@ impl<'de> Visitor<'de> for InvokeVisitor {
         while let Some(field) = map.next_key::<Field>()? {
             match field {
                 Field::InvocationId => {
-                    once(&mut invocation_id, map.next_value()?, "invocation_id")?
+                    once(&mut invocation_id, "invocation_id", || map.next_value())?
                 }
-                Field::FunctionId => once(&mut function_id, map.next_value()?, "function_id")?,
-                Field::Data => once(&mut data, map.next_value_seed(DataSeed)?, "data")?,
-                Field::Action => once(&mut action, map.next_value()?, "action")?,
-                Field::Metadata => once(&mut metadata, map.next_value()?, "metadata")?,
-                Field::Namespace => once(&mut namespace, map.next_value()?, "namespace")?,
-                Field::Traceparent => once(&mut traceparent, map.next_value()?, "traceparent")?,
-                Field::Baggage => once(&mut baggage, map.next_value()?, "baggage")?,
+                Field::FunctionId => once(&mut function_id, "function_id", || map.next_value())?,
+                Field::Data => once(&mut data, "data", || map.next_value_seed(DataSeed))?,
+                Field::Action => once(&mut action, "action", || map.next_value())?,
+                Field::Metadata => once(&mut metadata, "metadata", || map.next_value())?,
+                Field::Namespace => once(&mut namespace, "namespace", || map.next_value())?,
+                Field::Traceparent => once(&mut traceparent, "traceparent", || map.next_value())?,
+                Field::Baggage => once(&mut baggage, "baggage", || map.next_value())?,
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -196,14 +224,13 @@ impl<'de> Visitor<'de> for DataSeed {
         let mut first = true;
         while let Some(key) = map.next_key::<String>()? {
             if std::mem::take(&mut first) && key == RAW_VALUE_TOKEN {
-                return Ok((map.next_value_seed(ValueFromString)?, None));
+                let mut value = map.next_value_seed(ValueFromString)?;
+                let caller = take_caller(&mut value);
+                return Ok((value, caller));
             }
             if key == CALLER_WORKER_ID {
                 // The last one counts, as it would in the object.
-                caller = Some(match map.next_value::<Value>()? {
-                    Value::String(id) => id,
-                    other => other.to_string(),
-                });
+                caller = Some(caller_text(map.next_value()?));
             } else {
                 object.insert(key, map.next_value()?);
             }

@@ -117,16 +117,16 @@ pub fn decode_incoming(
     crate::decode::decode_incoming(text, shape)
 }
 
-/// Sets `slot` once: a field given twice is an error, as serde's derive
-/// makes it for the derived frames.
+/// Reads a field into `slot` once: a field given twice is an error, raised
+/// before its second value is read, as serde's derive raises it.
 pub(super) fn once<T, E: de::Error>(
     slot: &mut Option<T>,
-    value: T,
     name: &'static str,
+    read: impl FnOnce() -> Result<T, E>,
 ) -> Result<(), E> {
     if slot.is_some() {
         return Err(E::duplicate_field(name));
     }
-    *slot = Some(value);
+    *slot = Some(read()?);
     Ok(())
 }

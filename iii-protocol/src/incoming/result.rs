@@ -96,17 +96,22 @@ impl<'de, F: FnMut(&Uuid) -> Shape> Visitor<'de> for ResultVisitor<F> {
         while let Some(field) = map.next_key::<Field>()? {
             match field {
                 Field::InvocationId => {
-                    once(&mut invocation_id, map.next_value()?, "invocation_id")?
+                    once(&mut invocation_id, "invocation_id", || map.next_value())?
                 }
-                Field::FunctionId => once(&mut function_id, map.next_value()?, "function_id")?,
-                Field::Result => {
-                    let value = match invocation_id.as_ref().map_or(Shape::Text, &mut self.0) {
-                        Shape::Tree => map.next_value::<Option<Value>>()?.map(ResultValue::Tree),
-                        Shape::Text => map.next_value::<Option<RawJson>>()?.map(ResultValue::Text),
-                    };
-                    once(&mut result, value, "result")?;
-                }
-                Field::Error => once(&mut error, map.next_value()?, "error")?,
+                Field::FunctionId => once(&mut function_id, "function_id", || map.next_value())?,
+                Field::Result => once(&mut result, "result", || {
+                    Ok(
+                        match invocation_id.as_ref().map_or(Shape::Text, &mut self.0) {
+                            Shape::Tree => {
+                                map.next_value::<Option<Value>>()?.map(ResultValue::Tree)
+                            }
+                            Shape::Text => {
+                                map.next_value::<Option<RawJson>>()?.map(ResultValue::Text)
+                            }
+                        },
+                    )
+                })?,
+                Field::Error => once(&mut error, "error", || map.next_value())?,
                 Field::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }

@@ -6,24 +6,6 @@ use serde_json::Value;
 
 use crate::{Incoming, IncomingInvoke, Message, ResultValue, Shape, decode, decode_incoming};
 
-/// What the SDK made of an invocation before [`decode_incoming`] read the
-/// caller's id aside: the frame [`decode`] reads, the id removed from its
-/// object payload (its JSON text when not a string).
-fn caller_removed(mut invoke: crate::InvokeFunction) -> IncomingInvoke {
-    let caller = invoke
-        .data
-        .as_object_mut()
-        .and_then(|object| object.remove(crate::CALLER_WORKER_ID))
-        .map(|id| match id {
-            Value::String(id) => id,
-            other => other.to_string(),
-        });
-    IncomingInvoke {
-        invoke,
-        caller_worker_id: caller,
-    }
-}
-
 /// An invocation is read with its caller's id aside: the same frame as
 /// [`decode`] reads, the id out of the payload, wherever it comes, and only
 /// from the payload's own object; and what [`decode`] refuses, it refuses.
@@ -55,12 +37,17 @@ fn an_invocation_is_read_with_the_callers_id_aside() {
         // as the JSON text in that key's string.
         r#"{"type":"invokefunction","function_id":"f","data":{"$serde_json::private::RawValue":"[1,{\"_caller_worker_id\":2}]"}}"#.to_string(),
         r#"{"type":"invokefunction","function_id":"f","data":{"a":1,"$serde_json::private::RawValue":"[1]"}}"#.to_string(),
+        r#"{"type":"invokefunction","function_id":"f","data":{"$serde_json::private::RawValue":"{\"_caller_worker_id\":\"w-4\",\"n\":1}"}}"#.to_string(),
     ];
     for frame in &frames {
         let Message::InvokeFunction(whole) = decode(frame).expect("decode") else {
             panic!("not an invocation: {frame}")
         };
-        assert_eq!(read(frame).expect("read"), caller_removed(whole), "{frame}");
+        assert_eq!(
+            read(frame).expect("read"),
+            IncomingInvoke::from(whole),
+            "{frame}"
+        );
     }
     assert_eq!(
         read(&frames[0]).expect("read").caller_worker_id.as_deref(),

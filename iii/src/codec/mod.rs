@@ -107,6 +107,12 @@ pub(crate) fn decode<T: DeserializeOwned + 'static>(
 /// into `T`, and only when that fails, again from its tree with the field
 /// path tracked, to explain the failure: `T` is compiled against the text
 /// deserializer and the tracked one, which a handler's input shares.
+///
+/// The tree explains most failures as the text would, but not all: it
+/// holds an integer past 64 bits as a float, and the last of a key given
+/// twice. Where the tree decodes (a duplicate key), the text's own error
+/// stands; where the tree fails first at another field (a `u128` past
+/// `u64::MAX` before the faulty field), that field is named.
 pub(crate) fn decode_result<T: DeserializeOwned + 'static>(
     result: Option<ResultValue>,
     what: impl FnOnce() -> String,
@@ -119,15 +125,21 @@ pub(crate) fn decode_result<T: DeserializeOwned + 'static>(
     match serde_json::from_str::<T>(text.get()) {
         Ok(value) => Ok(value),
         // The text did not fit: its tree names where. (A tree that cannot
-        // be built, a number past `f64`'s range, fails as the text did.)
-        Err(untracked) => match serde_json::from_str::<Value>(text.get()) {
-            Ok(tree) => decode(tree, what),
-            Err(_) => Err(Undecodable {
-                path: ".".into(),
-                inner: untracked,
-            }
-            .into_error(what())),
-        },
+        // be built, a number past `f64`'s range, or one that decodes, leaves
+        // the text's own error.)
+        Err(untracked) => {
+            let explained = serde_json::from_str::<Value>(text.get())
+                .ok()
+                .map(decode_as::<T>);
+            let failure = match explained {
+                Some(Err(failure)) => failure,
+                Some(Ok(_)) | None => Undecodable {
+                    path: ".".into(),
+                    inner: untracked,
+                },
+            };
+            Err(failure.into_error(what()))
+        }
     }
 }
 
@@ -195,6 +207,14 @@ mod tests {
         let error =
             decode_result::<f64>(text("1e400"), || "the big one".into()).expect_err("out of range");
         assert!(error.to_string().contains("number out of range"), "{error}");
+        // Text that its tree would take (a key given twice: the tree keeps
+        // the last) still fails, with the text's reason.
+        let twice = r#"{"id": 7, "id": 8, "items": []}"#;
+        let error = decode_result::<Order>(text(twice), || "twice".into()).expect_err("twice");
+        assert!(
+            error.to_string().contains("duplicate field `id`"),
+            "{error}"
+        );
     }
 
     #[derive(serde::Serialize)]

@@ -1,23 +1,14 @@
 //! What the SDK does with a trigger's fire where the engine 0.23 does not:
-//! the calling worker's id taken out of the payload, an `http` fire
-//! recognised, a binding's condition evaluated.
+//! an `http` fire recognised, a binding's condition evaluated. (The
+//! calling worker's id is read out of the payload with the frame:
+//! [`iii_protocol::IncomingInvoke`].)
 
 use std::borrow::Cow;
 
-use iii_protocol::{CALLER_WORKER_ID, StreamChannelRef, TriggerKind};
+use iii_protocol::{StreamChannelRef, TriggerKind};
 use serde_json::Value;
 
 use crate::worker::Worker;
-
-/// Removes `_caller_worker_id` from an object payload and returns it: for
-/// an invocation read as a [`iii_protocol::Message`]; the session's reader
-/// reads it aside ([`iii_protocol::IncomingInvoke`]).
-pub(super) fn take_caller(data: &mut Value) -> Option<String> {
-    match data.as_object_mut()?.remove(CALLER_WORKER_ID)? {
-        Value::String(id) => Some(id),
-        other => Some(other.to_string()),
-    }
-}
 
 /// Whether `data` is what an `http` trigger delivers.
 pub(super) fn is_http_fire(data: &Value) -> bool {
@@ -64,20 +55,4 @@ fn without_channels(data: &Value) -> Cow<'_, Value> {
         map.remove("response");
     }
     Cow::Owned(data)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn caller_id_is_taken_from_objects_only() {
-        let mut data = json!({"name":"Ada","_caller_worker_id":"w-9"});
-        assert_eq!(take_caller(&mut data).as_deref(), Some("w-9"));
-        assert_eq!(data, json!({"name":"Ada"}));
-        let mut scalar = json!("x");
-        assert_eq!(take_caller(&mut scalar), None);
-        assert_eq!(scalar, json!("x"));
-    }
 }

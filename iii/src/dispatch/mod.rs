@@ -20,9 +20,10 @@ use crate::worker::Worker;
 impl Inbound for Worker {
     fn on_message(&self, session: &Session, message: Message) -> Option<Fatal> {
         match message {
-            Message::InvokeFunction(mut invoke) => {
-                let caller = fire::take_caller(&mut invoke.data);
-                invocation::start(self, session, invoke, caller)
+            // The reader hands invocations to `on_invoke`; one that comes
+            // as a message is read the same way.
+            Message::InvokeFunction(invoke) => {
+                return self.on_invoke(session, IncomingInvoke::from(invoke));
             }
             Message::RegisterTrigger(binding) => provider::register(self, session, binding),
             Message::UnregisterTrigger(binding) => provider::unregister(self, binding),

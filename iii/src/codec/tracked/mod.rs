@@ -8,18 +8,24 @@
 //! in the path as a borrowed segment (the key it took out of the map, the
 //! index in the array), and a failing level writes the path out once. A
 //! type's `Deserialize` is compiled against this one deserializer, with no
-//! wrapper types around its visitors, and a decode that succeeds copies no
-//! key.
+//! wrapper types around its visitors, and a struct's field names are not
+//! copied. (A key read as a `String`, a `Value` or buffered for `flatten`
+//! and untagged enums is copied, as serde_path_to_error copied every key;
+//! a key read as a number or a `bool` goes through serde_json's own key
+//! parser, in a map of that one key.)
 //!
 //! It reads a tree as `serde_json::Value`'s own deserializer does, with the
 //! same errors (built by `serde_json::Error`, and by serde_json itself
 //! wherever a value is a leaf), and reports the path
-//! `serde_path_to_error` reports, with one difference: where that crate
-//! writes `?` for a map key it did not see as text (a key read as an
-//! `Option`, a newtype, an enum, a float, or a key that failed to parse as
-//! a number), the key's own text is written. A field name is handed to
-//! its visitor with `visit_str`, as serde's derive reads it, not with
-//! `visit_string`.
+//! `serde_path_to_error` reports, with two differences, both for map
+//! keys: where that crate writes `?` for a key it did not see as text (a
+//! key read as an `Option`, a newtype, an enum, a float, or one that
+//! failed to parse as a number), and where it writes the number a key was
+//! read as (`0` for an `i128` key `"-0"`, `1` for a `u8` key `"1x"`), the
+//! key's own text is written.
+//! A field name, a variant name and a key read with `deserialize_str` are
+//! handed to their visitor with `visit_str`, where serde_json calls
+//! `visit_string`: the same to serde's derive and to every type of std.
 
 use std::cell::OnceCell;
 use std::fmt::Write;

@@ -8,9 +8,9 @@ use serde_json::{Error, Map, Value};
 use super::RAW_VALUE_TOKEN;
 
 /// A map key, read as serde_json reads one: a field name borrowed, other
-/// text as an owned string; a number, a `bool`, an `Option`, a newtype or
-/// an enum by serde_json's own key deserializer (it parses `"7"` as the
-/// number 7), from a map of that one key.
+/// text as an owned string; a number or a `bool` by serde_json's own key
+/// deserializer (it parses `"7"` as the number 7), from a map of that one
+/// key; an enum as a string of its unit variant.
 pub(super) struct Key<'k>(pub(super) &'k str);
 
 /// Calls one method of serde_json's key deserializer: each is its own
