@@ -66,42 +66,17 @@ fn caller_text(id: Value) -> String {
 /// same errors for a field given twice, unknown fields skipped).
 pub(crate) struct InvokeVisitor;
 
-/// A field of `invokefunction`.
-enum Field {
-    InvocationId,
-    FunctionId,
-    Data,
-    Action,
-    Metadata,
-    Namespace,
-    Traceparent,
-    Baggage,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Field {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Field, D::Error> {
-        struct Name;
-        impl Visitor<'_> for Name {
-            type Value = Field;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
-                Ok(match v {
-                    "invocation_id" => Field::InvocationId,
-                    "function_id" => Field::FunctionId,
-                    "data" => Field::Data,
-                    "action" => Field::Action,
-                    "metadata" => Field::Metadata,
-                    "namespace" => Field::Namespace,
-                    "traceparent" => Field::Traceparent,
-                    "baggage" => Field::Baggage,
-                    _ => Field::Other,
-                })
-            }
-        }
-        d.deserialize_identifier(Name)
+fields! {
+    /// A field of `invokefunction`.
+    enum Field {
+        "invocation_id" => InvocationId,
+        "function_id" => FunctionId,
+        "data" => Data,
+        "action" => Action,
+        "metadata" => Metadata,
+        "namespace" => Namespace,
+        "traceparent" => Traceparent,
+        "baggage" => Baggage,
     }
 }
 

@@ -16,6 +16,38 @@
 //! inserting it into the payload's map and removing it again cost some 600
 //! instructions a call.
 
+/// A frame's field names as an enum read from the key without allocating;
+/// any other name is `Other`, skipped as serde's derive skips an unknown
+/// field.
+macro_rules! fields {
+    ($(#[$doc:meta])* enum $name:ident { $($text:literal => $variant:ident),* $(,)? }) => {
+        $(#[$doc])*
+        enum $name {
+            $($variant,)*
+            Other,
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                struct Name;
+                impl serde::de::Visitor<'_> for Name {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a field name")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        Ok(match v {
+                            $($text => $name::$variant,)*
+                            _ => $name::Other,
+                        })
+                    }
+                }
+                d.deserialize_identifier(Name)
+            }
+        }
+    };
+}
+
 mod invoke;
 mod result;
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -49,35 +49,14 @@ impl From<InvocationResult> for IncomingResult {
 /// Reads the fields of an `invocationresult` after its tag.
 pub(crate) struct ResultVisitor<F>(pub(crate) F);
 
-/// A field of `invocationresult`; the ones a caller does not need are
-/// skipped, as unknown fields are.
-enum Field {
-    InvocationId,
-    FunctionId,
-    Result,
-    Error,
-    Other,
-}
-
-impl<'de> de::Deserialize<'de> for Field {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Field, D::Error> {
-        struct Name;
-        impl Visitor<'_> for Name {
-            type Value = Field;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
-                Ok(match v {
-                    "invocation_id" => Field::InvocationId,
-                    "function_id" => Field::FunctionId,
-                    "result" => Field::Result,
-                    "error" => Field::Error,
-                    _ => Field::Other,
-                })
-            }
-        }
-        d.deserialize_identifier(Name)
+fields! {
+    /// A field of `invocationresult`; the ones a caller does not need are
+    /// skipped, as unknown fields are.
+    enum Field {
+        "invocation_id" => InvocationId,
+        "function_id" => FunctionId,
+        "result" => Result,
+        "error" => Error,
     }
 }
 

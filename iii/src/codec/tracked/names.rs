@@ -7,6 +7,36 @@ use serde_json::{Error, Map, Value};
 
 use super::RAW_VALUE_TOKEN;
 
+/// What a name does for any visitor, the same for a key and a variant
+/// name: borrowed to an identifier or `&str` reader (serde's derive reads
+/// a name so), an owned copy to any other, and a unit variant's name to an
+/// enum reader.
+macro_rules! text_methods {
+    () => {
+        fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_str(self.0)
+        }
+
+        fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_str(self.0)
+        }
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_string(self.0.to_owned())
+        }
+
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            variants: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, Error> {
+            let key: StringDeserializer<Error> = self.0.to_owned().into_deserializer();
+            key.deserialize_enum(name, variants, visitor)
+        }
+    };
+}
+
 /// A map key, read as serde_json reads one: a field name borrowed, other
 /// text as an owned string; a number or a `bool` by serde_json's own key
 /// deserializer (it parses `"7"` as the number 7), from a map of that one
@@ -52,17 +82,7 @@ fn only_key<'de, S: DeserializeSeed<'de>>(key: &str, seed: S) -> Result<S::Value
 impl<'de> Deserializer<'de> for Key<'_> {
     type Error = Error;
 
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_str(self.0)
-    }
-
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_str(self.0)
-    }
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_string(self.0.to_owned())
-    }
+    text_methods!();
 
     by_serde_json! {
         deserialize_bool => Bool,
@@ -93,16 +113,6 @@ impl<'de> Deserializer<'de> for Key<'_> {
         visitor.visit_newtype_struct(self)
     }
 
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        let key: StringDeserializer<Error> = self.0.to_owned().into_deserializer();
-        key.deserialize_enum(name, variants, visitor)
-    }
-
     serde::forward_to_deserialize_any! {
         char string bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
         ignored_any
@@ -116,27 +126,7 @@ pub(super) struct VariantName<'k>(pub(super) &'k str);
 impl<'de> Deserializer<'de> for VariantName<'_> {
     type Error = Error;
 
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_str(self.0)
-    }
-
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_str(self.0)
-    }
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_string(self.0.to_owned())
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        let key: StringDeserializer<Error> = self.0.to_owned().into_deserializer();
-        key.deserialize_enum(name, variants, visitor)
-    }
+    text_methods!();
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char string bytes byte_buf
