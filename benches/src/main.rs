@@ -26,7 +26,9 @@
 //! (0 floor, 1 sdk -> bare, 2 bare -> sdk, 3 sdk -> sdk), for profiling;
 //! `III_BENCH_TYPED=1` makes the SDK workers decode into a struct of the
 //! payload's shape instead of a `serde_json::Value`: the callee its input
-//! (and it encodes its output from it), the caller each result.
+//! (and it encodes its output from it), the caller each result;
+//! `III_BENCH_JOINED=1` makes the SDK caller keep its calls in flight from
+//! one task (a `FuturesUnordered`) instead of 64 spawned tasks.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -177,6 +179,39 @@ async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize)
     let started = Instant::now();
     let cpu = cpu_time();
     let total = concurrent / IN_FLIGHT * IN_FLIGHT;
+    let (concurrent_lost, last) = if joined() {
+        one_task_calls(&caller, &data, total).await
+    } else {
+        spawned_calls(&caller, &data, total).await
+    };
+    lost += concurrent_lost;
+    let finished = last.max(started);
+    // Up to the last answer: a lost call's wait is not the SDK's time.
+    let per_second = total as f64 / (finished - started).as_secs_f64();
+    // `max(1)`: a run of sequential calls only (CONCURRENT 0) has none.
+    let cpu_per_call = (cpu_time() - cpu) / total.max(1) as u32;
+    caller.shutdown().await;
+    stop_callee(callee).await;
+    Figures {
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        per_second,
+        cpu_per_call,
+        lost,
+    }
+}
+
+/// Whether the SDK caller keeps its 64 calls in flight from one task
+/// (`III_BENCH_JOINED=1`: a `FuturesUnordered`, as the floor's one loop)
+/// rather than from 64 spawned tasks.
+fn joined() -> bool {
+    static JOINED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *JOINED.get_or_init(|| std::env::var("III_BENCH_JOINED").is_ok_and(|v| v == "1"))
+}
+
+/// `total` calls made by [`IN_FLIGHT`] spawned tasks, each making one at
+/// a time: how many were lost, and when the last answer came.
+async fn spawned_calls(caller: &Worker, data: &Value, total: usize) -> (usize, Instant) {
     // The tasks share the calls to make, so one waiting for a lost answer
     // holds up no others.
     let left = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(total));
@@ -203,25 +238,38 @@ async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize)
             })
         })
         .collect();
-    let mut finished = started;
+    let (mut lost, mut finished) = (0, None);
     for task in tasks {
         let (task_lost, last) = task.await.expect("join");
         lost += task_lost;
-        finished = finished.max(last);
+        finished = finished.max(Some(last));
     }
-    // Up to the last answer: a lost call's wait is not the SDK's time.
-    let per_second = total as f64 / (finished - started).as_secs_f64();
-    // `max(1)`: a run of sequential calls only (CONCURRENT 0) has none.
-    let cpu_per_call = (cpu_time() - cpu) / total.max(1) as u32;
-    caller.shutdown().await;
-    stop_callee(callee).await;
-    Figures {
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-        per_second,
-        cpu_per_call,
-        lost,
+    (lost, finished.unwrap_or_else(Instant::now))
+}
+
+/// `total` calls, [`IN_FLIGHT`] at a time, all polled by the calling task:
+/// how many were lost, and when the last answer came.
+async fn one_task_calls(caller: &Worker, data: &Value, total: usize) -> (usize, Instant) {
+    let mut in_flight = futures_util::stream::FuturesUnordered::new();
+    let mut started = 0;
+    let mut lost = 0;
+    let mut last = Instant::now();
+    while started < total.min(IN_FLIGHT) {
+        in_flight.push(sdk_call(caller, data));
+        started += 1;
     }
+    while let Some(answered) = in_flight.next().await {
+        if answered {
+            last = Instant::now();
+        } else {
+            lost += 1;
+        }
+        if started < total {
+            in_flight.push(sdk_call(caller, data));
+            started += 1;
+        }
+    }
+    (lost, last)
 }
 
 /// The payload's shape, for workers that decode into their own type

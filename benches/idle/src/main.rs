@@ -1,4 +1,6 @@
-//! Memory of a connected worker:
+//! Memory of a connected worker, in a binary shaped as a user's worker:
+//! the SDK with its default features and tokio (this crate is kept out of
+//! the workspace so that nothing else is linked in).
 //!
 //! - idle: one worker serving an echo function, settled after one call:
 //!   its resident set size (VmRSS), its peak (VmHWM) and, from
@@ -13,13 +15,15 @@
 //!   bare client in this process, which keeps nothing per call.
 //!
 //! `iii-idle bare` measures the floor the same way (idle only): a bare
-//! protocol client (`bare.rs`) in this same binary, so that both figures
-//! count the same binary's pages.
+//! protocol client (the call benchmark's `benches/src/bare.rs`) in this
+//! same binary, so that both figures count the same binary's pages.
 //!
-//! Against a real engine (`III_URL`) the figures are the worker's alone;
-//! without one, iii-embedded runs in this process and is counted.
+//! The engine is `III_URL`'s, and the figures are the worker's alone. Built
+//! with `--features embedded`, the probe starts iii-embedded in this
+//! process when `III_URL` is not set; the engine is then counted too.
 //!
-//! Run: `III_URL=ws://127.0.0.1:49134 cargo run --release -p iii-benches --bin iii-idle [-- bare]`
+//! Run: `III_URL=ws://127.0.0.1:49134 cargo run --release --manifest-path benches/idle/Cargo.toml [-- bare]`
+//! (or `tests/engine/run cargo run ...`, which starts the real engine).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,6 +36,9 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
+// The floor's client; the call benchmark uses all of it, this probe a part.
+#[allow(dead_code)]
+#[path = "../../src/bare.rs"]
 mod bare;
 
 #[global_allocator]
@@ -75,11 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (engine, url) = match std::env::var("III_URL") {
         Ok(url) if !url.is_empty() => (None, url),
-        _ => {
-            let engine = iii_embedded::Engine::start().await?;
-            let url = engine.ws_url();
-            (Some(engine), url)
-        }
+        _ => start_embedded().await?,
     };
     let on = match &engine {
         Some(_) => "iii-embedded, in this process".to_string(),
@@ -93,11 +96,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(sdk_idle(&url).await?)
     };
     println!(
-        "idle {who} worker on {on}: RSS {} (at main: {before}), peak {}; private dirty {}, file-backed pages (PSS) {}",
+        "idle {who} worker on {on}: RSS {} (at main: {before}), peak {}; private dirty {}, file-backed pages (PSS) {}; heap in use {} kB",
         status("VmRSS:"),
         status("VmHWM:"),
         proc_field("/proc/self/smaps_rollup", "Private_Dirty:"),
         proc_field("/proc/self/smaps_rollup", "Pss_File:"),
+        HEAP.allocated() / 1024,
     );
     if let Some((worker, gate, entered)) = held {
         let frame_len = bare::invoke_frame(bare::next_id(), "idle::hold", &payload()).len();
@@ -119,6 +123,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         engine.shutdown().await;
     }
     Ok(())
+}
+
+#[cfg(feature = "embedded")]
+type Engine = iii_embedded::Engine;
+#[cfg(not(feature = "embedded"))]
+enum Engine {}
+
+#[cfg(not(feature = "embedded"))]
+impl Engine {
+    async fn shutdown(self) {
+        match self {}
+    }
+}
+
+/// The in-process engine, when the probe was built with it.
+#[cfg(feature = "embedded")]
+async fn start_embedded() -> Result<(Option<Engine>, String), Box<dyn std::error::Error>> {
+    let engine = iii_embedded::Engine::start().await?;
+    let url = engine.ws_url();
+    Ok((Some(engine), url))
+}
+
+#[cfg(not(feature = "embedded"))]
+async fn start_embedded() -> Result<(Option<Engine>, String), Box<dyn std::error::Error>> {
+    Err(
+        "no engine: set III_URL (tests/engine/run starts the real one), \
+         or build with `--features embedded` to start iii-embedded in this process"
+            .into(),
+    )
 }
 
 /// What holds invocations in flight: the gate their handler waits at, and
