@@ -114,7 +114,56 @@ where
     F: Future + Send + 'static,
     T: FnOnce(F::Output) -> Result<Output, Error> + Send + 'static,
 {
-    Box::pin(futures_util::FutureExt::map(future, finish))
+    Box::pin(Finish {
+        future,
+        finish: Some(finish),
+    })
+}
+
+pin_project_lite::pin_project! {
+    /// A handler's future, then `finish` on its output. Compiled once per
+    /// `#[iii::function]`, so it is kept to a field projection and a match
+    /// (`futures_util`'s `Map` also swaps its state out when it completes,
+    /// some 160 more lines of LLVM IR a function).
+    struct Finish<F, T> {
+        #[pin]
+        future: F,
+        finish: Option<T>,
+    }
+}
+
+impl<F, T> Future for Finish<F, T>
+where
+    F: Future,
+    T: FnOnce(F::Output) -> Result<Output, Error>,
+{
+    type Output = Result<Output, Error>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        if this.finish.is_none() {
+            // Polled again after it finished: the user's future is done
+            // and must not be polled again.
+            return std::task::Poll::Ready(Err(polled_after_finishing()));
+        }
+        let out = std::task::ready!(this.future.poll(cx));
+        match this.finish.take() {
+            Some(finish) => std::task::Poll::Ready(finish(out)),
+            None => std::task::Poll::Ready(Err(polled_after_finishing())),
+        }
+    }
+}
+
+/// The error of a handler's future polled after it finished (never by
+/// the SDK's own dispatch).
+fn polled_after_finishing() -> Error {
+    Error::new(
+        "invocation_failed",
+        "a handler's future was polled after it finished",
+    )
 }
 
 /// The future of a handler whose input did not decode.
@@ -306,4 +355,39 @@ pub fn request_format<T: HasSchema>() -> Option<serde_json::Value> {
 /// The response format of a handler's output; spanned at the output type.
 pub fn response_format<T: HasSchema>() -> Option<serde_json::Value> {
     crate::schema::response_format::<T>()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+
+    #[test]
+    fn a_boxed_handler_finishes_its_output_once_and_refuses_a_second_poll() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
+        let mut future = boxed(rx, |out| match out {
+            Ok(n) => Ok(iii_protocol::ResultValue::Tree((n * 2).into())),
+            Err(_) => Err(Error::msg("dropped")),
+        });
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        tx.send(21).expect("the future waits");
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(iii_protocol::ResultValue::Tree(value))) => assert_eq!(value, 42),
+            other => panic!("expected the finished output, got {other:?}"),
+        }
+        // The user's future is done: it is not polled again (an `async fn`
+        // would panic), and the caller learns why.
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(Err(error)) => {
+                assert_eq!(error.code(), "invocation_failed");
+                assert!(
+                    error.to_string().contains("polled after it finished"),
+                    "{error}"
+                );
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
 }

@@ -76,7 +76,7 @@ pub(crate) fn decode_as<T: DeserializeOwned + 'static>(value: Value) -> Result<T
     // `Deserialize` twice, against two deserializers: a crate of 200
     // `#[iii::function]`s took 40% longer to build in release (README,
     // Performance).
-    tracked::from_value(value).map_err(|(path, inner)| Undecodable { path, inner })
+    tracked::from_value(value)
 }
 
 /// Decodes `value` into `T`, naming `what`, the failing field path and the
@@ -86,8 +86,10 @@ pub(crate) fn decode_tracked<T: DeserializeOwned>(
     value: Value,
     what: impl FnOnce() -> String,
 ) -> Result<T, Error> {
-    tracked::from_value(value)
-        .map_err(|(path, inner)| Undecodable { path, inner }.into_error(what()))
+    match tracked::from_value(value) {
+        Ok(value) => Ok(value),
+        Err(failure) => Err(failure.into_error(what())),
+    }
 }
 
 /// Decodes `value` into `T`, naming the failing field path and expected type.

@@ -42,16 +42,30 @@ mod tests;
 
 use names::{Key, RawText, VariantName};
 
+use super::Undecodable;
+
 /// `value` as a `T`, or the path of the part that did not fit (`.` for
 /// the whole) and serde's reason.
-pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, (String, Error)> {
+///
+/// Compiled once per type decoded, so it holds no closure (each would be
+/// compiled per type too): the failure is built by [`failure`].
+pub(crate) fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Undecodable> {
     let track = OnceCell::new();
     let tracked = Tracked {
         value,
         path: Path::Root,
         track: &track,
     };
-    T::deserialize(tracked).map_err(|e| (track.into_inner().unwrap_or_else(|| ".".into()), e))
+    match T::deserialize(tracked) {
+        Ok(value) => Ok(value),
+        Err(inner) => Err(failure(track, inner)),
+    }
+}
+
+/// The failure of a decode: where its tracker marked it, else the whole.
+fn failure(track: OnceCell<String>, inner: Error) -> Undecodable {
+    let path = track.into_inner().unwrap_or_else(|| ".".into());
+    Undecodable { path, inner }
 }
 
 /// Where a value is in the tree: each level borrows its parent's place.

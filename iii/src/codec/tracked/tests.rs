@@ -11,7 +11,12 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::from_value;
+use serde_json::Error;
+
+/// [`super::from_value`], with the failure as its path and serde's error.
+fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, (String, Error)> {
+    super::from_value(value).map_err(|failure| (failure.path, failure.inner))
+}
 
 #[derive(Deserialize, Debug, PartialEq)]
 struct Order {
