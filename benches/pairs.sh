@@ -29,8 +29,9 @@
 # tasks and the cache lines they touch between the cores, where the
 # floor's time hardly moves. Pinned, the figure is the code's own cost.
 # (Keeping the 64 calls in flight from one task instead, III_BENCH_JOINED=1
-# through a wrapper script as BIN_B, cost 1.13x the CPU of 64 tasks over
-# 16 pairs in issue 20's fifteenth round: the tasks are not the waste.)
+# through a wrapper script as BIN_B, cost 0.98x (0.74-1.26) the CPU of 64
+# tasks over 12 pairs in issue 20's fifteenth round: the number of tasks
+# is not what costs.)
 set -euo pipefail
 [ $# -eq 5 ] || { sed -n '2,30p' "$0" >&2; exit 2; }
 pairs=$1 bin_a=$2 scen_a=$3 bin_b=$4 scen_b=$5
