@@ -516,7 +516,7 @@ pub use borrowed::{InvocationResultRef, InvokeFunctionRef, MessageRef};
 pub use channel::{ChannelDirection, StreamChannelRef};
 pub use incoming::{Incoming, IncomingInvoke, IncomingResult, ResultValue, Shape, decode_incoming};
 pub use kinds::TriggerKind;
-pub use raw::RawJson;
+pub use raw::{RAW_VALUE_TOKEN, RawJson};
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,14 @@ use crate::depth::MAX_FRAME_DEPTH;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+/// The name serde_json (feature `raw_value`) reads and writes a raw value
+/// under: a `RawValue` is deserialized as a one-entry map with this key
+/// and the text as its string value, and a `Value` map whose first key is
+/// this one stands for that text. Not part of serde_json's public API:
+/// each use in this workspace has a test that fails if serde_json
+/// renames it.
+pub const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
 /// A JSON value kept as the text it arrived as (or was encoded to once).
 ///
 /// Decoding a frame that holds one checks the JSON and copies its text,

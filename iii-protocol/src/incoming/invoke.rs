@@ -11,7 +11,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::{Map, Value};
 
 use super::once;
-use crate::{CALLER_WORKER_ID, InvokeFunction};
+use crate::{CALLER_WORKER_ID, InvokeFunction, RAW_VALUE_TOKEN};
 
 /// `invokefunction` as a worker reads it: the frame, its payload without
 /// the caller's id, and that id.
@@ -213,12 +213,6 @@ impl<'de> Visitor<'de> for DataSeed {
         Ok((Value::Object(object), caller))
     }
 }
-
-/// The key serde_json (feature `raw_value`) gives a `Value` map that
-/// stands for the JSON text in its string: `Value` reads an object whose
-/// first key is this one so, and `data` is read as `Value` reads it (a
-/// test holds this to serde_json's own reading).
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// The value of a [`RAW_VALUE_TOKEN`] entry: a string of JSON text, read
 /// as a `Value`.

@@ -43,6 +43,7 @@ mod tests;
 use names::{Key, RawText, VariantName};
 
 use super::Undecodable;
+use iii_protocol::RAW_VALUE_TOKEN;
 
 /// `value` as a `T`, or the path of the part that did not fit (`.` for
 /// the whole) and serde's reason.
@@ -194,9 +195,6 @@ fn visit_object<'de, V: Visitor<'de>>(
         Err(de::Error::invalid_length(len, &"fewer elements in map"))
     }
 }
-
-/// The name serde_json's raw values are read under.
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// Leaves go to serde_json's own deserializer, which never hands them to
 /// `visit_seq` or `visit_map`.
