@@ -6,8 +6,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    ErrorBody, Message, RegisterFunction, RegisterService, RegisterTrigger, RegisterTriggerType,
-    ResultValue, TriggerAction,
+    ErrorBody, Message, RawJson, RegisterFunction, RegisterService, RegisterTrigger,
+    RegisterTriggerType, ResultValue, TriggerAction,
 };
 
 /// `invokefunction` as a caller writes it, borrowing every part: the
@@ -16,8 +16,8 @@ use crate::{
 /// the same contents.
 ///
 /// ```
-/// use iii_protocol::{InvokeFunctionRef, Message, decode};
-/// let data = serde_json::value::RawValue::from_string("{\"n\":1}".into())?;
+/// use iii_protocol::{InvokeFunctionRef, Message, RawJson, decode};
+/// let data = RawJson::from_serialize(&serde_json::json!({"n": 1}))?;
 /// let frame = serde_json::to_string(&InvokeFunctionRef {
 ///     invocation_id: None,
 ///     function_id: "math::inc",
@@ -40,7 +40,7 @@ pub struct InvokeFunctionRef<'a> {
     /// Target function.
     pub function_id: &'a str,
     /// Input, as JSON text.
-    pub data: &'a serde_json::value::RawValue,
+    pub data: &'a RawJson,
     /// Routing: absent means synchronous.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<&'a TriggerAction>,

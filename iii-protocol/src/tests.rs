@@ -292,11 +292,59 @@ fn escaped_keys_and_tags_decode() {
     assert_eq!(m, Message::Pong);
 }
 
+/// JSON text is written into a frame as serde_json writes a `RawValue`:
+/// the same bytes as it is, the same tree when serialised to a `Value`,
+/// and `null` when nothing was set.
+#[test]
+fn raw_json_is_written_as_a_raw_value_is() {
+    #[derive(serde::Serialize)]
+    struct Holder<T> {
+        before: u8,
+        raw: T,
+        after: &'static str,
+    }
+    let values = [
+        json!({"a": [1, "x\"y"], "b": null, "c": {"d": 1.5}}),
+        json!([]),
+        json!("text with \u{1F600} and \\"),
+        json!(null),
+        json!(-12),
+    ];
+    for value in values {
+        let ours = RawJson::from_serialize(&value).expect("encodes");
+        let theirs = serde_json::value::to_raw_value(&value).expect("encodes");
+        assert_eq!(ours.get(), theirs.get());
+        let ours_held = Holder {
+            before: 1,
+            raw: &ours,
+            after: "z",
+        };
+        let theirs_held = Holder {
+            before: 1,
+            raw: &*theirs,
+            after: "z",
+        };
+        assert_eq!(
+            serde_json::to_string(&ours_held).expect("encodes"),
+            serde_json::to_string(&theirs_held).expect("encodes"),
+        );
+        assert_eq!(
+            serde_json::to_value(&ours_held).expect("encodes"),
+            serde_json::to_value(&theirs_held).expect("encodes"),
+        );
+        // Read back from a frame, the same text.
+        let read: RawJson = serde_json::from_str(ours.get()).expect("reads");
+        assert_eq!(read, ours);
+    }
+    assert_eq!(RawJson::NULL.get(), "null");
+    assert_eq!(RawJson::from_value(&json!(null)), RawJson::NULL);
+}
+
 /// The borrowed form of `invokefunction` writes the same bytes as the
 /// owned one, so senders and receivers share one wire shape.
 #[test]
 fn the_borrowed_invocation_encodes_as_the_owned_one() {
-    let data = serde_json::value::RawValue::from_string(r#"{"a":[1,2]}"#.into()).expect("raw");
+    let data = RawJson::from_serialize(&json!({"a": [1, 2]})).expect("raw");
     let action = crate::TriggerAction::Enqueue {
         queue: "emails".into(),
     };

@@ -5,14 +5,13 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::codec::decode_result;
 use crate::error::{Error, validate_id, validate_namespace};
 use crate::session::{Closed, Failure, Frame, Session};
 use crate::worker::Worker;
-use iii_protocol::{InvokeFunctionRef, ResultValue, Shape, TriggerAction};
+use iii_protocol::{InvokeFunctionRef, RawJson, ResultValue, Shape, TriggerAction};
 
 /// What an enqueued call returns: the queue's receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +51,7 @@ pub struct Invocation {
     /// serde error, not an [`Error`]: this struct is moved into every
     /// call's future, and kept small.) `None` is `null`, the payload until
     /// one is set: nothing is allocated for a payload that is replaced.
-    data: Result<Option<Box<RawValue>>, serde_json::Error>,
+    data: Result<Option<RawJson>, serde_json::Error>,
     action: Option<TriggerAction>,
     metadata: Option<Value>,
     namespace: Option<String>,
@@ -103,7 +102,7 @@ impl Worker {
 impl Invocation {
     /// Sets the payload from any serialisable value.
     pub fn payload<T: Serialize + ?Sized>(mut self, payload: &T) -> Self {
-        self.data = serde_json::value::to_raw_value(payload).map(Some);
+        self.data = RawJson::from_serialize(payload).map(Some);
         self
     }
 
@@ -161,7 +160,7 @@ impl Invocation {
     }
 
     /// The payload's JSON text, or why it has none.
-    fn payload_text(&self) -> Result<&RawValue, Error> {
+    fn payload_text(&self) -> Result<&RawJson, Error> {
         let data = self.data.as_ref().map_err(|e| Error::Invalid {
             what: format!("payload for `{}`", self.function_id),
             reason: format!(
@@ -169,7 +168,7 @@ impl Invocation {
                 self.function_id
             ),
         })?;
-        Ok(data.as_deref().unwrap_or(RawValue::NULL))
+        Ok(data.as_ref().unwrap_or(&RawJson::NULL))
     }
 
     /// Validates the call and encodes its frame with `invocation_id`.

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::Error;
-use iii_protocol::{ResultValue, Shape};
+use iii_protocol::{RawJson, ResultValue, Shape};
 
 mod tracked;
 
@@ -36,9 +36,7 @@ pub(crate) fn encode<T: Serialize + 'static>(
     }
     match shape {
         Shape::Tree => serde_json::to_value(&slot).map(ResultValue::Tree),
-        Shape::Text => {
-            serde_json::value::to_raw_value(&slot).map(|raw| ResultValue::Text(raw.into()))
-        }
+        Shape::Text => RawJson::from_serialize(&slot).map(ResultValue::Text),
     }
 }
 
