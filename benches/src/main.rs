@@ -69,6 +69,27 @@ fn invoke_frame(id: Uuid, data: &Value) -> Frame {
     bare::invoke_frame(id, FUNCTION, data)
 }
 
+impl Figures {
+    /// The figures of a run: its sorted sequential latencies, then `total`
+    /// concurrent calls that took `elapsed` and `cpu_used`.
+    fn of(
+        latencies: &[Duration],
+        total: usize,
+        elapsed: Duration,
+        cpu_used: Duration,
+        lost: usize,
+    ) -> Figures {
+        Figures {
+            p50: percentile(latencies, 0.5),
+            p99: percentile(latencies, 0.99),
+            per_second: total as f64 / elapsed.as_secs_f64(),
+            // `max(1)`: a run of sequential calls only (CONCURRENT 0) has none.
+            cpu_per_call: cpu_used / total.max(1) as u32,
+            lost,
+        }
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         // A run of concurrent calls only (SEQUENTIAL 0) has no latencies.
@@ -190,20 +211,12 @@ async fn sdk(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize)
         spawned_calls(&caller, &data, total).await
     };
     lost += concurrent_lost;
-    let finished = last.max(started);
     // Up to the last answer: a lost call's wait is not the SDK's time.
-    let per_second = total as f64 / (finished - started).as_secs_f64();
-    // `max(1)`: a run of sequential calls only (CONCURRENT 0) has none.
-    let cpu_per_call = (cpu_time() - cpu) / total.max(1) as u32;
+    let elapsed = last.max(started) - started;
+    let cpu_used = cpu_time() - cpu;
     caller.shutdown().await;
     stop_callee(callee).await;
-    Figures {
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-        per_second,
-        cpu_per_call,
-        lost,
-    }
+    Figures::of(&latencies, total, elapsed, cpu_used, lost)
 }
 
 /// Whether the SDK caller keeps its 64 calls in flight from one task
@@ -396,18 +409,11 @@ async fn bare(url: &str, callee_kind: Kind, sequential: usize, concurrent: usize
         }
         caller.flush().await.expect("flush");
     }
-    let per_second = total as f64 / (finished - started).as_secs_f64();
-    // `max(1)`: a run of sequential calls only (CONCURRENT 0) has none.
-    let cpu_per_call = (cpu_time() - cpu) / total.max(1) as u32;
+    let elapsed = finished - started;
+    let cpu_used = cpu_time() - cpu;
     let _ = caller.close(None).await;
     stop_callee(callee).await;
-    Figures {
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-        per_second,
-        cpu_per_call,
-        lost,
-    }
+    Figures::of(&latencies, total, elapsed, cpu_used, lost)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
