@@ -33,7 +33,7 @@
 # tasks over 12 pairs in issue 20's fifteenth round: the number of tasks
 # is not what costs.)
 set -euo pipefail
-[ $# -eq 5 ] || { sed -n '2,30p' "$0" >&2; exit 2; }
+[ $# -eq 5 ] || { sed -n '2,34p' "$0" >&2; exit 2; }
 pairs=$1 bin_a=$2 scen_a=$3 bin_b=$4 scen_b=$5
 calls=${III_PAIRS_CALLS:-20000}
 pin=()

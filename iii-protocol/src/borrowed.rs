@@ -111,7 +111,7 @@ impl MessageRef<'_> {
 /// ```
 /// use iii_protocol::{InvocationResult, InvocationResultRef, Message, RawJson, ResultValue};
 /// let id = uuid::Uuid::nil();
-/// let text = ResultValue::Text(RawJson::from(serde_json::value::to_raw_value(&[1, 2])?));
+/// let text = ResultValue::Text(RawJson::from_serialize(&[1, 2])?);
 /// let borrowed = InvocationResultRef::new(id, "math::pair", Ok(&text));
 /// let owned = InvocationResult::new(id, "math::pair", Ok(serde_json::json!([1, 2])));
 /// assert_eq!(

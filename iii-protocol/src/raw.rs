@@ -19,6 +19,7 @@ use serde_json::value::RawValue;
 /// this one stands for that text. Not part of serde_json's public API:
 /// each use in this workspace has a test that fails if serde_json
 /// renames it.
+#[doc(hidden)]
 pub const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// A JSON value kept as the text it arrived as (or was encoded to once).
@@ -98,14 +99,14 @@ impl RawJson {
 
     /// Decodes the text into a tree.
     pub fn to_value(&self) -> Value {
-        // The text was checked as JSON when this was made.
+        // The text was written by serde_json, or checked when it was read.
         serde_json::from_str(self.get()).unwrap_or(Value::Null)
     }
 }
 
-/// Text that serde_json wrote (`serde_json::value::to_raw_value`), kept
-/// as it is: the way to send a value of one's own type without building
-/// a tree of it.
+/// A `RawValue`'s text, kept as it is (moved, not copied). To write a
+/// value of one's own type, [`RawJson::from_serialize`] keeps serde_json's
+/// buffer without the shrinking `to_raw_value` does.
 impl From<Box<RawValue>> for RawJson {
     fn from(raw: Box<RawValue>) -> RawJson {
         RawJson(Cow::Owned(Box::<str>::from(raw).into()))
