@@ -71,17 +71,23 @@ impl RawJson {
     /// `null`.
     pub const NULL: RawJson = RawJson(Cow::Borrowed("null"));
 
-    /// Encodes `value`.
+    /// Encodes `value`, in a buffer of the text's size: the formats of a
+    /// registration are kept for the worker's life.
     pub fn from_value(value: &Value) -> RawJson {
         // A `Value` always encodes: its keys are strings.
-        RawJson::from_serialize(value).unwrap_or(RawJson::NULL)
+        match serde_json::to_string(value) {
+            Ok(text) => RawJson(Cow::Owned(text.into_boxed_str().into())),
+            Err(_) => RawJson::NULL,
+        }
     }
 
     /// Encodes `value` (any serialisable value, without building a tree
     /// of it), keeping the text serde_json wrote: no copy, and no
     /// shrinking of its buffer either, where `to_raw_value` gives the
     /// allocator back what the text did not use, some 280 instructions
-    /// for a small value.
+    /// for a small value. For text written once and soon sent (a call's
+    /// payload, a handler's output); [`RawJson::from_value`] sizes its
+    /// buffer to the text.
     ///
     /// ```
     /// let raw = iii_protocol::RawJson::from_serialize(&[1, 2])?;
@@ -130,5 +136,28 @@ impl Eq for RawJson {}
 impl fmt::Debug for RawJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A format is kept for the worker's life, in a buffer of its size; a
+    /// payload is sent soon, in the buffer serde_json wrote it into.
+    #[test]
+    fn a_kept_text_is_sized_to_itself_and_a_sent_one_is_not_copied() {
+        let value = serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}});
+        let spare = |raw: &RawJson| match &raw.0 {
+            Cow::Owned(text) => text.capacity() - text.len(),
+            Cow::Borrowed(_) => 0,
+        };
+        let kept = RawJson::from_value(&value);
+        assert_eq!(spare(&kept), 0);
+        let sent = RawJson::from_serialize(&value).expect("encodes");
+        assert_eq!(sent, kept);
+        // serde_json starts its buffer at 128 bytes; this text is shorter.
+        assert!(kept.get().len() < 128);
+        assert!(spare(&sent) > 0, "the buffer was shrunk (a realloc)");
     }
 }
