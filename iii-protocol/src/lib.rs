@@ -224,9 +224,11 @@ pub struct RegisterFunction {
     /// Free-form metadata; `{"internal":true}` hides the function from listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
-    /// Present for HTTP-invoked functions.
+    /// Present for HTTP-invoked functions. Boxed: most functions have
+    /// none, and a registration is kept for each function by the worker
+    /// and the engine (half of its size was this field's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invocation: Option<HttpInvocation>,
+    pub invocation: Option<Box<HttpInvocation>>,
 }
 
 /// `unregisterfunction`.

@@ -95,7 +95,7 @@ impl Function {
                 request_format: None,
                 response_format: None,
                 metadata: None,
-                invocation: Some(invocation),
+                invocation: Some(Box::new(invocation)),
             },
             handler: None,
         }

@@ -28,8 +28,9 @@ pub async fn run(url: &str, roots: &'static [Root], started: Instant, engine_up:
     let frames = frames_on_every_core(roots);
     let socket = client::bare_connect_frames(url, "startup-bare", frames).await;
     let registered = started.elapsed();
+    let faults = crate::minor_faults();
     println!(
-        "bare client, {} functions and routes on {url}; engine up after {engine_up:?}; all registered and announced after {registered:?}",
+        "bare client, {} functions and routes on {url}; engine up after {engine_up:?}; all registered and announced after {registered:?} ({faults} page faults)",
         roots.len()
     );
     drop(socket);

@@ -199,7 +199,7 @@ async fn http_invoked_functions_register_their_endpoint_and_are_not_run_locally(
     let Message::RegisterFunction(registered) = registered else {
         unreachable!()
     };
-    assert_eq!(registered.invocation, Some(invocation));
+    assert_eq!(registered.invocation, Some(Box::new(invocation)));
     assert_eq!(registered.request_format, None);
     fake.push(r#"{"type":"invokefunction","invocation_id":"44444444-4444-4444-8444-444444444444","function_id":"ext::charge","data":{}}"#);
     let answer = fake.wait_result(0, "ext::charge").await;
