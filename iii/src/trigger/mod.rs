@@ -222,24 +222,25 @@ impl Trigger {
     }
 
     /// The `registertrigger` frame for binding id `id`, registered by a
-    /// worker in `worker_namespace`.
-    pub(crate) fn to_message(
-        &self,
+    /// worker in `worker_namespace`. Takes the trigger: its config (a map
+    /// of several hundred bytes) moves into the message instead of being
+    /// copied.
+    pub(crate) fn into_message(
+        self,
         id: String,
         worker_namespace: Option<&str>,
     ) -> Result<RegisterTrigger, Error> {
         self.validate()?;
         Ok(RegisterTrigger {
             id,
-            trigger_type: self.trigger_type.clone(),
-            function_id: self.function_id.clone(),
-            config: self.config.clone().unwrap_or_default(),
-            metadata: self.metadata.clone(),
+            trigger_type: self.trigger_type,
+            function_id: self.function_id,
+            config: self.config.unwrap_or_default(),
+            metadata: self.metadata,
             namespace: self
                 .namespace
-                .clone()
                 .or_else(|| worker_namespace.map(String::from)),
-            trigger_namespace: self.trigger_namespace.clone(),
+            trigger_namespace: self.trigger_namespace,
         })
     }
 }

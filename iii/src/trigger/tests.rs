@@ -125,7 +125,10 @@ fn trigger_message_carries_everything() {
     let t = Trigger::new("f", Http::get("/x"))
         .metadata(json!({"m":1}))
         .namespace("ns");
-    let m = t.to_message("id-1".into(), Some("mine")).expect("valid");
+    let m = t
+        .clone()
+        .into_message("id-1".into(), Some("mine"))
+        .expect("valid");
     assert_eq!(m.trigger_type, "http");
     assert_eq!(m.metadata, Some(json!({"m":1})));
     assert_eq!(
@@ -135,14 +138,18 @@ fn trigger_message_carries_everything() {
     );
     let plain = Trigger::new("f", Http::get("/x"));
     let m = plain
-        .to_message("id-2".into(), Some("mine"))
+        .clone()
+        .into_message("id-2".into(), Some("mine"))
         .expect("valid");
     assert_eq!(
         m.namespace.as_deref(),
         Some("mine"),
         "the worker's by default"
     );
-    let m = plain.to_message("id-3".into(), None).expect("valid");
+    let m = plain
+        .clone()
+        .into_message("id-3".into(), None)
+        .expect("valid");
     assert_eq!(m.namespace, None, "a worker in `default` sends none");
     assert!(
         Trigger::new("f", Http::get("/x"))

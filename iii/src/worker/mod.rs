@@ -311,7 +311,7 @@ impl Worker {
             .registry
             .functions
             .iter()
-            .filter_map(|(id, entry)| entry.status.borrow().clone().map(|e| (id.clone(), e)))
+            .filter_map(|(id, entry)| entry.status.get().map(|e| (id.clone(), e)))
             .collect();
         refused.sort_by(|a, b| a.0.cmp(&b.0));
         refused

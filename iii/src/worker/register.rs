@@ -86,14 +86,18 @@ impl Worker {
         if let Some(id) = trigger.get_id() {
             validate_id("trigger id", id)?;
         }
-        let mut message = trigger.to_message(String::new(), self.namespace())?;
+        // What is needed of the trigger once its message has taken it.
+        let user_id = trigger.get_id().map(String::from);
+        let kind = trigger.kind();
+        let dropped = trigger.engine_drops();
+        let mut message = trigger.into_message(String::new(), self.namespace())?;
         self.check_takes_triggers(|| {
             format!(
                 "the `{}` trigger of `{}`",
                 message.trigger_type, message.function_id
             )
         })?;
-        if trigger.kind() == Some(TriggerKind::Log)
+        if kind == Some(TriggerKind::Log)
             && let Some(namespace) = message
                 .namespace
                 .as_deref()
@@ -107,7 +111,7 @@ impl Worker {
             ));
         }
         let mut link = lock(&self.inner.link);
-        if let Some(id) = trigger.get_id()
+        if let Some(id) = &user_id
             && link.registry.triggers.contains_key(id)
         {
             return Err(Error::invalid(
@@ -117,12 +121,12 @@ impl Worker {
         }
         let function_id = message.function_id.clone();
         if !link.registry.serves_locally(&function_id) {
-            message.id = match trigger.get_id() {
-                Some(id) => id.to_string(),
+            message.id = match user_id {
+                Some(id) => id,
                 None => crate::ids::next_uuid().to_string(),
             };
             let id = message.id.clone();
-            if let Some(dropped) = trigger.engine_drops() {
+            if let Some(dropped) = dropped {
                 return Err(Error::invalid(
                     format!("trigger for `{function_id}`"),
                     format!(
@@ -143,7 +147,7 @@ impl Worker {
         }
         let index = link.registry.next_trigger_index(&function_id);
         let alias_id = crate::trigger::alias(&function_id, index);
-        let kind = trigger.kind().unwrap_or(TriggerKind::Custom);
+        let kind = kind.unwrap_or(TriggerKind::Custom);
         let condition = message
             .config
             .get("condition_function_id")
@@ -151,8 +155,8 @@ impl Worker {
             .filter(|_| kind.ignores("condition").is_some())
             .map(String::from);
         message.function_id = alias_id.clone();
-        message.id = match trigger.get_id() {
-            Some(id) => id.to_string(),
+        message.id = match user_id {
+            Some(id) => id,
             None => crate::trigger::derived_binding_id(&message),
         };
         let id = message.id.clone();
@@ -168,15 +172,17 @@ impl Worker {
             metadata: message.metadata.clone(),
             condition,
         };
+        // Kept without its metadata, which is only ever sent (see
+        // `AliasFrame`).
         let alias_function = RegisterFunction {
             id: alias_id.clone(),
             description: Some(format!("Trigger {index} of `{function_id}`")),
             request_format: None,
             response_format: None,
-            metadata: Some(serde_json::json!({"internal": true, "trigger_of": function_id})),
+            metadata: None,
             invocation: None,
         };
-        let alias_frame = self.encode(&MessageRef::RegisterFunction(&alias_function), || {
+        let alias_frame = self.encode(&AliasFrame::of(&alias_function, &function_id), || {
             format!("the alias of trigger {index} of `{function_id}`")
         })?;
         let frame = self.encode(&MessageRef::RegisterTrigger(&message), || {
@@ -328,6 +334,76 @@ fn send_binding_if_live(link: &mut Link, frame: Frame) {
         if link.bindings_since_ping >= BINDINGS_PER_PING {
             link.bindings_since_ping = 0;
             let _ = session.ping();
+        }
+    }
+}
+
+/// A binding's alias as it is registered: `registerfunction`, with the
+/// metadata `{"internal": true, "trigger_of": <function>}` (`internal`
+/// hides it from listings) written from borrowed parts. Built as a
+/// `serde_json::Value` and kept in the registry, that map took a B-tree
+/// node of about 600 bytes for each alias, for the worker's life; nothing
+/// reads it back, so the registry keeps the alias without it.
+#[derive(serde::Serialize)]
+pub(crate) struct AliasFrame<'a> {
+    r#type: &'static str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    metadata: AliasMetadata<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct AliasMetadata<'a> {
+    internal: bool,
+    trigger_of: &'a str,
+}
+
+impl<'a> AliasFrame<'a> {
+    /// The frame of `alias` (its metadata aside), the alias of a binding
+    /// of `function_id`.
+    pub(crate) fn of(alias: &'a RegisterFunction, function_id: &'a str) -> Self {
+        AliasFrame {
+            r#type: "registerfunction",
+            id: &alias.id,
+            description: alias.description.as_deref(),
+            metadata: AliasMetadata {
+                internal: true,
+                trigger_of: function_id,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The alias frame is byte for byte the frame of the whole
+    /// registration, metadata included, as the engine must read it.
+    #[test]
+    fn an_alias_frame_is_its_whole_registration() {
+        for (description, function_id) in [
+            (Some("Trigger 0 of `shop::order`"), "shop::order"),
+            (Some("Trigger 7 of `a \"quoted\" id`"), "a \"quoted\" id"),
+            (None, "plain"),
+        ] {
+            let alias = RegisterFunction {
+                id: format!("{function_id}:trigger:0"),
+                description: description.map(String::from),
+                request_format: None,
+                response_format: None,
+                metadata: None,
+                invocation: None,
+            };
+            let whole = RegisterFunction {
+                metadata: Some(serde_json::json!({"internal": true, "trigger_of": function_id})),
+                ..alias.clone()
+            };
+            assert_eq!(
+                serde_json::to_string(&AliasFrame::of(&alias, function_id)).expect("encodes"),
+                serde_json::to_string(&MessageRef::RegisterFunction(&whole)).expect("encodes"),
+            );
         }
     }
 }

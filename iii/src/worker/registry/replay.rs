@@ -48,7 +48,7 @@ impl Registry {
                 .alias
                 .as_ref()
                 .and_then(|alias| self.functions.get(alias))
-                .and_then(|f| f.status.borrow().clone());
+                .and_then(|f| f.status.get());
             match refused {
                 Some(refusal) => {
                     // Reported with its function's refusal, which leaves
@@ -102,7 +102,7 @@ impl Registry {
         triggers
             .into_iter()
             .filter_map(|entry| {
-                let refusal = entry.status.borrow().clone()?;
+                let refusal = entry.status.get()?;
                 let first = !entry.reported.swap(true, Ordering::Relaxed);
                 first.then(|| format!("{} ({refusal})", self.describe_trigger(entry)))
             })
