@@ -160,18 +160,6 @@ impl Worker {
             None => crate::trigger::derived_binding_id(&message),
         };
         let id = message.id.clone();
-        let alias = Alias {
-            function_id: function_id.clone(),
-            info: Arc::new(TriggerInfo {
-                id: id.clone(),
-                index,
-                kind,
-                trigger_type: message.trigger_type.clone(),
-                config: message.config.clone(),
-            }),
-            metadata: message.metadata.clone(),
-            condition,
-        };
         // Kept without its metadata, which is only ever sent (see
         // `AliasFrame`).
         let alias_function = RegisterFunction {
@@ -182,12 +170,32 @@ impl Worker {
             metadata: None,
             invocation: None,
         };
-        let alias_frame = self.encode(&AliasFrame::of(&alias_function, &function_id), || {
-            format!("the alias of trigger {index} of `{function_id}`")
-        })?;
+        let alias_frame = self.encode(
+            &AliasFrame::of(
+                &alias_function.id,
+                alias_function.description.as_deref(),
+                &function_id,
+            ),
+            || format!("the alias of trigger {index} of `{function_id}`"),
+        )?;
         let frame = self.encode(&MessageRef::RegisterTrigger(&message), || {
             format!("the trigger binding of `{function_id}`")
         })?;
+        // Once sent, the config and metadata live in the alias alone (the
+        // registry reads them there: `Registry::binding_config`); a config
+        // map takes a B-tree node of about 600 bytes.
+        let alias = Alias {
+            function_id: function_id.clone(),
+            info: Arc::new(TriggerInfo {
+                id: id.clone(),
+                index,
+                kind,
+                trigger_type: message.trigger_type.clone(),
+                config: std::mem::take(&mut message.config),
+            }),
+            metadata: message.metadata.take(),
+            condition,
+        };
         link.registry.add_function(
             alias_function,
             alias_frame.clone(),
@@ -360,13 +368,14 @@ struct AliasMetadata<'a> {
 }
 
 impl<'a> AliasFrame<'a> {
-    /// The frame of `alias` (its metadata aside), the alias of a binding
-    /// of `function_id`.
-    pub(crate) fn of(alias: &'a RegisterFunction, function_id: &'a str) -> Self {
+    /// The registration of alias `id`, described as `description`, of a
+    /// binding of `function_id` (an alias has no formats and no
+    /// invocation).
+    pub(crate) fn of(id: &'a str, description: Option<&'a str>, function_id: &'a str) -> Self {
         AliasFrame {
             r#type: "registerfunction",
-            id: &alias.id,
-            description: alias.description.as_deref(),
+            id,
+            description,
             metadata: AliasMetadata {
                 internal: true,
                 trigger_of: function_id,
@@ -401,7 +410,8 @@ mod tests {
                 ..alias.clone()
             };
             assert_eq!(
-                serde_json::to_string(&AliasFrame::of(&alias, function_id)).expect("encodes"),
+                serde_json::to_string(&AliasFrame::of(&alias.id, description, function_id))
+                    .expect("encodes"),
                 serde_json::to_string(&MessageRef::RegisterFunction(&whole)).expect("encodes"),
             );
         }

@@ -273,6 +273,21 @@ impl Registry {
             .unwrap_or(&entry.message.function_id)
     }
 
+    /// The config `entry` was sent with. A binding of one of this worker's
+    /// functions keeps it in its alias's [`TriggerInfo`] only, where the
+    /// handler reads it; others in their message.
+    fn binding_config<'a>(&'a self, entry: &'a TriggerEntry) -> &'a Value {
+        entry
+            .alias
+            .as_ref()
+            .and_then(|alias| self.functions.get(alias))
+            .and_then(|f| match &f.serving {
+                Serving::Alias(alias) => Some(&alias.info.config),
+                _ => None,
+            })
+            .unwrap_or(&entry.message.config)
+    }
+
     /// "the `cron` trigger of `reports::daily`", naming the function the
     /// user bound rather than its alias.
     fn describe_trigger(&self, entry: &TriggerEntry) -> String {

@@ -42,7 +42,7 @@ impl Registry {
             .iter()
             .take(NAMED)
             .map(|t| {
-                let config = &t.message.config;
+                let config = self.binding_config(t);
                 let text = |key: &str| config.get(key).and_then(|v| v.as_str());
                 let what = match (text("http_method"), text("api_path")) {
                     (Some(method), Some(path)) => format!(" {method} {path}"),
@@ -87,7 +87,7 @@ impl Registry {
                 let f = &self.functions.get(id)?.message;
                 crate::openapi::route::Route::from_config(
                     &t.message.trigger_type,
-                    &t.message.config,
+                    self.binding_config(t),
                     id,
                     f.description.as_deref(),
                     f.request_format.as_ref(),

@@ -111,3 +111,39 @@ fn summary_names_functions_and_bindings_in_order() {
         "{summary}"
     );
 }
+
+/// A binding of one of the worker's functions keeps its config in its
+/// alias only; the summary and the OpenAPI routes read it there.
+#[test]
+fn an_alias_bindings_config_is_read_from_its_alias() {
+    let mut r = Registry::default();
+    add_function(&mut r, "greet");
+    let config = json!({"api_path": "/greet/:name", "http_method": "GET"});
+    let (mut alias_fn, alias_frame) = function("greet:trigger:0");
+    alias_fn.description = Some("Trigger 0 of `greet`".into());
+    let alias = Alias {
+        function_id: "greet".into(),
+        info: Arc::new(TriggerInfo {
+            id: "t1".into(),
+            index: 0,
+            kind: iii_protocol::TriggerKind::Http,
+            trigger_type: "http".into(),
+            config: config.clone(),
+        }),
+        metadata: None,
+        condition: None,
+    };
+    r.add_function(alias_fn, alias_frame, Serving::Alias(Arc::new(alias)));
+    let mut binding = trigger("t1", "greet:trigger:0");
+    binding.config = config;
+    let frame = encode(&Message::RegisterTrigger(binding.clone()));
+    // As `register_trigger` stores it: the config moved to the alias.
+    binding.config = Value::Null;
+    r.add_trigger(binding, frame, Some("greet:trigger:0".into()));
+    assert_eq!(
+        r.summary(),
+        "1 function (greet); 1 trigger (http GET /greet/:name -> greet)"
+    );
+    let routes = r.http_routes();
+    assert_eq!(routes.len(), 1, "the route is found through the alias");
+}
