@@ -260,32 +260,28 @@ impl Registry {
         self.services.insert(id.to_string(), (seq, frame));
     }
 
+    /// The alias `entry` targets, for a binding of one of this worker's
+    /// functions.
+    fn alias_of(&self, entry: &TriggerEntry) -> Option<&Alias> {
+        let alias = self.functions.get(entry.alias.as_ref()?)?;
+        match &alias.serving {
+            Serving::Alias(alias) => Some(alias),
+            _ => None,
+        }
+    }
+
     /// The function the user bound `entry` to, rather than its alias.
     fn bound_function<'a>(&'a self, entry: &'a TriggerEntry) -> &'a str {
-        entry
-            .alias
-            .as_ref()
-            .and_then(|alias| self.functions.get(alias))
-            .and_then(|f| match &f.serving {
-                Serving::Alias(alias) => Some(alias.function_id.as_str()),
-                _ => None,
-            })
-            .unwrap_or(&entry.message.function_id)
+        self.alias_of(entry)
+            .map_or(&entry.message.function_id, |alias| &alias.function_id)
     }
 
     /// The config `entry` was sent with. A binding of one of this worker's
     /// functions keeps it in its alias's [`TriggerInfo`] only, where the
     /// handler reads it; others in their message.
     fn binding_config<'a>(&'a self, entry: &'a TriggerEntry) -> &'a Value {
-        entry
-            .alias
-            .as_ref()
-            .and_then(|alias| self.functions.get(alias))
-            .and_then(|f| match &f.serving {
-                Serving::Alias(alias) => Some(&alias.info.config),
-                _ => None,
-            })
-            .unwrap_or(&entry.message.config)
+        self.alias_of(entry)
+            .map_or(&entry.message.config, |alias| &alias.info.config)
     }
 
     /// "the `cron` trigger of `reports::daily`", naming the function the
