@@ -51,7 +51,7 @@ impl Registry {
                     .is_some_and(|e| e.owner == worker_id)
                 {
                     self.functions.remove(&key);
-                    events.push(Event::FunctionsChanged);
+                    super::events::functions_changed(events);
                 }
             }
             Message::RegisterTrigger(t) => {
@@ -123,7 +123,7 @@ impl Registry {
                 http,
             },
         );
-        events.push(Event::FunctionsChanged);
+        super::events::functions_changed(events);
     }
 
     /// Finds the provider of `trigger_type` for a binding made from `origin`.

@@ -156,7 +156,7 @@ impl Registry {
         let before = self.functions.len();
         self.functions.retain(|_, f| f.owner != worker_id);
         if self.functions.len() != before {
-            events.push(Event::FunctionsChanged);
+            super::events::functions_changed(events);
         }
         // Calls routed to it stop; calls it made lose their caller.
         let stopped: Vec<Uuid> = self

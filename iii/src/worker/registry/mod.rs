@@ -102,7 +102,10 @@ pub(crate) struct Registry {
     seq: u64,
     /// Looked up on every invocation ([`crate::hashing`]).
     pub(crate) functions: HashMap<String, FunctionEntry, Quick>,
-    pub(crate) triggers: HashMap<String, TriggerEntry>,
+    /// Boxed: off every call's path, and a table sized for thousands of
+    /// bindings would otherwise hold a whole entry (264 bytes) per slot,
+    /// used or not.
+    pub(crate) triggers: HashMap<String, Box<TriggerEntry>>,
     pub(crate) trigger_types: HashMap<String, TriggerTypeEntry>,
     /// Each service's sequence number and registration frame.
     services: HashMap<String, (u64, Frame)>,
@@ -219,14 +222,14 @@ impl Registry {
         let (status, verdict) = Verdict::pending();
         self.triggers.insert(
             message.id.clone(),
-            TriggerEntry {
+            Box::new(TriggerEntry {
                 seq,
                 message,
                 frame,
                 status,
                 alias,
                 reported: AtomicBool::new(false),
-            },
+            }),
         );
         verdict
     }
