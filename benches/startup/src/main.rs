@@ -4,8 +4,8 @@
 //! trigger. The engine is iii-embedded, started in this process, unless
 //! `III_URL` names a running one (the real engine, say). It prints the
 //! process's page faults by then too (the engine's among them when it runs
-//! in this process): each first touch of a page costs microseconds. Built with
-//! `III_BENCH_PLAIN=3`, it measures the floor instead: a bare protocol
+//! in this process): each first touch of a page costs microseconds. Built
+//! with `III_BENCH_PLAIN=3`, it measures the floor instead: a bare protocol
 //! client registering the same functions and routes (`bare.rs`).
 
 use std::time::Instant;

@@ -257,9 +257,10 @@ mod tests {
             None,
             &[("topic", Arg::Str("j")), ("metadata", Arg::Json("{}"))],
         );
+        let kind = queued.kind();
+        let message = queued.into_message(String::new(), None).expect("valid");
         assert!(
-            queued
-                .engine_drops()
+            crate::trigger::engine_drops(kind, message.metadata.is_some(), Some(&message.config))
                 .is_some_and(|why| why.contains("durable:subscriber")),
             "what the engine drops is known, for bindings the SDK cannot complete"
         );

@@ -203,24 +203,6 @@ impl Trigger {
         self.kind
     }
 
-    /// What the engine would drop from this binding if it went straight to
-    /// the function (a condition or metadata the engine ignores on its
-    /// kind), with the reason; the SDK makes up for it only for bindings to
-    /// its own functions.
-    pub(crate) fn engine_drops(&self) -> Option<String> {
-        let kind = self.kind?;
-        let uses = |key: &str| match key {
-            "metadata" => self.metadata.is_some(),
-            "condition" => self
-                .config
-                .as_ref()
-                .is_ok_and(|c| c.get("condition_function_id").is_some()),
-            _ => false,
-        };
-        let (key, reason) = kind.ignored().iter().find(|(key, _)| uses(key))?;
-        Some(format!("`{key}` on a `{kind}` binding: {reason}"))
-    }
-
     /// The `registertrigger` frame for binding id `id`, registered by a
     /// worker in `worker_namespace`. Takes the trigger: its config (a map
     /// of several hundred bytes) moves into the message instead of being
@@ -243,6 +225,27 @@ impl Trigger {
             trigger_namespace: self.trigger_namespace,
         })
     }
+}
+
+/// What the engine would drop from a binding of `kind`, with `metadata` or
+/// not and `config`, if it went straight to the function, with the reason
+/// (a condition or metadata the engine ignores on its kind); the SDK makes
+/// up for it only for bindings to its own functions, so `register_trigger`
+/// asks it of another worker's function's binding, from the message the
+/// trigger became.
+pub(crate) fn engine_drops(
+    kind: Option<TriggerKind>,
+    metadata: bool,
+    config: Option<&Value>,
+) -> Option<String> {
+    let kind = kind?;
+    let uses = |key: &str| match key {
+        "metadata" => metadata,
+        "condition" => config.is_some_and(|c| c.get("condition_function_id").is_some()),
+        _ => false,
+    };
+    let (key, reason) = kind.ignored().iter().find(|(key, _)| uses(key))?;
+    Some(format!("`{key}` on a `{kind}` binding: {reason}"))
 }
 
 /// A registered trigger binding.

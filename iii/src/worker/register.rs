@@ -89,7 +89,6 @@ impl Worker {
         // What is needed of the trigger once its message has taken it.
         let user_id = trigger.get_id().map(String::from);
         let kind = trigger.kind();
-        let dropped = trigger.engine_drops();
         let mut message = trigger.into_message(String::new(), self.namespace())?;
         self.check_takes_triggers(|| {
             format!(
@@ -126,7 +125,11 @@ impl Worker {
                 None => crate::ids::next_uuid().to_string(),
             };
             let id = message.id.clone();
-            if let Some(dropped) = dropped {
+            if let Some(dropped) = crate::trigger::engine_drops(
+                kind,
+                message.metadata.is_some(),
+                Some(&message.config),
+            ) {
                 return Err(Error::invalid(
                     format!("trigger for `{function_id}`"),
                     format!(

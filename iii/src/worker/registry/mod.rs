@@ -69,8 +69,11 @@ pub(crate) enum Route {
 
 pub(crate) struct FunctionEntry {
     seq: u64,
+    /// What was registered; an alias's lacks the metadata its frame
+    /// carries (`register::AliasFrame`), which nothing reads back.
     pub(crate) message: RegisterFunction,
-    /// `message` encoded when it was registered, sent again on each replay.
+    /// What was sent when it was registered, sent again on each replay:
+    /// the frame is the registration, never `message` encoded again.
     frame: Frame,
     pub(crate) serving: Serving,
     pub(crate) status: Recorder,
@@ -78,8 +81,13 @@ pub(crate) struct FunctionEntry {
 
 pub(crate) struct TriggerEntry {
     seq: u64,
+    /// What was registered. A binding of one of this worker's functions
+    /// leaves its config and metadata to its alias's
+    /// [`TriggerInfo`]: read the config with
+    /// [`Registry::binding_config`].
     pub(crate) message: RegisterTrigger,
-    /// `message` encoded when it was registered.
+    /// What was sent when it was registered (`message` encoded, config and
+    /// metadata included).
     frame: Frame,
     pub(crate) status: Recorder,
     /// The alias function the binding targets, if it binds a function of
