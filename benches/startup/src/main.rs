@@ -14,6 +14,9 @@ mod bare;
 
 include!(concat!(env!("OUT_DIR"), "/functions.rs"));
 
+/// A handler's future as the build floor runs it: boxed, its type erased.
+pub type Handled = std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send>>;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
