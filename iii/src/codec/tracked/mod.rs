@@ -373,7 +373,7 @@ struct Elements<'p> {
     track: &'p OnceCell<String>,
 }
 
-// Kept out of line, as `Entries`' methods.
+// As `Entries`' methods.
 impl<'p> Elements<'p> {
     #[inline(never)]
     fn new(array: Vec<Value>, path: Path<'p>, track: &'p OnceCell<String>) -> Self {
@@ -386,8 +386,9 @@ impl<'p> Elements<'p> {
         }
     }
 
-    /// The next element and its index.
-    #[inline(never)]
+    /// The next element and its index. Called only from code compiled per
+    /// element type, once an element: inlined there.
+    #[inline]
     fn next(&mut self) -> Option<(Value, usize)> {
         let value = self.iter.next()?;
         let index = self.index;
@@ -447,8 +448,8 @@ struct Entries<'p> {
     track: &'p OnceCell<String>,
 }
 
-// Each method is called from code compiled per visitor, so each is kept
-// out of line (`inline(never)`), compiled once.
+// What is called from code compiled per visitor is kept out of line
+// (`inline(never)`), compiled once.
 impl<'p> Entries<'p> {
     #[inline(never)]
     fn new(object: Map<String, Value>, path: Path<'p>, track: &'p OnceCell<String>) -> Self {
@@ -472,8 +473,9 @@ impl<'p> Entries<'p> {
         Some(&self.key)
     }
 
-    /// The value of the entry last taken.
-    #[inline(never)]
+    /// The value of the entry last taken. Called only from code compiled
+    /// per value type, once an entry: inlined there.
+    #[inline]
     fn value(&mut self) -> Result<Value, Error> {
         self.value
             .take()
