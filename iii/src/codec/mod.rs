@@ -19,7 +19,10 @@ mod tracked;
 /// a function of its own it was 16 more lines of LLVM IR a type.
 #[inline(always)]
 pub(crate) fn as_is<T: 'static>(value: &mut Option<Value>) -> Option<T> {
-    (value as &mut dyn Any).downcast_mut::<Option<T>>()?.take()
+    match (value as &mut dyn Any).downcast_mut::<Option<T>>() {
+        Some(same) => same.take(),
+        None => None,
+    }
 }
 
 /// Encodes a handler's `output` in `shape`: a `serde_json::Value` is
