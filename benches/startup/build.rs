@@ -68,9 +68,9 @@ pub async fn f{i}(input: Input{i}) -> u64 {{ input.id + {i} + {e} }}
     );
     table(
         &mut code,
-        "/// Each input type's schema, when III_BENCH_PLAIN=3.\npub static BARE: &[fn(&mut schemars::SchemaGenerator) -> schemars::Schema]",
+        "/// Each input type's schema, when III_BENCH_PLAIN=3.\npub static BARE: &[fn(schemars::SchemaGenerator) -> schemars::Schema]",
         if bare { n } else { 0 },
-        |i| format!("schemars::SchemaGenerator::root_schema_for::<Input{i}>"),
+        |i| format!("schemars::SchemaGenerator::into_root_schema_for::<Input{i}>"),
     );
     let out =
         std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("functions.rs");

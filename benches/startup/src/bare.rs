@@ -20,7 +20,7 @@ use serde_json::Value;
 #[path = "../../src/bare.rs"]
 mod client;
 
-type Root = fn(&mut SchemaGenerator) -> Schema;
+type Root = fn(SchemaGenerator) -> Schema;
 
 /// Registers `roots.len()` functions on the engine at `url` and prints the
 /// time from `started` until the engine answered the announcement.
@@ -98,7 +98,7 @@ fn frames_of(i: usize, root: Root) -> [String; 2] {
         id: &id,
         description: format!("Function number {i}."),
         request_format: schema(Contract::Deserialize, root),
-        response_format: schema(Contract::Serialize, SchemaGenerator::root_schema_for::<u64>),
+        response_format: schema(Contract::Serialize, SchemaGenerator::into_root_schema_for::<u64>),
     };
     let route = RouteFrame {
         r#type: "registertrigger",
@@ -120,5 +120,5 @@ fn frames_of(i: usize, root: Root) -> [String; 2] {
 fn schema(contract: Contract, root: Root) -> Value {
     let mut settings = SchemaSettings::draft2020_12();
     settings.contract = contract;
-    root(&mut settings.into_generator()).to_value()
+    root(settings.into_generator()).to_value()
 }

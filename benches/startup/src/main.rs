@@ -14,7 +14,8 @@ mod bare;
 
 include!(concat!(env!("OUT_DIR"), "/functions.rs"));
 
-/// A handler's future as the build floor runs it: boxed, its type erased.
+/// A handler's future as a worker runs it, boxed and its type erased: the
+/// build floor makes one per function (and never polls it).
 pub type Handled = std::pin::Pin<Box<dyn std::future::Future<Output = u64> + Send>>;
 
 #[tokio::main]

@@ -28,12 +28,13 @@
 //! `visit_string`: the same to serde's derive and to every type of std.
 //!
 //! Every struct a worker decodes compiles its own instances of this
-//! module's generic functions, so what does not depend on the visitor is
-//! in plain functions kept out of line, and a value's decoding (compiled
-//! once per value type) is called rather than inlined into each struct
-//! with a field of that type. With 200 `#[iii::function]`s, the release
-//! build's machine code for one input struct went from 4,310 bytes to
-//! 2,943 (README, Performance).
+//! module's generic functions. So what does not depend on the visitor is
+//! in methods of [`Elements`] and [`Entries`], kept out of line where code
+//! compiled per visitor calls them, and a value's decoding (compiled once
+//! per value type) is called rather than inlined into each struct with a
+//! field of that type. With 200 `#[iii::function]`s, the release build's
+//! machine code for decoding one input struct went from 4,944 bytes to
+//! 2,577 (README, Performance).
 
 use std::cell::OnceCell;
 use std::fmt::Write;
@@ -528,8 +529,10 @@ impl<'de> MapAccess<'de> for Entries<'_> {
         }
     }
 
-    // Compiled once per value type, and called: inlined, each struct with
-    // a field of the type would compile its decoding again.
+    // Compiled once per value type (for a derived struct's field, its
+    // seed is `PhantomData` of the field's type), and called, not inlined:
+    // were it inlined, each struct with a field of the type would compile
+    // its decoding again.
     #[inline(never)]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
         let value = self.value()?;
@@ -574,12 +577,11 @@ impl<'de> VariantAccess<'de> for Variant<'_> {
         let path = Path::Key(&self.path, &self.variant);
         match self.value {
             None => Ok(()),
-            Some(value) => de::Deserialize::deserialize(Tracked {
-                value,
-                path,
-                track: self.track,
-            })
-            .map_err(|e| mark(&path, self.track, e)),
+            Some(value) => {
+                let track = self.track;
+                let out = de::Deserialize::deserialize(Tracked { value, path, track });
+                marked!(out, path, track)
+            }
         }
     }
 
