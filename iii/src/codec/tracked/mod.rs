@@ -171,6 +171,30 @@ struct Tracked<'p> {
     track: &'p OnceCell<String>,
 }
 
+/// The check after a visitor read an array or a map of `len` items, with
+/// `left` unread: serde_json's error when any is.
+fn all_read(left: usize, len: usize, expected: &'static str) -> Result<(), Error> {
+    if left == 0 {
+        Ok(())
+    } else {
+        Err(de::Error::invalid_length(len, &expected))
+    }
+}
+
+/// `$out`, then `$check` if it is `Ok`: matches, not `?`, since in a debug
+/// build each `?` is two more functions compiled per visitor.
+macro_rules! then_checked {
+    ($out:expr, $check:expr) => {
+        match $out {
+            Ok(out) => match $check {
+                Ok(()) => Ok(out),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    };
+}
+
 /// Elements of an array, then the check that all were read.
 ///
 /// Compiled once per visitor (a struct's is its own type), so everything
@@ -183,15 +207,7 @@ fn visit_array<'de, V: Visitor<'de>>(
     track: &OnceCell<String>,
 ) -> Result<V::Value, Error> {
     let mut seq = Elements::new(array, path, track);
-    // Matches, not `?`: in a debug build each `?` is two more functions
-    // compiled per visitor.
-    match visitor.visit_seq(&mut seq) {
-        Ok(out) => match seq.finish() {
-            Ok(()) => Ok(out),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    }
+    then_checked!(visitor.visit_seq(&mut seq), seq.finish())
 }
 
 /// Entries of an object, then the check that all were read; compiled
@@ -203,13 +219,7 @@ fn visit_object<'de, V: Visitor<'de>>(
     track: &OnceCell<String>,
 ) -> Result<V::Value, Error> {
     let mut map = Entries::new(object, path, track);
-    match visitor.visit_map(&mut map) {
-        Ok(out) => match map.finish() {
-            Ok(()) => Ok(out),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    }
+    then_checked!(visitor.visit_map(&mut map), map.finish())
 }
 
 /// Leaves go to serde_json's own deserializer, which never hands them to
@@ -410,14 +420,7 @@ impl<'p> Elements<'p> {
     /// Whether the visitor read every element.
     #[inline(never)]
     fn finish(self) -> Result<(), Error> {
-        if self.iter.len() == 0 {
-            Ok(())
-        } else {
-            Err(de::Error::invalid_length(
-                self.len,
-                &"fewer elements in array",
-            ))
-        }
+        all_read(self.iter.len(), self.len, "fewer elements in array")
     }
 }
 
@@ -502,14 +505,7 @@ impl<'p> Entries<'p> {
     /// Whether the visitor read every entry.
     #[inline(never)]
     fn finish(self) -> Result<(), Error> {
-        if self.iter.len() == 0 {
-            Ok(())
-        } else {
-            Err(de::Error::invalid_length(
-                self.len,
-                &"fewer elements in map",
-            ))
-        }
+        all_read(self.iter.len(), self.len, "fewer elements in map")
     }
 }
 
