@@ -70,7 +70,9 @@ struct Elements<'p> {
     track: &'p OnceCell<String>,
 }
 
-// As `Entries`' methods.
+// What is called from code compiled per visitor is kept out of line
+// (`inline(never)`), compiled once; what code compiled per element type
+// calls once an element is inlined there.
 impl<'p> Elements<'p> {
     #[inline(never)]
     fn new(array: Vec<Value>, path: Path<'p>, track: &'p OnceCell<String>) -> Self {
@@ -138,8 +140,7 @@ struct Entries<'p> {
     track: &'p OnceCell<String>,
 }
 
-// What is called from code compiled per visitor is kept out of line
-// (`inline(never)`), compiled once.
+// Kept out of line or inlined by the same rule as `Elements`' methods.
 impl<'p> Entries<'p> {
     #[inline(never)]
     fn new(object: Map<String, Value>, path: Path<'p>, track: &'p OnceCell<String>) -> Self {
